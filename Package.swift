@@ -1,0 +1,100 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Strict concurrency and Swift 6 language mode for every target.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+func systemLibrary(_ name: String, pkgConfig: String, apt: String) -> Target {
+    .systemLibrary(
+        name: name,
+        path: "Sources/CLibs/\(name)",
+        pkgConfig: pkgConfig,
+        providers: [.apt([apt])]
+    )
+}
+
+let package = Package(
+    name: "dpone",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "dpone", targets: ["dpone"]),
+        .library(name: "Flow", targets: ["Flow"]),
+        .library(name: "Operators", targets: ["Operators"]),
+        .library(name: "FilesConnector", targets: ["FilesConnector"]),
+        .library(name: "Manifest", targets: ["Manifest"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries (pkg-config). Each has a module.modulemap and a shim.h.
+        systemLibrary("CPostgres", pkgConfig: "libpq", apt: "libpq-dev"),
+        systemLibrary("CKafka", pkgConfig: "rdkafka", apt: "librdkafka-dev"),
+        systemLibrary("CODBC", pkgConfig: "odbc", apt: "unixodbc-dev"),
+        systemLibrary("CCurl", pkgConfig: "libcurl", apt: "libcurl4-openssl-dev"),
+        systemLibrary("CZstd", pkgConfig: "libzstd", apt: "libzstd-dev"),
+        systemLibrary("CLZ4", pkgConfig: "liblz4", apt: "liblz4-dev"),
+
+        // The engine: no connector, no C library.
+        .target(
+            name: "Flow",
+            dependencies: [
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "Operators", dependencies: ["Flow"], swiftSettings: strict),
+        .target(
+            name: "FilesConnector",
+            dependencies: ["Flow"],
+            path: "Sources/Connectors/Files",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Manifest",
+            dependencies: ["Flow", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Pipeline",
+            dependencies: [
+                "Flow", "Operators", "FilesConnector", "Manifest",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "dpone",
+            dependencies: [
+                "Pipeline", "Manifest", "Flow",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "FlowTests", dependencies: ["Flow"], swiftSettings: strict),
+        .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Flow"], swiftSettings: strict),
+        .testTarget(name: "FilesConnectorTests", dependencies: ["FilesConnector", "Flow"], swiftSettings: strict),
+        .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Flow"], swiftSettings: strict),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: ["Pipeline", "Manifest", "Flow", "FilesConnector", "Operators"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CLibsTests",
+            dependencies: ["CPostgres", "CKafka", "CODBC", "CCurl", "CZstd", "CLZ4"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "CLITests", dependencies: ["Flow"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,5 @@
+#ifndef DPONE_CODBC_SHIM_H
+#define DPONE_CODBC_SHIM_H
+#include <sql.h>
+#include <sqlext.h>
+#endif

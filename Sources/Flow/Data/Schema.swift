@@ -1,0 +1,53 @@
+/// One named, typed column of a schema.
+public struct Field: Sendable, Hashable, Codable {
+    public var name: String
+    public var type: LogicalType
+    public var nullable: Bool
+
+    public init(_ name: String, _ type: LogicalType, nullable: Bool = true) {
+        self.name = name
+        self.type = type
+        self.nullable = nullable
+    }
+}
+
+/// An ordered list of fields. Names are unique (case-sensitive).
+public struct Schema: Sendable, Hashable, Codable {
+    public let fields: [Field]
+    private let positions: [String: Int]
+
+    public init(_ fields: [Field]) {
+        self.fields = fields
+        var positions: [String: Int] = [:]
+        for (i, f) in fields.enumerated() where positions[f.name] == nil { positions[f.name] = i }
+        self.positions = positions
+    }
+
+    public var count: Int { fields.count }
+    public var names: [String] { fields.map(\.name) }
+    public subscript(_ i: Int) -> Field { fields[i] }
+
+    /// The position of the field named `name`, or nil.
+    public func index(of name: String) -> Int? { positions[name] }
+
+    /// Names that appear more than once.
+    public var duplicateNames: [String] {
+        var seen: Set<String> = []
+        var dups: [String] = []
+        for f in fields where !seen.insert(f.name).inserted { dups.append(f.name) }
+        return dups
+    }
+
+    private enum CodingKeys: String, CodingKey { case fields }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(try c.decode([Field].self, forKey: .fields))
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(fields, forKey: .fields)
+    }
+
+    public static func == (a: Schema, b: Schema) -> Bool { a.fields == b.fields }
+    public func hash(into h: inout Hasher) { h.combine(fields) }
+}

@@ -1,0 +1,83 @@
+/// A checkpoint number. Numbers grow by one per checkpoint and continue across runs:
+/// the first checkpoint of a run is the last durable one plus one.
+public struct CheckpointID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: UInt64
+    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+    public var next: CheckpointID { CheckpointID(rawValue + 1) }
+    public var description: String { String(rawValue) }
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(UInt64.self)
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}
+
+/// A pure batch transform (project, cast, filter, lineage, row hash...).
+///
+/// `outputSchema(for:)` is called once when the graph is built, so schema errors surface before
+/// any data moves; `apply` is then called for every batch and MUST return a batch of that schema.
+public protocol BatchTransform: Sendable {
+    var name: String { get }
+    func outputSchema(for input: Schema) throws -> Schema
+    func apply(_ batch: Batch) throws -> Batch
+}
+
+/// Where a source writes. Implemented by the graph runner.
+public protocol SourceOutput: Sendable {
+    /// Sends a batch; suspends while the channel is full.
+    func send(_ batch: Batch) async throws
+    /// Sends a batch from a dedicated (non-cooperative) thread, blocking it while the channel is full.
+    /// MUST NOT be called from a Swift concurrency task.
+    func sendBlocking(_ batch: Batch) throws
+    /// Injects a checkpoint barrier carrying the positions read up to this point (the source's part of
+    /// the state for this checkpoint). Returns the barrier's id.
+    @discardableResult
+    func checkpoint(positions: StateValue) async throws -> CheckpointID
+    /// Blocking variant of `checkpoint(positions:)` for dedicated threads.
+    @discardableResult
+    func checkpointBlocking(positions: StateValue) throws -> CheckpointID
+}
+
+/// Reads an external system and emits batches and checkpoint barriers.
+public protocol SourceOperator: Sendable {
+    var name: String { get }
+    /// The schema of every batch the source emits. Called before `run`.
+    func outputSchema() async throws -> Schema
+    /// Emits batches into `output` until the input is exhausted or the task is cancelled.
+    /// A bounded source MUST emit a checkpoint after its last batch (the run's final barrier).
+    /// `resumeFrom` is the source's positions in the last durable state (nil on a first run).
+    func run(into output: any SourceOutput, resumeFrom: StateValue?) async throws
+    /// Called after the state for `checkpoint` is durable, never before: the source may now release
+    /// upstream positions (commit Kafka offsets, advance a replication slot).
+    func acknowledge(_ checkpoint: CheckpointID) async throws
+}
+
+/// Counts a sink reports when it publishes a checkpoint.
+public struct SinkCommit: Sendable, Codable, Equatable {
+    public var inserted: Int
+    public var updated: Int
+    public var deleted: Int
+    public init(inserted: Int = 0, updated: Int = 0, deleted: Int = 0) {
+        self.inserted = inserted
+        self.updated = updated
+        self.deleted = deleted
+    }
+}
+
+/// Stages batches and publishes them on each checkpoint barrier.
+public protocol SinkOperator: Sendable {
+    var name: String { get }
+    /// Prepares staging for batches of `schema`. Called once before the first batch.
+    func open(schema: Schema) async throws
+    /// Stages a batch. Nothing staged is visible to readers of the target until `finalize`.
+    func write(_ batch: Batch) async throws
+    /// Publishes everything staged since the previous checkpoint (the strategy's finalizer).
+    /// MUST be idempotent for a repeated checkpoint id: a replay after a crash neither loses
+    /// nor duplicates rows.
+    func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit
+    /// Discards staged, unpublished data after a failure. Must not throw.
+    func abort() async
+}
