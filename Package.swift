@@ -51,7 +51,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "Operators", dependencies: ["Flow"], swiftSettings: strict),
+        .target(name: "Operators", dependencies: ["Flow"], exclude: ["ROW_HASH.md"], swiftSettings: strict),
         .target(
             name: "FilesConnector",
             dependencies: ["Flow"],

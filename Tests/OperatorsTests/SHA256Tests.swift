@@ -1,0 +1,54 @@
+import Testing
+
+@testable import Operators
+
+@Suite struct SHA256Tests {
+    func digest(_ text: String) -> String { hex(SHA256.hash(Array(text.utf8))) }
+
+    @Test func knownVectors() {
+        #expect(digest("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            digest("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(
+            digest(
+                "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"
+            ) == "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1")
+    }
+
+    @Test func oneMillionA() {
+        let message = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
+        #expect(hex(SHA256.hash(message)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    /// Padding boundaries; expected digests from Python's hashlib for bytes (i*7+3) % 256.
+    @Test(arguments: [
+        (55, "e7313d333c272e639f790978283f9eb392e843d0f29b7016828bb1daa4aac70b"),
+        (56, "4324d65f3c103567f5589c710bc08f8523f929a9272e3af36fc968e52abc6c27"),
+        (63, "81c80242132f230c3bd41b3e63bbcff16107339549214a99614ff26664625055"),
+        (64, "39e3d7b6b5d075d37d053ad89b24b41bef4f3c29760c84447cab3f3be1882241"),
+        (65, "aacca6ff74fdbb296d165a45cecfa04e5127bc008770fbbdd48006f2d2fae95e"),
+        (119, "9ce7368e4daf32341631b492e80359dc9f594b48453cd0dd5bf0b19279cc177e"),
+        (120, "7836b787757e95e58b3ca5aec90b1b004e8deba1e50e9675af9cabf1a13a04b5"),
+        (127, "a8d23e75d936f303d248888d9b165ee543f4cbafcad3c9dd2a79bd84faa11d07"),
+        (128, "d2742f1f4ac6bb7ca2b239ee18402ba8b3f9f8e652d2a72973c2b9ba11c08cf6"),
+        (1000, "1e9bc38cbf860b9ec31918b065f9b52476c549a782e0e7990bed8ce3868d2371"),
+    ])
+    func paddingBoundaries(length: Int, expected: String) {
+        let message = (0..<length).map { UInt8(($0 * 7 + 3) % 256) }
+        var oneShot = [UInt8](repeating: 0, count: 32)
+        message.withUnsafeBytes { data in oneShot.withUnsafeMutableBytes { SHA256.hash(data, into: $0) } }
+        #expect(hex(oneShot) == expected)
+
+        var incremental = SHA256()
+        var start = 0
+        for size in [1, 3, 60, 5, 64, 200] where start < length {
+            let end = min(length, start + size)
+            message[start..<end].withUnsafeBytes { incremental.update($0) }
+            start = end
+        }
+        message[start...].withUnsafeBytes { incremental.update($0) }
+        #expect(hex(incremental.finalize()) == expected)
+    }
+}
