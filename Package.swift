@@ -81,13 +81,14 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .target(name: "DponeTestSupport", dependencies: ["Flow"], path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "FlowTests", dependencies: ["Flow"], swiftSettings: strict),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Flow"], swiftSettings: strict),
         .testTarget(name: "FilesConnectorTests", dependencies: ["FilesConnector", "Flow"], swiftSettings: strict),
-        .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Flow"], swiftSettings: strict),
+        .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Flow"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["Pipeline", "Manifest", "Flow", "FilesConnector", "Operators"],
+            dependencies: ["Pipeline", "Manifest", "Flow", "FilesConnector", "Operators", "DponeTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -95,6 +96,6 @@ let package = Package(
             dependencies: ["CPostgres", "CKafka", "CODBC", "CCurl", "CZstd", "CLZ4"],
             swiftSettings: strict
         ),
-        .testTarget(name: "CLITests", dependencies: ["Flow"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["Flow", "DponeTestSupport"], swiftSettings: strict),
     ]
 )

@@ -1,0 +1,49 @@
+import Yams
+
+/// Decodes and validates a whole manifest from a composed YAML tree, reporting into a context.
+struct ManifestDecoder {
+    let ctx: DecodingContext
+
+    static let documentKeys = ["name", "description", "source", "sink", "state", "transforms"]
+
+    /// The document, or nil when any error was reported.
+    func document(_ root: NodeRef) -> ManifestDocument? {
+        guard let map = ctx.mapping(root) else { return nil }
+        map.rejectUnknownKeys(Self.documentKeys, ctx)
+        let name = map.required("name", ctx).flatMap(name)
+        let description = map["description"].flatMap { ctx.string($0) }
+        let source = map.required("source", ctx).flatMap(source)
+        let sink = map.required("sink", ctx).flatMap(sink)
+        let state = map["state"].map(state) ?? StateConfig()
+        let transforms = map["transforms"].map(transforms) ?? []
+        guard ctx.errors.isEmpty, let name, let source, let sink, let state, let transforms else { return nil }
+        return ManifestDocument(
+            name: name, description: description, source: source, sink: sink, state: state, transforms: transforms)
+    }
+
+    private func name(_ ref: NodeRef) -> String? {
+        guard let text = ctx.string(ref) else { return nil }
+        let valid = !text.isEmpty && text.unicodeScalars.allSatisfy { c in
+            c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "_" || c == "." || c == "-")
+        }
+        guard valid else {
+            ctx.fail(ref, "invalid name '\(text)'", hint: "use only letters, digits, '_', '.' and '-'")
+            return nil
+        }
+        return text
+    }
+
+    /// `table: {schema, name}`; a plain string `schema.name` or `name` is accepted too.
+    func table(_ ref: NodeRef) -> TableRef? {
+        if case .scalar = ref.node {
+            guard let text = ctx.string(ref) else { return nil }
+            let parts = text.split(separator: ".", maxSplits: 1).map(String.init)
+            return parts.count == 2 ? TableRef(schema: parts[0], name: parts[1]) : TableRef(name: text)
+        }
+        guard let map = ctx.mapping(ref) else { return nil }
+        map.rejectUnknownKeys(["schema", "name"], ctx)
+        let schema = map["schema"].flatMap { ctx.string($0) }
+        guard let name = map.required("name", ctx).flatMap({ ctx.string($0) }) else { return nil }
+        return TableRef(schema: schema, name: name)
+    }
+}

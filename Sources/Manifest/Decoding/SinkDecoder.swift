@@ -1,0 +1,44 @@
+extension ManifestDecoder {
+    static let sinkKeys = endpointKeys + ["strategy", "options"]
+    static let commonSinkOptionKeys = ["lineage", "row_hash"]
+
+    func sink(_ ref: NodeRef) -> SinkConfig? {
+        guard let map = ctx.mapping(ref) else { return nil }
+        map.rejectUnknownKeys(Self.sinkKeys, ctx)
+        guard
+            let type: EndpointType = map.required("type", ctx).flatMap({
+                ctx.choice($0, "sink type", allowed: EndpointType.sinkTypes)
+            })
+        else { return nil }
+        let fields = endpointFields(map, type: type, role: "sink")
+        let strategy = map["strategy"].map { self.strategy($0, sink: type) } ?? StrategyConfig()
+        let options = sinkOptions(map["options"], type: type, path: fields.path, pathRef: map["path"] ?? map.ref)
+        guard fields.complete, let strategy, let options else { return nil }
+        return SinkConfig(
+            type: type, path: fields.path, connection: fields.connection, table: fields.table, topic: fields.topic,
+            strategy: strategy, options: options)
+    }
+
+    /// `sink.options`: strict for files; other types keep unmodelled keys in `extra`.
+    private func sinkOptions(_ ref: NodeRef?, type: EndpointType, path: String?, pathRef: NodeRef) -> SinkOptions? {
+        var options = SinkOptions()
+        var map: MappingReader?
+        if let ref {
+            guard let m = ctx.mapping(ref) else { return nil }
+            map = m
+        }
+        let before = ctx.errors.count
+        if let map {
+            if type == .files { map.rejectUnknownKeys(Self.commonSinkOptionKeys + Self.fileOptionKeys, ctx) }
+            if let r = map["lineage"], let b = ctx.bool(r) { options.lineage = b }
+            if let r = map["row_hash"], let b = ctx.bool(r) { options.rowHash = b }
+            if type != .files {
+                for entry in map.entries where !Self.commonSinkOptionKeys.contains(entry.key) {
+                    if let v = ctx.value(entry.value) { options.extra[entry.key] = v }
+                }
+            }
+        }
+        if type == .files, let path { options.file = fileOptions(map, path: path, pathRef: pathRef) }
+        return ctx.errors.count == before ? options : nil
+    }
+}

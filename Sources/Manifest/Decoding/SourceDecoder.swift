@@ -1,0 +1,60 @@
+extension ManifestDecoder {
+    static let sourceKeys = endpointKeys + ["options"]
+    static let commonSourceOptionKeys = ["incremental_column", "batch_rows", "schema", "columns", "custom_predicate"]
+
+    func source(_ ref: NodeRef) -> SourceConfig? {
+        guard let map = ctx.mapping(ref) else { return nil }
+        map.rejectUnknownKeys(Self.sourceKeys, ctx)
+        guard let type: EndpointType = map.required("type", ctx).flatMap({ ctx.choice($0, "source type") }) else {
+            return nil
+        }
+        let fields = endpointFields(map, type: type, role: "source")
+        let options = sourceOptions(map["options"], type: type, path: fields.path, pathRef: map["path"], owner: map)
+        guard fields.complete, let options else { return nil }
+        return SourceConfig(
+            type: type, path: fields.path, connection: fields.connection, table: fields.table, topic: fields.topic,
+            options: options)
+    }
+
+    /// `source.options`: strict for files; other types keep unmodelled keys in `extra`.
+    private func sourceOptions(
+        _ ref: NodeRef?, type: EndpointType, path: String?, pathRef: NodeRef?, owner: MappingReader
+    ) -> SourceOptions? {
+        var options = SourceOptions()
+        var map: MappingReader?
+        if let ref {
+            guard let m = ctx.mapping(ref) else { return nil }
+            map = m
+        }
+        let before = ctx.errors.count
+        if let map {
+            if type == .files {
+                map.rejectUnknownKeys(Self.commonSourceOptionKeys + Self.fileOptionKeys, ctx)
+            }
+            options.incrementalColumn = map["incremental_column"].flatMap { ctx.string($0) }
+            if let r = map["batch_rows"] { options.batchRows = positiveInt(r) }
+            if let r = map["schema"] { options.schema = schema(r) }
+            if let r = map["columns"] { options.columns = ctx.stringList(r) }
+            options.customPredicate = map["custom_predicate"].flatMap { ctx.string($0) }
+            if type != .files {
+                for entry in map.entries where !Self.commonSourceOptionKeys.contains(entry.key) {
+                    if let v = ctx.value(entry.value) { options.extra[entry.key] = v }
+                }
+            }
+        }
+        if type == .files, let path {
+            options.file = fileOptions(map, path: path, pathRef: pathRef ?? owner.ref)
+        }
+        return ctx.errors.count == before ? options : nil
+    }
+
+    /// A strictly positive integer.
+    func positiveInt(_ ref: NodeRef) -> Int? {
+        guard let n = ctx.int(ref) else { return nil }
+        guard n > 0 else {
+            ctx.fail(ref, "expected a positive integer, found \(n)")
+            return nil
+        }
+        return n
+    }
+}

@@ -1,0 +1,24 @@
+/// `sink.options`. `file` is set exactly when the sink type is `files`.
+public struct SinkOptions: Sendable, Hashable, Codable {
+    /// `lineage`: add `__dpone__load_id` and `__dpone__loaded_at`; default false.
+    public var lineage: Bool
+    /// `row_hash`: add `__dpone__row_hash`; default false.
+    public var rowHash: Bool
+    /// File layout; non-nil iff the sink type is `files`.
+    public var file: FileOptions?
+    /// Connector-specific keys not modelled here (non-files types only), env-resolved.
+    public var extra: [String: ManifestValue]
+
+    public init(lineage: Bool = false, rowHash: Bool = false, file: FileOptions? = nil, extra: [String: ManifestValue] = [:]) {
+        self.lineage = lineage
+        self.rowHash = rowHash
+        self.file = file
+        self.extra = extra
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case lineage
+        case rowHash = "row_hash"
+        case file, extra
+    }
+}

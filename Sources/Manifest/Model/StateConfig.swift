@@ -1,0 +1,36 @@
+/// Where checkpoints are stored (`state.type`).
+public enum StateType: String, Sendable, Hashable, Codable, CaseIterable {
+    case file
+    case postgres
+    case disabled
+}
+
+/// `state`; absent means a file store under `.dpone/state`.
+public struct StateConfig: Sendable, Hashable, Codable {
+    /// The directory a file store uses when `dir` is not given.
+    public static let defaultDirectory = ".dpone/state"
+
+    public var type: StateType
+    /// `dir` (file store): resolved to `defaultDirectory` when absent; nil for other types.
+    public var directory: String?
+    /// The postgres store's connection (required for postgres).
+    public var connection: ConnectionConfig?
+    /// The postgres store's table (optional).
+    public var table: TableRef?
+
+    public init(
+        type: StateType = .file, directory: String? = StateConfig.defaultDirectory,
+        connection: ConnectionConfig? = nil, table: TableRef? = nil
+    ) {
+        self.type = type
+        self.directory = directory
+        self.connection = connection
+        self.table = table
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type
+        case directory = "dir"
+        case connection, table
+    }
+}

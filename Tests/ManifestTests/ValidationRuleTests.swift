@@ -1,0 +1,135 @@
+import Flow
+import Manifest
+import Testing
+
+/// Individual validation rules, checked through the first reported error.
+@Suite struct ValidationRuleTests {
+    func firstError(_ yaml: String, env: [String: String] = [:]) -> ManifestError? {
+        do {
+            _ = try ManifestLoader.parse(yaml: yaml, path: "t.yml", environment: env)
+            return nil
+        } catch {
+            return error.first
+        }
+    }
+
+    static let filesPair = "source: {type: files, path: a.csv}\nsink: {type: files, path: b.csv}\n"
+
+    @Test(arguments: LoadMode.allCases) func filesSinksSupportOnlyFullRefreshAndAppend(_ mode: LoadMode) {
+        let yaml = "name: n\nsource: {type: files, path: a.csv}\nsink: {type: files, path: b.csv, strategy: {mode: \(mode.rawValue), unique_key: id}}\n"
+        let error = firstError(yaml)
+        if mode == .fullRefresh || mode == .incrementalAppend {
+            #expect(error == nil)
+        } else {
+            #expect(error?.message.hasPrefix("strategy mode '\(mode.rawValue)' is not supported by a files sink") == true)
+        }
+    }
+
+    @Test func capabilityTable() {
+        #expect(StrategyCapabilities.supportedModes(for: .postgres) == LoadMode.allCases)
+        #expect(StrategyCapabilities.supportedModes(for: .mssql) == LoadMode.allCases)
+        #expect(StrategyCapabilities.supportedModes(for: .clickhouse) == LoadMode.allCases)
+        #expect(!StrategyCapabilities.supports(.kafka, .partitionReplace))
+        #expect(!StrategyCapabilities.supports(.kafka, .scd2))
+        #expect(StrategyCapabilities.supports(.kafka, .cdcApply))
+        #expect(StrategyCapabilities.supportedModes(for: .rest).isEmpty)
+    }
+
+    @Test(arguments: [LoadMode.incrementalMerge, .snapshotDiff, .scd2]) func keyModesNeedUniqueKey(_ mode: LoadMode) {
+        let yaml = """
+            name: n
+            source: {type: files, path: a.csv}
+            sink:
+              type: mssql
+              connection: {url: "mssql://db/x"}
+              table: dbo.t
+              strategy: {mode: \(mode.rawValue)}
+            """
+        let error = firstError(yaml)
+        #expect(error?.keyPath == "sink.strategy")
+        #expect(error?.line == 7)
+        #expect(error?.message.hasPrefix("missing required key 'unique_key'") == true)
+    }
+
+    @Test func pathAndTableMustFitTheType() {
+        let pathOnDatabase = firstError(
+            "name: n\nsource: {type: postgres, connection: {url: 'postgresql://h/d'}, table: t, path: x.csv}\nsink: {type: files, path: b.csv}\n")
+        #expect(pathOnDatabase?.message == "'path' applies only to a files source")
+        #expect(pathOnDatabase?.keyPath == "source.path")
+
+        let tableOnFiles = firstError("name: n\nsource: {type: files, path: a.csv, table: t}\nsink: {type: files, path: b.csv}\n")
+        #expect(tableOnFiles?.message == "'table' applies only to a postgres, clickhouse or mssql source")
+
+        let missingPath = firstError("name: n\nsource: {type: files}\nsink: {type: files, path: b.csv}\n")
+        #expect(missingPath?.message == "missing required key 'path' (a files source needs one)")
+        #expect(missingPath?.keyPath == "source")
+        #expect(missingPath?.line == 2)
+        #expect(missingPath?.column == 1)
+    }
+
+    @Test func aConnectionIsRequiredForDatabases() {
+        let error = firstError("name: n\nsource: {type: postgres, table: t}\nsink: {type: files, path: b.csv}\n")
+        #expect(error?.message == "missing required key 'connection_ref' (a postgres source needs a connection)")
+    }
+
+    @Test func bothConnectionFormsAreRejected() {
+        let error = firstError(
+            "name: n\nsource: {type: postgres, table: t, connection_ref: a, connection: {url: x}}\nsink: {type: files, path: b.csv}\n",
+            env: ["DPONE_CONN_A_URL": "postgresql://h/d"])
+        #expect(error?.message == "set either 'connection_ref' or 'connection', not both")
+    }
+
+    @Test func wrongTypesSayWhatWasFound() {
+        #expect(firstError("name: [a]\n" + Self.filesPair)?.message == "expected a string, found a list")
+        #expect(firstError("name:\n" + Self.filesPair)?.message == "expected a string, found null")
+        #expect(
+            firstError("name: n\nsource: {type: files, path: a.csv, options: {batch_rows: many}}\nsink: {type: files, path: b.csv}\n")?
+                .message == "expected an integer, found a string 'many'")
+        #expect(
+            firstError("name: n\nsource: {type: files, path: a.csv, options: {delimiter: ';;'}}\nsink: {type: files, path: b.csv}\n")?
+                .message == "expected a single character, found ';;'")
+        #expect(firstError("name: n\ntransforms: {type: select}\n" + Self.filesPair)?.message == "expected a list, found a mapping")
+    }
+
+    @Test func badDecimalsExplainTheLimits() {
+        let error = firstError(
+            "name: n\nsource: {type: files, path: a.csv, options: {schema: [{name: x, type: 'decimal(40,2)'}]}}\nsink: {type: files, path: b.csv}\n")
+        #expect(error?.message == "invalid logical type 'decimal(40,2)'")
+        #expect(error?.hint?.contains("38") == true)
+    }
+
+    @Test func duplicateSchemaColumnsAreRejected() {
+        let error = firstError(
+            "name: n\nsource: {type: files, path: a.csv, options: {schema: [{name: x, type: int}, {name: x, type: text}]}}\nsink: {type: files, path: b.csv}\n")
+        #expect(error?.message == "duplicate column 'x' in schema")
+        #expect(error?.keyPath == "source.options.schema[1].name")
+    }
+
+    @Test func duplicateYAMLKeysAreSyntaxErrors() {
+        let error = firstError("name: a\nname: b\n" + Self.filesPair)
+        #expect(error?.message == "duplicate key 'name' in a mapping")
+    }
+
+    @Test func anEmptyManifestIsAnError() {
+        #expect(firstError("")?.message == "the manifest is empty")
+        #expect(firstError("# only a comment\n")?.message == "the manifest is empty")
+    }
+
+    @Test func errorsRenderWithHintAndConvertToDponeError() {
+        let e = ManifestError(
+            file: "m.yml", line: 12, column: 5, keyPath: "sink.strategy.mode", message: "bad", hint: "did you mean 'x'?")
+        #expect(e.description == "m.yml:12:5: error: bad at 'sink.strategy.mode'\n  hint: did you mean 'x'?")
+        #expect(e.dponeError.kind == .manifest)
+        #expect(e.dponeError.exitCode == 2)
+        #expect(e.dponeError.hint == "did you mean 'x'?")
+        let root = ManifestError(file: "m.yml", line: 1, column: 1, keyPath: "", message: "bad")
+        #expect(root.description == "m.yml:1:1: error: bad")
+    }
+
+    @Test func errorsAreSortedByPosition() {
+        let a = ManifestError(file: "f", line: 3, column: 1, keyPath: "a", message: "a")
+        let b = ManifestError(file: "f", line: 1, column: 9, keyPath: "b", message: "b")
+        let c = ManifestError(file: "f", line: 1, column: 2, keyPath: "c", message: "c")
+        #expect(ManifestErrors([a, b, c, a]).errors == [c, b, a])
+    }
+}
