@@ -56,6 +56,7 @@ let package = Package(
             name: "FilesConnector",
             dependencies: ["Flow"],
             path: "Sources/Connectors/Files",
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         .target(
@@ -96,6 +97,6 @@ let package = Package(
             dependencies: ["CPostgres", "CKafka", "CODBC", "CCurl", "CZstd", "CLZ4"],
             swiftSettings: strict
         ),
-        .testTarget(name: "CLITests", dependencies: ["Flow", "DponeTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["Flow", "DponeTestSupport"], exclude: ["Golden"], swiftSettings: strict),
     ]
 )

@@ -17,6 +17,17 @@ struct ManifestDecoder {
         let state = map["state"].map(state) ?? StateConfig()
         let transforms = map["transforms"].map(transforms) ?? []
         guard ctx.errors.isEmpty, let name, let source, let sink, let state, let transforms else { return nil }
+        if sink.strategy.mode == .fullRefresh, source.options.incrementalColumn != nil,
+            let cursor = map["source"].flatMap({ ctx.mapping($0) })?["options"].flatMap({ ctx.mapping($0) })?[
+                "incremental_column"]
+        {
+            // A full refresh replaces the whole target, so an incremental read would replace it with
+            // only the rows that are new since the last run.
+            ctx.fail(
+                cursor, "incremental_column cannot be used with strategy mode 'full_refresh'",
+                hint: "use mode incremental_append (or incremental_merge) to load only new rows, or drop incremental_column")
+            return nil
+        }
         return ManifestDocument(
             name: name, description: description, source: source, sink: sink, state: state, transforms: transforms)
     }

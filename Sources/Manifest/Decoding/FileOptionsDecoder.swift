@@ -2,9 +2,12 @@ extension ManifestDecoder {
     static let fileOptionKeys = ["format", "delimiter", "quote", "null_token", "header"]
 
     /// The file layout of a files source or sink from its `options` (nil map: all defaults).
-    /// The format defaults to the path's extension; an unknown extension without `format` is an error.
-    func fileOptions(_ map: MappingReader?, path: String, pathRef: NodeRef) -> FileOptions? {
-        var format = FileFormat.inferred(fromPath: path)
+    /// The format defaults to the path's extension, then to `defaultFormat`; with neither, and no
+    /// `format`, it is an error.
+    func fileOptions(
+        _ map: MappingReader?, path: String, pathRef: NodeRef, defaultFormat: FileFormat? = nil
+    ) -> FileOptions? {
+        var format = FileFormat.inferred(fromPath: path) ?? defaultFormat
         if let r = map?["format"] {
             guard let f: FileFormat = ctx.choice(r, "file format") else { return nil }
             format = f

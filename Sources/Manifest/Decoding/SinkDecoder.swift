@@ -12,7 +12,12 @@ extension ManifestDecoder {
         else { return nil }
         let fields = endpointFields(map, type: type, role: "sink")
         let strategy = map["strategy"].map { self.strategy($0, sink: type) } ?? StrategyConfig()
-        let options = sinkOptions(map["options"], type: type, path: fields.path, pathRef: map["path"] ?? map.ref)
+        // An appending files sink writes part files into a directory, whose name has no extension to
+        // infer a format from: csv unless options.format says otherwise.
+        let directoryFormat: FileFormat? = strategy?.mode == .incrementalAppend ? .csv : nil
+        let options = sinkOptions(
+            map["options"], type: type, path: fields.path, pathRef: map["path"] ?? map.ref,
+            defaultFormat: directoryFormat)
         guard fields.complete, let strategy, let options else { return nil }
         return SinkConfig(
             type: type, path: fields.path, connection: fields.connection, table: fields.table, topic: fields.topic,
@@ -20,7 +25,9 @@ extension ManifestDecoder {
     }
 
     /// `sink.options`: strict for files; other types keep unmodelled keys in `extra`.
-    private func sinkOptions(_ ref: NodeRef?, type: EndpointType, path: String?, pathRef: NodeRef) -> SinkOptions? {
+    private func sinkOptions(
+        _ ref: NodeRef?, type: EndpointType, path: String?, pathRef: NodeRef, defaultFormat: FileFormat?
+    ) -> SinkOptions? {
         var options = SinkOptions()
         var map: MappingReader?
         if let ref {
@@ -38,7 +45,7 @@ extension ManifestDecoder {
                 }
             }
         }
-        if type == .files, let path { options.file = fileOptions(map, path: path, pathRef: pathRef) }
+        if type == .files, let path { options.file = fileOptions(map, path: path, pathRef: pathRef, defaultFormat: defaultFormat) }
         return ctx.errors.count == before ? options : nil
     }
 }

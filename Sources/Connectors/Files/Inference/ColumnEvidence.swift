@@ -1,0 +1,76 @@
+import Flow
+
+/// What the sampled values of one column allow it to be; `inferredType` picks the first type left.
+///
+/// Candidates, tried in order: bool → int64 → float64 → timestamptz → timestamp → date → json →
+/// string. Every non-NULL sampled value must parse as a candidate for it to survive (see the
+/// module README for the exact rules). A column with no non-NULL value is string.
+public struct ColumnEvidence: Sendable, Hashable {
+    private var sawValue = false
+    private var canBool = true
+    private var canInt = true
+    private var canFloat = true
+    private var canTimestamp = true
+    private var anyZone = false
+    private var canDate = true
+    private var canJSON = true
+
+    public init() {}
+
+    /// A CSV field's text (NULLs are not observed). Spaces around the value are ignored, as when reading.
+    public mutating func observe(text raw: UnsafeRawBufferPointer) {
+        sawValue = true
+        canJSON = false
+        let v = ColumnText.trimmed(raw)
+        if canBool {
+            canBool = ScalarText.lowercased(v, equals: "true") || ScalarText.lowercased(v, equals: "false")
+                || ScalarText.lowercased(v, equals: "t") || ScalarText.lowercased(v, equals: "f")
+        }
+        if canInt { canInt = ScalarText.int64(v) != nil }
+        if canFloat {
+            if case .finite = ScalarText.floatSyntax(v) {} else { canFloat = false }
+        }
+        observeTemporal(v)
+    }
+
+    /// A JSON value of kind `kind`; for strings `content` is the unescaped text, for numbers the digits.
+    mutating func observe(json kind: JSONTokenKind, content: UnsafeRawBufferPointer) {
+        switch kind {
+        case .null:
+            return
+        case .true, .false:
+            canInt = false; canFloat = false; canTimestamp = false; canDate = false; canJSON = false
+        case .number:
+            canBool = false; canTimestamp = false; canDate = false; canJSON = false
+            if canInt { canInt = ScalarText.int64(content) != nil }
+        case .string:
+            canBool = false; canInt = false; canFloat = false; canJSON = false
+            observeTemporal(content)
+        case .object, .array:
+            canBool = false; canInt = false; canFloat = false; canTimestamp = false; canDate = false
+        }
+        sawValue = true
+    }
+
+    private mutating func observeTemporal(_ v: UnsafeRawBufferPointer) {
+        if canTimestamp {
+            if let ts = ScalarText.timestamp(v, requireTime: true) {
+                anyZone = anyZone || ts.hasZone
+            } else {
+                canTimestamp = false
+            }
+        }
+        if canDate { canDate = ScalarText.date(v) != nil }
+    }
+
+    public var inferredType: LogicalType {
+        guard sawValue else { return .string }
+        if canBool { return .bool }
+        if canInt { return .int64 }
+        if canFloat { return .float64 }
+        if canTimestamp { return .timestamp(withTimeZone: anyZone) }
+        if canDate { return .date }
+        if canJSON { return .json }
+        return .string
+    }
+}

@@ -1,0 +1,197 @@
+import Flow
+
+/// Decodes JSON Lines (one object per line) straight into column builders, by key name.
+///
+/// - Keys the schema does not name are ignored; a field whose key is missing is NULL; a key that
+///   appears twice in one object throws. Blank lines are skipped; anything but an object throws.
+/// - Strings go to string columns unescaped; to other types they are parsed as canonical text
+///   (dates, timestamps, uuids, decimals...). Numbers are parsed exactly from their digits (a
+///   decimal column keeps every digit). Objects, arrays and any value of a json column are kept as
+///   raw JSON text; into a string column, a number, bool or nested value is stored as its JSON text.
+/// - For non-text types an empty string is NULL.
+/// - Errors are `DponeError(.source)` naming the file, the line (1-based), the column and the value.
+public struct JSONLinesDecoder: RecordDecoder {
+    public let schema: Schema
+    private var lines = LineSplitter()
+    private var reader: JSONLinesRecordReader
+
+    /// - Parameters:
+    ///   - sourceName: names the input in error messages (usually the file path).
+    ///   - requiredColumns: fields that must not be NULL, in addition to the non-nullable ones.
+    public init(schema: Schema, sourceName: String = "jsonl input", requiredColumns: Set<String> = []) {
+        self.schema = schema
+        self.reader = JSONLinesRecordReader(schema: schema, sourceName: sourceName, requiredColumns: requiredColumns)
+    }
+
+    public mutating func decode(chunk: UnsafeRawBufferPointer, into batch: inout BatchBuilder) throws {
+        try Self.feed(chunk, &lines, &reader, &batch)
+    }
+
+    public mutating func finish(into batch: inout BatchBuilder) throws {
+        try Self.feed(nil, &lines, &reader, &batch)
+    }
+
+    private static func feed(
+        _ chunk: UnsafeRawBufferPointer?, _ lines: inout LineSplitter, _ reader: inout JSONLinesRecordReader,
+        _ batch: inout BatchBuilder
+    ) throws {
+        if let chunk {
+            try lines.feed(chunk) { line, number in try reader.read(line, number: number, into: &batch) }
+        } else {
+            try lines.finish { line, number in try reader.read(line, number: number, into: &batch) }
+        }
+    }
+}
+
+/// Reads one JSON object per line into the builders.
+struct JSONLinesRecordReader: Sendable {
+    let schema: Schema
+    let sourceName: String
+    private let names: [[UInt8]]
+    private let positions: [String: Int]
+    private let required: [Bool]
+    /// `seen[f] == rowStamp` when field f got a value in the current object.
+    private var seen: [Int]
+    private var rowStamp = 0
+    private var scratch: [UInt8] = []
+    private var keyScratch: [UInt8] = []
+
+    init(schema: Schema, sourceName: String, requiredColumns: Set<String>) {
+        self.schema = schema
+        self.sourceName = sourceName
+        self.names = schema.fields.map { Array($0.name.utf8) }
+        var positions: [String: Int] = [:]
+        for (i, f) in schema.fields.enumerated() where positions[f.name] == nil { positions[f.name] = i }
+        self.positions = positions
+        self.required = schema.fields.map { !$0.nullable || requiredColumns.contains($0.name) }
+        self.seen = Array(repeating: -1, count: schema.count)
+    }
+
+    mutating func read(_ line: UnsafeRawBufferPointer, number: Int, into batch: inout BatchBuilder) throws {
+        var s = JSONScanner(line)
+        s.skipWhitespace()
+        if s.atEnd { return }
+        rowStamp += 1
+        var guess = 0
+        do {
+            try s.expect(UInt8(ascii: "{"), "'{' (each line must be a JSON object)")
+            s.skipWhitespace()
+            if s.peek == UInt8(ascii: "}") {
+                s.i += 1
+            } else {
+                while true {
+                    s.skipWhitespace()
+                    let key = try s.scanString()
+                    s.skipWhitespace()
+                    try s.expect(UInt8(ascii: ":"), "':'")
+                    s.skipWhitespace()
+                    let value = try s.scanValue()
+                    if let f = try field(for: key, in: s, guess: guess) {
+                        guess = f + 1
+                        guard seen[f] != rowStamp else {
+                            throw DponeError(
+                                .source, "duplicate key \"\(schema[f].name)\" at line \(number) of \(sourceName)",
+                                context: ["file": sourceName, "line": String(number), "column": schema[f].name])
+                        }
+                        seen[f] = rowStamp
+                        try append(value, of: s, to: f, line: number, into: &batch)
+                    }
+                    s.skipWhitespace()
+                    if s.peek == UInt8(ascii: ",") {
+                        s.i += 1
+                        continue
+                    }
+                    try s.expect(UInt8(ascii: "}"), "',' or '}'")
+                    break
+                }
+            }
+            s.skipWhitespace()
+            guard s.atEnd else { throw JSONSyntaxError(message: "unexpected text after the object at byte \(s.i + 1)") }
+        } catch let error as JSONSyntaxError {
+            throw DponeError(
+                .source, "invalid JSON at line \(number) of \(sourceName): \(error.message)",
+                context: ["file": sourceName, "line": String(number)])
+        }
+        for f in 0..<seen.count where seen[f] != rowStamp {
+            if required[f] { throw nullError(f, line: number) }
+            batch.columns[f].appendNull()
+        }
+    }
+
+    /// The schema field a key names, trying the field after the previous key first.
+    @inline(__always)
+    private mutating func field(for key: JSONToken, in s: JSONScanner, guess: Int) throws -> Int? {
+        let raw = UnsafeRawBufferPointer(rebasing: s.b[(key.start + 1)..<(key.end - 1)])
+        if key.hasEscapes {
+            keyScratch.removeAll(keepingCapacity: true)
+            try s.unescape(key, into: &keyScratch)
+            return positions[String(decoding: keyScratch, as: UTF8.self)]
+        }
+        if guess < names.count && names[guess].count == raw.count
+            && names[guess].withUnsafeBytes({ $0.elementsEqual(raw) })
+        {
+            return guess
+        }
+        return positions[String(decoding: raw, as: UTF8.self)]
+    }
+
+    private mutating func append(
+        _ t: JSONToken, of s: JSONScanner, to f: Int, line: Int, into batch: inout BatchBuilder
+    ) throws {
+        let type = schema[f].type
+        let rawToken = UnsafeRawBufferPointer(rebasing: s.b[t.start..<t.end])
+        switch t.kind {
+        case .null:
+            if required[f] { throw nullError(f, line: line) }
+            batch.columns[f].appendNull()
+        case .string:
+            if type == .json {
+                batch.columns[f].append(bytes: rawToken)
+                return
+            }
+            var content = UnsafeRawBufferPointer(rebasing: s.b[(t.start + 1)..<(t.end - 1)])
+            var scratch: [UInt8] = []
+            swap(&scratch, &self.scratch)
+            defer { swap(&scratch, &self.scratch) }
+            if t.hasEscapes {
+                scratch.removeAll(keepingCapacity: true)
+                try s.unescape(t, into: &scratch)
+            }
+            try scratch.withUnsafeBytes { unescaped in
+                if t.hasEscapes { content = unescaped }
+                if !ColumnText.isText(type) && content.isEmpty {
+                    if required[f] { throw nullError(f, line: line) }
+                    batch.columns[f].appendNull()
+                } else if !ColumnText.append(content, to: &batch.columns[f]) {
+                    throw valueError(f, line: line, value: content)
+                }
+            }
+        case .number, .true, .false:
+            switch type {
+            case .string, .json: batch.columns[f].append(bytes: rawToken)
+            default:
+                guard ColumnText.append(rawToken, to: &batch.columns[f]) else {
+                    throw valueError(f, line: line, value: rawToken)
+                }
+            }
+        case .object, .array:
+            switch type {
+            case .string, .json: batch.columns[f].append(bytes: rawToken)
+            default: throw valueError(f, line: line, value: rawToken)
+            }
+        }
+    }
+
+    private func nullError(_ f: Int, line: Int) -> DponeError {
+        DponeError(
+            .source, "NULL in non-nullable column \"\(schema[f].name)\" at line \(line) of \(sourceName)",
+            context: ["file": sourceName, "line": String(line), "column": schema[f].name])
+    }
+
+    private func valueError(_ f: Int, line: Int, value: UnsafeRawBufferPointer) -> DponeError {
+        DponeError(
+            .source,
+            "invalid \(schema[f].type) value \(ColumnText.quotedForMessage(value)) in column \"\(schema[f].name)\" at line \(line) of \(sourceName)",
+            context: ["file": sourceName, "line": String(line), "column": schema[f].name])
+    }
+}

@@ -1,0 +1,174 @@
+import Dispatch
+import Flow
+
+/// Writes batches to local CSV or JSON Lines files, publishing each checkpoint atomically.
+///
+/// Staged rows go to a temporary file that readers never see; `finalize` fsyncs it, renames it into
+/// place and fsyncs the directory:
+/// - full_refresh: temp `<path>.dpone-tmp-<attempt>`, renamed over `path`. A checkpoint with no rows
+///   still publishes (a header-only CSV / empty JSON Lines file on a first checkpoint).
+/// - incremental_append: temp `<dir>/.part-<attempt>.dpone-tmp`, renamed to
+///   `<dir>/part-<checkpoint, zero-padded to 8>.<ext>`; a checkpoint with no rows writes no part.
+///   Replaying a checkpoint id replaces the same part: no duplicates.
+/// Temps left by a crashed earlier attempt are removed on `open`. All file I/O runs on a private
+/// serial dispatch queue (never on the cooperative pool) with at most `flushBytes` buffered.
+public final class FileSink: SinkOperator {
+    public let name: String
+    public let options: FileSinkOptions
+    private let queue: DispatchQueue
+    private let state: FileSinkState
+
+    /// - Throws: `DponeError(.manifest)` for invalid options.
+    public init(name: String = "file", options: FileSinkOptions) throws {
+        try options.validate()
+        self.name = name
+        self.options = options
+        self.queue = DispatchQueue(label: "dpone.file-sink")
+        self.state = FileSinkState(options: options)
+    }
+
+    public func open(schema: Schema) async throws {
+        try await onQueue { state in try state.open(schema: schema) }
+    }
+
+    public func write(_ batch: Batch) async throws {
+        try await onQueue { state in try state.write(batch) }
+    }
+
+    public func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit {
+        try await onQueue { state in try state.finalize(checkpoint) }
+    }
+
+    public func abort() async {
+        _ = try? await onQueue { state in state.abort() }
+    }
+
+    private func onQueue<T: Sendable>(_ body: @escaping @Sendable (FileSinkState) throws -> T) async throws -> T {
+        let state = self.state
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body(state) }) }
+        }
+    }
+}
+
+/// The mutable side of a `FileSink`.
+///
+/// `@unchecked Sendable`: every method runs on the sink's serial queue, one job at a time, so the
+/// stored properties are never touched concurrently.
+final class FileSinkState: @unchecked Sendable {
+    let options: FileSinkOptions
+    private let attempt = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+    private var encoder: RecordEncoder?
+    private var staged: StagedFile?
+    /// Rows already published by this sink and carried into the current full-refresh temp.
+    private var carriedRows = 0
+    private var publishedRows = 0
+    private var hasPublished = false
+
+    init(options: FileSinkOptions) {
+        self.options = options
+    }
+
+    private var directory: String {
+        options.strategy == .incrementalAppend ? options.path : FileSystem.directory(of: options.path)
+    }
+
+    private var tempPath: String {
+        switch options.strategy {
+        case .fullRefresh: return "\(options.path).dpone-tmp-\(attempt)"
+        case .incrementalAppend: return "\(options.path)/.part-\(attempt).dpone-tmp"
+        }
+    }
+
+    /// Whether `name` (in `directory`) is a temp this sink's strategy leaves behind.
+    private func isStaleTemp(_ name: String) -> Bool {
+        switch options.strategy {
+        case .fullRefresh: return name.hasPrefix(FileSystem.lastComponent(of: options.path) + ".dpone-tmp-")
+        case .incrementalAppend: return name.hasPrefix(".part-") && name.hasSuffix(".dpone-tmp")
+        }
+    }
+
+    func open(schema: Schema) throws {
+        encoder = RecordEncoder(format: options.format, schema: schema, csv: options.csv)
+        try FileSystem.makeDirectories(directory)
+        for name in FileSystem.entries(of: directory) where isStaleTemp(name) {
+            FileSystem.remove("\(directory)/\(name)")
+        }
+        if options.strategy == .fullRefresh { try startStaging() }
+    }
+
+    func write(_ batch: Batch) throws {
+        if encoder == nil { try open(schema: batch.schema) }
+        if staged == nil { try startStaging() }
+        try staged!.append(batch, encoder: encoder!)
+    }
+
+    private func startStaging() throws {
+        let encoder = self.encoder ?? RecordEncoder(format: options.format, schema: Schema([]), csv: options.csv)
+        var file = try StagedFile(path: tempPath, encoder: encoder, flushBytes: options.flushBytes)
+        if options.strategy == .fullRefresh && hasPublished {
+            do {
+                try file.appendContents(of: options.path, skippingHeaderOf: encoder, rows: publishedRows)
+            } catch {
+                file.discard()
+                throw error
+            }
+            carriedRows = publishedRows
+        } else {
+            carriedRows = 0
+        }
+        staged = file
+    }
+
+    func finalize(_ checkpoint: CheckpointID) throws -> SinkCommit {
+        switch options.strategy {
+        case .fullRefresh:
+            if staged == nil {
+                if hasPublished { return SinkCommit() }
+                try startStaging()
+            }
+            var file = staged!
+            staged = nil
+            let inserted = file.rows - carriedRows
+            try publish(&file, as: options.path)
+            publishedRows = file.rows
+            hasPublished = true
+            return SinkCommit(inserted: inserted)
+        case .incrementalAppend:
+            guard var file = staged else { return SinkCommit() }
+            staged = nil
+            guard file.rows > 0 else {
+                file.discard()
+                return SinkCommit()
+            }
+            try publish(&file, as: "\(options.path)/\(Self.partName(checkpoint, options.format))")
+            return SinkCommit(inserted: file.rows)
+        }
+    }
+
+    /// fsync, rename into place, fsync the directory; the midFinalize fault point sits between the
+    /// fsync and the rename for full refresh and between the rename and the directory fsync for parts.
+    private func publish(_ file: inout StagedFile, as target: String) throws {
+        do {
+            try file.seal()
+            if options.strategy == .fullRefresh { FaultPoint.midFinalize.trigger() }
+            try FileSystem.rename(file.path, to: target)
+        } catch {
+            file.discard()
+            throw error
+        }
+        if options.strategy == .incrementalAppend { FaultPoint.midFinalize.trigger() }
+        try FileSystem.syncDirectory(directory)
+    }
+
+    func abort() {
+        staged?.discard()
+        staged = nil
+    }
+
+    /// `part-00000042.csv`
+    static func partName(_ checkpoint: CheckpointID, _ format: FileFormat) -> String {
+        let digits = String(checkpoint.rawValue)
+        return "part-" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits + "." + format.fileExtension
+    }
+}

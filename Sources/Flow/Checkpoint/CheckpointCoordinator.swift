@@ -1,0 +1,93 @@
+import Foundation
+
+/// Drives `CheckpointStateMachine` and performs its actions: writes state through the `StateStore`
+/// and acknowledges sources. The one place that decides when state is written.
+public actor CheckpointCoordinator {
+    private var machine: CheckpointStateMachine
+    private let store: any StateStore
+    private let pipeline: String
+    private let loadID: String
+    private let runID: String
+    private var sources: [any SourceOperator] = []
+    public private(set) var committed: [PipelineState] = []
+    public private(set) var sinkCommits: [String: SinkCommit] = [:]
+
+    public init(
+        pipeline: String, sinks: [String], store: any StateStore, resumingAfter durable: CheckpointID,
+        loadID: String, runID: String
+    ) {
+        self.machine = CheckpointStateMachine(sinks: Set(sinks), resumingAfter: durable)
+        self.store = store
+        self.pipeline = pipeline
+        self.loadID = loadID
+        self.runID = runID
+    }
+
+    public func register(source: any SourceOperator) { sources.append(source) }
+
+    /// The last checkpoint whose state is durable.
+    public var lastDurable: CheckpointID { machine.lastDurable }
+    public var lastAcknowledged: CheckpointID { machine.lastAcknowledged }
+
+    public func injectBarrier(positions: StateValue) throws -> CheckpointID {
+        do {
+            return try machine.injectBarrier(positions: positions)
+        } catch {
+            throw DponeError(.checkpoint, "cannot start a checkpoint after a failure", context: ["pipeline": pipeline])
+        }
+    }
+
+    /// Records that `sink` published `id`; when it was the last sink, writes the state and then
+    /// acknowledges the sources before returning.
+    public func sinkFinalized(_ sink: String, _ id: CheckpointID, commit: SinkCommit) async throws {
+        var total = sinkCommits[sink] ?? SinkCommit()
+        total.inserted += commit.inserted
+        total.updated += commit.updated
+        total.deleted += commit.deleted
+        sinkCommits[sink] = total
+        var action = try step { try $0.sinkFinalized(sink, id) }
+        while action != .none {
+            switch action {
+            case .none:
+                break
+            case .writeState(let checkpoint, let positions):
+                FaultPoint.afterFinalizeBeforeState.trigger()
+                let state = PipelineState(
+                    pipeline: pipeline, checkpoint: checkpoint, source: positions, loadID: loadID, runID: runID,
+                    committedAt: Self.timestamp())
+                do {
+                    try await store.commit(state)
+                } catch {
+                    machine.fail()
+                    throw error
+                }
+                committed.append(state)
+                action = try step { try $0.stateDurable(checkpoint) }
+            case .acknowledgeSources(let checkpoint):
+                FaultPoint.afterStateBeforeAck.trigger()
+                for source in sources { try await source.acknowledge(checkpoint) }
+                action = try step { try $0.sourcesAcknowledged(checkpoint) }
+            }
+        }
+    }
+
+    /// A sink failed to finalize: no further state is written in this run.
+    public func fail() { machine.fail() }
+
+    private func step(
+        _ transition: (inout CheckpointStateMachine) throws -> CheckpointStateMachine.Action
+    ) throws -> CheckpointStateMachine.Action {
+        do {
+            return try transition(&machine)
+        } catch {
+            machine.fail()
+            throw DponeError(.checkpoint, "checkpoint protocol violated: \(error)", context: ["pipeline": pipeline])
+        }
+    }
+
+    static func timestamp() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date())
+    }
+}

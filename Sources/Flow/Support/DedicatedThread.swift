@@ -1,0 +1,68 @@
+import Foundation
+import Synchronization
+
+/// One OS thread that runs submitted work in order, off Swift's cooperative pool.
+///
+/// Blocking C calls (libpq, librdkafka polls, ODBC, curl easy, file fsync) run here so they never
+/// occupy a cooperative thread. A connector typically owns one per connection. The thread also serves
+/// as a `TaskExecutor`, so `withTaskExecutorPreference(thread) { ... }` runs a task's synchronous
+/// parts on it.
+public final class DedicatedThread: TaskExecutor, Sendable {
+    private struct Queue: ~Copyable {
+        var jobs: [@Sendable () -> Void] = []
+        var stopped = false
+    }
+
+    private let queue = Mutex(Queue())
+    private let wakeup = DispatchSemaphore(value: 0)
+    public let name: String
+
+    public init(name: String) {
+        self.name = name
+        let thread = Thread { [self] in self.loop() }
+        thread.name = name
+        thread.start()
+    }
+
+    private func loop() {
+        while true {
+            wakeup.wait()
+            let next: (@Sendable () -> Void)? = queue.withLock { q in
+                q.jobs.isEmpty ? nil : q.jobs.removeFirst()
+            }
+            if let next { next() } else if queue.withLock({ $0.stopped }) { return }
+        }
+    }
+
+    /// Queues `job`; it runs after every job submitted before it.
+    public func submit(_ job: @escaping @Sendable () -> Void) {
+        let accepted = queue.withLock { q -> Bool in
+            guard !q.stopped else { return false }
+            q.jobs.append(job)
+            return true
+        }
+        precondition(accepted, "submit on stopped thread \(name)")
+        wakeup.signal()
+    }
+
+    /// Runs `body` on this thread and returns its result to the awaiting task.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            submit { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// Lets the thread exit once the jobs queued so far have run.
+    public func stop() {
+        queue.withLock { $0.stopped = true }
+        wakeup.signal()
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        submit { [self] in unowned.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+
+    /// A shared thread for short blocking file operations (state writes, fsync, directory sync).
+    public static let fileIO = DedicatedThread(name: "dpone-file-io")
+}

@@ -1,0 +1,132 @@
+import Dispatch
+import Flow
+import Foundation
+import Manifest
+import Operators
+
+/// Options of one `dpone batch` run.
+public struct BatchOptions: Sendable {
+    public var stateDirectory: String?
+    public var progress: (@Sendable (ProgressSample) -> Void)?
+    public var bounds: ChannelBounds
+
+    public init(
+        stateDirectory: String? = nil, progress: (@Sendable (ProgressSample) -> Void)? = nil,
+        bounds: ChannelBounds = .default
+    ) {
+        self.stateDirectory = stateDirectory
+        self.progress = progress
+        self.bounds = bounds
+    }
+}
+
+/// `dpone batch`: builds the graph a manifest describes, runs it to its final checkpoint, and reports.
+///
+/// Order of effects: lock the pipeline, read the last durable state, stage, publish on the final
+/// barrier, write the state, acknowledge the source. Any failure before the publish leaves the target
+/// and the state as they were.
+public enum BatchPipeline {
+    public static func run(document: ManifestDocument, options: BatchOptions) async -> RunResult {
+        let runID = ULID.make()
+        let loadID = ULID.make()
+        let started = DispatchTime.now().uptimeNanoseconds
+        var result = RunResult(
+            status: .failed, pipeline: document.name, runID: runID, loadID: loadID,
+            source: document.source.type.rawValue, sink: document.sink.type.rawValue,
+            strategy: document.sink.strategy.mode.rawValue, extractedRows: 0, loadedRows: 0, insertedRows: 0,
+            updatedRows: 0, deletedRows: 0, checkpoints: 0, durationSeconds: 0, rowsPerSecond: 0,
+            megabytesPerSecond: 0, peakRSSBytes: 0, state: nil, error: nil, errorKind: nil)
+        let coordinatorBox = CoordinatorBox()
+        do {
+            let lock = try StateStores.lock(for: document, override: options.stateDirectory)
+            defer { withExtendedLifetime(lock) {} }
+            let store = StateStores.make(for: document, override: options.stateDirectory)
+            let previous = try await store.load(pipeline: document.name)
+
+            let source = try ConnectorFactory.source(document.source)
+            let sink = try ConnectorFactory.sink(document.sink)
+            let loadedAt = Int64(Date().timeIntervalSince1970 * 1_000_000)
+            let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: loadedAt)
+            let graph = PipelineGraph(
+                name: document.name, source: source, transforms: transforms, sinks: [sink], bounds: options.bounds)
+            let coordinator = CheckpointCoordinator(
+                pipeline: document.name, sinks: [sink.name], store: store,
+                resumingAfter: previous?.checkpoint ?? CheckpointID(0), loadID: loadID, runID: runID)
+            coordinatorBox.coordinator = coordinator
+
+            let ticker = ProgressTicker(callback: options.progress, started: started)
+            let report = try await GraphRunner(graph: graph, coordinator: coordinator)
+                .run(resumeFrom: previous?.source, onEdges: { ticker.start(edges: $0) })
+            ticker.stop()
+
+            let commit = report.sinkCommits[sink.name] ?? SinkCommit()
+            result.status = .succeeded
+            result.extractedRows = report.sourceRows
+            result.loadedRows = report.edges.last?.rows ?? 0
+            result.insertedRows = commit.inserted
+            result.updatedRows = commit.updated
+            result.deletedRows = commit.deleted
+            result.checkpoints = report.committed.count
+            result.state = report.committed.last
+            result.megabytesPerSecond = Double(report.edges.first?.bytes ?? 0) / 1_048_576
+        } catch {
+            let dpone = error as? DponeError
+            result.error = dpone.map(\.description) ?? String(describing: error)
+            result.errorKind = (dpone?.kind ?? .internal).rawValue
+            if let coordinator = coordinatorBox.coordinator {
+                let committed = await coordinator.committed
+                result.state = committed.last
+                result.checkpoints = committed.count
+            }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        result.durationSeconds = seconds
+        result.rowsPerSecond = seconds > 0 ? Double(result.extractedRows) / seconds : 0
+        result.megabytesPerSecond = seconds > 0 ? result.megabytesPerSecond / seconds : 0
+        result.peakRSSBytes = ProcessMemory.peakRSSBytes()
+        return result
+    }
+}
+
+private final class CoordinatorBox: @unchecked Sendable {
+    // Set once on the run's task before any concurrent use; read after the run.
+    var coordinator: CheckpointCoordinator?
+}
+
+/// Samples the source edge every 250 ms for the progress line.
+final class ProgressTicker: Sendable {
+    private let callback: (@Sendable (ProgressSample) -> Void)?
+    private let started: UInt64
+    private let task = LockedTask()
+
+    init(callback: (@Sendable (ProgressSample) -> Void)?, started: UInt64) {
+        self.callback = callback
+        self.started = started
+    }
+
+    func start(edges: [EdgeMetrics]) {
+        guard let callback, let edge = edges.first else { return }
+        let started = self.started
+        task.set(
+            Task.detached {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(250))
+                    let s = edge.snapshot
+                    callback(
+                        ProgressSample(
+                            rows: s.rows, bytes: s.bytes,
+                            elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
+                }
+            })
+    }
+
+    func stop() { task.cancel() }
+}
+
+import Synchronization
+
+final class LockedTask: Sendable {
+    private let task = Mutex<Task<Void, Never>?>(nil)
+    func set(_ t: Task<Void, Never>) { task.withLock { $0 = t } }
+    func cancel() { task.withLock { $0?.cancel() } }
+}

@@ -1,0 +1,113 @@
+import FilesConnector
+import Flow
+import Manifest
+import Operators
+
+/// Turns manifest sections into operators. The one place that knows which connector serves which
+/// `type`; connectors that do not exist in this build fail here, before any data moves.
+enum ConnectorFactory {
+    static func source(_ config: SourceConfig) throws -> any SourceOperator {
+        switch config.type {
+        case .files:
+            guard let path = config.path, let file = config.options.file else {
+                throw DponeError(.manifest, "a files source needs a path")
+            }
+            return try FileSource(
+                name: "files:\(path)",
+                options: FileSourceOptions(
+                    path: path,
+                    format: file.format == .jsonl ? .jsonl : .csv,
+                    csv: csvOptions(file),
+                    schema: config.options.schema,
+                    incrementalColumn: config.options.incrementalColumn,
+                    batchRows: config.options.batchRows ?? 65_536))
+        default:
+            throw unavailable("source", config.type.rawValue)
+        }
+    }
+
+    static func sink(_ config: SinkConfig) throws -> any SinkOperator {
+        switch config.type {
+        case .files:
+            guard let path = config.path, let file = config.options.file else {
+                throw DponeError(.manifest, "a files sink needs a path")
+            }
+            let strategy: FileLoadStrategy
+            switch config.strategy.mode {
+            case .fullRefresh: strategy = .fullRefresh
+            case .incrementalAppend: strategy = .incrementalAppend
+            default:
+                throw DponeError(
+                    .manifest, "the files sink supports full_refresh and incremental_append, not \(config.strategy.mode.rawValue)")
+            }
+            return try FileSink(
+                name: "files:\(path)",
+                options: FileSinkOptions(
+                    path: path, format: file.format == .jsonl ? .jsonl : .csv, csv: csvOptions(file),
+                    strategy: strategy))
+        default:
+            throw unavailable("sink", config.type.rawValue)
+        }
+    }
+
+    /// The transform chain: source column allowlist and predicate, the manifest's transforms, then
+    /// the sink's lineage and row-hash columns.
+    static func transforms(_ document: ManifestDocument, loadID: String, loadedAt: Int64) throws -> [any BatchTransform] {
+        var chain: [any BatchTransform] = []
+        if let columns = document.source.options.columns { chain.append(Project(keeping: columns)) }
+        if let predicate = document.source.options.customPredicate { chain.append(try Filter(parsing: predicate)) }
+        for t in document.transforms {
+            switch t {
+            case .rename(let pairs):
+                chain.append(Renaming(pairs: pairs.map { ($0.from, $0.to) }))
+            case .select(let columns):
+                chain.append(Project(keeping: columns))
+            case .cast(let casts, let allowLossy):
+                chain.append(
+                    Cast(columns: Dictionary(casts.map { ($0.column, $0.type) }, uniquingKeysWith: { $1 }),
+                         allowLossy: allowLossy))
+            case .filter(let predicate):
+                chain.append(try Filter(parsing: predicate))
+            }
+        }
+        if document.sink.options.rowHash { chain.append(RowHash()) }
+        if document.sink.options.lineage { chain.append(LineageColumns(loadID: loadID, loadedAtMicroseconds: loadedAt)) }
+        return chain
+    }
+
+    static func csvOptions(_ file: FileOptions) -> CSVOptions {
+        CSVOptions(
+            delimiter: file.delimiter.asciiValue ?? UInt8(ascii: ","),
+            quote: file.quote.asciiValue ?? UInt8(ascii: "\""),
+            nullToken: file.nullToken,
+            hasHeader: file.header)
+    }
+
+    static func unavailable(_ role: String, _ type: String) -> DponeError {
+        DponeError(
+            .usage, "\(role) type '\(type)' is not available in this build yet",
+            hint: "this build moves data between local files (type: files)")
+    }
+}
+
+/// Renames some columns and keeps every other column in place.
+struct Renaming: BatchTransform {
+    let pairs: [(String, String)]
+    var name: String { "rename" }
+
+    func project(_ input: Schema) -> Project {
+        let map = Dictionary(pairs, uniquingKeysWith: { $1 })
+        return Project(columns: input.names.map { (source: $0, target: map[$0] ?? $0) })
+    }
+
+    func outputSchema(for input: Schema) throws -> Schema {
+        for (from, _) in pairs where input.index(of: from) == nil {
+            throw DponeError(
+                .schema, "cannot rename unknown column '\(from)'",
+                context: ["available": input.names.joined(separator: ", ")])
+        }
+        return try project(input).outputSchema(for: input)
+    }
+
+    func apply(_ batch: Batch) throws -> Batch { try project(batch.schema).apply(batch) }
+}

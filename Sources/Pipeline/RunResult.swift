@@ -1,0 +1,95 @@
+import Flow
+import Foundation
+
+/// The outcome of one `dpone batch` run; `--format json` prints it as one document.
+public struct RunResult: Sendable, Codable {
+    public enum Status: String, Sendable, Codable {
+        case succeeded
+        case failed
+    }
+
+    public var status: Status
+    public var pipeline: String
+    public var runID: String
+    public var loadID: String
+    public var source: String
+    public var sink: String
+    public var strategy: String
+    public var extractedRows: Int
+    public var loadedRows: Int
+    public var insertedRows: Int
+    public var updatedRows: Int
+    public var deletedRows: Int
+    public var checkpoints: Int
+    public var durationSeconds: Double
+    public var rowsPerSecond: Double
+    public var megabytesPerSecond: Double
+    public var peakRSSBytes: Int
+    /// The state committed by this run (nil when nothing was committed).
+    public var state: PipelineState?
+    public var error: String?
+    public var errorKind: String?
+
+    enum CodingKeys: String, CodingKey {
+        case status, pipeline, source, sink, strategy, checkpoints, state, error
+        case runID = "run_id"
+        case loadID = "load_id"
+        case extractedRows = "extracted_rows"
+        case loadedRows = "loaded_rows"
+        case insertedRows = "inserted_rows"
+        case updatedRows = "updated_rows"
+        case deletedRows = "deleted_rows"
+        case durationSeconds = "duration_seconds"
+        case rowsPerSecond = "rows_per_second"
+        case megabytesPerSecond = "megabytes_per_second"
+        case peakRSSBytes = "peak_rss_bytes"
+        case errorKind = "error_kind"
+    }
+
+    public var exitCode: Int32 {
+        switch status {
+        case .succeeded: 0
+        case .failed: errorKind == DponeError.Kind.manifest.rawValue || errorKind == DponeError.Kind.usage.rawValue ? 2 : 1
+        }
+    }
+
+    public func jsonString() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    public func textSummary() -> String {
+        switch status {
+        case .succeeded:
+            let mb = String(format: "%.1f", Double(peakRSSBytes) / 1_048_576)
+            return """
+                \(pipeline): succeeded (\(source) -> \(sink), \(strategy))
+                  rows: extracted \(extractedRows), loaded \(loadedRows) (inserted \(insertedRows), updated \(updatedRows), deleted \(deletedRows))
+                  time: \(String(format: "%.2f", durationSeconds)) s, \(Int(rowsPerSecond)) rows/s, \(String(format: "%.1f", megabytesPerSecond)) MB/s, peak RSS \(mb) MB
+                  state: \(state.map { "checkpoint \($0.checkpoint) committed" } ?? "unchanged")
+                  run \(runID), load \(loadID)
+                """
+        case .failed:
+            return """
+                \(pipeline): failed (\(source) -> \(sink), \(strategy))
+                  error: \(error ?? "unknown")
+                  state: \(state.map { "checkpoint \($0.checkpoint) committed before the failure" } ?? "unchanged")
+                  run \(runID), load \(loadID)
+                """
+        }
+    }
+}
+
+/// A progress reading, about every 250 ms while a run is going.
+public struct ProgressSample: Sendable {
+    public var rows: Int
+    public var bytes: Int
+    public var elapsedSeconds: Double
+
+    public var line: String {
+        let rate = elapsedSeconds > 0 ? Double(rows) / elapsedSeconds : 0
+        let mbps = elapsedSeconds > 0 ? Double(bytes) / 1_048_576 / elapsedSeconds : 0
+        return "\(rows) rows  \(Int(rate)) rows/s  \(String(format: "%.1f", mbps)) MB/s  \(String(format: "%.0f", elapsedSeconds)) s"
+    }
+}

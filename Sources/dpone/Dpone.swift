@@ -1,0 +1,43 @@
+import ArgumentParser
+import Flow
+import Foundation
+
+/// The dpone command line. Exit codes: 0 success, 1 run failed, 2 bad usage or invalid manifest.
+struct Dpone: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "dpone",
+        abstract: "Move tables and change streams exactly once, with flat memory.",
+        version: "dpone \(version)",
+        subcommands: [BatchCommand.self, ManifestCommand.self, StateCommand.self]
+    )
+}
+
+@main
+enum Entry {
+    static func main() async {
+        Logs.bootstrap()
+        do {
+            var command = try Dpone.parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as DponeError {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            exit(error.exitCode)
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch {
+            let code = Dpone.exitCode(for: error)
+            if code == .success {
+                Dpone.exit(withError: error)
+            }
+            FileHandle.standardError.write(Data((Dpone.fullMessage(for: error) + "\n").utf8))
+            // Usage errors exit 2 (ArgumentParser's default is EX_USAGE, 64).
+            exit(code == .validationFailure ? 2 : code.rawValue)
+        }
+    }
+}

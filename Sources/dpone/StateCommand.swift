@@ -1,0 +1,55 @@
+import ArgumentParser
+import Flow
+import Foundation
+import Manifest
+import Pipeline
+
+struct StateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state",
+        abstract: "Show or reset a pipeline's checkpoint state.",
+        subcommands: [Show.self, Reset.self]
+    )
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the last durable state as JSON.")
+
+        @Argument(help: "The pipeline manifest (YAML).")
+        var manifest: String
+
+        @Option(name: .customLong("state-dir"), help: "Directory of the file state store.")
+        var stateDir: String?
+
+        func run() async throws {
+            let document = try ManifestCommand.loadOrExit(manifest)
+            let store = StateStores.make(for: document, override: stateDir)
+            guard let state = try await store.load(pipeline: document.name) else {
+                print("no state for pipeline \(document.name) at \(store.location(pipeline: document.name))")
+                return
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(state), as: UTF8.self))
+        }
+    }
+
+    struct Reset: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Forget the state: the next run starts from scratch (a full read).")
+
+        @Argument(help: "The pipeline manifest (YAML).")
+        var manifest: String
+
+        @Option(name: .customLong("state-dir"), help: "Directory of the file state store.")
+        var stateDir: String?
+
+        func run() async throws {
+            let document = try ManifestCommand.loadOrExit(manifest)
+            let store = StateStores.make(for: document, override: stateDir)
+            let lock = try StateStores.lock(for: document, override: stateDir)
+            try await store.reset(pipeline: document.name)
+            _ = lock
+            print("state of pipeline \(document.name) reset (\(store.location(pipeline: document.name)))")
+        }
+    }
+}

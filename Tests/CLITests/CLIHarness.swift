@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+
+/// Runs the built `dpone` binary (`DPONE_BIN`, else `.build/debug/dpone` beside this package).
+struct CLI {
+    struct Output {
+        var status: Int32
+        /// True when the process was killed by a signal (`status` is then the signal number).
+        var killed: Bool
+        var stdout: String
+        var stderr: String
+    }
+
+    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var binary: String {
+        if let bin = ProcessInfo.processInfo.environment["DPONE_BIN"], !bin.isEmpty { return bin }
+        return packageRoot.appendingPathComponent(".build/debug/dpone").path
+    }
+
+    static var isBuilt: Bool { FileManager.default.isExecutableFile(atPath: binary) }
+
+    /// Runs dpone with `arguments` in `directory`, with a fixed terminal width and no inherited
+    /// fault injection or connection variables.
+    static func run(_ arguments: [String], in directory: String? = nil, environment extra: [String: String] = [:])
+        throws -> Output
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DPONE_") }
+        env["COLUMNS"] = "100"
+        for (k, v) in extra { env[k] = v }
+        process.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read before waiting so a large output cannot fill the pipe and deadlock.
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(
+            status: process.terminationStatus, killed: process.terminationReason == .uncaughtSignal, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Compares `actual` with the golden file `Golden/<name>`; `DPONE_UPDATE_GOLDEN=1` rewrites it.
+    static func expectGolden(_ actual: String, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let url = packageRoot.appendingPathComponent("Tests/CLITests/Golden/\(name)")
+        if ProcessInfo.processInfo.environment["DPONE_UPDATE_GOLDEN"] == "1" {
+            try actual.write(to: url, atomically: true, encoding: .utf8)
+            return
+        }
+        let expected = try String(contentsOf: url, encoding: .utf8)
+        #expect(actual == expected, "golden \(name) differs", sourceLocation: sourceLocation)
+    }
+}
+
+/// Skips when the binary is not built (plain `swift test` without `swift build`); the README's test
+/// command always builds it first.
+let binaryBuilt = CLI.isBuilt

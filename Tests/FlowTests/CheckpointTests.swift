@@ -1,0 +1,145 @@
+import Flow
+import Testing
+
+@Suite struct CheckpointStateMachineTests {
+    @Test func stateIsWrittenOnlyAfterEverySinkAndSourcesAckedOnlyAfterState() throws {
+        var m = CheckpointStateMachine(sinks: ["a", "b"], resumingAfter: CheckpointID(4))
+        let id = try m.injectBarrier(positions: .int(1))
+        #expect(id == CheckpointID(5), "ids continue after the last durable checkpoint")
+        #expect(try m.sinkFinalized("a", id) == .none)
+        #expect(try m.sinkFinalized("b", id) == .writeState(id, positions: .int(1)))
+        #expect(m.lastDurable == CheckpointID(4))
+        #expect(try m.stateDurable(id) == .acknowledgeSources(id))
+        #expect(try m.sourcesAcknowledged(id) == .none)
+        #expect(m.lastAcknowledged == id && m.isIdle)
+    }
+
+    @Test func acknowledgingBeforeDurableIsRejected() throws {
+        var m = CheckpointStateMachine(sinks: ["a"], resumingAfter: CheckpointID(0))
+        let id = try m.injectBarrier(positions: .null)
+        #expect(throws: CheckpointStateMachine.Violation.outOfOrder(id)) { try m.sourcesAcknowledged(id) }
+        _ = try m.sinkFinalized("a", id)
+        #expect(throws: CheckpointStateMachine.Violation.outOfOrder(id)) { try m.sourcesAcknowledged(id) }
+    }
+
+    @Test func laterCheckpointWaitsForEarlierOne() throws {
+        var m = CheckpointStateMachine(sinks: ["a", "b"], resumingAfter: CheckpointID(0))
+        let one = try m.injectBarrier(positions: .int(1))
+        let two = try m.injectBarrier(positions: .int(2))
+        _ = try m.sinkFinalized("a", one)
+        _ = try m.sinkFinalized("a", two)
+        #expect(try m.sinkFinalized("b", two) == .none, "2 is ready but 1 is not published by b yet")
+        #expect(try m.sinkFinalized("b", one) == .writeState(one, positions: .int(1)))
+        #expect(try m.stateDurable(one) == .acknowledgeSources(one))
+        #expect(try m.sourcesAcknowledged(one) == .writeState(two, positions: .int(2)))
+    }
+
+    @Test func aFailureStopsAllFurtherStateWrites() throws {
+        var m = CheckpointStateMachine(sinks: ["a"], resumingAfter: CheckpointID(0))
+        let id = try m.injectBarrier(positions: .null)
+        m.fail()
+        #expect(throws: CheckpointStateMachine.Violation.failed) { try m.sinkFinalized("a", id) }
+        #expect(m.lastDurable == CheckpointID(0))
+    }
+
+    @Test func aSinkCannotFinalizeTwice() throws {
+        var m = CheckpointStateMachine(sinks: ["a", "b"], resumingAfter: CheckpointID(0))
+        let id = try m.injectBarrier(positions: .null)
+        _ = try m.sinkFinalized("a", id)
+        #expect(throws: CheckpointStateMachine.Violation.outOfOrder(id)) { try m.sinkFinalized("a", id) }
+    }
+}
+
+@Suite struct GraphRunnerTests {
+    func runner(
+        source: CountingSource, sinks: [CollectingSink], store: RecordingStateStore, durable: UInt64 = 0,
+        bounds: ChannelBounds = .default
+    ) -> GraphRunner {
+        let coordinator = CheckpointCoordinator(
+            pipeline: "p", sinks: sinks.map(\.name), store: store, resumingAfter: CheckpointID(durable),
+            loadID: "L", runID: "R")
+        return GraphRunner(
+            graph: PipelineGraph(name: "p", source: source, sinks: sinks, bounds: bounds), coordinator: coordinator)
+    }
+
+    /// Every acknowledge comes after the durable state of the same checkpoint, which comes after
+    /// every sink published it.
+    @Test func acknowledgeNeverPrecedesDurableState() async throws {
+        let log = EventLog()
+        let store = RecordingStateStore(log: log)
+        let sinks = [CollectingSink(name: "s1", log: log), CollectingSink(name: "s2", log: log)]
+        let source = CountingSource(batches: 10, rowsPerBatch: 100, checkpointEvery: 3, log: log)
+        let report = try await runner(source: source, sinks: sinks, store: store).run(resumeFrom: nil)
+
+        let events = log.all
+        for n in 1...4 {
+            let f1 = try #require(events.firstIndex(of: "finalize s1 \(n)"))
+            let f2 = try #require(events.firstIndex(of: "finalize s2 \(n)"))
+            let state = try #require(events.firstIndex(of: "state \(n)"))
+            let ack = try #require(events.firstIndex(of: "ack \(n)"))
+            #expect(f1 < state && f2 < state, "state \(n) after both sinks published")
+            #expect(state < ack, "ack \(n) after state \(n)")
+        }
+        #expect(report.committed.map(\.checkpoint.rawValue) == [1, 2, 3, 4])
+        #expect(report.committed.last?.source?["last_id"] == .int(999))
+        #expect(sinks[0].publishedIDs == Array(0..<1000) && sinks[1].publishedIDs == Array(0..<1000))
+        #expect(report.sinkCommits["s1"]?.inserted == 1000)
+        let stored = try await store.load(pipeline: "p")
+        #expect(stored?.checkpoint == CheckpointID(4))
+    }
+
+    @Test func aFailingFinalizeLeavesStateUnchangedAndNeverAcknowledges() async throws {
+        let log = EventLog()
+        let before = PipelineState(
+            pipeline: "p", checkpoint: CheckpointID(7), source: .object(["last_id": .int(41)]), loadID: "old",
+            runID: "old", committedAt: "2026-01-01T00:00:00Z")
+        let store = RecordingStateStore(log: log, initial: before)
+        let sink = CollectingSink(log: log, failFinalize: true)
+        let source = CountingSource(batches: 3, rowsPerBatch: 10, log: log)
+        await #expect(throws: DponeError.self) {
+            _ = try await runner(source: source, sinks: [sink], store: store, durable: 7)
+                .run(resumeFrom: before.source)
+        }
+        #expect(try await store.load(pipeline: "p") == before)
+        #expect(!log.all.contains { $0.hasPrefix("ack") || $0.hasPrefix("state") })
+        #expect(sink.publishedIDs.isEmpty)
+    }
+
+    @Test func aFailingStateWriteNeverAcknowledges() async throws {
+        let log = EventLog()
+        let store = RecordingStateStore(log: log, failCommit: true)
+        let sink = CollectingSink(log: log)
+        let source = CountingSource(batches: 2, rowsPerBatch: 10, log: log)
+        await #expect(throws: DponeError.self) {
+            _ = try await runner(source: source, sinks: [sink], store: store).run(resumeFrom: nil)
+        }
+        #expect(!log.all.contains { $0.hasPrefix("ack") })
+    }
+
+    /// A slow sink holds the whole pipeline to the channel bound: the source cannot run ahead.
+    @Test func slowSinkBackpressuresTheSource() async throws {
+        let log = EventLog()
+        let store = RecordingStateStore(log: log)
+        let sink = CollectingSink(log: log, delay: .milliseconds(3))
+        let source = CountingSource(batches: 60, rowsPerBatch: 1000, padding: 200, log: log)
+        let batchBytes = makeBatch(first: 0, rows: 1000, padding: 200).byteCount
+        let bounds = ChannelBounds(byteLimit: 3 * batchBytes, maxBatches: 64)
+        let report = try await runner(source: source, sinks: [sink], store: store, bounds: bounds).run(resumeFrom: nil)
+        let edge = report.edges[0]
+        #expect(edge.rows == 60_000)
+        #expect(edge.peakBufferedBytes <= bounds.byteLimit + batchBytes)
+        #expect(edge.blockedSends > 0, "the source was suspended by the slow sink")
+        #expect(sink.publishedIDs.count == 60_000)
+    }
+
+    @Test func resumedRunContinuesCheckpointNumbering() async throws {
+        let log = EventLog()
+        let store = RecordingStateStore(log: log)
+        let sink = CollectingSink(log: log)
+        let source = CountingSource(batches: 1, rowsPerBatch: 5, log: log)
+        let report = try await runner(source: source, sinks: [sink], store: store, durable: 41)
+            .run(resumeFrom: .object(["last_id": .int(99)]))
+        #expect(report.committed.map(\.checkpoint) == [CheckpointID(42)])
+        #expect(sink.publishedIDs == [100, 101, 102, 103, 104])
+    }
+}
