@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
+swift build -c release --product dpone   # the memory-bound test runs a 200 MB file through it
+export DPONE_RELEASE_BIN="$PWD/.build/release/dpone"
 export DPONE_RUN_INTEGRATION=1
 export DPONE_RUN_INTEGRATION_REPLAY=1
 export DPONE_BIN="$PWD/.build/debug/dpone"

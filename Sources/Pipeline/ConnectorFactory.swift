@@ -20,7 +20,8 @@ enum ConnectorFactory {
                     csv: csvOptions(file),
                     schema: config.options.schema,
                     incrementalColumn: config.options.incrementalColumn,
-                    batchRows: config.options.batchRows ?? 65_536))
+                    batchRows: config.options.batchRows ?? 65_536,
+                    batchBytes: 4 << 20))
         default:
             throw unavailable("source", config.type.rawValue)
         }

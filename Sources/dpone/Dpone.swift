@@ -17,6 +17,7 @@ struct Dpone: AsyncParsableCommand {
 @main
 enum Entry {
     static func main() async {
+        Memory.configureAllocator()
         Logs.bootstrap()
         do {
             var command = try Dpone.parseAsRoot()

@@ -23,7 +23,7 @@ public struct ChannelBounds: Sendable, Hashable {
     public var byteLimit: Int
     public var maxBatches: Int
 
-    public init(byteLimit: Int = 32 << 20, maxBatches: Int = 16) {
+    public init(byteLimit: Int = 16 << 20, maxBatches: Int = 8) {
         precondition(byteLimit > 0 && maxBatches > 0)
         self.byteLimit = byteLimit
         self.maxBatches = maxBatches

@@ -1,0 +1,76 @@
+import DponeTestSupport
+import Foundation
+import Testing
+
+/// Flat memory, end to end: a files -> files run over a CSV several times larger than all channel
+/// bounds together stays under the 150 MB bound of the 2 GB acceptance run
+/// (`scripts/bigfile-check.sh` runs the full 2 GB). Uses the release binary (`DPONE_RELEASE_BIN`,
+/// built by scripts/test.sh): a debug build is too slow for this size.
+@Suite(
+    .tags(.integrationFiles),
+    .enabled(
+        if: ProcessInfo.processInfo.environment["DPONE_RELEASE_BIN"].map { FileManager.default.isExecutableFile(atPath: $0) } ?? false,
+        "set DPONE_RELEASE_BIN to a release build of dpone (scripts/test.sh does)"))
+struct MemoryBoundTests {
+    static let limitBytes = 150 * 1024 * 1024
+
+    @Test func aLargeCSVRunsInBoundedMemory() throws {
+        let dir = NSTemporaryDirectory() + "dpone-memory-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+
+        // ~200 MB, ~2.2M rows.
+        let awk = Process()
+        awk.executableURL = URL(fileURLWithPath: "/usr/bin/awk")
+        awk.arguments = [
+            """
+            BEGIN { print "id,customer,amount,created_at,active,note"
+              for (i = 1; i <= 2200000; i++)
+                printf "%d,customer-%07d,%d.%02d,2026-%02d-%02dT%02d:%02d:%02d.%06dZ,%s,\\"note %d, with comma\\"\\n", i, i % 1000003, i % 100000, i % 100, i % 12 + 1, i % 28 + 1, i % 24, i % 60, i % 60, i % 1000000, (i % 2 ? "true" : "false"), i }
+            """
+        ]
+        FileManager.default.createFile(atPath: "\(dir)/big.csv", contents: nil)
+        awk.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/big.csv"))
+        try awk.run()
+        awk.waitUntilExit()
+        #expect(awk.terminationStatus == 0)
+        let size = try FileManager.default.attributesOfItem(atPath: "\(dir)/big.csv")[.size] as? Int ?? 0
+        #expect(size > 190_000_000)
+
+        try """
+            name: memory
+            source:
+              type: files
+              path: big.csv
+              options:
+                schema:
+                  - {name: id, type: int64, nullable: false}
+                  - {name: customer, type: string}
+                  - {name: amount, type: "decimal(12,2)"}
+                  - {name: created_at, type: timestamptz}
+                  - {name: active, type: bool}
+                  - {name: note, type: string}
+            sink: {type: files, path: out.csv, strategy: {mode: full_refresh}, options: {row_hash: true, lineage: true}}
+            state: {dir: state}
+            """.write(toFile: "\(dir)/pipeline.yml", atomically: true, encoding: .utf8)
+
+        let release = ProcessInfo.processInfo.environment["DPONE_RELEASE_BIN"]!
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: release)
+        process.arguments = ["batch", "pipeline.yml", "--format", "json", "--progress", "none"]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let result = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(result["extracted_rows"] as? Int == 2_200_000)
+        #expect(result["loaded_rows"] as? Int == 2_200_000)
+        let peak = try #require(result["peak_rss_bytes"] as? Int)
+        #expect(peak > 0 && peak < Self.limitBytes, "peak RSS \(peak / 1_048_576) MB")
+        let lines = try String(contentsOfFile: "\(dir)/out.csv", encoding: .utf8).utf8.reduce(0) { $1 == 10 ? $0 + 1 : $0 }
+        #expect(lines == 2_200_001, "header + every row")
+    }
+}
