@@ -113,7 +113,8 @@ import Testing
     @Test func canonicalTextOfTemporalTypesAndUUIDs() throws {
         #expect(try text([.date(0), .date(19782), .date(-719_162), .date(2_932_896)], from: .date)
             == ["1970-01-01", "2024-02-29", "0001-01-01", "9999-12-31"])
-        #expect(try text([.time(0), .time(45_296_000_007)], from: .time) == ["00:00:00.000000", "12:34:56.000007"])
+        // Shared canonical text (Flow.ScalarFormatting): the fraction only when non-zero, as the file sinks write it.
+        #expect(try text([.time(0), .time(45_296_000_007)], from: .time) == ["00:00:00", "12:34:56.000007"])
         let ts: Int64 = 1_709_210_096_123_456  // 2024-02-29T12:34:56.123456Z
         #expect(try text([.timestamp(ts, withTimeZone: true)], from: .timestamp(withTimeZone: true)) == ["2024-02-29T12:34:56.123456Z"])
         #expect(try text([.timestamp(ts, withTimeZone: false)], from: .timestamp(withTimeZone: false)) == ["2024-02-29T12:34:56.123456"])
@@ -144,9 +145,11 @@ import Testing
     }
 
     @Test func parsesBoolsDatesTimesAndUUIDs() throws {
-        #expect(try cast([.string("true"), .string("F"), .string("yes"), .string("0")], from: .string, to: .bool)
+        #expect(try cast([.string("true"), .string("F"), .string("t"), .string("0")], from: .string, to: .bool)
             == [.bool(true), .bool(false), .bool(true), .bool(false)])
+        // Shared grammar (Flow.ScalarParsing): true/false/t/f/1/0 only, as the file codecs read them.
         #expect(castError([.string("maybe")], from: .string, to: .bool) != nil)
+        #expect(castError([.string("yes")], from: .string, to: .bool) != nil)
         #expect(try cast([.string("2024-02-29"), .string("1969-12-31")], from: .string, to: .date) == [.date(19782), .date(-1)])
         #expect(castError([.string("2023-02-29")], from: .string, to: .date) != nil)
         #expect(castError([.string("2024-13-01")], from: .string, to: .date) != nil)

@@ -65,4 +65,43 @@ public final class DedicatedThread: TaskExecutor, Sendable {
 
     /// A shared thread for short blocking file operations (state writes, fsync, directory sync).
     public static let fileIO = DedicatedThread(name: "dpone-file-io")
+
+    /// Starts a new OS thread named `name` running `body` once, and suspends the caller until `body`
+    /// returns or throws; the thread exits with it. For long blocking jobs (reading a whole file)
+    /// that must not hold a shared `DedicatedThread` or a cooperative thread.
+    ///
+    /// Cancelling the calling task sets the flag passed to `body`; `body` MUST poll it between
+    /// blocking steps and return (or throw, e.g. with `CancellationFlag.check(_:)`) promptly once it
+    /// is set. The caller stays suspended until then.
+    public static func runDetached<T: Sendable>(
+        name: String, _ body: @escaping @Sendable (CancellationFlag) throws -> T
+    ) async throws -> T {
+        let flag = CancellationFlag()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                let thread = Thread {
+                    continuation.resume(with: Result { try body(flag) })
+                }
+                thread.name = name
+                thread.start()
+            }
+        } onCancel: {
+            flag.cancel()
+        }
+    }
+}
+
+/// Set when the task awaiting a blocking job is cancelled; the job polls it between steps.
+public final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func cancel() { flag.store(true, ordering: .relaxed) }
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+
+    /// Throws `DponeError(.cancelled, "<what> was cancelled")` once cancelled.
+    public func check(_ what: @autoclosure () -> String) throws {
+        if isCancelled { throw DponeError(.cancelled, "\(what()) was cancelled") }
+    }
 }

@@ -4,8 +4,8 @@ import Flow
 ///
 /// Supported casts (`Cast.supports(from:to:)`): between int widths; int <-> float; float32 <-> float64;
 /// int / float / decimal <-> decimal (rescaling); any type -> string (canonical text, see
-/// `CanonicalText`); string -> int / float / decimal / bool / date / time / timestamp / uuid / bytes
-/// (strict parsing, see `TextParsing`); json -> bytes; timestamp <-> timestamptz (the reading is taken
+/// `Flow.ScalarFormatting`); string -> int / float / decimal / bool / date / time / timestamp / uuid / bytes
+/// (strict parsing, see `Flow.ScalarParsing`); json -> bytes; timestamp <-> timestamptz (the reading is taken
 /// as UTC); date -> timestamp. An unsupported pair or an unknown column is a `DponeError(.schema)`
 /// from `outputSchema(for:)`.
 ///

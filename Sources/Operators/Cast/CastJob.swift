@@ -16,7 +16,7 @@ struct CastJob {
     func lossy(row: Int, reason: String, into builder: inout ColumnBuilder) throws {
         guard allowLossy else {
             let value = source.value(at: row)
-            var shown = CanonicalText.text(of: value)
+            var shown = ScalarFormatting.text(of: value)
             if shown.count > 100 { shown = String(shown.prefix(100)) + "…" }
             if case .string = value { shown = "'\(shown)'" }
             throw DponeError(
@@ -73,15 +73,15 @@ struct CastJob {
     /// Text (offsets + bytes) to fixed width; `parse` returns nil for text that is not a value.
     @inline(__always)
     func parse<T: ColumnAppendable>(
-        _ offsets: [Int32], _ bytes: [UInt8], reason: String, _ parse: (TextParsing.Text) -> T?
+        _ offsets: [Int32], _ bytes: [UInt8], reason: String, _ parse: (UnsafeRawBufferPointer) -> T?
     ) throws -> Column {
         var out = builder()
         try offsets.withUnsafeBufferPointer { o in
-            try bytes.withUnsafeBufferPointer { b in
+            try bytes.withUnsafeBytes { b in
                 for i in 0..<source.count {
                     if source.isNull(i) {
                         out.appendNull()
-                    } else if let v = parse(TextParsing.Text(rebasing: b[Int(o[i])..<Int(o[i + 1])])) {
+                    } else if let v = parse(UnsafeRawBufferPointer(rebasing: b[Int(o[i])..<Int(o[i + 1])])) {
                         T.append(v, to: &out)
                     } else {
                         try lossy(row: i, reason: reason, into: &out)

@@ -48,19 +48,19 @@ extension CastJob {
         case .bytes: return retyped()
         case .bool:
             guard case .variable(let o, let b) = source.values else { break }
-            return try parse(o, b, reason: "not a boolean", TextParsing.bool)
+            return try parse(o, b, reason: "not a boolean", ScalarParsing.bool)
         case .date:
             guard case .variable(let o, let b) = source.values else { break }
-            return try parse(o, b, reason: "not a date (YYYY-MM-DD)", TextParsing.date)
+            return try parse(o, b, reason: "not a date (YYYY-MM-DD)", ScalarParsing.date)
         case .time:
             guard case .variable(let o, let b) = source.values else { break }
-            return try parse(o, b, reason: "not a time (HH:MM:SS[.ffffff])", TextParsing.time)
+            return try parse(o, b, reason: "not a time (HH:MM:SS[.ffffff])", ScalarParsing.time)
         case .timestamp: return try toTimestamp()
         case .uuid:
             guard case .variable(let o, let b) = source.values else { break }
             return try parse(o, b, reason: "not a uuid") { text -> UUIDValue? in
                 var value = UUIDValue()
-                let ok = withUnsafeMutableBytes(of: &value.bytes) { TextParsing.uuid(text, into: $0) }
+                let ok = withUnsafeMutableBytes(of: &value.bytes) { ScalarParsing.uuid(text, into: $0) }
                 return ok ? value : nil
             }
         case .json:
@@ -84,7 +84,7 @@ extension CastJob {
             }
         case .variable(let o, let b):
             return try parse(o, b, reason: "not an integer within range of \(target)") { text in
-                TextParsing.int64(text).flatMap { T(exactly: $0) }
+                ScalarParsing.int64(text).flatMap { T(exactly: $0) }
             }
         default: break
         }
@@ -95,6 +95,10 @@ extension CastJob {
         _: T.Type
     ) throws -> Column {
         let inexact = "not exactly representable as \(target)"
+        /// Correctly rounded straight to `T` (a Float is never rounded twice through Double).
+        @inline(__always) func parseFloat(_ text: UnsafeRawBufferPointer) -> T? {
+            T.self == Float.self ? ScalarParsing.float(text).map { T($0) } : ScalarParsing.double(text).map { T($0) }
+        }
         switch source.values {
         case .int16(let a): return try map(a, reason: inexact) { T(exactly: $0) }
         case .int32(let a): return try map(a, reason: inexact) { T(exactly: $0) }
@@ -112,14 +116,11 @@ extension CastJob {
             return try map(a, reason: "overflows \(target)") { v -> T? in
                 // Through text so the result is correctly rounded.
                 text.removeAll(keepingCapacity: true)
-                CanonicalText.append(decimal: v, scale: scale, to: &text)
-                return T(String(decoding: text, as: UTF8.self)).flatMap { $0.isFinite ? $0 : nil }
+                ScalarFormatting.appendDecimal(v, scale: scale, to: &text)
+                return text.withUnsafeBytes { parseFloat($0) }.flatMap { $0.isFinite ? $0 : nil }
             }
         case .variable(let o, let b):
-            return try parse(o, b, reason: "not a number") { text -> T? in
-                guard !text.isEmpty, text.count < 512 else { return nil }
-                return T(String(decoding: text, as: UTF8.self))
-            }
+            return try parse(o, b, reason: "not a number") { parseFloat($0) }
         default: break
         }
         throw DponeError(.internal, "no cast kernel from \(source.type) to \(target) for column '\(columnName)'")
@@ -139,19 +140,19 @@ extension CastJob {
             // The float's shortest round-trip text is the decimal it denotes.
             return try map(a, reason: reason) { v -> Int128? in
                 var text = v.description
-                return fit(text.withUTF8 { TextParsing.decimal($0, scale: scale) })
+                return fit(text.withUTF8 { ScalarParsing.decimal(UnsafeRawBufferPointer($0), scale: scale) })
             }
         case .float64(let a):
             return try map(a, reason: reason) { v -> Int128? in
                 var text = v.description
-                return fit(text.withUTF8 { TextParsing.decimal($0, scale: scale) })
+                return fit(text.withUTF8 { ScalarParsing.decimal(UnsafeRawBufferPointer($0), scale: scale) })
             }
         case .int128(let a):
             guard case .decimal(_, let from) = source.type else { break }
             return try map(a, reason: reason) { fit(DecimalMath.rescale($0, from: from, to: scale)) }
         case .variable(let o, let b):
             return try parse(o, b, reason: "not a number that fits \(target) without losing digits") {
-                fit(TextParsing.decimal($0, scale: scale))
+                fit(ScalarParsing.decimal($0, scale: scale))
             }
         default: break
         }
@@ -169,7 +170,7 @@ extension CastJob {
             }
         case (.string, .variable(let o, let b)):
             return try parse(o, b, reason: "not a timestamp (YYYY-MM-DD[THH:MM:SS[.ffffff]][Z|±HH:MM])") {
-                TextParsing.timestamp($0)
+                ScalarParsing.timestamp($0)?.micros
             }
         default:
             throw DponeError(.internal, "no cast kernel from \(source.type) to \(target) for column '\(columnName)'")
@@ -179,32 +180,32 @@ extension CastJob {
     private func toString() throws -> Column {
         switch (source.type, source.values) {
         case (.bool, .bool(let a)):
-            return try format(a) { v, out in CanonicalText.append(v, to: &out); return true }
+            return try format(a) { v, out in ScalarFormatting.appendBool(v, to: &out); return true }
         case (_, .int16(let a)):
-            return try format(a) { v, out in CanonicalText.append(Int64(v), to: &out); return true }
+            return try format(a) { v, out in ScalarFormatting.appendInt(Int64(v), to: &out); return true }
         case (.date, .int32(let a)):
-            return try format(a) { v, out in CanonicalText.append(date: v, to: &out); return true }
+            return try format(a) { v, out in ScalarFormatting.appendDate(days: v, to: &out); return true }
         case (_, .int32(let a)):
-            return try format(a) { v, out in CanonicalText.append(Int64(v), to: &out); return true }
+            return try format(a) { v, out in ScalarFormatting.appendInt(Int64(v), to: &out); return true }
         case (.time, .int64(let a)):
             return try format(a, reason: "not a time of day") { v, out in
                 guard v >= 0 && v < CivilCalendar.microsPerDay else { return false }
-                CanonicalText.append(time: v, to: &out)
+                ScalarFormatting.appendTime(micros: v, to: &out)
                 return true
             }
         case (.timestamp(let tz), .int64(let a)):
             return try format(a) { v, out in
-                CanonicalText.append(timestamp: v, withTimeZone: tz, to: &out)
+                ScalarFormatting.appendTimestamp(micros: v, withTimeZone: tz, to: &out)
                 return true
             }
         case (_, .int64(let a)):
-            return try format(a) { v, out in CanonicalText.append(v, to: &out); return true }
+            return try format(a) { v, out in ScalarFormatting.appendInt(v, to: &out); return true }
         case (_, .float32(let a)):
-            return try format(a) { v, out in CanonicalText.append(v, to: &out); return true }
+            return try format(a) { v, out in ScalarFormatting.appendFloat(v, to: &out); return true }
         case (_, .float64(let a)):
-            return try format(a) { v, out in CanonicalText.append(v, to: &out); return true }
+            return try format(a) { v, out in ScalarFormatting.appendDouble(v, to: &out); return true }
         case (.decimal(_, let scale), .int128(let a)):
-            return try format(a) { v, out in CanonicalText.append(decimal: v, scale: scale, to: &out); return true }
+            return try format(a) { v, out in ScalarFormatting.appendDecimal(v, scale: scale, to: &out); return true }
         case (.bytes, .variable(let o, let b)):
             return try validateUTF8(o, b)
         case (_, .variable):
@@ -220,7 +221,7 @@ extension CastJob {
                         continue
                     }
                     text.removeAll(keepingCapacity: true)
-                    CanonicalText.append(uuid: UnsafeRawBufferPointer(rebasing: raw[16 * i..<16 * i + 16]), to: &text)
+                    ScalarFormatting.appendUUID(UnsafeRawBufferPointer(rebasing: raw[16 * i..<16 * i + 16]), to: &text)
                     text.withUnsafeBytes { out.append(bytes: $0) }
                 }
             }

@@ -75,8 +75,8 @@ extension Predicate: CustomStringConvertible {
         switch value {
         case .null: "null"
         case .bool(let b): b ? "true" : "false"
-        case .int, .float, .decimal: CanonicalText.text(of: value)
-        default: "'" + CanonicalText.text(of: value).replacing("'", with: "''") + "'"
+        case .int, .float, .decimal: ScalarFormatting.text(of: value)
+        default: "'" + ScalarFormatting.text(of: value).replacing("'", with: "''") + "'"
         }
     }
 }

@@ -34,13 +34,13 @@ enum PredicateOperand {
     private static func convert(_ literal: Value, to type: LogicalType) -> PredicateOperand? {
         var text: String? = nil
         if case .string(let s) = literal { text = s }
-        func parsed<T>(_ parse: (TextParsing.Text) -> T?) -> T? {
+        func parsed<T>(_ parse: (UnsafeRawBufferPointer) -> T?) -> T? {
             guard var s = text else { return nil }
-            return s.withUTF8 { parse($0) }
+            return s.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
         }
         switch (type, literal) {
         case (.bool, .bool(let b)): return .bool(b)
-        case (.bool, .string): return parsed(TextParsing.bool).map { .bool($0) }
+        case (.bool, .string): return parsed(ScalarParsing.bool).map { .bool($0) }
         case (.int16, _), (.int32, _), (.int64, _), (.float32, _), (.float64, _), (.decimal, _):
             return numeric(literal, text: text, column: type)
         case (.string, .string(let s)), (.string, .json(let s)), (.json, .string(let s)), (.json, .json(let s)),
@@ -48,16 +48,16 @@ enum PredicateOperand {
             return .bytes(Array(s.utf8))
         case (.bytes, .bytes(let b)): return .bytes(b)
         case (.date, .date(let d)): return .integer(Int64(d))
-        case (.date, .string): return parsed(TextParsing.date).map { .integer(Int64($0)) }
+        case (.date, .string): return parsed(ScalarParsing.date).map { .integer(Int64($0)) }
         case (.time, .time(let t)): return .integer(t)
-        case (.time, .string): return parsed(TextParsing.time).map { .integer($0) }
+        case (.time, .string): return parsed(ScalarParsing.time).map { .integer($0) }
         case (.timestamp, .timestamp(let t, _)): return .integer(t)
         case (.timestamp, .date(let d)): return .integer(Int64(d) * CivilCalendar.microsPerDay)
-        case (.timestamp, .string): return parsed(TextParsing.timestamp).map { .integer($0) }
+        case (.timestamp, .string): return parsed { ScalarParsing.timestamp($0)?.micros }.map { .integer($0) }
         case (.uuid, .uuid(let b)) where b.count == 16: return .bytes(b)
         case (.uuid, .string):
             var bytes = [UInt8](repeating: 0, count: 16)
-            let ok = bytes.withUnsafeMutableBytes { out in parsed { TextParsing.uuid($0, into: out) } } ?? false
+            let ok = bytes.withUnsafeMutableBytes { out in parsed { ScalarParsing.uuid($0, into: out) } } ?? false
             return ok ? .bytes(bytes) : nil
         default: return nil
         }
@@ -67,10 +67,11 @@ enum PredicateOperand {
         var literal = literal
         if var text {
             // A quoted number: an integer, else a decimal, else a float.
-            let parsed: Value? = text.withUTF8 { s in
-                if let v = TextParsing.int64(s) { return .int(v) }
-                if let v = TextParsing.decimal(s, scale: 18) { return .decimal(v, scale: 18) }
-                return TextParsing.double(s).map { .float($0) }
+            let parsed: Value? = text.withUTF8 { utf8 in
+                let s = UnsafeRawBufferPointer(utf8)
+                if let v = ScalarParsing.int64(s) { return .int(v) }
+                if let v = ScalarParsing.decimal(s, scale: 18) { return .decimal(v, scale: 18) }
+                return ScalarParsing.double(s).map { .float($0) }
             }
             guard let parsed else { return nil }
             literal = parsed
@@ -80,7 +81,7 @@ enum PredicateOperand {
         case .int(let v): return isFloatColumn ? .double(Double(v)) : .integer(v)
         case .decimal(let v, let s):
             if isFloatColumn {
-                return Double(CanonicalText.text(of: literal)).map { .double($0) }
+                return Double(ScalarFormatting.text(of: literal)).map { .double($0) }
             }
             return .decimal(v, scale: s)
         case .float(let d): return .double(d)

@@ -131,15 +131,15 @@ struct PredicateParser {
         var text = text
         return text.withUTF8 { s in
             if !s.contains(UInt8(ascii: ".")) && !s.contains(UInt8(ascii: "e")) && !s.contains(UInt8(ascii: "E")) {
-                if let v = TextParsing.int64(s) { return .int(v) }
-                return TextParsing.decimal(s, scale: 0).map { .decimal($0, scale: 0) }
+                if let v = ScalarParsing.int64(UnsafeRawBufferPointer(s)) { return .int(v) }
+                return ScalarParsing.decimal(UnsafeRawBufferPointer(s), scale: 0).map { .decimal($0, scale: 0) }
             }
             if s.contains(UInt8(ascii: "e")) || s.contains(UInt8(ascii: "E")) {
-                return TextParsing.double(s).map { .float($0) }
+                return ScalarParsing.double(UnsafeRawBufferPointer(s)).map { .float($0) }
             }
             let point = s.firstIndex(of: UInt8(ascii: "."))!
             let scale = s.count - point - 1
-            return TextParsing.decimal(s, scale: scale).map { .decimal($0, scale: scale) }
+            return ScalarParsing.decimal(UnsafeRawBufferPointer(s), scale: scale).map { .decimal($0, scale: scale) }
         }
     }
 }

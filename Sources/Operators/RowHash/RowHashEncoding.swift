@@ -34,7 +34,7 @@ enum RowHashEncoding {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(column.count * 8)
         for i in 0..<column.count {
-            if !column.isNull(i) { CanonicalText.append(decimal: values[i], scale: scale, to: &bytes) }
+            if !column.isNull(i) { ScalarFormatting.appendDecimal(values[i], scale: scale, to: &bytes) }
             offsets.append(Int32(bytes.count))
         }
         return Column(type: .string, count: column.count, validity: column.validity, values: .variable(offsets: offsets, bytes: bytes))

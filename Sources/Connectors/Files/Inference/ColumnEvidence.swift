@@ -23,12 +23,12 @@ public struct ColumnEvidence: Sendable, Hashable {
         canJSON = false
         let v = ColumnText.trimmed(raw)
         if canBool {
-            canBool = ScalarText.lowercased(v, equals: "true") || ScalarText.lowercased(v, equals: "false")
-                || ScalarText.lowercased(v, equals: "t") || ScalarText.lowercased(v, equals: "f")
+            canBool = ScalarParsing.lowercased(v, equals: "true") || ScalarParsing.lowercased(v, equals: "false")
+                || ScalarParsing.lowercased(v, equals: "t") || ScalarParsing.lowercased(v, equals: "f")
         }
-        if canInt { canInt = ScalarText.int64(v) != nil }
+        if canInt { canInt = ScalarParsing.int64(v) != nil }
         if canFloat {
-            if case .finite = ScalarText.floatSyntax(v) {} else { canFloat = false }
+            if case .finite = ScalarParsing.floatSyntax(v) {} else { canFloat = false }
         }
         observeTemporal(v)
     }
@@ -42,7 +42,7 @@ public struct ColumnEvidence: Sendable, Hashable {
             canInt = false; canFloat = false; canTimestamp = false; canDate = false; canJSON = false
         case .number:
             canBool = false; canTimestamp = false; canDate = false; canJSON = false
-            if canInt { canInt = ScalarText.int64(content) != nil }
+            if canInt { canInt = ScalarParsing.int64(content) != nil }
         case .string:
             canBool = false; canInt = false; canFloat = false; canJSON = false
             observeTemporal(content)
@@ -54,13 +54,13 @@ public struct ColumnEvidence: Sendable, Hashable {
 
     private mutating func observeTemporal(_ v: UnsafeRawBufferPointer) {
         if canTimestamp {
-            if let ts = ScalarText.timestamp(v, requireTime: true) {
+            if let ts = ScalarParsing.timestamp(v, requireTime: true) {
                 anyZone = anyZone || ts.hasZone
             } else {
                 canTimestamp = false
             }
         }
-        if canDate { canDate = ScalarText.date(v) != nil }
+        if canDate { canDate = ScalarParsing.date(v) != nil }
     }
 
     public var inferredType: LogicalType {

@@ -46,7 +46,7 @@ public struct JSONLinesEncoder: Sendable {
                     let start = out.count
                     ColumnText.appendText(of: column, row: row, to: &out)
                     let first = out[start] == UInt8(ascii: "-") ? start + 1 : start
-                    if first < out.count, ScalarText.digit(out[first]) == nil {
+                    if first < out.count, ScalarParsing.digit(out[first]) == nil {
                         out.insert(UInt8(ascii: "\""), at: start)
                         out.append(UInt8(ascii: "\""))
                     }

@@ -1,3 +1,5 @@
+import Flow
+
 /// A JSON syntax error at a byte offset of the text being scanned.
 struct JSONSyntaxError: Error {
     let message: String
@@ -195,7 +197,7 @@ struct JSONScanner {
         guard k + 4 <= end else { throw JSONSyntaxError(message: "invalid \\u escape at byte \(k - 1)") }
         var v: UInt32 = 0
         for j in k..<k + 4 {
-            guard let d = ScalarText.hexNibble(b[j]) else {
+            guard let d = ScalarParsing.hexNibble(b[j]) else {
                 throw JSONSyntaxError(message: "invalid \\u escape at byte \(k - 1)")
             }
             v = v << 4 | UInt32(d)

@@ -25,7 +25,7 @@ public final class FileSource: SourceOperator {
     public func outputSchema() async throws -> Schema {
         if let schema = options.schema ?? resolvedSchema.withLock({ $0 }) { return schema }
         let options = self.options
-        let schema = try await BlockingThread.run(name: "dpone-file-sample") { cancel in
+        let schema = try await DedicatedThread.runDetached(name: "dpone-file-sample") { cancel in
             try Self.inferSchema(options, cancel: cancel)
         }
         resolvedSchema.withLock { $0 = schema }
@@ -38,7 +38,7 @@ public final class FileSource: SourceOperator {
             try IncrementalCursor(column: $0, schema: schema, resumeFrom: resumeFrom, sourceName: options.path)
         }
         let job = FileReadJob(options: options, schema: schema, cursor: cursor)
-        try await BlockingThread.run(name: "dpone-file-read") { cancel in
+        try await DedicatedThread.runDetached(name: "dpone-file-read") { cancel in
             try job.run(into: output, cancel: cancel)
         }
     }

@@ -3,7 +3,8 @@ import Flow
 /// Moves values between canonical text and columns, by the column's logical type.
 ///
 /// The one place both codecs (CSV, JSON Lines) and the incremental cursor convert text: what the
-/// encoders write, the decoders read back exactly.
+/// encoders write, the decoders read back exactly. The scalar grammar itself lives in Flow
+/// (`ScalarParsing`, `ScalarFormatting`), shared with the operators' casts and filters.
 enum ColumnText {
     /// Whether a type's text is the value itself (no parsing): string, json, and bytes (hex).
     /// For the other types an empty field is NULL and surrounding spaces are ignored.
@@ -23,45 +24,45 @@ enum ColumnText {
         case .string, .json:
             builder.append(bytes: text)
         case .int64:
-            guard let v = ScalarText.int64(text) else { return false }
+            guard let v = ScalarParsing.int64(text) else { return false }
             builder.append(v)
         case .int32:
-            guard let v = ScalarText.int64(text), let x = Int32(exactly: v) else { return false }
+            guard let v = ScalarParsing.int64(text), let x = Int32(exactly: v) else { return false }
             builder.append(x)
         case .int16:
-            guard let v = ScalarText.int64(text), let x = Int16(exactly: v) else { return false }
+            guard let v = ScalarParsing.int64(text), let x = Int16(exactly: v) else { return false }
             builder.append(x)
         case .float64:
-            guard let v = ScalarText.double(text) else { return false }
+            guard let v = ScalarParsing.double(text) else { return false }
             builder.append(v)
         case .float32:
-            guard let v = ScalarText.float(text) else { return false }
+            guard let v = ScalarParsing.float(text) else { return false }
             builder.append(v)
         case .decimal(let precision, let scale):
-            guard let v = ScalarText.decimal(text, precision: precision, scale: scale) else { return false }
+            guard let v = ScalarParsing.decimal(text, precision: precision, scale: scale) else { return false }
             builder.append(v)
         case .bool:
-            guard let v = ScalarText.bool(text) else { return false }
+            guard let v = ScalarParsing.bool(text) else { return false }
             builder.append(v)
         case .date:
-            guard let v = ScalarText.date(text) else { return false }
+            guard let v = ScalarParsing.date(text) else { return false }
             builder.append(v)
         case .time:
-            guard let v = ScalarText.time(text) else { return false }
+            guard let v = ScalarParsing.time(text) else { return false }
             builder.append(v)
         case .timestamp:
-            guard let v = ScalarText.timestamp(text) else { return false }
+            guard let v = ScalarParsing.timestamp(text) else { return false }
             builder.append(v.micros)
         case .uuid:
             return withUnsafeTemporaryAllocation(byteCount: 16, alignment: 1) { out in
-                guard ScalarText.uuid(text, into: out) else { return false }
+                guard ScalarParsing.uuid(text, into: out) else { return false }
                 builder.append(bytes: UnsafeRawBufferPointer(out))
                 return true
             }
         case .bytes:
             var decoded: [UInt8] = []
             decoded.reserveCapacity(text.count / 2)
-            guard ScalarText.hex(text, into: &decoded) else { return false }
+            guard ScalarParsing.hex(text, into: &decoded) else { return false }
             decoded.withUnsafeBytes { builder.append(bytes: $0) }
         }
         return true
@@ -82,36 +83,36 @@ enum ColumnText {
     @inline(__always)
     static func appendText(of column: Column, row: Int, to out: inout [UInt8]) {
         switch column.values {
-        case .bool(let a): ScalarTextFormat.appendBool(a[row], to: &out)
-        case .int16(let a): ScalarTextFormat.appendInt(Int64(a[row]), to: &out)
+        case .bool(let a): ScalarFormatting.appendBool(a[row], to: &out)
+        case .int16(let a): ScalarFormatting.appendInt(Int64(a[row]), to: &out)
         case .int32(let a):
             if column.type == .date {
-                ScalarTextFormat.appendDate(days: a[row], to: &out)
+                ScalarFormatting.appendDate(days: a[row], to: &out)
             } else {
-                ScalarTextFormat.appendInt(Int64(a[row]), to: &out)
+                ScalarFormatting.appendInt(Int64(a[row]), to: &out)
             }
         case .int64(let a):
             switch column.type {
-            case .time: ScalarTextFormat.appendTime(micros: a[row], to: &out)
-            case .timestamp(let tz): ScalarTextFormat.appendTimestamp(micros: a[row], withTimeZone: tz, to: &out)
-            default: ScalarTextFormat.appendInt(a[row], to: &out)
+            case .time: ScalarFormatting.appendTime(micros: a[row], to: &out)
+            case .timestamp(let tz): ScalarFormatting.appendTimestamp(micros: a[row], withTimeZone: tz, to: &out)
+            default: ScalarFormatting.appendInt(a[row], to: &out)
             }
-        case .float32(let a): ScalarTextFormat.appendFloat(a[row], to: &out)
-        case .float64(let a): ScalarTextFormat.appendDouble(a[row], to: &out)
+        case .float32(let a): ScalarFormatting.appendFloat(a[row], to: &out)
+        case .float64(let a): ScalarFormatting.appendDouble(a[row], to: &out)
         case .int128(let a):
             var scale = 0
             if case .decimal(_, let s) = column.type { scale = s }
-            ScalarTextFormat.appendDecimal(a[row], scale: scale, to: &out)
+            ScalarFormatting.appendDecimal(a[row], scale: scale, to: &out)
         case .variable:
             column.withBytes(at: row) { raw in
                 if column.type == .bytes {
-                    ScalarTextFormat.appendHex(raw, to: &out)
+                    ScalarFormatting.appendHex(raw, to: &out)
                 } else {
                     out.append(contentsOf: raw)
                 }
             }
         case .fixed16:
-            column.withBytes(at: row) { ScalarTextFormat.appendUUID($0, to: &out) }
+            column.withBytes(at: row) { ScalarFormatting.appendUUID($0, to: &out) }
         }
     }
 
