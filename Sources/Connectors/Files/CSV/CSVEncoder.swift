@@ -77,14 +77,22 @@ public struct CSVEncoder: Sendable {
             }
         }
         guard needsQuotes else { return }
-        let value = Array(out[start..<end])
-        out.removeSubrange(start..<end)
-        out.reserveCapacity(out.count + value.count + quotes + 2)
-        out.append(quote)
-        for c in value {
-            out.append(c)
-            if c == quote { out.append(quote) }
+        // Widen in place, no temporary copy: grow by the added quotes, then move the value right
+        // from its end, doubling embedded quotes on the way.
+        let added = quotes + 2
+        out.append(contentsOf: repeatElement(quote, count: added))
+        var write = out.count - 2  // the closing quote stays at out.count - 1
+        var read = end - 1
+        while read >= start {
+            let c = out[read]
+            out[write] = c
+            write -= 1
+            if c == quote {
+                out[write] = quote
+                write -= 1
+            }
+            read -= 1
         }
-        out.append(quote)
+        out[write] = quote  // the opening quote, at `start`
     }
 }

@@ -86,7 +86,14 @@ public enum ScalarFormatting {
             produced += 1
         } while small > 0 || produced <= scale
         if value < 0 { out.append(UInt8(ascii: "-")) }
-        out[start...].reverse()
+        // Swap in place by index: `out[start...].reverse()` would copy the slice.
+        var i = start
+        var j = out.count - 1
+        while i < j {
+            out.swapAt(i, j)
+            i += 1
+            j -= 1
+        }
     }
 
     /// Days since 1970-01-01 as `YYYY-MM-DD`.
