@@ -1,6 +1,7 @@
 import Dispatch
 import Flow
 import Foundation
+import Logging
 import Manifest
 import Operators
 
@@ -26,6 +27,8 @@ public struct BatchOptions: Sendable {
 /// barrier, write the state, acknowledge the source. Any failure before the publish leaves the target
 /// and the state as they were.
 public enum BatchPipeline {
+    static let logger = Logger(label: "dpone.batch")
+
     public static func run(document: ManifestDocument, options: BatchOptions) async -> RunResult {
         let runID = ULID.make()
         let loadID = ULID.make()
@@ -36,6 +39,13 @@ public enum BatchPipeline {
             strategy: document.sink.strategy.mode.rawValue, extractedRows: 0, loadedRows: 0, insertedRows: 0,
             updatedRows: 0, deletedRows: 0, checkpoints: 0, durationSeconds: 0, rowsPerSecond: 0,
             megabytesPerSecond: 0, peakRSSBytes: 0, state: nil, error: nil, errorKind: nil)
+        logger.info(
+            "batch run started",
+            metadata: [
+                "pipeline": "\(document.name)", "run_id": "\(runID)", "load_id": "\(loadID)",
+                "source": "\(document.source.type.rawValue)", "sink": "\(document.sink.type.rawValue)",
+                "strategy": "\(document.sink.strategy.mode.rawValue)",
+            ])
         let coordinatorBox = CoordinatorBox()
         do {
             let lock = try StateStores.lock(for: document, override: options.stateDirectory)
@@ -68,6 +78,7 @@ public enum BatchPipeline {
             result.deletedRows = commit.deleted
             result.checkpoints = report.committed.count
             result.state = report.committed.last
+            result.edges = report.edges.map(RunResult.Edge.init)
             result.megabytesPerSecond = Double(report.edges.first?.bytes ?? 0) / 1_048_576
         } catch {
             let dpone = error as? DponeError
@@ -84,6 +95,18 @@ public enum BatchPipeline {
         result.rowsPerSecond = seconds > 0 ? Double(result.extractedRows) / seconds : 0
         result.megabytesPerSecond = seconds > 0 ? result.megabytesPerSecond / seconds : 0
         result.peakRSSBytes = ProcessMemory.peakRSSBytes()
+        if result.status == .succeeded {
+            logger.info(
+                "batch run succeeded",
+                metadata: [
+                    "pipeline": "\(document.name)", "rows": "\(result.extractedRows)",
+                    "checkpoint": "\(result.state.map { "\($0.checkpoint)" } ?? "none")",
+                ])
+        } else {
+            logger.notice(
+                "batch run failed",
+                metadata: ["pipeline": "\(document.name)", "error": "\(result.error ?? "")"])
+        }
         return result
     }
 }

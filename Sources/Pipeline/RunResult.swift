@@ -27,11 +27,13 @@ public struct RunResult: Sendable, Codable {
     public var peakRSSBytes: Int
     /// The state committed by this run (nil when nothing was committed).
     public var state: PipelineState?
+    /// Per graph edge: what crossed it and how long its producer waited on backpressure.
+    public var edges: [Edge] = []
     public var error: String?
     public var errorKind: String?
 
     enum CodingKeys: String, CodingKey {
-        case status, pipeline, source, sink, strategy, checkpoints, state, error
+        case status, pipeline, source, sink, strategy, checkpoints, state, error, edges
         case runID = "run_id"
         case loadID = "load_id"
         case extractedRows = "extracted_rows"
@@ -77,6 +79,35 @@ public struct RunResult: Sendable, Codable {
                   state: \(state.map { "checkpoint \($0.checkpoint) committed before the failure" } ?? "unchanged")
                   run \(runID), load \(loadID)
                 """
+        }
+    }
+}
+
+extension RunResult {
+    /// One edge of the graph (`source->transform`, ..., `->sinks`).
+    public struct Edge: Sendable, Codable {
+        public var name: String
+        public var batches: Int
+        public var rows: Int
+        public var bytes: Int
+        /// Seconds the producer spent suspended because the channel was full.
+        public var blockedSeconds: Double
+        /// The most bytes the channel held at once.
+        public var peakBufferedBytes: Int
+
+        public init(_ s: EdgeMetrics.Snapshot) {
+            name = s.name
+            batches = s.batches
+            rows = s.rows
+            bytes = s.bytes
+            blockedSeconds = Double(s.blockedNanoseconds) / 1e9
+            peakBufferedBytes = s.peakBufferedBytes
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, batches, rows, bytes
+            case blockedSeconds = "blocked_seconds"
+            case peakBufferedBytes = "peak_buffered_bytes"
         }
     }
 }

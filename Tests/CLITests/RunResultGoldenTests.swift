@@ -8,7 +8,7 @@ import Testing
 struct RunResultGoldenTests {
     static let volatile: Set<String> = [
         "run_id", "load_id", "committed_at", "duration_seconds", "rows_per_second", "megabytes_per_second",
-        "peak_rss_bytes",
+        "peak_rss_bytes", "blocked_seconds", "peak_buffered_bytes",
     ]
 
     static func normalise(_ value: Any) -> Any {

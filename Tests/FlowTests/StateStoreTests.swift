@@ -50,3 +50,48 @@ import Testing
         #expect(again.path.hasSuffix("p.lock"))
     }
 }
+
+@Suite struct DedicatedThreadTests {
+    @Test func everyJobRunsOnTheSameDedicatedThreadNotTheCallers() async throws {
+        let thread = DedicatedThread(name: "dpone-test-io")
+        defer { thread.stop() }
+        let first = try await thread.run { pthread_self() }
+        let second = try await thread.run { pthread_self() }
+        #expect(pthread_equal(first, second) != 0, "one thread serves every job")
+        #expect(pthread_equal(first, callerThread()) == 0, "not the awaiting task's thread")
+    }
+
+    @Test func jobsRunInSubmissionOrder() async throws {
+        let thread = DedicatedThread(name: "dpone-test-order")
+        defer { thread.stop() }
+        let log = EventLog()
+        for i in 0..<50 { thread.submit { log.record("\(i)") } }
+        try await thread.run {}
+        #expect(log.all == (0..<50).map(String.init))
+    }
+
+    @Test func asATaskExecutorItRunsTheTaskOnItsThread() async throws {
+        let thread = DedicatedThread(name: "dpone-test-executor")
+        defer { thread.stop() }
+        let own = try await thread.run { pthread_self() }
+        let underPreference = await withTaskExecutorPreference(thread) { callerThread() }
+        #expect(pthread_equal(own, underPreference) != 0)
+    }
+
+    @Test func aDetachedJobSeesCancellation() async throws {
+        let started = DispatchSemaphore(value: 0)
+        let task = Task {
+            try await DedicatedThread.runDetached(name: "dpone-test-detached") { flag in
+                started.signal()
+                while !flag.isCancelled { usleep(1000) }
+                try flag.check("the job")
+            }
+        }
+        await withCheckedContinuation { c in DispatchQueue.global().async { started.wait(); c.resume() } }
+        task.cancel()
+        await #expect(throws: DponeError.self) { try await task.value }
+    }
+}
+
+/// A synchronous helper: the calling thread's id.
+func callerThread() -> pthread_t { pthread_self() }
