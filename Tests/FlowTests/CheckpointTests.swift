@@ -143,3 +143,44 @@ import Testing
         #expect(sink.publishedIDs == [100, 101, 102, 103, 104])
     }
 }
+
+/// A sink whose ledger already holds the checkpoint reports the positions published with it.
+struct ReplayingSink: SinkOperator {
+    let name = "ledger"
+    let published: StateValue
+    let log: EventLog
+    func open(schema: Schema) async throws {}
+    func write(_ batch: Batch) async throws {}
+    func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit { SinkCommit() }
+    func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
+        log.record("context \(context.id) \(context.positions["last_id"]?.intValue ?? -1) \(context.pipeline)")
+        return SinkCommit(publishedPositions: published)
+    }
+    func abort() async {}
+}
+
+@Suite struct ReplayedCheckpointTests {
+    @Test func theStateRecordsThePositionsPublishedWithTheCheckpoint() async throws {
+        let log = EventLog()
+        let store = RecordingStateStore(log: log)
+        let sink = ReplayingSink(published: .object(["last_id": .int(49)]), log: log)
+        let coordinator = CheckpointCoordinator(
+            pipeline: "p", sinks: [sink.name], store: store, resumingAfter: CheckpointID(0), loadID: "L", runID: "R")
+        let source = CountingSource(batches: 1, rowsPerBatch: 80, log: log)
+        let report = try await GraphRunner(
+            graph: PipelineGraph(name: "p", source: source, sinks: [sink]), coordinator: coordinator
+        ).run(resumeFrom: nil)
+        #expect(log.all.contains("context 1 79 p"), "the sink sees the re-read positions and the pipeline")
+        #expect(report.committed.first?.source?["last_id"] == .int(49), "the published positions win")
+    }
+
+    @Test func twoSinksDisagreeingAboutAReplayIsAViolation() throws {
+        var m = CheckpointStateMachine(sinks: ["a", "b"], resumingAfter: CheckpointID(0))
+        let id = try m.injectBarrier(positions: .int(9))
+        try m.replacePositions(of: id, with: .int(5))
+        try m.replacePositions(of: id, with: .int(5))
+        #expect(throws: CheckpointStateMachine.Violation.conflictingPositions(id)) {
+            try m.replacePositions(of: id, with: .int(6))
+        }
+    }
+}

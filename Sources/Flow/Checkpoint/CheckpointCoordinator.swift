@@ -45,6 +45,12 @@ public actor CheckpointCoordinator {
         total.updated += commit.updated
         total.deleted += commit.deleted
         sinkCommits[sink] = total
+        if let published = commit.publishedPositions {
+            _ = try step { m in
+                try m.replacePositions(of: id, with: published)
+                return .none
+            }
+        }
         var action = try step { try $0.sinkFinalized(sink, id) }
         while action != .none {
             switch action {
@@ -69,6 +75,14 @@ public actor CheckpointCoordinator {
                 action = try step { try $0.sourcesAcknowledged(checkpoint) }
             }
         }
+    }
+
+    /// What a sink needs to publish checkpoint `id`.
+    public func context(for id: CheckpointID) throws -> CheckpointContext {
+        guard let positions = machine.positions(of: id) else {
+            throw DponeError(.checkpoint, "checkpoint \(id) is not pending", context: ["pipeline": pipeline])
+        }
+        return CheckpointContext(id: id, pipeline: pipeline, positions: positions, loadID: loadID, runID: runID)
     }
 
     /// A sink failed to finalize: no further state is written in this run.

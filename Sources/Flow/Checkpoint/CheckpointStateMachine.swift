@@ -25,7 +25,8 @@ public struct CheckpointStateMachine: Sendable {
 
     struct Pending: Sendable {
         let id: CheckpointID
-        let positions: StateValue
+        var positions: StateValue
+        var positionsReplaced = false
         var phase: Phase
     }
 
@@ -33,6 +34,7 @@ public struct CheckpointStateMachine: Sendable {
         case unknownCheckpoint(CheckpointID)
         case unknownSink(String)
         case outOfOrder(CheckpointID)
+        case conflictingPositions(CheckpointID)
         case failed
     }
 
@@ -59,6 +61,20 @@ public struct CheckpointStateMachine: Sendable {
         lastInjected = id
         pending.append(Pending(id: id, positions: positions, phase: .awaitingSinks(pending: sinks)))
         return id
+    }
+
+    /// The positions the source recorded for a pending checkpoint.
+    public func positions(of id: CheckpointID) -> StateValue? {
+        pending.first { $0.id == id }?.positions
+    }
+
+    /// A sink found `id` already published with `positions` (a replay): those are what the state must
+    /// record. Two sinks disagreeing about them is a violation.
+    public mutating func replacePositions(of id: CheckpointID, with positions: StateValue) throws(Violation) {
+        guard let i = pending.firstIndex(where: { $0.id == id }) else { throw .unknownCheckpoint(id) }
+        if pending[i].positionsReplaced && pending[i].positions != positions { throw .conflictingPositions(id) }
+        pending[i].positions = positions
+        pending[i].positionsReplaced = true
     }
 
     /// `sink` published checkpoint `id`.

@@ -149,7 +149,7 @@ public struct GraphRunner: Sendable {
                 try await sink.write(batch)
             case .barrier(let id):
                 FaultPoint.afterStage.trigger()
-                let commit = try await sink.finalize(id)
+                let commit = try await sink.finalize(try await coordinator.context(for: id))
                 try await coordinator.sinkFinalized(sink.name, id, commit: commit)
             }
         }

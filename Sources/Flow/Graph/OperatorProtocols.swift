@@ -60,10 +60,35 @@ public struct SinkCommit: Sendable, Codable, Equatable {
     public var inserted: Int
     public var updated: Int
     public var deleted: Int
-    public init(inserted: Int = 0, updated: Int = 0, deleted: Int = 0) {
+    /// Set when the sink found this checkpoint already published (its ledger has it: a replay after
+    /// a crash between publish and state). These are the source positions recorded with that
+    /// publication; the coordinator commits them instead of the re-read ones, so rows read past them
+    /// in the replay are read again by the next checkpoint rather than lost.
+    public var publishedPositions: StateValue?
+
+    public init(inserted: Int = 0, updated: Int = 0, deleted: Int = 0, publishedPositions: StateValue? = nil) {
         self.inserted = inserted
         self.updated = updated
         self.deleted = deleted
+        self.publishedPositions = publishedPositions
+    }
+}
+
+/// What a sink knows about the checkpoint it publishes.
+public struct CheckpointContext: Sendable, Equatable {
+    public var id: CheckpointID
+    public var pipeline: String
+    /// The source positions this checkpoint covers (what the state will record).
+    public var positions: StateValue
+    public var loadID: String
+    public var runID: String
+
+    public init(id: CheckpointID, pipeline: String, positions: StateValue, loadID: String, runID: String) {
+        self.id = id
+        self.pipeline = pipeline
+        self.positions = positions
+        self.loadID = loadID
+        self.runID = runID
     }
 }
 
@@ -78,6 +103,16 @@ public protocol SinkOperator: Sendable {
     /// MUST be idempotent for a repeated checkpoint id: a replay after a crash neither loses
     /// nor duplicates rows.
     func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit
+    /// Like `finalize(_:)`, with the checkpoint's positions and identity, for sinks that record them
+    /// with the publication (a ledger row, or the state row itself when state is target-atomic).
+    /// The default calls `finalize(_:)`.
+    func finalize(_ context: CheckpointContext) async throws -> SinkCommit
     /// Discards staged, unpublished data after a failure. Must not throw.
     func abort() async
+}
+
+extension SinkOperator {
+    public func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
+        try await finalize(context.id)
+    }
 }
