@@ -28,6 +28,12 @@ struct ManifestDecoder {
                 hint: "use mode incremental_append (or incremental_merge) to load only new rows, or drop incremental_column")
             return nil
         }
+        if state.atomicity == .targetAtomic, sink.type != .postgres,
+            let r = map["state"].flatMap({ ctx.mapping($0) })?["atomicity"]
+        {
+            ctx.fail(r, "atomicity 'target_atomic' needs a postgres sink, found a \(sink.type.rawValue) sink")
+            return nil
+        }
         return ManifestDocument(
             name: name, description: description, source: source, sink: sink, state: state, transforms: transforms)
     }

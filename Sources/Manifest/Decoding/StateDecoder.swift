@@ -1,5 +1,5 @@
 extension ManifestDecoder {
-    static let stateKeys = ["type", "dir", "connection_ref", "connection", "table"]
+    static let stateKeys = ["type", "dir", "connection_ref", "connection", "table", "atomicity"]
 
     /// `state`: `file` (default, `dir` optional), `postgres` (connection required, `table` optional), `disabled`.
     func state(_ ref: NodeRef) -> StateConfig? {
@@ -25,6 +25,14 @@ extension ManifestDecoder {
             for key in ["connection_ref", "connection", "table"] {
                 map.rejectKey(key, ctx, "'\(key)' applies only to a postgres state store")
             }
+        }
+        if let r = map["atomicity"], let a: StateAtomicity = ctx.choice(r, "state atomicity") {
+            if a == .targetAtomic && type != .postgres {
+                ctx.fail(
+                    r, "atomicity 'target_atomic' needs a postgres state store",
+                    hint: "set state.type: postgres with the sink's connection")
+            }
+            config.atomicity = a
         }
         return ctx.errors.count == before ? config : nil
     }

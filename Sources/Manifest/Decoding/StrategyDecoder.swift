@@ -1,5 +1,8 @@
 extension ManifestDecoder {
-    static let strategyKeys = ["mode", "unique_key", "only_new_rows", "overwrite_type", "custom_predicate"]
+    static let strategyKeys = [
+        "mode", "unique_key", "only_new_rows", "overwrite_type", "custom_predicate", "merge_policy", "duplicate_policy",
+        "diff", "scd2",
+    ]
 
     /// `sink.strategy`, checked against the sink type's capabilities and the mode's key requirement.
     func strategy(_ ref: NodeRef, sink: EndpointType) -> StrategyConfig? {
@@ -32,6 +35,31 @@ extension ManifestDecoder {
             config.overwriteType = o
         }
         config.customPredicate = map["custom_predicate"].flatMap { ctx.string($0) }
+        if config.mode == .replace, sink.isDatabase, config.customPredicate == nil {
+            ctx.fail(
+                at: ref.ownerMark, ref.path,
+                "missing required key 'custom_predicate' (strategy mode 'replace' rewrites the rows it matches)",
+                hint: "add custom_predicate: \"order_date >= '2026-01-01'\"")
+        }
+        if let r = map["merge_policy"], let p: MergePolicy = ctx.choice(r, "merge policy") { config.mergePolicy = p }
+        if let r = map["duplicate_policy"], let text = ctx.string(r), text != "fail" {
+            ctx.fail(r, "unknown duplicate policy '\(text)'; expected: fail", hint: "duplicate keys always fail the load before the target is touched")
+        }
+        if let r = map["diff"], let diff = ctx.mapping(r) {
+            diff.rejectUnknownKeys(["delete_policy", "compare"], ctx)
+            if let p = diff["delete_policy"], let v: DiffDeletePolicy = ctx.choice(p, "delete policy") {
+                config.diffDeletePolicy = v
+            }
+            if let c = diff["compare"], let text = ctx.string(c), text != "row_hash" {
+                ctx.fail(c, "unknown diff comparison '\(text)'; expected: row_hash")
+            }
+        }
+        if let r = map["scd2"], let scd2 = ctx.mapping(r) {
+            scd2.rejectUnknownKeys(["delete_policy"], ctx)
+            if let p = scd2["delete_policy"], let v: HistoryDeletePolicy = ctx.choice(p, "delete policy") {
+                config.historyDeletePolicy = v
+            }
+        }
         return ctx.errors.count == before ? config : nil
     }
 }

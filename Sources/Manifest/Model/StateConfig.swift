@@ -5,6 +5,15 @@ public enum StateType: String, Sendable, Hashable, Codable, CaseIterable {
     case disabled
 }
 
+/// When the state is written relative to the sink's publication (`state.atomicity`).
+public enum StateAtomicity: String, Sendable, Hashable, Codable, CaseIterable {
+    /// In the state store, after every sink published (default).
+    case afterTarget = "after_target"
+    /// In the sink's own finalize transaction (Postgres sink with a Postgres state store on the same
+    /// database): a crash can never publish data without its state or state without its data.
+    case targetAtomic = "target_atomic"
+}
+
 /// `state`; absent means a file store under `.dpone/state`.
 public struct StateConfig: Sendable, Hashable, Codable {
     /// The directory a file store uses when `dir` is not given.
@@ -17,6 +26,8 @@ public struct StateConfig: Sendable, Hashable, Codable {
     public var connection: ConnectionConfig?
     /// The postgres store's table (optional).
     public var table: TableRef?
+    /// `atomicity`; default `after_target`.
+    public var atomicity: StateAtomicity = .afterTarget
 
     public init(
         type: StateType = .file, directory: String? = StateConfig.defaultDirectory,
@@ -31,6 +42,6 @@ public struct StateConfig: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case type
         case directory = "dir"
-        case connection, table
+        case connection, table, atomicity
     }
 }

@@ -22,6 +22,30 @@ public enum OverwriteType: String, Sendable, Hashable, Codable, CaseIterable {
     case exchange
 }
 
+/// How `incremental_merge` applies staged rows (`sink.strategy.merge_policy`).
+public enum MergePolicy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Delete target rows whose key is staged, then insert every staged row (default).
+    case deleteInsert = "delete_insert"
+    /// `INSERT ... ON CONFLICT (key) DO UPDATE`: needs a unique index on the key.
+    case upsert
+}
+
+/// What `snapshot_diff` does with target keys missing from the snapshot (`sink.strategy.diff.delete_policy`).
+public enum DiffDeletePolicy: String, Sendable, Hashable, Codable, CaseIterable {
+    case hardDelete = "hard_delete"
+    /// Sets `__dpone__deleted_at` to the load time.
+    case softDelete = "soft_delete"
+    case ignore
+}
+
+/// What `scd2` does with current versions whose key is missing from the snapshot
+/// (`sink.strategy.scd2.delete_policy`).
+public enum HistoryDeletePolicy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Close the current version (`__dpone__valid_to_at` = load time, `__dpone__is_current` = false).
+    case expire
+    case ignore
+}
+
 /// `sink.strategy`. Validated: the sink type supports `mode`, and key-matching modes have a `uniqueKey`.
 public struct StrategyConfig: Sendable, Hashable, Codable {
     public var mode: LoadMode
@@ -33,6 +57,12 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
     public var overwriteType: OverwriteType
     /// `custom_predicate`: the window a `replace` load rewrites.
     public var customPredicate: String?
+    /// `merge_policy`; default `delete_insert`.
+    public var mergePolicy: MergePolicy = .deleteInsert
+    /// `diff.delete_policy`; default `hard_delete`.
+    public var diffDeletePolicy: DiffDeletePolicy = .hardDelete
+    /// `scd2.delete_policy`; default `expire`.
+    public var historyDeletePolicy: HistoryDeletePolicy = .expire
 
     public init(
         mode: LoadMode = .fullRefresh, uniqueKey: [String] = [], onlyNewRows: Bool = false,
@@ -51,5 +81,8 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
         case onlyNewRows = "only_new_rows"
         case overwriteType = "overwrite_type"
         case customPredicate = "custom_predicate"
+        case mergePolicy = "merge_policy"
+        case diffDeletePolicy = "diff_delete_policy"
+        case historyDeletePolicy = "scd2_delete_policy"
     }
 }

@@ -1,0 +1,81 @@
+import Flow
+import Manifest
+import Testing
+
+/// Strategy policies and state atomicity for database sinks.
+@Suite struct DatabaseStrategyOptionTests {
+    static let env = ["DPONE_CONN_PG_URL": "postgresql://u:secret@127.0.0.1:5432/db"]
+
+    func parse(_ yaml: String) throws -> ManifestDocument {
+        try ManifestLoader.parse(yaml: yaml, path: "t.yml", environment: Self.env)
+    }
+
+    func firstError(_ yaml: String) -> String? {
+        do {
+            _ = try ManifestLoader.parse(yaml: yaml, path: "t.yml", environment: Self.env)
+            return nil
+        } catch {
+            return error.first.map { "\($0.message) at \($0.keyPath)" }
+        }
+    }
+
+    static func manifest(strategy: String, state: String = "") -> String {
+        """
+        name: pg
+        source: {type: postgres, connection_ref: pg, table: {schema: public, name: src}}
+        sink:
+          type: postgres
+          connection_ref: pg
+          table: {schema: public, name: dst}
+          strategy: \(strategy)
+        \(state)
+        """
+    }
+
+    @Test func policiesHaveDefaults() throws {
+        let doc = try parse(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id}"))
+        #expect(doc.sink.strategy.mergePolicy == .deleteInsert)
+        #expect(doc.sink.strategy.diffDeletePolicy == .hardDelete)
+        #expect(doc.sink.strategy.historyDeletePolicy == .expire)
+        #expect(doc.state.atomicity == .afterTarget)
+    }
+
+    @Test func policiesAreRead() throws {
+        let merge = try parse(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id, merge_policy: upsert, duplicate_policy: fail}"))
+        #expect(merge.sink.strategy.mergePolicy == .upsert)
+        let diff = try parse(Self.manifest(strategy: "{mode: snapshot_diff, unique_key: id, diff: {delete_policy: soft_delete}}"))
+        #expect(diff.sink.strategy.diffDeletePolicy == .softDelete)
+        let scd2 = try parse(Self.manifest(strategy: "{mode: scd2, unique_key: [id], scd2: {delete_policy: ignore}}"))
+        #expect(scd2.sink.strategy.historyDeletePolicy == .ignore)
+    }
+
+    @Test func targetAtomicStateNeedsPostgresStateAndSink() throws {
+        let ok = try parse(
+            Self.manifest(
+                strategy: "{mode: incremental_append}",
+                state: "state: {type: postgres, connection_ref: pg, atomicity: target_atomic}"))
+        #expect(ok.state.atomicity == .targetAtomic)
+        #expect(
+            firstError(Self.manifest(strategy: "{mode: incremental_append}", state: "state: {atomicity: target_atomic}"))
+                == "atomicity 'target_atomic' needs a postgres state store at state.atomicity")
+        let filesSink = """
+            name: f
+            source: {type: files, path: a.csv}
+            sink: {type: files, path: b.csv}
+            state: {type: postgres, connection_ref: pg, atomicity: target_atomic}
+            """
+        #expect(firstError(filesSink) == "atomicity 'target_atomic' needs a postgres sink, found a files sink at state.atomicity")
+    }
+
+    @Test func badPoliciesAreNamed() {
+        #expect(
+            firstError(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id, merge_policy: upsrt}"))?
+                .hasPrefix("unknown merge policy 'upsrt'") == true)
+        #expect(
+            firstError(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id, duplicate_policy: keep_last}"))?
+                .hasPrefix("unknown duplicate policy 'keep_last'") == true)
+        #expect(
+            firstError(Self.manifest(strategy: "{mode: replace}"))?
+                .hasPrefix("missing required key 'custom_predicate'") == true)
+    }
+}
