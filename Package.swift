@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "Flow", targets: ["Flow"]),
         .library(name: "Operators", targets: ["Operators"]),
         .library(name: "FilesConnector", targets: ["FilesConnector"]),
+        .library(name: "PostgresConnector", targets: ["PostgresConnector"]),
         .library(name: "Manifest", targets: ["Manifest"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
@@ -60,6 +61,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "PostgresConnector",
+            dependencies: ["Flow", "CPostgres", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Connectors/Postgres",
+            swiftSettings: strict
+        ),
+        .target(
             name: "Manifest",
             dependencies: ["Flow", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
@@ -86,6 +93,11 @@ let package = Package(
         .testTarget(name: "FlowTests", dependencies: ["Flow"], swiftSettings: strict),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Flow"], swiftSettings: strict),
         .testTarget(name: "FilesConnectorTests", dependencies: ["FilesConnector", "Flow"], swiftSettings: strict),
+        .testTarget(
+            name: "PostgresConnectorTests",
+            dependencies: ["PostgresConnector", "Flow", "DponeTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Flow"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "PipelineTests",
