@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Flow", "Operators", "FilesConnector", "Manifest",
+                "Flow", "Operators", "FilesConnector", "PostgresConnector", "Manifest",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -101,7 +101,9 @@ let package = Package(
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Flow"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["Pipeline", "Manifest", "Flow", "FilesConnector", "Operators", "DponeTestSupport"],
+            dependencies: [
+                "Pipeline", "Manifest", "Flow", "FilesConnector", "Operators", "PostgresConnector", "DponeTestSupport",
+            ],
             swiftSettings: strict
         ),
         .testTarget(

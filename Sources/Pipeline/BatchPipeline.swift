@@ -54,7 +54,7 @@ public enum BatchPipeline {
             let previous = try await store.load(pipeline: document.name)
 
             let source = try ConnectorFactory.source(document.source)
-            let sink = try ConnectorFactory.sink(document.sink)
+            let sink = try ConnectorFactory.sink(document.sink, loadID: loadID)
             let loadedAt = Int64(Date().timeIntervalSince1970 * 1_000_000)
             let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: loadedAt)
             let graph = PipelineGraph(

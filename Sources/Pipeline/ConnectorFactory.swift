@@ -2,6 +2,7 @@ import FilesConnector
 import Flow
 import Manifest
 import Operators
+import PostgresConnector
 
 /// Turns manifest sections into operators. The one place that knows which connector serves which
 /// `type`; connectors that do not exist in this build fail here, before any data moves.
@@ -27,8 +28,20 @@ enum ConnectorFactory {
         }
     }
 
-    static func sink(_ config: SinkConfig) throws -> any SinkOperator {
+    static func sink(_ config: SinkConfig, loadID: String, targetAtomicState: (@Sendable (PipelineState) -> [String])? = nil)
+        throws -> any SinkOperator
+    {
         switch config.type {
+        case .postgres:
+            guard let connection = config.connection, let table = config.table else {
+                throw DponeError(.manifest, "a postgres sink needs a connection and a table")
+            }
+            let target = TableName(schema: table.schema ?? "public", name: table.name)
+            return PostgresSink(
+                name: "postgres:\(target)",
+                options: PostgresSinkOptions(
+                    url: connection.resolved.url, target: target, mode: try loadMode(config.strategy),
+                    uniqueKey: config.strategy.uniqueKey, targetAtomicState: targetAtomicState, loadID: loadID))
         case .files:
             guard let path = config.path, let file = config.options.file else {
                 throw DponeError(.manifest, "a files sink needs a path")
@@ -71,9 +84,40 @@ enum ConnectorFactory {
                 chain.append(try Filter(parsing: predicate))
             }
         }
-        if document.sink.options.rowHash { chain.append(RowHash()) }
+        // snapshot_diff and scd2 compare rows by their hash: the pipeline adds it when not asked to.
+        let needsHash = [.snapshotDiff, .scd2].contains(document.sink.strategy.mode) && document.sink.type != .files
+        if document.sink.options.rowHash || needsHash { chain.append(RowHash()) }
         if document.sink.options.lineage { chain.append(LineageColumns(loadID: loadID, loadedAtMicroseconds: loadedAt)) }
         return chain
+    }
+
+    /// The Postgres finalizer mode a manifest strategy asks for.
+    static func loadMode(_ strategy: StrategyConfig) throws -> LoadPlan.Mode {
+        switch strategy.mode {
+        case .fullRefresh:
+            return .fullRefresh(strategy.overwriteType == .exchange ? .exchange : .truncateInsert)
+        case .incrementalAppend:
+            return .incrementalAppend(onlyNewRows: strategy.onlyNewRows)
+        case .incrementalMerge:
+            return .incrementalMerge(strategy.mergePolicy == .upsert ? .upsert : .deleteInsert)
+        case .replace:
+            guard let predicate = strategy.customPredicate else {
+                throw DponeError(.manifest, "strategy mode replace needs custom_predicate")
+            }
+            return .replace(predicate: predicate)
+        case .snapshotDiff:
+            switch strategy.diffDeletePolicy {
+            case .hardDelete: return .snapshotDiff(.hardDelete)
+            case .softDelete: return .snapshotDiff(.softDelete)
+            case .ignore: return .snapshotDiff(.ignore)
+            }
+        case .scd2:
+            return .scd2(strategy.historyDeletePolicy == .expire ? .expire : .ignore)
+        case .partitionReplace, .cdcApply, .backfill:
+            throw DponeError(
+                .usage, "strategy mode \(strategy.mode.rawValue) is not available for postgres sinks in this build yet",
+                hint: "available: full_refresh, incremental_append, incremental_merge, replace, snapshot_diff, scd2")
+        }
     }
 
     static func csvOptions(_ file: FileOptions) -> CSVOptions {

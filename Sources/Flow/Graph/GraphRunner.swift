@@ -97,6 +97,7 @@ public struct GraphRunner: Sendable {
             throw Self.primaryError(error)
         }
 
+        for sink in graph.sinks { await sink.close() }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return RunReport(
             edges: edges.map(\.snapshot),

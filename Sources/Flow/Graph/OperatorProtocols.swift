@@ -109,10 +109,14 @@ public protocol SinkOperator: Sendable {
     func finalize(_ context: CheckpointContext) async throws -> SinkCommit
     /// Discards staged, unpublished data after a failure. Must not throw.
     func abort() async
+    /// Releases connections after the run's last checkpoint was published. The default does nothing.
+    func close() async
 }
 
 extension SinkOperator {
     public func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
         try await finalize(context.id)
     }
+
+    public func close() async {}
 }

@@ -1,0 +1,368 @@
+import Flow
+import Foundation
+import Logging
+import Synchronization
+
+/// Publishes batches into a PostgreSQL table, staging-first.
+///
+/// Each checkpoint's rows are copied (`COPY FROM STDIN (FORMAT binary)`) into an attempt-local
+/// `UNLOGGED` staging table; on the barrier the staged keys are checked (no NULL, no duplicate where
+/// the mode matches by key) and then, in ONE transaction: the idempotency ledger is consulted, the
+/// strategy's set-based SQL publishes the rows, the ledger row (and with target-atomic state, the
+/// state row) is written, and the staging table is dropped. Any failure before COMMIT leaves the
+/// target as it was; a replay of a published checkpoint finds its ledger row and publishes nothing.
+///
+/// Calls come from one sink task at a time (the graph's contract); the mutable staging state is
+/// kept under a lock anyway so the type is honestly Sendable.
+public final class PostgresSink: SinkOperator {
+    public let name: String
+    public let options: PostgresSinkOptions
+    private let logger = Logger(label: "dpone.postgres.sink")
+
+    private struct Staging: Sendable {
+        var connection: PostgresConnection?
+        var schema: Schema?
+        var stagingTable: TableName?
+        var writer: CopyInWriter?
+        var encoder: CopyBinaryEncoder?
+        var buffer: [UInt8] = []
+        var loadID = ""
+    }
+
+    private let staging = Mutex(Staging())
+    private static let flushBytes = 1 << 20
+
+    public init(name: String, options: PostgresSinkOptions) {
+        self.name = name
+        self.options = options
+    }
+
+    private var connection: PostgresConnection {
+        get throws {
+            guard let c = staging.withLock({ $0.connection }) else {
+                throw DponeError(.internal, "postgres sink used before open", context: ["sink": name])
+            }
+            return c
+        }
+    }
+
+    public func open(schema: Schema) async throws {
+        for column in TargetShape.requiredStagedColumns(for: options.mode) where schema.index(of: column) == nil {
+            throw DponeError(
+                .schema, "strategy needs column \(column) in the staged rows",
+                hint: "the pipeline adds it with the row_hash option", context: ["table": options.target.description])
+        }
+        for key in options.uniqueKey where schema.index(of: key) == nil {
+            throw DponeError(
+                .schema, "unique_key column \(key) is not among the source columns (\(schema.names.joined(separator: ", ")))",
+                context: ["table": options.target.description])
+        }
+        let connection = try await PostgresConnection.connect(url: options.url)
+        staging.withLock {
+            $0.connection = connection
+            $0.schema = schema
+        }
+        do {
+            try await prepareTarget(schema: schema, on: connection)
+        } catch {
+            await connection.close()
+            staging.withLock { $0.connection = nil }
+            throw Self.sinkError(error)
+        }
+    }
+
+    /// Creates the target when missing, or evolves it additively; fails closed on breaking changes.
+    /// Also makes sure the ledger exists. Runs before any data is staged.
+    private func prepareTarget(schema: Schema, on connection: PostgresConnection) async throws {
+        let target = options.target
+        var statements = [
+            "CREATE SCHEMA IF NOT EXISTS \(PostgresSQL.quoteIdentifier(target.schema))",
+            "CREATE SCHEMA IF NOT EXISTS \(PostgresSQL.quoteIdentifier(options.ledger.schema))",
+            Self.ledgerDDL(options.ledger),
+        ]
+        if let stagingSchema = options.stagingSchema {
+            statements.append("CREATE SCHEMA IF NOT EXISTS \(PostgresSQL.quoteIdentifier(stagingSchema))")
+        }
+        try await connection.execute(statements.joined(separator: ";\n"))
+        try await dropLeftoverStaging(on: connection)
+        let exists = try await connection.query("SELECT to_regclass($1) IS NOT NULL", parameters: [target.sql])
+        if exists.first?.first == "t" {
+            let described = try await PostgresCatalog.describeTable(
+                schema: target.schema, table: target.name, on: connection)
+            let existing = described.columns.map {
+                TargetShape.ExistingColumn(name: $0.name, type: $0.field.type, nullable: $0.field.nullable)
+            }
+            let alter = try TargetShape.evolutionStatements(
+                target: target, existing: existing, incoming: schema, mode: options.mode)
+            if !alter.isEmpty {
+                logger.notice("evolving target", metadata: ["table": "\(target)", "ddl": "\(alter)"])
+                try await connection.execute(alter.joined(separator: ";\n"))
+            }
+        } else {
+            let create = TargetShape.createStatements(
+                target: target, incoming: schema, mode: options.mode, uniqueKey: options.uniqueKey)
+            try await connection.execute("BEGIN;\n" + create.joined(separator: ";\n") + ";\nCOMMIT")
+        }
+    }
+
+    /// Staging tables of this target left by a run that was killed (they are UNLOGGED and hold
+    /// nothing published). The pipeline lock fences a concurrent run of the same pipeline; one
+    /// pipeline per target table is assumed.
+    private func dropLeftoverStaging(on connection: PostgresConnection) async throws {
+        let schema = options.stagingSchema ?? options.target.schema
+        let pattern = "__dpone\\_\\_stg\\_%\\_" + options.target.name.replacingOccurrences(of: "_", with: "\\_")
+        let leftovers = try await connection.query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename LIKE $2", parameters: [schema, pattern])
+        for row in leftovers {
+            guard let name = row.first ?? nil else { continue }
+            try await connection.execute("DROP TABLE IF EXISTS \(TableName(schema: schema, name: name).sql)")
+        }
+    }
+
+    static func ledgerDDL(_ ledger: TableName) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(ledger.sql) (
+          pipeline text NOT NULL,
+          target text NOT NULL,
+          checkpoint bigint NOT NULL,
+          load_id text NOT NULL,
+          run_id text NOT NULL,
+          positions jsonb NOT NULL,
+          inserted bigint NOT NULL,
+          updated bigint NOT NULL,
+          deleted bigint NOT NULL,
+          committed_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (pipeline, target, checkpoint)
+        )
+        """
+    }
+
+    public func write(_ batch: Batch) async throws {
+        guard batch.rowCount > 0 else { return }
+        let connection = try self.connection
+        var (writer, encoder, buffer) = staging.withLock { s in
+            (s.writer, s.encoder, s.buffer)
+        }
+        if writer == nil {
+            let (table, newWriter) = try await beginStaging(on: connection)
+            writer = newWriter
+            staging.withLock { $0.stagingTable = table }
+        }
+        if encoder == nil { encoder = CopyBinaryEncoder(schema: batch.schema) }
+        try encoder!.encode(batch, into: &buffer)
+        if buffer.count >= Self.flushBytes {
+            let bytes = buffer
+            let w = writer!
+            do {
+                try await connection.run { _ in try w.write(bytes) }
+            } catch {
+                throw Self.sinkError(error)
+            }
+            buffer.removeAll(keepingCapacity: true)
+        }
+        staging.withLock { [writer, encoder, buffer] s in
+            s.writer = writer
+            s.encoder = encoder
+            s.buffer = buffer
+        }
+    }
+
+    /// Creates this attempt's staging table and starts the COPY into it.
+    private func beginStaging(on connection: PostgresConnection) async throws -> (TableName, CopyInWriter) {
+        guard let schema = staging.withLock({ $0.schema }) else { throw DponeError(.internal, "no schema") }
+        let table = options.target.staging(loadID: options.loadID ?? ULIDLike.make(), schema: options.stagingSchema)
+        let columns = schema.fields.map {
+            "\(PostgresSQL.quoteIdentifier($0.name)) \(PostgresTypes.ddlType(for: $0.type))"
+        }
+        let create = "CREATE UNLOGGED TABLE \(table.sql) (\(columns.joined(separator: ", ")))"
+        let copy = "COPY \(table.sql) (\(schema.names.map(PostgresSQL.quoteIdentifier).joined(separator: ", "))) FROM STDIN (FORMAT binary)"
+        do {
+            let writer = try await connection.run { session -> CopyInWriter in
+                try session.execute("DROP TABLE IF EXISTS \(table.sql); \(create)")
+                return try session.beginCopyIn(copy)
+            }
+            return (table, writer)
+        } catch {
+            throw Self.sinkError(error)
+        }
+    }
+
+    public func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit {
+        throw DponeError(.internal, "the postgres sink publishes with its checkpoint context")
+    }
+
+    public func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
+        let connection = try self.connection
+        var (writer, encoder, buffer, table) = staging.withLock { s in (s.writer, s.encoder, s.buffer, s.stagingTable) }
+        if writer == nil {
+            // No rows this checkpoint: an empty staging table still drives the strategy (a full
+            // refresh of an empty source empties the target; a snapshot diff deletes everything).
+            let begun = try await beginStaging(on: connection)
+            table = begun.0
+            writer = begun.1
+        }
+        if encoder != nil { encoder!.finish(into: &buffer) }
+        guard let stagingTable = table, let w = writer else { throw DponeError(.internal, "no staging table") }
+        let plan = LoadPlan(
+            target: options.target, staging: stagingTable,
+            columns: staging.withLock { $0.schema?.names ?? [] }, uniqueKey: options.uniqueKey, mode: options.mode,
+            loadTimestampSQL: Self.timestampLiteral(Date()))
+        let finalBytes = buffer
+        let hasHeader = encoder != nil
+        let ledger = options.ledger
+        let targetText = options.target.description
+        let retention = options.ledgerRetention
+        let stateStatements = options.targetAtomicState
+        let commit: SinkCommit
+        do {
+            commit = try await connection.run { session -> SinkCommit in
+                if hasHeader {
+                    try w.write(finalBytes)
+                    try w.finish()
+                } else {
+                    try w.finish()
+                }
+                for check in FinalizerSQL.keyChecks(plan) {
+                    let count = Int(try session.query(check.sql).first?.first.flatMap { $0 } ?? "0") ?? 0
+                    if count > 0 {
+                        throw DponeError(
+                            .sink,
+                            "staging for \(plan.target) has \(count) \(check.what) (\(plan.uniqueKey.joined(separator: ", "))); the target is untouched",
+                            hint: "deduplicate the source or fix the unique_key; duplicate_policy is fail",
+                            context: ["table": plan.target.description, "checkpoint": "\(context.id)"])
+                    }
+                }
+                try session.execute("BEGIN")
+                do {
+                    let published = try session.query(
+                        "SELECT positions::text, inserted, updated, deleted FROM \(ledger.sql) WHERE pipeline = $1 AND target = $2 AND checkpoint = $3",
+                        parameters: [context.pipeline, targetText, String(context.id.rawValue)])
+                    if let row = published.first {
+                        try session.execute("DROP TABLE IF EXISTS \(plan.staging.sql)")
+                        try session.execute("COMMIT")
+                        let positions = try row[0].map { try JSONDecoder().decode(StateValue.self, from: Data($0.utf8)) }
+                        return SinkCommit(
+                            inserted: Int(row[1] ?? "0") ?? 0, updated: Int(row[2] ?? "0") ?? 0,
+                            deleted: Int(row[3] ?? "0") ?? 0, publishedPositions: positions)
+                    }
+                    var counts = Counts()
+                    for (i, step) in FinalizerSQL.steps(plan).enumerated() {
+                        let rows = try session.query(step.sql)
+                        counts.record(step.counts, rows.first)
+                        if i == 0 { FaultPoint.midFinalize.trigger() }
+                    }
+                    let result = counts.commit(for: plan.mode)
+                    let positionsJSON = String(decoding: try JSONEncoder().encode(context.positions), as: UTF8.self)
+                    _ = try session.query(
+                        "INSERT INTO \(ledger.sql) (pipeline, target, checkpoint, load_id, run_id, positions, inserted, updated, deleted) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)",
+                        parameters: [
+                            context.pipeline, targetText, String(context.id.rawValue), context.loadID, context.runID,
+                            positionsJSON, String(result.inserted), String(result.updated), String(result.deleted),
+                        ])
+                    _ = try session.query(
+                        "DELETE FROM \(ledger.sql) WHERE pipeline = $1 AND target = $2 AND checkpoint <= $3",
+                        parameters: [context.pipeline, targetText, String(Int64(context.id.rawValue) - Int64(retention))])
+                    if let stateStatements {
+                        let state = PipelineState(
+                            pipeline: context.pipeline, checkpoint: context.id, source: context.positions,
+                            loadID: context.loadID, runID: context.runID, committedAt: Self.isoNow())
+                        for sql in stateStatements(state) { try session.execute(sql) }
+                    }
+                    try session.execute("DROP TABLE IF EXISTS \(plan.staging.sql)")
+                    try session.execute("COMMIT")
+                    return result
+                } catch {
+                    try? session.execute("ROLLBACK")
+                    throw error
+                }
+            }
+        } catch {
+            throw Self.sinkError(error)
+        }
+        staging.withLock { s in
+            s.writer = nil
+            s.encoder = nil
+            s.buffer = []
+            s.stagingTable = nil
+        }
+        logger.info(
+            "published", metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "inserted": "\(commit.inserted)"])
+        return commit
+    }
+
+    public func abort() async {
+        let (connection, writer, table) = staging.withLock { s in (s.connection, s.writer, s.stagingTable) }
+        guard let connection else { return }
+        _ = try? await connection.run { session in
+            writer?.abort("dpone run aborted")
+            if let table { try? session.execute("DROP TABLE IF EXISTS \(table.sql)") }
+        }
+        await connection.close()
+        staging.withLock { $0 = Staging() }
+    }
+
+    /// Closes the connection after the last checkpoint (the pipeline calls it on success).
+    public func close() async {
+        let connection = staging.withLock { $0.connection }
+        await connection?.close()
+        staging.withLock { $0.connection = nil }
+    }
+
+    static func sinkError(_ error: any Error) -> any Error {
+        if let pg = error as? PostgresError { return pg.dponeError(.sink) }
+        return error
+    }
+
+    static func timestampLiteral(_ date: Date) -> String {
+        "\(PostgresSQL.quoteLiteral(isoNow(date)))::timestamptz"
+    }
+
+    static func isoNow(_ date: Date = Date()) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: date)
+    }
+}
+
+/// Accumulates the counts a finalizer's statements return.
+struct Counts {
+    var inserted = 0
+    var updated = 0
+    var deleted = 0
+    var previousRows = 0
+
+    mutating func record(_ kind: FinalizerStep.Counts?, _ row: [String?]?) {
+        guard let kind, let row else { return }
+        let first = Int(row.first.flatMap { $0 } ?? "0") ?? 0
+        switch kind {
+        case .inserted: inserted += first
+        case .updated: updated += first
+        case .deleted: deleted += first
+        case .previousRows: previousRows = first
+        case .insertedAndUpdated:
+            inserted += first
+            updated += Int(row.count > 1 ? row[1] ?? "0" : "0") ?? 0
+        }
+    }
+
+    /// Per-mode meaning: rows that replaced a previous version count as updated, not inserted.
+    func commit(for mode: LoadPlan.Mode) -> SinkCommit {
+        switch mode {
+        case .fullRefresh:
+            return SinkCommit(inserted: inserted, updated: 0, deleted: previousRows)
+        case .incrementalMerge(.deleteInsert), .snapshotDiff, .scd2:
+            return SinkCommit(inserted: max(0, inserted - updated), updated: updated, deleted: deleted)
+        default:
+            return SinkCommit(inserted: inserted, updated: updated, deleted: deleted)
+        }
+    }
+}
+
+/// A short random suffix for staging table names (26 chars, Crockford base32 like a ULID).
+enum ULIDLike {
+    static func make() -> String {
+        let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz")
+        var g = SystemRandomNumberGenerator()
+        return String((0..<16).map { _ in alphabet[Int(g.next() % 32)] })
+    }
+}

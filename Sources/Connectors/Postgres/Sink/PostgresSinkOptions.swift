@@ -1,0 +1,37 @@
+import Flow
+
+/// Where and how a `PostgresSink` publishes.
+public struct PostgresSinkOptions: Sendable {
+    public var url: String
+    public var target: TableName
+    /// Schema of the attempt-local staging table (default: the target's).
+    public var stagingSchema: String?
+    public var mode: LoadPlan.Mode
+    public var uniqueKey: [String]
+    /// The idempotency ledger: one row per published (pipeline, target, checkpoint), written in the
+    /// publish transaction. Default `<target schema>.__dpone__loads`.
+    public var ledger: TableName
+    /// With target-atomic state, the state row is upserted in the publish transaction by running this
+    /// closure's statements (given the checkpoint's state document); nil when state lives elsewhere.
+    public var targetAtomicState: (@Sendable (PipelineState) -> [String])?
+    /// How many ledger rows per pipeline and target are kept (older ones are pruned on publish).
+    public var ledgerRetention: Int
+    /// Names the staging table (`__dpone__stg_<load id>_<table>`); random when nil.
+    public var loadID: String?
+
+    public init(
+        url: String, target: TableName, stagingSchema: String? = nil, mode: LoadPlan.Mode, uniqueKey: [String] = [],
+        ledger: TableName? = nil, targetAtomicState: (@Sendable (PipelineState) -> [String])? = nil,
+        ledgerRetention: Int = 1000, loadID: String? = nil
+    ) {
+        self.loadID = loadID
+        self.url = url
+        self.target = target
+        self.stagingSchema = stagingSchema
+        self.mode = mode
+        self.uniqueKey = uniqueKey
+        self.ledger = ledger ?? TableName(schema: target.schema, name: "__dpone__loads")
+        self.targetAtomicState = targetAtomicState
+        self.ledgerRetention = ledgerRetention
+    }
+}

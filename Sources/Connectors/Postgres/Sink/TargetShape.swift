@@ -1,0 +1,129 @@
+import Flow
+
+/// Decides, before any write, what the target must look like for the incoming schema and mode:
+/// create it, add new columns (additive evolution), or fail closed on a breaking change.
+public enum TargetShape {
+    public struct ExistingColumn: Sendable, Equatable {
+        public var name: String
+        public var type: LogicalType
+        public var nullable: Bool
+        public init(name: String, type: LogicalType, nullable: Bool) {
+            self.name = name
+            self.type = type
+            self.nullable = nullable
+        }
+    }
+
+    /// Technical columns the mode keeps in the target beyond the staged ones.
+    public static func technicalColumns(for mode: LoadPlan.Mode) -> [Field] {
+        switch mode {
+        case .snapshotDiff(.softDelete):
+            [Field(TechnicalColumns.deletedAt, .timestamp(withTimeZone: true))]
+        case .scd2:
+            [
+                Field(TechnicalColumns.validFrom, .timestamp(withTimeZone: true), nullable: false),
+                Field(TechnicalColumns.validTo, .timestamp(withTimeZone: true)),
+                Field(TechnicalColumns.isCurrent, .bool, nullable: false),
+            ]
+        default:
+            []
+        }
+    }
+
+    /// Columns the staging table must carry for the mode (checked before staging).
+    public static func requiredStagedColumns(for mode: LoadPlan.Mode) -> [String] {
+        switch mode {
+        case .snapshotDiff, .scd2: [TechnicalColumns.rowHash]
+        default: []
+        }
+    }
+
+    /// `CREATE TABLE` for a missing target: faithful types, NOT NULL where the source says so and on
+    /// key columns, a primary key on the unique key for key-matched modes (an index for scd2, whose
+    /// history repeats keys).
+    public static func createStatements(
+        target: TableName, incoming: Schema, mode: LoadPlan.Mode, uniqueKey: [String]
+    ) -> [String] {
+        let fields = incoming.fields + technicalColumns(for: mode)
+        let columns = fields.map { f in
+            let notNull = !f.nullable || uniqueKey.contains(f.name)
+            return "\(PostgresSQL.quoteIdentifier(f.name)) \(PostgresTypes.ddlType(for: f.type))\(notNull ? " NOT NULL" : "")"
+        }
+        var constraints: [String] = []
+        let keyList = uniqueKey.map(PostgresSQL.quoteIdentifier).joined(separator: ", ")
+        var after: [String] = []
+        switch mode {
+        case .incrementalMerge, .snapshotDiff, .incrementalAppend(onlyNewRows: true):
+            if !uniqueKey.isEmpty { constraints.append("PRIMARY KEY (\(keyList))") }
+        case .scd2:
+            if !uniqueKey.isEmpty {
+                let index = TableName.derived("\(target.name)__dpone_current_key")
+                after.append(
+                    "CREATE UNIQUE INDEX \(PostgresSQL.quoteIdentifier(index)) ON \(target.sql) (\(keyList)) WHERE \(PostgresSQL.quoteIdentifier(TechnicalColumns.isCurrent))"
+                )
+            }
+        default:
+            break
+        }
+        let body = (columns + constraints).joined(separator: ",\n  ")
+        return ["CREATE TABLE \(target.sql) (\n  \(body)\n)"] + after
+    }
+
+    /// `ALTER TABLE ADD COLUMN` for incoming columns the target lacks; throws, before any write, on a
+    /// column the source no longer has or whose type the target cannot hold.
+    public static func evolutionStatements(
+        target: TableName, existing: [ExistingColumn], incoming: Schema, mode: LoadPlan.Mode
+    ) throws -> [String] {
+        let existingByName = Dictionary(existing.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let technical = Set(technicalColumns(for: mode).map(\.name))
+        var statements: [String] = []
+        for field in incoming.fields {
+            guard let column = existingByName[field.name] else {
+                statements.append(
+                    "ALTER TABLE \(target.sql) ADD COLUMN \(PostgresSQL.quoteIdentifier(field.name)) \(PostgresTypes.ddlType(for: field.type))"
+                )
+                continue
+            }
+            guard canHold(column.type, field.type) else {
+                throw DponeError(
+                    .schema,
+                    "column \(field.name) is \(column.type) in target \(target) but \(field.type) in the source: a breaking type change",
+                    hint: "migrate the target column (or cast the source column with a transform) before loading",
+                    context: ["table": target.description, "column": field.name])
+            }
+        }
+        let incomingNames = Set(incoming.names)
+        let dropped = existing.filter {
+            !incomingNames.contains($0.name) && !technical.contains($0.name) && !$0.name.hasPrefix("__dpone__")
+        }
+        if !dropped.isEmpty {
+            throw DponeError(
+                .schema,
+                "target \(target) has column(s) \(dropped.map(\.name).joined(separator: ", ")) that the source no longer has: a breaking change",
+                hint: "restore the source column(s), or drop them from the target deliberately before loading",
+                context: ["table": target.description])
+        }
+        for field in technicalColumns(for: mode) where existingByName[field.name] == nil {
+            statements.append(
+                "ALTER TABLE \(target.sql) ADD COLUMN \(PostgresSQL.quoteIdentifier(field.name)) \(PostgresTypes.ddlType(for: field.type))"
+            )
+        }
+        return statements
+    }
+
+    /// Whether a target column of type `target` stores every value of `source` exactly.
+    public static func canHold(_ target: LogicalType, _ source: LogicalType) -> Bool {
+        if target == source { return true }
+        switch (target, source) {
+        case (.int32, .int16), (.int64, .int16), (.int64, .int32), (.float64, .float32):
+            return true
+        case (.decimal(let tp, let ts), .decimal(let sp, let ss)):
+            return ts >= ss && tp - ts >= sp - ss
+        case (.decimal(let tp, let ts), .int16): return tp - ts >= 5
+        case (.decimal(let tp, let ts), .int32): return tp - ts >= 10
+        case (.decimal(let tp, let ts), .int64): return tp - ts >= 19
+        default:
+            return false
+        }
+    }
+}

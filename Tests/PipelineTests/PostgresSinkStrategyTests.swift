@@ -1,0 +1,202 @@
+import DponeTestSupport
+import Flow
+import Foundation
+import Manifest
+import Pipeline
+import PostgresConnector
+import Testing
+
+/// Every Postgres strategy through the real pipeline and server: CSV source -> postgres sink.
+/// Target contents are compared exactly; counts are exact; failures leave target and state untouched.
+@Suite(.tags(.integrationPostgres), IntegrationGate.integration.trait, .serialized)
+struct PostgresSinkStrategyTests {
+    let dir: String
+    let schema: String
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "dpone-pgsink-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        schema = PostgresTestServer.uniqueSchemaName("sink")
+    }
+
+    func connection() async throws -> PostgresConnection {
+        try PostgresTestServer.require()
+        return try await PostgresConnection.connect(url: PostgresTestServer.url)
+    }
+
+    /// Loads `csv` (header `id,name,amount`) with `strategy` (YAML flow mapping) and returns the result.
+    func load(_ csv: String, strategy: String, extraSink: String = "", name: String = "load", url: String? = nil)
+        async throws -> RunResult
+    {
+        try ("id,name,amount\n" + csv).write(toFile: "\(dir)/in.csv", atomically: true, encoding: .utf8)
+        let yaml = """
+            name: \(name)
+            source:
+              type: files
+              path: \(dir)/in.csv
+              options:
+                schema:
+                  - {name: id, type: int64, nullable: false}
+                  - {name: name, type: string}
+                  - {name: amount, type: "decimal(12,2)"}
+            sink:
+              type: postgres
+              connection: {url: "\(url ?? PostgresTestServer.url)"}
+              table: {schema: \(schema), name: target}
+              strategy: \(strategy)
+              \(extraSink)
+            state: {dir: \(dir)/state}
+            """
+        let doc = try ManifestLoader.parse(yaml: yaml, path: "\(dir)/p.yml", environment: [:])
+        return await BatchPipeline.run(document: doc, options: BatchOptions())
+    }
+
+    func rows(_ columns: String = "id, name, amount") async throws -> [[String?]] {
+        let c = try await connection()
+        defer { Task { await c.close() } }
+        return try await c.query("SELECT \(columns) FROM \"\(schema)\".target ORDER BY id, 1")
+    }
+
+    func cleanup() async throws {
+        let c = try await connection()
+        try await c.execute("DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE")
+        await c.close()
+    }
+
+    @Test func fullRefreshCreatesAFaithfulTargetAndReplacesIt() async throws {
+        defer { Task { try? await cleanup() } }
+        let first = try await load("1,ann,1.50\n2,bøb ☃,\n3,,-0.01\n", strategy: "{mode: full_refresh}")
+        #expect(first.status == .succeeded, "\(first.error ?? "")")
+        #expect(first.insertedRows == 3)
+        #expect(try await rows() == [["1", "ann", "1.50"], ["2", "bøb ☃", nil], ["3", nil, "-0.01"]])
+        let c = try await connection()
+        let columns = try await c.query(
+            "SELECT column_name, data_type, is_nullable, numeric_precision::text, numeric_scale::text FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'target' ORDER BY ordinal_position",
+            parameters: [schema])
+        await c.close()
+        #expect(columns[0] == ["id", "bigint", "NO", "64", "0"])
+        #expect(columns[2] == ["amount", "numeric", "YES", "12", "2"])
+
+        let second = try await load("7,zed,99999999.99\n", strategy: "{mode: full_refresh, overwrite_type: exchange}")
+        #expect(second.status == .succeeded, "\(second.error ?? "")")
+        #expect(second.insertedRows == 1 && second.deletedRows == 3)
+        #expect(try await rows() == [["7", "zed", "99999999.99"]])
+    }
+
+    @Test func appendAndOnlyNewRows() async throws {
+        defer { Task { try? await cleanup() } }
+        _ = try await load("1,a,1\n2,b,2\n", strategy: "{mode: incremental_append}")
+        let again = try await load("2,b2,2\n3,c,3\n", strategy: "{mode: incremental_append, only_new_rows: true, unique_key: id}")
+        #expect(again.status == .succeeded, "\(again.error ?? "")")
+        #expect(again.insertedRows == 1)
+        #expect(try await rows("id, name") == [["1", "a"], ["2", "b"], ["3", "c"]])
+    }
+
+    @Test(arguments: ["delete_insert", "upsert"])
+    func mergeUpdatesAndInsertsByKey(policy: String) async throws {
+        defer { Task { try? await cleanup() } }
+        let first = try await load("1,a,1.00\n2,b,2.00\n", strategy: "{mode: incremental_merge, unique_key: id, merge_policy: \(policy)}")
+        #expect(first.status == .succeeded, "\(first.error ?? "")")
+        let second = try await load("2,B,20.00\n3,c,3.00\n", strategy: "{mode: incremental_merge, unique_key: id, merge_policy: \(policy)}")
+        #expect(second.status == .succeeded, "\(second.error ?? "")")
+        #expect(second.insertedRows == 1 && second.updatedRows == 1)
+        #expect(try await rows() == [["1", "a", "1.00"], ["2", "B", "20.00"], ["3", "c", "3.00"]])
+    }
+
+    @Test func replaceRewritesOnlyThePredicateWindow() async throws {
+        defer { Task { try? await cleanup() } }
+        _ = try await load("1,a,1\n2,b,2\n3,c,3\n", strategy: "{mode: full_refresh}")
+        let result = try await load("2,B,22\n", strategy: "{mode: replace, custom_predicate: \"id >= 2\"}")
+        #expect(result.status == .succeeded, "\(result.error ?? "")")
+        #expect(result.deletedRows == 2 && result.insertedRows == 1)
+        #expect(try await rows("id, name") == [["1", "a"], ["2", "B"]])
+    }
+
+    @Test(arguments: ["hard_delete", "soft_delete", "ignore"])
+    func snapshotDiffConvergesAndLeavesUnchangedRowsAlone(policy: String) async throws {
+        defer { Task { try? await cleanup() } }
+        let strategy = "{mode: snapshot_diff, unique_key: id, diff: {delete_policy: \(policy)}}"
+        let first = try await load("1,a,1.00\n2,b,2.00\n3,c,3.00\n", strategy: strategy)
+        #expect(first.status == .succeeded, "\(first.error ?? "")")
+        let c = try await connection()
+        let before = try await c.query("SELECT id, xmin::text FROM \"\(schema)\".target WHERE id = 1")
+        let second = try await load("1,a,1.00\n2,B,2.00\n4,d,4.00\n", strategy: strategy)
+        #expect(second.status == .succeeded, "\(second.error ?? "")")
+        #expect(second.insertedRows == 1 && second.updatedRows == 1)
+        #expect(second.deletedRows == (policy == "ignore" ? 0 : 1))
+        let after = try await c.query("SELECT id, xmin::text FROM \"\(schema)\".target WHERE id = 1")
+        #expect(before == after, "an unchanged row is not rewritten")
+        switch policy {
+        case "hard_delete":
+            #expect(try await rows("id, name") == [["1", "a"], ["2", "B"], ["4", "d"]])
+        case "soft_delete":
+            let deleted = try await c.query("SELECT id FROM \"\(schema)\".target WHERE __dpone__deleted_at IS NOT NULL")
+            #expect(deleted == [["3"]])
+            // The key comes back: it is live again.
+            let back = try await load("1,a,1.00\n2,B,2.00\n3,c,3.00\n4,d,4.00\n", strategy: strategy)
+            #expect(back.status == .succeeded && back.updatedRows == 1)
+            #expect(try await c.query("SELECT count(*) FROM \"\(schema)\".target WHERE __dpone__deleted_at IS NOT NULL") == [["0"]])
+        default:
+            #expect(try await rows("id, name") == [["1", "a"], ["2", "B"], ["3", "c"], ["4", "d"]])
+        }
+        await c.close()
+    }
+
+    @Test func scd2KeepsHistory() async throws {
+        defer { Task { try? await cleanup() } }
+        let strategy = "{mode: scd2, unique_key: id}"
+        _ = try await load("1,a,1.00\n2,b,2.00\n", strategy: strategy)
+        let second = try await load("1,a,1.00\n2,B,2.00\n3,c,3.00\n", strategy: strategy)
+        #expect(second.status == .succeeded, "\(second.error ?? "")")
+        #expect(second.updatedRows == 1 && second.insertedRows == 1)
+        let third = try await load("2,B,2.00\n3,c,3.00\n", strategy: strategy)
+        #expect(third.deletedRows == 1, "key 1 expired")
+        let history = try await rows("id, name, __dpone__is_current, __dpone__valid_to_at IS NULL")
+        #expect(history == [
+            ["1", "a", "f", "f"], ["2", "b", "f", "f"], ["2", "B", "t", "t"], ["3", "c", "t", "t"],
+        ])
+    }
+
+    @Test func duplicateKeysFailBeforeTheTargetIsTouched() async throws {
+        defer { Task { try? await cleanup() } }
+        _ = try await load("1,a,1\n", strategy: "{mode: incremental_merge, unique_key: id}")
+        let bad = try await load("2,b,2\n2,c,3\n", strategy: "{mode: incremental_merge, unique_key: id}")
+        #expect(bad.status == .failed && bad.exitCode == 1)
+        #expect(bad.error?.contains("duplicate unique keys") == true, "\(bad.error ?? "")")
+        #expect(try await rows("id, name") == [["1", "a"]])
+        let c = try await connection()
+        let staging = try await c.query("SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename LIKE '__dpone__stg%'", parameters: [schema])
+        await c.close()
+        #expect(staging == [["0"]], "the staging table is dropped")
+        #expect(bad.state == nil)
+    }
+
+    @Test func aDroppedSourceColumnFailsClosed() async throws {
+        defer { Task { try? await cleanup() } }
+        let c = try await connection()
+        try await c.execute("CREATE SCHEMA \"\(schema)\"; CREATE TABLE \"\(schema)\".target (id bigint, name text, amount numeric(12,2), region text)")
+        await c.close()
+        let result = try await load("1,a,1\n", strategy: "{mode: incremental_append}")
+        #expect(result.status == .failed)
+        #expect(result.error?.contains("region") == true && result.error?.contains("breaking") == true, "\(result.error ?? "")")
+        #expect(try await rows("id") == [])
+    }
+
+    @Test func aNewSourceColumnIsAddedToTheTarget() async throws {
+        defer { Task { try? await cleanup() } }
+        let c = try await connection()
+        try await c.execute("CREATE SCHEMA \"\(schema)\"; CREATE TABLE \"\(schema)\".target (id bigint, name text)")
+        let result = try await load("1,a,1.25\n", strategy: "{mode: incremental_append}")
+        #expect(result.status == .succeeded, "\(result.error ?? "")")
+        #expect(try await rows() == [["1", "a", "1.25"]])
+        await c.close()
+    }
+
+    @Test func aWrongPasswordIsAClearErrorWithoutThePassword() async throws {
+        try PostgresTestServer.require()
+        let result = try await load("1,a,1\n", strategy: "{mode: full_refresh}", url: PostgresTestServer.url(password: "hunter2-wrong"))
+        #expect(result.status == .failed && result.exitCode == 1)
+        #expect(result.error?.contains("28P01") == true || result.error?.contains("password") == true, "\(result.error ?? "")")
+        #expect(result.jsonString().contains("hunter2-wrong") == false)
+    }
+}
