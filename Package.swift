@@ -111,6 +111,8 @@ let package = Package(
             dependencies: ["CPostgres", "CKafka", "CODBC", "CCurl", "CZstd", "CLZ4"],
             swiftSettings: strict
         ),
-        .testTarget(name: "CLITests", dependencies: ["Flow", "DponeTestSupport"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(
+            name: "CLITests", dependencies: ["Flow", "PostgresConnector", "DponeTestSupport"], exclude: ["Golden"],
+            swiftSettings: strict),
     ]
 )

@@ -200,3 +200,16 @@ struct PostgresSinkStrategyTests {
         #expect(result.jsonString().contains("hunter2-wrong") == false)
     }
 }
+
+extension PostgresSinkStrategyTests {
+    @Test func anEmptyCheckpointStillRunsTheStrategy() async throws {
+        defer { Task { try? await cleanup() } }
+        _ = try await load("1,a,1\n2,b,2\n", strategy: "{mode: full_refresh}")
+        let empty = try await load("", strategy: "{mode: full_refresh}")
+        #expect(empty.status == .succeeded, "\(empty.error ?? "")")
+        #expect(empty.deletedRows == 2 && empty.insertedRows == 0)
+        #expect(try await rows() == [])
+        let append = try await load("", strategy: "{mode: incremental_append}")
+        #expect(append.status == .succeeded, "\(append.error ?? "")")
+    }
+}

@@ -201,14 +201,15 @@ public final class PostgresSink: SinkOperator {
             table = begun.0
             writer = begun.1
         }
-        if encoder != nil { encoder!.finish(into: &buffer) }
+        // Header (when no row was staged) and trailer: an empty binary COPY still needs both.
+        if encoder == nil { encoder = CopyBinaryEncoder(schema: staging.withLock { $0.schema } ?? Schema([])) }
+        encoder!.finish(into: &buffer)
         guard let stagingTable = table, let w = writer else { throw DponeError(.internal, "no staging table") }
         let plan = LoadPlan(
             target: options.target, staging: stagingTable,
             columns: staging.withLock { $0.schema?.names ?? [] }, uniqueKey: options.uniqueKey, mode: options.mode,
             loadTimestampSQL: Self.timestampLiteral(Date()))
         let finalBytes = buffer
-        let hasHeader = encoder != nil
         let ledger = options.ledger
         let targetText = options.target.description
         let retention = options.ledgerRetention
@@ -216,12 +217,8 @@ public final class PostgresSink: SinkOperator {
         let commit: SinkCommit
         do {
             commit = try await connection.run { session -> SinkCommit in
-                if hasHeader {
-                    try w.write(finalBytes)
-                    try w.finish()
-                } else {
-                    try w.finish()
-                }
+                try w.write(finalBytes)
+                try w.finish()
                 for check in FinalizerSQL.keyChecks(plan) {
                     let count = Int(try session.query(check.sql).first?.first.flatMap { $0 } ?? "0") ?? 0
                     if count > 0 {
