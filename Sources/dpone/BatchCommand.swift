@@ -34,8 +34,16 @@ struct BatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("state-dir"), help: "Directory of the file state store (default: the manifest's state.dir or .dpone/state).")
     var stateDir: String?
 
+    @Flag(name: .customLong("dry-run"), help: "Print the plan (staging, checks, finalizer SQL, state before/after) and change nothing.")
+    var dryRun = false
+
     func run() async throws {
         let document = try ManifestCommand.loadOrExit(manifest)
+        if dryRun {
+            let plan = try await BatchPlan.make(document: document, stateDirectory: stateDir)
+            print(format == .json ? plan.jsonString() : plan.text())
+            return
+        }
         let reporter = ProgressReporter(mode: progress)
         let result = await BatchPipeline.run(
             document: document,

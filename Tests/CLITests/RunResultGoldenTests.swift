@@ -90,3 +90,19 @@ struct RunResultGoldenTests {
         #expect(out.stdout.contains("checkpoint 1 committed"))
     }
 }
+
+extension RunResultGoldenTests {
+    @Test func dryRunPrintsThePlanAndChangesNothing() throws {
+        let dir = try workspace()
+        let out = try CLI.run(["batch", "pipeline.yml", "--dry-run"], in: dir)
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout.contains("plan for golden"))
+        #expect(out.stdout.contains("before: none (first run: reads everything)"))
+        #expect(out.stdout.contains("rename it to out/part-00000001.<ext>"))
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/out"))
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/state/golden.json"))
+        let json = try CLI.run(["batch", "pipeline.yml", "--dry-run", "--format", "json"], in: dir)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(object["next_checkpoint"] as? Int == 1)
+    }
+}

@@ -1,0 +1,128 @@
+import FilesConnector
+import Flow
+import Foundation
+import Manifest
+import PostgresConnector
+
+/// What `dpone batch --dry-run` shows: what would run, against what, and what state would change.
+/// Building it reads the state store but connects to no source or sink and changes nothing.
+public struct BatchPlan: Sendable, Codable {
+    public var pipeline: String
+    public var source: String
+    public var sink: String
+    public var strategy: String
+    public var transforms: [String]
+    public var stateLocation: String
+    /// The last durable state: the run would resume from its positions.
+    public var stateBefore: PipelineState?
+    /// The checkpoint the run would commit (its positions are known only after reading).
+    public var nextCheckpoint: UInt64
+    /// Where rows are staged before they are published.
+    public var staging: String
+    /// Checks on the staged rows that must pass before the target is touched.
+    public var checks: [String]
+    /// The statements (or file operations) the finalizer runs, in order, in one transaction where the
+    /// target has transactions.
+    public var finalizer: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case pipeline, source, sink, strategy, transforms, staging, checks, finalizer
+        case stateLocation = "state_location"
+        case stateBefore = "state_before"
+        case nextCheckpoint = "next_checkpoint"
+    }
+
+    public static func make(document: ManifestDocument, stateDirectory: String?) async throws -> BatchPlan {
+        let store = StateStores.make(for: document, override: stateDirectory)
+        let before = try await store.load(pipeline: document.name)
+        let loadID = "<load id>"
+        var plan = BatchPlan(
+            pipeline: document.name, source: describe(document.source), sink: describe(document.sink),
+            strategy: document.sink.strategy.mode.rawValue,
+            transforms: try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: 0).map(\.name),
+            stateLocation: store.location(pipeline: document.name), stateBefore: before,
+            nextCheckpoint: (before?.checkpoint.rawValue ?? 0) + 1, staging: "", checks: [], finalizer: [])
+        switch document.sink.type {
+        case .files:
+            let path = document.sink.path ?? ""
+            if document.sink.strategy.mode == .incrementalAppend {
+                plan.staging = "\(path)/.part-<attempt>.dpone-tmp"
+                plan.finalizer = [
+                    "fsync the staged part", "rename it to \(path)/part-\(String(format: "%08d", plan.nextCheckpoint)).<ext>",
+                    "fsync \(path)",
+                ]
+            } else {
+                plan.staging = "\(path).dpone-tmp-<attempt>"
+                plan.finalizer = ["fsync the staged file", "rename it over \(path)", "fsync its directory"]
+            }
+        case .postgres:
+            guard let table = document.sink.table else { break }
+            let target = TableName(schema: table.schema ?? "public", name: table.name)
+            let staging = target.staging(loadID: loadID)
+            // The columns come from the source's schema (a catalog lookup or a file sample: read-only).
+            let source = try ConnectorFactory.source(document.source)
+            let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: 0)
+            let schemas = try PipelineGraph(name: document.name, source: source, transforms: transforms, sinks: [])
+                .resolveSchemas(sourceSchema: try await source.outputSchema())
+            let loadPlan = LoadPlan(
+                target: target, staging: staging, columns: schemas[schemas.count - 1].names,
+                uniqueKey: document.sink.strategy.uniqueKey, mode: try ConnectorFactory.loadMode(document.sink.strategy),
+                loadTimestampSQL: "<load timestamp>")
+            plan.staging = "UNLOGGED \(staging.sql) via COPY FROM STDIN (FORMAT binary)"
+            plan.checks = FinalizerSQL.keyChecks(loadPlan).map { "\($0.what) = 0: \($0.sql)" }
+            let ledger = TableName(schema: target.schema, name: "__dpone__loads")
+            plan.finalizer =
+                ["BEGIN", "SELECT ... FROM \(ledger.sql) WHERE checkpoint = \(plan.nextCheckpoint) (a replay publishes nothing)"]
+                + FinalizerSQL.steps(loadPlan).map(\.sql)
+                + ["INSERT INTO \(ledger.sql) (...) VALUES (..., \(plan.nextCheckpoint), ...)", "DROP TABLE \(staging.sql)", "COMMIT"]
+        default:
+            break
+        }
+        return plan
+    }
+
+    static func describe(_ source: SourceConfig) -> String {
+        switch source.type {
+        case .files: "files \(source.path ?? "")"
+        default:
+            "\(source.type.rawValue) \(source.table.map { "\($0.schema ?? "public").\($0.name)" } ?? source.topic ?? "") (\(source.connection?.resolved.redactedURL ?? ""))"
+        }
+    }
+
+    static func describe(_ sink: SinkConfig) -> String {
+        switch sink.type {
+        case .files: "files \(sink.path ?? "")"
+        default:
+            "\(sink.type.rawValue) \(sink.table.map { "\($0.schema ?? "public").\($0.name)" } ?? sink.topic ?? "") (\(sink.connection?.resolved.redactedURL ?? ""))"
+        }
+    }
+
+    public func text() -> String {
+        var lines = [
+            "plan for \(pipeline) (dry run: nothing is published and no state is written)",
+            "  source: \(source)",
+            "  sink: \(sink), strategy \(strategy)",
+            "  transforms: \(transforms.isEmpty ? "none" : transforms.joined(separator: " -> "))",
+            "  state: \(stateLocation)",
+            "    before: \(stateBefore.map { "checkpoint \($0.checkpoint), positions \(Self.json($0.source))" } ?? "none (first run: reads everything)")",
+            "    after: checkpoint \(nextCheckpoint) with the positions read, committed only after the sink published",
+            "  staging: \(staging)",
+        ]
+        if !checks.isEmpty { lines.append("  checks before the target is touched:") }
+        lines += checks.map { "    \($0)" }
+        lines.append("  finalizer:")
+        lines += finalizer.map { "    \($0)" }
+        return lines.joined(separator: "\n")
+    }
+
+    static func json(_ value: StateValue?) -> String {
+        guard let value, let data = try? JSONEncoder().encode(value) else { return "none" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public func jsonString() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}
