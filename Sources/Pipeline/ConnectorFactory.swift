@@ -113,10 +113,15 @@ enum ConnectorFactory {
             }
         case .scd2:
             return .scd2(strategy.historyDeletePolicy == .expire ? .expire : .ignore)
-        case .partitionReplace, .cdcApply, .backfill:
+        case .partitionReplace:
+            guard let column = strategy.partitionColumn else {
+                throw DponeError(.manifest, "strategy mode partition_replace needs partition.column")
+            }
+            return .partitionReplace(column: column, maxPartitions: strategy.maxPartitionsPerRun)
+        case .cdcApply, .backfill:
             throw DponeError(
                 .usage, "strategy mode \(strategy.mode.rawValue) is not available for postgres sinks in this build yet",
-                hint: "available: full_refresh, incremental_append, incremental_merge, replace, snapshot_diff, scd2")
+                hint: "available: full_refresh, incremental_append, incremental_merge, replace, partition_replace, snapshot_diff, scd2")
         }
     }
 

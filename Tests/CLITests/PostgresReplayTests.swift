@@ -20,6 +20,8 @@ struct PostgresReplayTests {
         ("upsert", "{mode: incremental_merge, unique_key: id, merge_policy: upsert}", true, "id, payload, amount"),
         ("snapshot_diff", "{mode: snapshot_diff, unique_key: id}", false, "id, payload, amount, __dpone__row_hash"),
         ("scd2", "{mode: scd2, unique_key: id}", false, "id, payload, amount, __dpone__is_current"),
+        ("replace", "{mode: replace, custom_predicate: \"id > 0\"}", false, "id, payload, amount"),
+        ("partition_replace", "{mode: partition_replace, partition: {column: payload}}", false, "id, payload, amount"),
     ]
 
     struct Workspace {

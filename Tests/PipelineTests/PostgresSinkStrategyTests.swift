@@ -110,6 +110,10 @@ struct PostgresSinkStrategyTests {
         #expect(result.status == .succeeded, "\(result.error ?? "")")
         #expect(result.deletedRows == 2 && result.insertedRows == 1)
         #expect(try await rows("id, name") == [["1", "a"], ["2", "B"]])
+        let outside = try await load("1,x,1\n", strategy: "{mode: replace, custom_predicate: \"id >= 2\"}")
+        #expect(outside.status == .failed)
+        #expect(outside.error?.contains("outside the replace window") == true, "\(outside.error ?? "")")
+        #expect(try await rows("id, name") == [["1", "a"], ["2", "B"]], "target untouched")
     }
 
     @Test(arguments: ["hard_delete", "soft_delete", "ignore"])
@@ -211,5 +215,39 @@ extension PostgresSinkStrategyTests {
         #expect(try await rows() == [])
         let append = try await load("", strategy: "{mode: incremental_append}")
         #expect(append.status == .succeeded, "\(append.error ?? "")")
+    }
+}
+
+extension PostgresSinkStrategyTests {
+    @Test func partitionReplaceRewritesOnlyStagedPartitions() async throws {
+        defer { Task { try? await cleanup() } }
+        let strategy = "{mode: partition_replace, partition: {column: name}}"
+        let first = try await load("1,a,1\n2,a,2\n3,b,3\n4,,4\n", strategy: "{mode: full_refresh}")
+        #expect(first.status == .succeeded)
+        let second = try await load("5,a,5\n6,,6\n", strategy: strategy)
+        #expect(second.status == .succeeded, "\(second.error ?? "")")
+        #expect(second.deletedRows == 3 && second.insertedRows == 2, "partitions a and NULL replaced, b untouched")
+        #expect(try await rows("id, name") == [["3", "b"], ["5", "a"], ["6", nil]])
+        let tooMany = try await load("7,x,1\n8,y,1\n", strategy: "{mode: partition_replace, partition: {column: name, max_partitions_per_run: 1}}")
+        #expect(tooMany.status == .failed)
+        #expect(tooMany.error?.contains("max_partitions_per_run") == true, "\(tooMany.error ?? "")")
+        #expect(try await rows("id, name") == [["3", "b"], ["5", "a"], ["6", nil]], "target untouched")
+    }
+
+    @Test func partitionReplaceOnADeclarativelyPartitionedTarget() async throws {
+        defer { Task { try? await cleanup() } }
+        let c = try await connection()
+        try await c.execute(
+            """
+            CREATE SCHEMA "\(schema)";
+            CREATE TABLE "\(schema)".target (id bigint NOT NULL, name text, amount numeric(12,2)) PARTITION BY LIST (name);
+            CREATE TABLE "\(schema)".target_a PARTITION OF "\(schema)".target FOR VALUES IN ('a');
+            CREATE TABLE "\(schema)".target_b PARTITION OF "\(schema)".target FOR VALUES IN ('b');
+            INSERT INTO "\(schema)".target VALUES (1, 'a', 1), (2, 'b', 2);
+            """)
+        await c.close()
+        let result = try await load("3,a,3\n", strategy: "{mode: partition_replace, partition: {column: name}}")
+        #expect(result.status == .succeeded, "\(result.error ?? "")")
+        #expect(try await rows("id, name") == [["2", "b"], ["3", "a"]])
     }
 }

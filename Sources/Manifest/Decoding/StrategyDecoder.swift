@@ -1,7 +1,7 @@
 extension ManifestDecoder {
     static let strategyKeys = [
         "mode", "unique_key", "only_new_rows", "overwrite_type", "custom_predicate", "merge_policy", "duplicate_policy",
-        "diff", "scd2",
+        "diff", "scd2", "partition",
     ]
 
     /// `sink.strategy`, checked against the sink type's capabilities and the mode's key requirement.
@@ -53,6 +53,18 @@ extension ManifestDecoder {
             if let c = diff["compare"], let text = ctx.string(c), text != "row_hash" {
                 ctx.fail(c, "unknown diff comparison '\(text)'; expected: row_hash")
             }
+        }
+        if let r = map["partition"], let partition = ctx.mapping(r) {
+            partition.rejectUnknownKeys(["column", "max_partitions_per_run"], ctx)
+            config.partitionColumn = partition.required("column", ctx).flatMap { ctx.string($0) }
+            if let m = partition["max_partitions_per_run"], let n = ctx.int(m) {
+                if n < 1 { ctx.fail(m, "expected a positive integer, found \(n)") } else { config.maxPartitionsPerRun = n }
+            }
+        } else if config.mode == .partitionReplace, sink.isDatabase {
+            ctx.fail(
+                at: ref.ownerMark, ref.path,
+                "missing required key 'partition' (strategy mode 'partition_replace' rewrites whole partitions)",
+                hint: "add partition: {column: order_date}")
         }
         if let r = map["scd2"], let scd2 = ctx.mapping(r) {
             scd2.rejectUnknownKeys(["delete_policy"], ctx)

@@ -63,6 +63,10 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
     public var diffDeletePolicy: DiffDeletePolicy = .hardDelete
     /// `scd2.delete_policy`; default `expire`.
     public var historyDeletePolicy: HistoryDeletePolicy = .expire
+    /// `partition.column`: the column whose values name the partitions a `partition_replace` rewrites.
+    public var partitionColumn: String?
+    /// `partition.max_partitions_per_run`; default 64. A load touching more fails before any write.
+    public var maxPartitionsPerRun: Int = 64
 
     public init(
         mode: LoadMode = .fullRefresh, uniqueKey: [String] = [], onlyNewRows: Bool = false,
@@ -84,5 +88,7 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
         case mergePolicy = "merge_policy"
         case diffDeletePolicy = "diff_delete_policy"
         case historyDeletePolicy = "scd2_delete_policy"
+        case partitionColumn = "partition_column"
+        case maxPartitionsPerRun = "max_partitions_per_run"
     }
 }

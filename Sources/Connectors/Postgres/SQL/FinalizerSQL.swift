@@ -37,6 +37,24 @@ public enum FinalizerSQL {
 
     /// Checks run on staging before the target is touched; each returns one count that must be 0.
     public static func keyChecks(_ plan: LoadPlan) -> [(what: String, sql: String)] {
+        if case .partitionReplace(let column, let max) = plan.mode {
+            return [
+                (
+                    "partitions more than max_partitions_per_run (\(max))",
+                    "SELECT greatest(count(*) - \(max), 0) FROM (SELECT DISTINCT \(q(column)) FROM \(plan.staging.sql)) AS partitions"
+                )
+            ]
+        }
+        if case .replace(let predicate) = plan.mode {
+            // A staged row outside the window would survive the next replace of the same window
+            // as a duplicate: the window must cover every staged row.
+            return [
+                (
+                    "rows outside the replace window (\(predicate))",
+                    "SELECT count(*) FROM \(plan.staging.sql) WHERE (\(predicate)) IS NOT TRUE"
+                )
+            ]
+        }
         guard plan.matchesByKey, !plan.uniqueKey.isEmpty else { return [] }
         let s = plan.staging.sql
         let nulls = plan.uniqueKey.map { "\(q($0)) IS NULL" }.joined(separator: " OR ")
@@ -136,6 +154,16 @@ public enum FinalizerSQL {
                 break
             }
             return steps
+        case .partitionReplace(let column, _):
+            let c = q(column)
+            // NULL is a partition value too: IN never matches it, so it is handled on its own.
+            return [
+                FinalizerStep(
+                    counted(
+                        "DELETE FROM \(t) AS t WHERE t.\(c) IN (SELECT DISTINCT \(c) FROM \(s)) OR (t.\(c) IS NULL AND EXISTS (SELECT 1 FROM \(s) WHERE \(c) IS NULL))"
+                    ), counts: .deleted),
+                FinalizerStep(counted(insertAll), counts: .inserted),
+            ]
         case .scd2(let policy):
             let hash = q(TechnicalColumns.rowHash)
             let from = q(TechnicalColumns.validFrom)

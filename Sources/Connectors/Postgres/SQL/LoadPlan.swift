@@ -24,6 +24,9 @@ public struct LoadPlan: Sendable {
         case snapshotDiff(DiffDeletePolicy)
         /// Type-2 history: expire changed current versions, insert new versions.
         case scd2(HistoryDeletePolicy)
+        /// Replace exactly the partitions (values of `column`) present in staging: delete their rows,
+        /// insert the staged rows. A partition that became empty in the source is not touched.
+        case partitionReplace(column: String, maxPartitions: Int)
     }
 
     public var target: TableName
@@ -51,7 +54,7 @@ public struct LoadPlan: Sendable {
     /// Whether the mode matches rows by `uniqueKey` (and so needs staged keys to be non-NULL and unique).
     public var matchesByKey: Bool {
         switch mode {
-        case .fullRefresh, .replace: false
+        case .fullRefresh, .replace, .partitionReplace: false
         case .incrementalAppend(let onlyNew): onlyNew
         case .incrementalMerge, .snapshotDiff, .scd2: true
         }

@@ -224,7 +224,7 @@ public final class PostgresSink: SinkOperator {
                     if count > 0 {
                         throw DponeError(
                             .sink,
-                            "staging for \(plan.target) has \(count) \(check.what) (\(plan.uniqueKey.joined(separator: ", "))); the target is untouched",
+                            "staging for \(plan.target) has \(count) \(check.what)\(plan.uniqueKey.isEmpty ? "" : " (\(plan.uniqueKey.joined(separator: ", ")))"); the target is untouched",
                             hint: "deduplicate the source or fix the unique_key; duplicate_policy is fail",
                             context: ["table": plan.target.description, "checkpoint": "\(context.id)"])
                     }
