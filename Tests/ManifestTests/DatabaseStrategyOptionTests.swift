@@ -79,3 +79,32 @@ import Testing
                 .hasPrefix("missing required key 'custom_predicate'") == true)
     }
 }
+
+extension DatabaseStrategyOptionTests {
+    static func source(_ options: String, mode: String = "{mode: incremental_merge, unique_key: id}") -> String {
+        """
+        name: pg
+        source: {type: postgres, connection_ref: pg, table: {schema: public, name: src}, options: \(options)}
+        sink: {type: postgres, connection_ref: pg, table: {schema: public, name: dst}, strategy: \(mode)}
+        """
+    }
+
+    @Test func postgresSourceOptions() throws {
+        let xmin = try parse(Self.source("{incremental_strategy: xmin}"))
+        #expect(xmin.source.options.incrementalStrategy == .xmin)
+        let cursor = try parse(Self.source("{incremental_column: updated_at, lookback: '10 minutes', unbounded_numeric: text}"))
+        #expect(cursor.source.options.lookback == "10 minutes")
+        #expect(cursor.source.options.unboundedNumeric == .text)
+        #expect(firstError(Self.source("{incremental_strategy: xmin, incremental_column: id}"))?.hasPrefix("incremental_column conflicts") == true)
+        #expect(firstError(Self.source("{lookback: 5}"))?.hasPrefix("lookback needs incremental_column") == true)
+        #expect(firstError(Self.source("{incremental_strategy: xmin}", mode: "{mode: full_refresh}"))?
+            .hasPrefix("incremental_strategy 'xmin' cannot be used with strategy mode 'full_refresh'") == true)
+        #expect(firstError(Self.source("{incremental_colum: id}"))?.hasPrefix("unknown key 'incremental_colum'") == true)
+    }
+
+    @Test func partitionReplaceNeedsAColumn() throws {
+        let ok = try parse(Self.manifest(strategy: "{mode: partition_replace, partition: {column: day, max_partitions_per_run: 3}}"))
+        #expect(ok.sink.strategy.partitionColumn == "day" && ok.sink.strategy.maxPartitionsPerRun == 3)
+        #expect(firstError(Self.manifest(strategy: "{mode: partition_replace}"))?.hasPrefix("missing required key 'partition'") == true)
+    }
+}

@@ -95,8 +95,9 @@ import Testing
         #expect(pg.password == "s3cret")
         #expect(source.options.file == nil)
         #expect(source.options.incrementalColumn == "updated_at")
-        #expect(source.options.extra["incremental_strategy"] == .string("xmin"))
-        #expect(source.options.extra["partitioning"]?["num_partitions"] == .int(4))
+        #expect(source.options.incrementalStrategy == .column)
+        #expect(source.options.lookback == "10 minutes")
+        #expect(source.options.extra.isEmpty, "postgres source options are modelled and checked")
 
         let sink = doc.sink
         #expect(sink.type == .clickhouse)

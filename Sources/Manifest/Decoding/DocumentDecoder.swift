@@ -17,6 +17,15 @@ struct ManifestDecoder {
         let state = map["state"].map(state) ?? StateConfig()
         let transforms = map["transforms"].map(transforms) ?? []
         guard ctx.errors.isEmpty, let name, let source, let sink, let state, let transforms else { return nil }
+        if sink.strategy.mode == .fullRefresh, source.options.incrementalStrategy == .xmin,
+            let r = map["source"].flatMap({ ctx.mapping($0) })?["options"].flatMap({ ctx.mapping($0) })?[
+                "incremental_strategy"]
+        {
+            ctx.fail(
+                r, "incremental_strategy 'xmin' cannot be used with strategy mode 'full_refresh'",
+                hint: "use mode incremental_merge (xmin windows re-read changed rows), or drop incremental_strategy")
+            return nil
+        }
         if sink.strategy.mode == .fullRefresh, source.options.incrementalColumn != nil,
             let cursor = map["source"].flatMap({ ctx.mapping($0) })?["options"].flatMap({ ctx.mapping($0) })?[
                 "incremental_column"]

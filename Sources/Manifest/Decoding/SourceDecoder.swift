@@ -1,6 +1,7 @@
 extension ManifestDecoder {
     static let sourceKeys = endpointKeys + ["options"]
     static let commonSourceOptionKeys = ["incremental_column", "batch_rows", "schema", "columns", "custom_predicate"]
+    static let postgresSourceOptionKeys = ["incremental_strategy", "lookback", "unbounded_numeric"]
 
     func source(_ ref: NodeRef) -> SourceConfig? {
         guard let map = ctx.mapping(ref) else { return nil }
@@ -30,13 +31,34 @@ extension ManifestDecoder {
         if let map {
             if type == .files {
                 map.rejectUnknownKeys(Self.commonSourceOptionKeys + Self.fileOptionKeys, ctx)
+            } else if type == .postgres {
+                map.rejectUnknownKeys(Self.commonSourceOptionKeys + Self.postgresSourceOptionKeys, ctx)
             }
             options.incrementalColumn = map["incremental_column"].flatMap { ctx.string($0) }
             if let r = map["batch_rows"] { options.batchRows = positiveInt(r) }
             if let r = map["schema"] { options.schema = schema(r) }
             if let r = map["columns"] { options.columns = ctx.stringList(r) }
             options.customPredicate = map["custom_predicate"].flatMap { ctx.string($0) }
-            if type != .files {
+            if let r = map["incremental_strategy"], let strategy: IncrementalStrategy = ctx.choice(r, "incremental strategy") {
+                options.incrementalStrategy = strategy
+                if strategy == .xmin && type != .postgres {
+                    ctx.fail(r, "incremental_strategy 'xmin' needs a postgres source")
+                }
+                if strategy == .xmin, let c = map["incremental_column"] {
+                    ctx.fail(c, "incremental_column conflicts with incremental_strategy 'xmin'", hint: "use one of them")
+                }
+                if strategy == .column && options.incrementalColumn == nil {
+                    ctx.fail(r, "incremental_strategy 'column' needs incremental_column")
+                }
+            }
+            if let r = map["lookback"] {
+                options.lookback = ctx.string(r)
+                if options.incrementalColumn == nil { ctx.fail(r, "lookback needs incremental_column") }
+            }
+            if let r = map["unbounded_numeric"], let policy: UnboundedNumericPolicy = ctx.choice(r, "unbounded numeric policy") {
+                options.unboundedNumeric = policy
+            }
+            if type != .files && type != .postgres {
                 for entry in map.entries where !Self.commonSourceOptionKeys.contains(entry.key) {
                     if let v = ctx.value(entry.value) { options.extra[entry.key] = v }
                 }

@@ -1,5 +1,21 @@
 import Flow
 
+/// How a source reads incrementally (`source.options.incremental_strategy`).
+public enum IncrementalStrategy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// A cursor column (`incremental_column`).
+    case column
+    /// PostgreSQL transaction ids: rows written by transactions committed since the last run.
+    case xmin
+}
+
+/// How a Postgres `numeric` without precision (or wider than 38 digits) is read.
+public enum UnboundedNumericPolicy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Refuse the column with a clear error (default): no silent rounding.
+    case fail
+    /// Read its exact text into a string column.
+    case text
+}
+
 /// `source.options`. Common keys are typed; `file` is set exactly when the source type is `files`.
 public struct SourceOptions: Sendable, Hashable, Codable {
     /// `incremental_column`: the cursor column of an incremental read.
@@ -12,6 +28,13 @@ public struct SourceOptions: Sendable, Hashable, Codable {
     public var columns: [String]?
     /// `custom_predicate`: an extra row filter pushed to the source.
     public var customPredicate: String?
+    /// `incremental_strategy`: `column` (with `incremental_column`) or `xmin` (postgres).
+    public var incrementalStrategy: IncrementalStrategy?
+    /// `lookback`: how far behind the cursor a run re-reads (`'10 minutes'`, `1000`), for rows committed
+    /// out of order; pair with incremental_merge so re-read rows are deduplicated by key.
+    public var lookback: String?
+    /// `unbounded_numeric`: `fail` (default) or `text`.
+    public var unboundedNumeric: UnboundedNumericPolicy = .fail
     /// File layout; non-nil iff the source type is `files`.
     public var file: FileOptions?
     /// Connector-specific keys not modelled here (non-files types only), env-resolved.
@@ -35,6 +58,9 @@ public struct SourceOptions: Sendable, Hashable, Codable {
         case batchRows = "batch_rows"
         case schema, columns
         case customPredicate = "custom_predicate"
+        case incrementalStrategy = "incremental_strategy"
+        case lookback
+        case unboundedNumeric = "unbounded_numeric"
         case file, extra
     }
 }
