@@ -9,6 +9,26 @@ import PostgresConnector
 enum ConnectorFactory {
     static func source(_ config: SourceConfig) throws -> any SourceOperator {
         switch config.type {
+        case .postgres:
+            guard let connection = config.connection, let table = config.table else {
+                throw DponeError(.manifest, "a postgres source needs a connection and a table")
+            }
+            let mode: PostgresSourceOptions.Mode
+            if config.options.incrementalStrategy == .xmin {
+                mode = .xmin
+            } else if let column = config.options.incrementalColumn {
+                mode = .cursor(column: column, lookback: config.options.lookback)
+            } else {
+                mode = .full
+            }
+            return try PostgresSource(
+                name: "postgres:\(table.schema ?? "public").\(table.name)",
+                options: PostgresSourceOptions(
+                    url: connection.resolved.url, schema: table.schema ?? "public", table: table.name,
+                    columns: config.options.columns, customPredicate: config.options.customPredicate, mode: mode,
+                    batchRows: config.options.batchRows ?? PostgresSourceOptions.defaultBatchRows,
+                    typePolicy: PostgresTypes.Policy(
+                        unboundedNumeric: config.options.unboundedNumeric == .text ? .text : .fail)))
         case .files:
             guard let path = config.path, let file = config.options.file else {
                 throw DponeError(.manifest, "a files source needs a path")
@@ -68,8 +88,12 @@ enum ConnectorFactory {
     /// the sink's lineage and row-hash columns.
     static func transforms(_ document: ManifestDocument, loadID: String, loadedAt: Int64) throws -> [any BatchTransform] {
         var chain: [any BatchTransform] = []
-        if let columns = document.source.options.columns { chain.append(Project(keeping: columns)) }
-        if let predicate = document.source.options.customPredicate { chain.append(try Filter(parsing: predicate)) }
+        // A files source has no query language: its allowlist and predicate run as transforms. A
+        // database source pushes them into its query.
+        if document.source.type == .files {
+            if let columns = document.source.options.columns { chain.append(Project(keeping: columns)) }
+            if let predicate = document.source.options.customPredicate { chain.append(try Filter(parsing: predicate)) }
+        }
         for t in document.transforms {
             switch t {
             case .rename(let pairs):
