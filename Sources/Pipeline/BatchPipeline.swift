@@ -47,14 +47,16 @@ public enum BatchPipeline {
                 "strategy": "\(document.sink.strategy.mode.rawValue)",
             ])
         let coordinatorBox = CoordinatorBox()
+        let lockBox = LockBox()
         do {
-            let lock = try StateStores.lock(for: document, override: options.stateDirectory)
-            defer { withExtendedLifetime(lock) {} }
+            let lock = try await StateStores.lock(for: document, override: options.stateDirectory)
+            lockBox.lock = lock
             let store = StateStores.make(for: document, override: options.stateDirectory)
             let previous = try await store.load(pipeline: document.name)
 
             let source = try ConnectorFactory.source(document.source)
-            let sink = try ConnectorFactory.sink(document.sink, loadID: loadID)
+            let sink = try ConnectorFactory.sink(
+                document.sink, loadID: loadID, targetAtomicState: try StateStores.targetAtomicTable(for: document))
             let loadedAt = Int64(Date().timeIntervalSince1970 * 1_000_000)
             let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: loadedAt)
             let graph = PipelineGraph(
@@ -90,6 +92,8 @@ public enum BatchPipeline {
                 result.checkpoints = committed.count
             }
         }
+        await lockBox.lock?.release()
+        lockBox.lock = nil
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         result.durationSeconds = seconds
         result.rowsPerSecond = seconds > 0 ? Double(result.extractedRows) / seconds : 0
@@ -109,6 +113,11 @@ public enum BatchPipeline {
         }
         return result
     }
+}
+
+private final class LockBox: @unchecked Sendable {
+    // Set and cleared on the run's task only.
+    var lock: RunLock?
 }
 
 private final class CoordinatorBox: @unchecked Sendable {

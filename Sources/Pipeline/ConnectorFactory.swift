@@ -48,9 +48,7 @@ enum ConnectorFactory {
         }
     }
 
-    static func sink(_ config: SinkConfig, loadID: String, targetAtomicState: (@Sendable (PipelineState) -> [String])? = nil)
-        throws -> any SinkOperator
-    {
+    static func sink(_ config: SinkConfig, loadID: String, targetAtomicState: TableName? = nil) throws -> any SinkOperator {
         switch config.type {
         case .postgres:
             guard let connection = config.connection, let table = config.table else {

@@ -1,5 +1,6 @@
 import Flow
 import Manifest
+import PostgresConnector
 
 /// Picks the state store a manifest asks for.
 public enum StateStores {
@@ -10,16 +11,66 @@ public enum StateStores {
 
     public static func make(for document: ManifestDocument, override: String?) -> any StateStore {
         switch document.state.type {
-        case .file: FileStateStore(directory: directory(for: document, override: override))
-        case .disabled: DisabledStateStore()
-        case .postgres: UnavailableStateStore(type: "postgres")
+        case .file:
+            return FileStateStore(directory: directory(for: document, override: override))
+        case .disabled:
+            return DisabledStateStore()
+        case .postgres:
+            guard let connection = document.state.connection else { return UnavailableStateStore(type: "postgres") }
+            let store = PostgresStateStore(url: connection.resolved.url, table: postgresTable(document))
+            return document.state.atomicity == .targetAtomic ? TargetAtomicStateStore(store: store) : store
         }
     }
 
-    /// Fences concurrent runs of the pipeline; nil when state is disabled.
-    public static func lock(for document: ManifestDocument, override: String?) throws -> PipelineLock? {
-        guard document.state.type != .disabled else { return nil }
-        return try PipelineLock(directory: directory(for: document, override: override), pipeline: document.name)
+    /// The state table of a postgres store: `state.table`, else `dpone.__dpone__state`.
+    public static func postgresTable(_ document: ManifestDocument) -> TableName {
+        guard let table = document.state.table else { return PostgresStateStore.defaultTable }
+        return TableName(schema: table.schema ?? PostgresStateStore.defaultTable.schema, name: table.name)
+    }
+
+    /// With `atomicity: target_atomic`, the table the sink writes the state row into, in its own
+    /// transaction. The state store must be on the sink's database.
+    public static func targetAtomicTable(for document: ManifestDocument) throws -> TableName? {
+        guard document.state.atomicity == .targetAtomic else { return nil }
+        guard let stateURL = document.state.connection?.resolved, let sinkURL = document.sink.connection?.resolved,
+            stateURL.host == sinkURL.host, stateURL.port == sinkURL.port, stateURL.database == sinkURL.database
+        else {
+            throw DponeError(
+                .manifest, "atomicity target_atomic needs the state store on the sink's database (same host, port and database)",
+                hint: "point state.connection_ref at the sink's connection")
+        }
+        return postgresTable(document)
+    }
+
+    /// Fences concurrent runs of the pipeline: a lock file beside a file state store (one machine),
+    /// a PostgreSQL advisory lock for a postgres store (any machine); nil when state is disabled.
+    /// Keep the returned value alive for the whole run and `release` it at the end.
+    public static func lock(for document: ManifestDocument, override: String?) async throws -> RunLock? {
+        switch document.state.type {
+        case .disabled:
+            return nil
+        case .file:
+            return .file(
+                try PipelineLock(directory: directory(for: document, override: override), pipeline: document.name))
+        case .postgres:
+            guard let url = document.state.connection?.resolved.url else { return nil }
+            return .postgres(
+                try await PostgresPipelineLock.acquire(
+                    url: url, stateTable: postgresTable(document), pipeline: document.name))
+        }
+    }
+}
+
+/// The fence a run holds.
+public enum RunLock: Sendable {
+    case file(PipelineLock)
+    case postgres(PostgresPipelineLock)
+
+    public func release() async {
+        switch self {
+        case .file: break  // released with the value
+        case .postgres(let lock): await lock.release()
+        }
     }
 }
 

@@ -46,9 +46,9 @@ struct StateCommand: AsyncParsableCommand {
         func run() async throws {
             let document = try ManifestCommand.loadOrExit(manifest)
             let store = StateStores.make(for: document, override: stateDir)
-            let lock = try StateStores.lock(for: document, override: stateDir)
+            let lock = try await StateStores.lock(for: document, override: stateDir)
             try await store.reset(pipeline: document.name)
-            _ = lock
+            await lock?.release()
             print("state of pipeline \(document.name) reset (\(store.location(pipeline: document.name)))")
         }
     }

@@ -8,7 +8,7 @@ import Testing
 /// and re-run leaves the target exactly as an uninterrupted run does (no lost, no doubled rows).
 @Suite(
     .tags(.integrationReplay, .integrationPostgres), IntegrationGate.replay.trait, IntegrationGate.integration.trait,
-    .enabled(if: binaryBuilt, "dpone binary not built"))
+    .enabled(if: binaryBuilt, "dpone binary not built"), .serialized)
 struct PostgresReplayTests {
     /// Strategy, whether the source reads incrementally, and the columns to compare (volatile
     /// load-time columns are left out).
@@ -28,9 +28,13 @@ struct PostgresReplayTests {
         let dir: String
         let schema: String
 
-        init(strategy: (name: String, yaml: String, incremental: Bool, compare: String)) throws {
+        init(strategy: (name: String, yaml: String, incremental: Bool, compare: String), targetAtomic: Bool = false) throws {
             dir = NSTemporaryDirectory() + "dpone-pgreplay-" + UUID().uuidString
             schema = PostgresTestServer.uniqueSchemaName("replay")
+            let state =
+                targetAtomic
+                ? "{type: postgres, connection: {url: \"\(PostgresTestServer.url)\"}, table: {schema: \(schema), name: state}, atomicity: target_atomic}"
+                : "{dir: \(dir)/state}"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try """
                 name: replay
@@ -48,7 +52,7 @@ struct PostgresReplayTests {
                   connection: {url: "\(PostgresTestServer.url)"}
                   table: {schema: \(schema), name: target}
                   strategy: \(strategy.yaml)
-                state: {dir: \(dir)/state}
+                state: \(state)
                 """.write(toFile: "\(dir)/pipeline.yml", atomically: true, encoding: .utf8)
         }
 
@@ -72,6 +76,7 @@ struct PostgresReplayTests {
         func drop() async {
             guard let c = try? await PostgresConnection.connect(url: PostgresTestServer.url) else { return }
             try? await c.execute("DROP SCHEMA IF EXISTS \(PostgresSQL.quoteIdentifier(schema)) CASCADE")
+            try? await c.execute("DELETE FROM \"dpone\".\"__dpone__state\" WHERE false")
             await c.close()
         }
     }
@@ -115,5 +120,32 @@ struct PostgresReplayTests {
         #expect(actual.count == expected.count, "\(strategyName) at \(fault): no lost or doubled rows")
         let firstDifference = actual.indices.first { $0 < expected.count && actual[$0] != expected[$0] }
         #expect(firstDifference == nil, "\(strategyName) at \(fault): first difference at row \(firstDifference ?? -1)")
+    }
+
+    /// With target-atomic state the data and the state commit in one transaction: a kill anywhere
+    /// leaves both or neither, so even a plain append is exactly once.
+    @Test(arguments: ["incremental_append", "incremental_merge"], FaultPoint.allCases.map(\.rawValue))
+    func targetAtomicStateIsExactlyOnce(strategyName: String, fault: String) async throws {
+        try PostgresTestServer.require()
+        let strategy = Self.strategies.first { $0.name == strategyName }!
+        let reference = try Workspace(strategy: strategy, targetAtomic: true)
+        let faulty = try Workspace(strategy: strategy, targetAtomic: true)
+        defer {
+            Task {
+                await reference.drop()
+                await faulty.drop()
+            }
+        }
+        try scenario(reference, fault: nil)
+        try scenario(faulty, fault: fault)
+        let expected = try await reference.target(strategy.compare)
+        let actual = try await faulty.target(strategy.compare)
+        #expect(actual.count == 4000 && expected.count == 4000, "\(strategyName) at \(fault): every id exactly once")
+        #expect(actual == expected)
+        let c = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        let state = try await c.query(
+            "SELECT document->'source'->'cursor'->>'value' FROM \(TableName(schema: faulty.schema, name: "state").sql) WHERE pipeline = 'replay'")
+        await c.close()
+        #expect(state == [["4000"]], "the state row committed with the data")
     }
 }

@@ -145,3 +145,33 @@ struct PostgresToPostgresTests {
         #expect(result.state == nil)
     }
 }
+
+extension PostgresToPostgresTests {
+    @Test func aPostgresStateStoreFencesAConcurrentRunAndTargetAtomicCommitsWithTheData() async throws {
+        try await seed()
+        defer { Task { await cleanup() } }
+        let yaml = """
+            name: fenced
+            source: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: \(schema), name: src}, options: {incremental_column: id}}
+            sink: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: \(schema), name: dst}, strategy: {mode: incremental_append}}
+            state: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: \(schema), name: state}, atomicity: target_atomic}
+            """
+        let doc = try ManifestLoader.parse(yaml: yaml, path: "f.yml", environment: [:])
+        let held = try await PostgresPipelineLock.acquire(
+            url: PostgresTestServer.url, stateTable: TableName(schema: schema, name: "state"), pipeline: "fenced")
+        let refused = await BatchPipeline.run(document: doc, options: BatchOptions())
+        #expect(refused.status == .failed)
+        #expect(refused.error?.contains("already running") == true, "\(refused.error ?? "")")
+        await held.release()
+
+        let result = await BatchPipeline.run(document: doc, options: BatchOptions())
+        #expect(result.status == .succeeded, "\(result.error ?? "")")
+        #expect(result.insertedRows == 4)
+        let c = try await connection()
+        let state = try await c.query("SELECT checkpoint::text, document->'source'->'cursor'->>'value' FROM \(q).state")
+        await c.close()
+        #expect(state == [["1", "4"]])
+        let again = await BatchPipeline.run(document: doc, options: BatchOptions())
+        #expect(again.status == .succeeded && again.extractedRows == 0)
+    }
+}

@@ -84,6 +84,9 @@ public final class PostgresSink: SinkOperator {
             statements.append("CREATE SCHEMA IF NOT EXISTS \(PostgresSQL.quoteIdentifier(stagingSchema))")
         }
         try await connection.execute(statements.joined(separator: ";\n"))
+        if let stateTable = options.targetAtomicState {
+            try await connection.run { session in try PostgresStateStore.ensureTable(stateTable, in: session) }
+        }
         try await dropLeftoverStaging(on: connection)
         let exists = try await connection.query("SELECT to_regclass($1) IS NOT NULL", parameters: [target.sql])
         if exists.first?.first == "t" {
@@ -213,7 +216,7 @@ public final class PostgresSink: SinkOperator {
         let ledger = options.ledger
         let targetText = options.target.description
         let retention = options.ledgerRetention
-        let stateStatements = options.targetAtomicState
+        let stateTable = options.targetAtomicState
         let commit: SinkCommit
         do {
             commit = try await connection.run { session -> SinkCommit in
@@ -259,11 +262,11 @@ public final class PostgresSink: SinkOperator {
                     _ = try session.query(
                         "DELETE FROM \(ledger.sql) WHERE pipeline = $1 AND target = $2 AND checkpoint <= $3",
                         parameters: [context.pipeline, targetText, String(Int64(context.id.rawValue) - Int64(retention))])
-                    if let stateStatements {
+                    if let stateTable {
                         let state = PipelineState(
                             pipeline: context.pipeline, checkpoint: context.id, source: context.positions,
                             loadID: context.loadID, runID: context.runID, committedAt: Self.isoNow())
-                        for sql in stateStatements(state) { try session.execute(sql) }
+                        try PostgresStateStore.writeState(state, table: stateTable, in: session)
                     }
                     try session.execute("DROP TABLE IF EXISTS \(plan.staging.sql)")
                     try session.execute("COMMIT")

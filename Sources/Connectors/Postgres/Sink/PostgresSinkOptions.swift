@@ -11,9 +11,9 @@ public struct PostgresSinkOptions: Sendable {
     /// The idempotency ledger: one row per published (pipeline, target, checkpoint), written in the
     /// publish transaction. Default `<target schema>.__dpone__loads`.
     public var ledger: TableName
-    /// With target-atomic state, the state row is upserted in the publish transaction by running this
-    /// closure's statements (given the checkpoint's state document); nil when state lives elsewhere.
-    public var targetAtomicState: (@Sendable (PipelineState) -> [String])?
+    /// With target-atomic state: the state table (on the sink's database) whose row for the pipeline
+    /// is written in the publish transaction; nil when state lives elsewhere.
+    public var targetAtomicState: TableName?
     /// How many ledger rows per pipeline and target are kept (older ones are pruned on publish).
     public var ledgerRetention: Int
     /// Names the staging table (`__dpone__stg_<load id>_<table>`); random when nil.
@@ -21,7 +21,7 @@ public struct PostgresSinkOptions: Sendable {
 
     public init(
         url: String, target: TableName, stagingSchema: String? = nil, mode: LoadPlan.Mode, uniqueKey: [String] = [],
-        ledger: TableName? = nil, targetAtomicState: (@Sendable (PipelineState) -> [String])? = nil,
+        ledger: TableName? = nil, targetAtomicState: TableName? = nil,
         ledgerRetention: Int = 1000, loadID: String? = nil
     ) {
         self.loadID = loadID
