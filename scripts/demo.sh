@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs what dpone needs, builds it, and runs a real pipeline on a generated sample:
-# a files -> files incremental load, then a second run that picks up only the new rows.
-# Idempotent: every run starts from a fresh demo-output/ folder.
+# Installs what dpone needs, builds it, and runs real pipelines on generated samples:
+#  1. files -> files: an incremental load, then a second run that picks up only the new rows;
+#  2. PostgreSQL -> PostgreSQL (the main job): starts the local PostgreSQL 15 (loopback, under
+#     .services/), seeds demo.orders, loads it with an xmin incremental merge, changes some rows,
+#     and runs again: only the changed rows are read. Stops PostgreSQL afterwards if it started it.
+# Idempotent: every run starts from a fresh demo-output/ folder and a fresh demo schema.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -39,3 +42,32 @@ wc -l "$DEMO_DIR"/out/orders/part-*
 echo "== full refresh of the same file with lineage and row hash columns"
 "$DPONE" batch examples/orders-snapshot.yml
 head -3 "$DEMO_DIR/out/orders_snapshot.csv"
+
+echo
+echo "== PostgreSQL -> PostgreSQL: xmin incremental merge with target-atomic state"
+started_postgres=0
+scripts/postgres.sh status >/dev/null 2>&1 || started_postgres=1
+export DPONE_CONN_DEMO_PG_URL="$(scripts/postgres.sh start | tail -n 1)"
+trap '[ "$started_postgres" = 1 ] && scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+scripts/postgres.sh psql -d dpone <<'SQL'
+DROP SCHEMA IF EXISTS demo CASCADE;
+DROP SCHEMA IF EXISTS analytics CASCADE;
+CREATE SCHEMA demo AUTHORIZATION dpone;
+CREATE TABLE demo.orders (
+  id bigint PRIMARY KEY, customer text NOT NULL, amount numeric(12,2), status text,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO demo.orders (id, customer, amount, status, created_at)
+SELECT g, 'customer-' || (g % 977), (g % 5000) + (g % 100) / 100.0,
+       (ARRAY['paid', 'pending', 'cancelled', 'refunded'])[1 + g % 4],
+       timestamptz '2026-01-01' + g * interval '1 minute'
+FROM generate_series(1, 200000) AS g;
+ALTER TABLE demo.orders OWNER TO dpone;
+SQL
+"$DPONE" manifest validate examples/pg-orders-xmin.yml
+"$DPONE" batch examples/pg-orders-xmin.yml --progress plain
+echo "-- 1,000 orders change status and 500 new ones arrive"
+scripts/postgres.sh psql -d dpone -c "UPDATE demo.orders SET status = 'shipped' WHERE id % 200 = 0; INSERT INTO demo.orders (id, customer, amount, status) SELECT g, 'late', 1.00, 'paid' FROM generate_series(200001, 200500) AS g;"
+"$DPONE" batch examples/pg-orders-xmin.yml --progress plain
+scripts/postgres.sh psql -d dpone -c "SELECT status, count(*) FROM analytics.orders GROUP BY status ORDER BY status;"
+"$DPONE" state show examples/pg-orders-xmin.yml
