@@ -251,3 +251,16 @@ extension PostgresSinkStrategyTests {
         #expect(try await rows("id, name") == [["2", "b"], ["3", "a"]])
     }
 }
+
+extension PostgresSinkStrategyTests {
+    @Test func upsertWithoutAUniqueIndexFailsBeforeStaging() async throws {
+        defer { Task { try? await cleanup() } }
+        let c = try await connection()
+        try await c.execute("CREATE SCHEMA \"\(schema)\"; CREATE TABLE \"\(schema)\".target (id bigint, name text, amount numeric(12,2)); INSERT INTO \"\(schema)\".target VALUES (1, 'a', 1)")
+        await c.close()
+        let result = try await load("1,b,2\n", strategy: "{mode: incremental_merge, unique_key: id, merge_policy: upsert}")
+        #expect(result.status == .failed)
+        #expect(result.error?.contains("needs a unique index on (id)") == true, "\(result.error ?? "")")
+        #expect(try await rows("id, name") == [["1", "a"]])
+    }
+}

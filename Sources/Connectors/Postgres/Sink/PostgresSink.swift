@@ -97,6 +97,9 @@ public final class PostgresSink: SinkOperator {
             }
             let alter = try TargetShape.evolutionStatements(
                 target: target, existing: existing, incoming: schema, mode: options.mode)
+            if options.mode == .incrementalMerge(.upsert) {
+                try await requireUniqueIndex(on: connection)
+            }
             if !alter.isEmpty {
                 logger.notice("evolving target", metadata: ["table": "\(target)", "ddl": "\(alter)"])
                 try await connection.execute(alter.joined(separator: ";\n"))
@@ -105,6 +108,26 @@ public final class PostgresSink: SinkOperator {
             let create = TargetShape.createStatements(
                 target: target, incoming: schema, mode: options.mode, uniqueKey: options.uniqueKey)
             try await connection.execute("BEGIN;\n" + create.joined(separator: ";\n") + ";\nCOMMIT")
+        }
+    }
+
+    /// `INSERT ... ON CONFLICT (key)` needs a unique index on exactly the key columns: checked before
+    /// anything is staged, so the failure names the fix instead of surfacing mid-publish.
+    private func requireUniqueIndex(on connection: PostgresConnection) async throws {
+        let rows = try await connection.query(
+            """
+            SELECT string_agg(a.attname, ',' ORDER BY a.attname)
+            FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+            WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL
+            GROUP BY i.indexrelid
+            """, parameters: [options.target.sql])
+        let wanted = options.uniqueKey.sorted().joined(separator: ",")
+        guard rows.contains(where: { $0.first == wanted }) else {
+            throw DponeError(
+                .schema,
+                "merge_policy upsert needs a unique index on (\(options.uniqueKey.joined(separator: ", "))) of \(options.target)",
+                hint: "create one (CREATE UNIQUE INDEX ... ON \(options.target.sql) (...)) or use merge_policy delete_insert",
+                context: ["table": options.target.description])
         }
     }
 
