@@ -1,3 +1,4 @@
+import Dispatch
 import DponeTestSupport
 import Flow
 import PostgresConnector
@@ -198,6 +199,7 @@ struct SourceReadTests {
             let task = Task { try await source.run(into: out, resumeFrom: nil) }
             while out.sent.withLock({ $0 }) < 3 { try await Task.sleep(for: .milliseconds(5)) }
             task.cancel()
+            out.gate.signal()
             let error = try await #require(throws: DponeError.self) { try await task.value }
             #expect(error.kind == .cancelled)
             #expect(out.sent.withLock { $0 } < 200)
@@ -206,15 +208,20 @@ struct SourceReadTests {
     }
 }
 
-/// An output that takes 2 ms per batch, so a read is still running when the test cancels it.
+/// An output that holds the read after its third batch until the test opens the gate, so the read
+/// is deterministically still running when the test cancels it, however loaded the machine is.
 final class SlowOutput: SourceOutput {
     let sent = Mutex(0)
     let checkpoints = Mutex(0)
+    let gate = DispatchSemaphore(value: 0)
 
     func send(_ batch: Batch) async throws { try sendBlocking(batch) }
     func sendBlocking(_ batch: Batch) throws {
-        usleep(2000)
-        sent.withLock { $0 += 1 }
+        let count = sent.withLock { s in
+            s += 1
+            return s
+        }
+        if count == 3 { gate.wait() }
     }
     func checkpoint(positions: StateValue) async throws -> CheckpointID { try checkpointBlocking(positions: positions) }
     func checkpointBlocking(positions: StateValue) throws -> CheckpointID {
