@@ -166,8 +166,11 @@ public final class PostgresSink: SinkOperator {
     public func write(_ batch: Batch) async throws {
         guard batch.rowCount > 0 else { return }
         let connection = try self.connection
+        // Take the buffer out (leaving an empty one) so appending to it does not copy it.
         var (writer, encoder, buffer) = staging.withLock { s in
-            (s.writer, s.encoder, s.buffer)
+            let taken = (s.writer, s.encoder, s.buffer)
+            s.buffer = []
+            return taken
         }
         if writer == nil {
             let (table, newWriter) = try await beginStaging(on: connection)
@@ -219,7 +222,11 @@ public final class PostgresSink: SinkOperator {
 
     public func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
         let connection = try self.connection
-        var (writer, encoder, buffer, table) = staging.withLock { s in (s.writer, s.encoder, s.buffer, s.stagingTable) }
+        var (writer, encoder, buffer, table) = staging.withLock { s in
+            let taken = (s.writer, s.encoder, s.buffer, s.stagingTable)
+            s.buffer = []
+            return taken
+        }
         if writer == nil {
             // No rows this checkpoint: an empty staging table still drives the strategy (a full
             // refresh of an empty source empties the target; a snapshot diff deletes everything).
