@@ -22,6 +22,22 @@ public enum StateStores {
         }
     }
 
+    /// Forgets the source positions so the next run reads from scratch, but keeps the checkpoint
+    /// number: checkpoint ids never repeat for a pipeline, so a sink's ledger (or a files sink's part
+    /// names) can never mistake a new load for a replay of an old one.
+    public static func reset(document: ManifestDocument, override: String?) async throws -> PipelineState? {
+        let store = make(for: document, override: override)
+        guard let current = try await store.load(pipeline: document.name) else { return nil }
+        try await store.reset(pipeline: document.name)
+        let tombstone = PipelineState(
+            pipeline: document.name, checkpoint: current.checkpoint, source: nil, loadID: nil, runID: nil,
+            committedAt: current.committedAt)
+        // A target-atomic store only verifies what a sink wrote; the reset writes the row itself.
+        let writable: any StateStore = (store as? TargetAtomicStateStore)?.store ?? store
+        try await writable.commit(tombstone)
+        return tombstone
+    }
+
     /// The state table of a postgres store: `state.table`, else `dpone.__dpone__state`.
     public static func postgresTable(_ document: ManifestDocument) -> TableName {
         guard let table = document.state.table else { return PostgresStateStore.defaultTable }

@@ -35,7 +35,7 @@ struct StateCommand: AsyncParsableCommand {
 
     struct Reset: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Forget the state: the next run starts from scratch (a full read).")
+            abstract: "Forget the source positions: the next run reads from scratch (checkpoint numbering continues).")
 
         @Argument(help: "The pipeline manifest (YAML).")
         var manifest: String
@@ -47,9 +47,10 @@ struct StateCommand: AsyncParsableCommand {
             let document = try ManifestCommand.loadOrExit(manifest)
             let store = StateStores.make(for: document, override: stateDir)
             let lock = try await StateStores.lock(for: document, override: stateDir)
-            try await store.reset(pipeline: document.name)
+            let kept = try await StateStores.reset(document: document, override: stateDir)
             await lock?.release()
-            print("state of pipeline \(document.name) reset (\(store.location(pipeline: document.name)))")
+            let numbering = kept.map { "; checkpoint numbering continues after \($0.checkpoint)" } ?? ""
+            print("state of pipeline \(document.name) reset (\(store.location(pipeline: document.name)))\(numbering)")
         }
     }
 }

@@ -78,7 +78,13 @@ struct RunResultGoldenTests {
         #expect(show.stdout.contains("\"checkpoint\" : 1"))
         let reset = try CLI.run(["state", "reset", "pipeline.yml"], in: dir)
         #expect(reset.status == 0)
-        #expect(try CLI.run(["state", "show", "pipeline.yml"], in: dir).stdout.contains("no state"))
+        #expect(reset.stdout.contains("checkpoint numbering continues after 1"))
+        let after = try CLI.run(["state", "show", "pipeline.yml"], in: dir).stdout
+        #expect(after.contains("\"checkpoint\" : 1") && !after.contains("cursor"), "positions forgotten, numbering kept")
+        // The next run reads everything again into a new part: nothing is overwritten.
+        #expect(try CLI.run(["batch", "pipeline.yml"], in: dir).status == 0)
+        let parts = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/out").sorted()
+        #expect(parts == ["part-00000001.csv", "part-00000002.csv"])
     }
 
     @Test func textResultSummarisesTheRun() throws {
@@ -104,5 +110,20 @@ extension RunResultGoldenTests {
         let json = try CLI.run(["batch", "pipeline.yml", "--dry-run", "--format", "json"], in: dir)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(object["next_checkpoint"] as? Int == 1)
+    }
+}
+
+extension RunResultGoldenTests {
+    @Test func aDeletedStateNeverOverwritesPublishedParts() throws {
+        let dir = try workspace()
+        #expect(try CLI.run(["batch", "pipeline.yml"], in: dir).status == 0)
+        try "id,name\n1,a\n2,b\n3,c\n4,d\n".write(toFile: "\(dir)/in.csv", atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["batch", "pipeline.yml"], in: dir).status == 0)
+        try FileManager.default.removeItem(atPath: "\(dir)/state/golden.json")
+        let out = try CLI.run(["batch", "pipeline.yml"], in: dir)
+        #expect(out.status == 1)
+        #expect(out.stdout.contains("already holds part 2"), "\(out.stdout)")
+        let first = try String(contentsOfFile: "\(dir)/out/part-00000001.csv", encoding: .utf8)
+        #expect(first == "id,name\n1,a\n2,b\n3,c\n", "published rows are untouched")
     }
 }

@@ -239,3 +239,30 @@ extension PostgresToPostgresTests {
         #expect(second.extractedRows == 4)
     }
 }
+
+extension PostgresToPostgresTests {
+    /// A reset keeps checkpoint numbering, so the next load is published (not mistaken for a replay
+    /// by the ledger); a state deleted behind dpone's back is a clear error, never a silent skip.
+    @Test func stateResetReloadsAndALostStateIsRefused() async throws {
+        try await seed()
+        defer { Task { await cleanup() } }
+        let doc = try manifest(strategy: "{mode: incremental_merge, unique_key: id}", options: "{incremental_strategy: xmin}")
+        #expect(await BatchPipeline.run(document: doc, options: BatchOptions()).status == .succeeded)
+        #expect(await BatchPipeline.run(document: doc, options: BatchOptions()).status == .succeeded)
+        let kept = try await StateStores.reset(document: doc, override: nil)
+        #expect(kept?.checkpoint == CheckpointID(2) && kept?.source == nil)
+
+        let c = try await connection()
+        try await c.execute("UPDATE \(q).src SET t = 'after reset' WHERE id = 1")
+        await c.close()
+        let reloaded = await BatchPipeline.run(document: doc, options: BatchOptions())
+        #expect(reloaded.status == .succeeded, "\(reloaded.error ?? "")")
+        #expect(reloaded.state?.checkpoint == CheckpointID(3) && reloaded.extractedRows == 4)
+        #expect(try await snapshot("src") == snapshot("dst"))
+
+        try FileManager.default.removeItem(atPath: "\(dir)/state/p2p.json")
+        let lost = await BatchPipeline.run(document: doc, options: BatchOptions())
+        #expect(lost.status == .failed)
+        #expect(lost.error?.contains("already has checkpoint 3") == true, "\(lost.error ?? "")")
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import Flow
 
@@ -141,6 +142,17 @@ final class FileSinkState: @unchecked Sendable {
                 file.discard()
                 return SinkCommit()
             }
+            // Replaying checkpoint N replaces part N, which is the newest part. A newer part means the
+            // state is behind the output (deleted, or another state dir): replacing part N would
+            // destroy published rows, so stop and say so.
+            if let newest = try newestPart(), newest > checkpoint.rawValue {
+                file.discard()
+                throw DponeError(
+                    .state,
+                    "\(options.path) already holds part \(newest), but the state is at checkpoint \(checkpoint.rawValue - 1): the state was deleted or points elsewhere",
+                    hint: "restore the state, or use `dpone state reset` (it keeps checkpoint numbering)",
+                    context: ["file": options.path])
+            }
             try publish(&file, as: "\(options.path)/\(Self.partName(checkpoint, options.format))")
             return SinkCommit(inserted: file.rows)
         }
@@ -164,6 +176,15 @@ final class FileSinkState: @unchecked Sendable {
     func abort() {
         staged?.discard()
         staged = nil
+    }
+
+    /// The highest checkpoint number among the published parts, if any.
+    private func newestPart() throws -> UInt64? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: options.path)) ?? []
+        return names.compactMap { name -> UInt64? in
+            guard name.hasPrefix("part-"), let dot = name.firstIndex(of: ".") else { return nil }
+            return UInt64(name[name.index(name.startIndex, offsetBy: 5)..<dot])
+        }.max()
     }
 
     /// `part-00000042.csv`

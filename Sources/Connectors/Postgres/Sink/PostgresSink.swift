@@ -267,6 +267,21 @@ public final class PostgresSink: SinkOperator {
                     let published = try session.query(
                         "SELECT positions::text, inserted, updated, deleted FROM \(ledger.sql) WHERE pipeline = $1 AND target = $2 AND checkpoint = $3",
                         parameters: [context.pipeline, targetText, String(context.id.rawValue)])
+                    // A replay is always of the newest published checkpoint. A later one in the
+                    // ledger means the state is behind the target (deleted, or pointed elsewhere):
+                    // skipping or re-publishing would both be wrong, so stop and say so.
+                    let newest = try session.query(
+                        "SELECT max(checkpoint)::text FROM \(ledger.sql) WHERE pipeline = $1 AND target = $2",
+                        parameters: [context.pipeline, targetText])
+                    if let newestText = newest.first?.first ?? nil, let newestID = UInt64(newestText),
+                        newestID > context.id.rawValue
+                    {
+                        throw DponeError(
+                            .state,
+                            "\(plan.target) already has checkpoint \(newestID) of pipeline '\(context.pipeline)' published, but the state is at checkpoint \(context.id.rawValue - 1): the state was deleted or points to another store",
+                            hint: "restore the state, or start over with `dpone state reset` (it keeps checkpoint numbering) after deciding what the target should hold",
+                            context: ["table": plan.target.description, "ledger": ledger.description])
+                    }
                     if let row = published.first {
                         try session.execute("DROP TABLE IF EXISTS \(plan.staging.sql)")
                         try session.execute("COMMIT")
