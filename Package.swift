@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "Operators", targets: ["Operators"]),
         .library(name: "FilesConnector", targets: ["FilesConnector"]),
         .library(name: "PostgresConnector", targets: ["PostgresConnector"]),
+        .library(name: "ClickHouseConnector", targets: ["ClickHouseConnector"]),
         .library(name: "Manifest", targets: ["Manifest"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
@@ -67,6 +68,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ClickHouseConnector",
+            dependencies: ["Flow", "CCurl", "CZstd", "CLZ4", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Connectors/ClickHouse",
+            swiftSettings: strict
+        ),
+        .target(
             name: "Manifest",
             dependencies: ["Flow", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
@@ -96,6 +103,11 @@ let package = Package(
         .testTarget(
             name: "PostgresConnectorTests",
             dependencies: ["PostgresConnector", "Flow", "DponeTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ClickHouseConnectorTests",
+            dependencies: ["ClickHouseConnector", "Flow", "DponeTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Flow"], exclude: ["Fixtures"], swiftSettings: strict),

@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine with the Swift toolchain:
-# installs the C libraries, builds, starts the local services (PostgreSQL 15 on loopback, under
-# .services/), runs every test layer that needs no external vendor (unit, contract, files, local
-# services, replay) and stops the services again. Prints Swift's test summary; exits non-zero on any failure.
+# installs the C libraries, builds, starts the local services on loopback under .services/
+# (PostgreSQL 15, ClickHouse 18.16, the modern ClickHouse 26.9 engine of ../shared/tools), runs every
+# test layer that needs no external vendor (unit, contract, files, local services, replay) and stops
+# the services again. Prints Swift's test summary; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
 swift build -c release --product dpone   # the memory-bound test runs a 200 MB file through it
 export DPONE_RELEASE_BIN="$PWD/.build/release/dpone"
-# Local services: started here, stopped on exit whatever happens.
-started_postgres=0
-scripts/postgres.sh status >/dev/null 2>&1 || started_postgres=1
-export DPONE_TEST_POSTGRES_URL="$(scripts/postgres.sh start | tail -n 1)"
-trap '[ "$started_postgres" = 1 ] && scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+# Local services: started here, stopped on exit (only those this script started).
+started=()
+start_service() { # script variable: starts it and exports its URL in the variable
+  "scripts/$1" status >/dev/null 2>&1 || started+=("$1")
+  local url
+  url="$("scripts/$1" start | tail -n 1)"
+  export "$2=$url"
+}
+stop_services() { for s in "${started[@]}"; do "scripts/$s" stop >/dev/null 2>&1 || true; done; }
+trap stop_services EXIT
+start_service postgres.sh DPONE_TEST_POSTGRES_URL
+start_service clickhouse.sh DPONE_TEST_CLICKHOUSE_URL
+start_service clickhouse-modern.sh DPONE_TEST_CLICKHOUSE_MODERN_URL
 export DPONE_RUN_INTEGRATION=1
 export DPONE_RUN_INTEGRATION_REPLAY=1
 export DPONE_BIN="$PWD/.build/debug/dpone"

@@ -87,7 +87,7 @@ struct PostgresConnectionTests {
         task.cancel()
         let error = await #expect(throws: PostgresError.self) { try await task.value }
         #expect(error?.sqlState == "57014")
-        #expect(clock.now - start < .seconds(10))
+        #expect(clock.now - start < .seconds(25), "the statement sleeps 30 s: only the cancel ends it sooner")
         #expect(try await conn.query("SELECT 2") == [["2"]])
         await conn.close()
     }

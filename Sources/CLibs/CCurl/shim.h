@@ -13,5 +13,13 @@ static inline CURLcode dpone_curl_setopt_write_callback(CURL *h, size_t (*cb)(ch
 static inline CURLcode dpone_curl_setopt_read_callback(CURL *h, size_t (*cb)(char *, size_t, size_t, void *)) {
     return curl_easy_setopt(h, CURLOPT_READFUNCTION, cb);
 }
+static inline CURLcode dpone_curl_setopt_header_callback(CURL *h, size_t (*cb)(char *, size_t, size_t, void *)) {
+    return curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, cb);
+}
+static inline CURLcode dpone_curl_setopt_xferinfo_callback(
+    CURL *h, int (*cb)(void *, curl_off_t, curl_off_t, curl_off_t, curl_off_t)) {
+    return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, cb);
+}
+static inline CURLcode dpone_curl_setopt_off_t(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode dpone_curl_getinfo_long(CURL *h, CURLINFO i, long *out) { return curl_easy_getinfo(h, i, out); }
 #endif
