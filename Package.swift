@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Flow", "Operators", "FilesConnector", "PostgresConnector", "Manifest",
+                "Flow", "Operators", "FilesConnector", "PostgresConnector", "ClickHouseConnector", "Manifest",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -114,7 +114,8 @@ let package = Package(
         .testTarget(
             name: "PipelineTests",
             dependencies: [
-                "Pipeline", "Manifest", "Flow", "FilesConnector", "Operators", "PostgresConnector", "DponeTestSupport",
+                "Pipeline", "Manifest", "Flow", "FilesConnector", "Operators", "PostgresConnector", "ClickHouseConnector",
+                "DponeTestSupport",
             ],
             swiftSettings: strict
         ),
@@ -124,7 +125,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "CLITests", dependencies: ["Flow", "PostgresConnector", "DponeTestSupport"], exclude: ["Golden"],
+            name: "CLITests", dependencies: ["Flow", "PostgresConnector", "ClickHouseConnector", "DponeTestSupport"],
+            exclude: ["Golden"],
             swiftSettings: strict),
     ]
 )

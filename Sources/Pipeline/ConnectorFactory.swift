@@ -1,3 +1,4 @@
+import ClickHouseConnector
 import FilesConnector
 import Flow
 import Manifest
@@ -9,6 +10,20 @@ import PostgresConnector
 enum ConnectorFactory {
     static func source(_ config: SourceConfig) throws -> any SourceOperator {
         switch config.type {
+        case .clickhouse:
+            guard let connection = config.connection, let table = config.table else {
+                throw DponeError(.manifest, "a clickhouse source needs a connection and a table")
+            }
+            let mode: ClickHouseSourceOptions.Mode =
+                config.options.incrementalColumn.map { .cursor(column: $0, lookback: config.options.lookback) } ?? .full
+            let final: Bool
+            if case .bool(let b)? = config.options.extra["final"] { final = b } else { final = false }
+            return try ClickHouseSource(
+                name: "clickhouse:\(table.schema ?? "default").\(table.name)",
+                options: ClickHouseSourceOptions(
+                    url: clickHouseURL(connection.resolved), database: table.schema ?? "default", table: table.name,
+                    columns: config.options.columns, customPredicate: config.options.customPredicate, mode: mode,
+                    final: final, batchRows: config.options.batchRows ?? ClickHouseSourceOptions.defaultBatchRows))
         case .postgres:
             guard let connection = config.connection, let table = config.table else {
                 throw DponeError(.manifest, "a postgres source needs a connection and a table")
@@ -50,6 +65,16 @@ enum ConnectorFactory {
 
     static func sink(_ config: SinkConfig, loadID: String, targetAtomicState: TableName? = nil) throws -> any SinkOperator {
         switch config.type {
+        case .clickhouse:
+            guard let connection = config.connection, let table = config.table else {
+                throw DponeError(.manifest, "a clickhouse sink needs a connection and a table")
+            }
+            let target = ClickHouseTableName(database: table.schema ?? "default", name: table.name)
+            return ClickHouseSink(
+                name: "clickhouse:\(target)",
+                options: ClickHouseSinkOptions(
+                    url: clickHouseURL(connection.resolved), target: target, mode: try clickHouseMode(config.strategy),
+                    uniqueKey: config.strategy.uniqueKey, loadID: loadID))
         case .postgres:
             guard let connection = config.connection, let table = config.table else {
                 throw DponeError(.manifest, "a postgres sink needs a connection and a table")
@@ -107,7 +132,7 @@ enum ConnectorFactory {
             }
         }
         // snapshot_diff and scd2 compare rows by their hash: the pipeline adds it when not asked to.
-        let needsHash = [.snapshotDiff, .scd2].contains(document.sink.strategy.mode) && document.sink.type != .files
+        let needsHash = [.snapshotDiff, .scd2].contains(document.sink.strategy.mode) && document.sink.type == .postgres
         if document.sink.options.rowHash || needsHash { chain.append(RowHash()) }
         if document.sink.options.lineage { chain.append(LineageColumns(loadID: loadID, loadedAtMicroseconds: loadedAt)) }
         return chain
@@ -145,6 +170,35 @@ enum ConnectorFactory {
                 .usage, "strategy mode \(strategy.mode.rawValue) is not available for postgres sinks in this build yet",
                 hint: "available: full_refresh, incremental_append, incremental_merge, replace, partition_replace, snapshot_diff, scd2")
         }
+    }
+
+    /// The ClickHouse publication a manifest strategy asks for.
+    static func clickHouseMode(_ strategy: StrategyConfig) throws -> ClickHouseLoadMode {
+        switch strategy.mode {
+        case .fullRefresh: return .fullRefresh
+        case .incrementalAppend: return .incrementalAppend(onlyNewRows: strategy.onlyNewRows)
+        case .incrementalMerge: return .incrementalMerge
+        case .partitionReplace:
+            guard let column = strategy.partitionColumn else {
+                throw DponeError(.manifest, "strategy mode partition_replace needs partition.column")
+            }
+            return .partitionReplace(column: column, maxPartitions: strategy.maxPartitionsPerRun)
+        case .replace:
+            return .replace(predicate: strategy.customPredicate ?? "")
+        case .snapshotDiff: return .snapshotDiff
+        case .scd2: return .scd2
+        case .cdcApply, .backfill:
+            throw DponeError(
+                .usage, "strategy mode \(strategy.mode.rawValue) is not available for clickhouse sinks in this build yet")
+        }
+    }
+
+    /// ClickHouse speaks HTTP: a `clickhouse://` URL built from connection parts becomes `http://`.
+    static func clickHouseURL(_ connection: ResolvedConnection) -> String {
+        let url = connection.url
+        if url.hasPrefix("clickhouse://") { return "http://" + url.dropFirst("clickhouse://".count) }
+        if url.hasPrefix("clickhouses://") { return "https://" + url.dropFirst("clickhouses://".count) }
+        return url
     }
 
     static func csvOptions(_ file: FileOptions) -> CSVOptions {

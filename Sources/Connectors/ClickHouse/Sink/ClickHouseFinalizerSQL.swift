@@ -1,0 +1,114 @@
+import Flow
+
+/// The SQL the ClickHouse sink runs for one checkpoint, as data: pure functions of the plan, one
+/// statement each (ClickHouse's HTTP interface takes one statement per request). `--dry-run` can show
+/// them verbatim; `ClickHouseSink` decides which run (replay cleanup, swap flavour) from the server.
+public struct ClickHousePublishPlan: Sendable {
+    public var target: ClickHouseTableName
+    /// The staged rows (business columns only, target types, key columns Nullable when the source is).
+    public var staging: ClickHouseTableName
+    /// A copy of the target's structure the staged rows are tagged into (full_refresh, partition_replace).
+    public var publish: ClickHouseTableName
+    /// The table a RENAME swap moves the previous target to (servers without EXCHANGE TABLES).
+    public var displaced: ClickHouseTableName
+    public var columns: [String]
+    public var uniqueKey: [String]
+    public var mode: ClickHouseLoadMode
+    /// Technical columns the target has (`__dpone__checkpoint`, and `__dpone__version` for merge).
+    public var technicalColumns: [String]
+    /// Staged columns that may hold NULL and must not (keys, the partition column).
+    public var nullableRequiredColumns: [String]
+
+    var t: String { target.sql }
+    var s: String { staging.sql }
+
+    /// `INSERT INTO into (cols, technical...) SELECT cols, N... FROM staging [WHERE ...]`.
+    public func tagInsert(into table: ClickHouseTableName, checkpoint: UInt64, filter: String? = nil) -> String {
+        let cols = ClickHouseSQL.list(columns)
+        let tech = technicalColumns.isEmpty ? "" : ", " + ClickHouseSQL.list(technicalColumns)
+        let values = technicalColumns.isEmpty ? "" : ", " + technicalColumns.map { _ in String(checkpoint) }.joined(separator: ", ")
+        return "INSERT INTO \(table.sql) (\(cols)\(tech)) SELECT \(cols)\(values) FROM \(s)" + (filter.map { " WHERE \($0)" } ?? "")
+    }
+
+    /// Checks on staging before the target is touched; each returns one count that must be 0.
+    public func checks() -> [(what: String, sql: String)] {
+        var checks: [(String, String)] = []
+        if !nullableRequiredColumns.isEmpty {
+            let nulls = nullableRequiredColumns.map { "isNull(\(ClickHouseSQL.quoteIdentifier($0)))" }.joined(separator: " OR ")
+            checks.append(("rows with a NULL in \(nullableRequiredColumns.joined(separator: ", "))", "SELECT count() FROM \(s) WHERE \(nulls)"))
+        }
+        if case .partitionReplace(let column, let max) = mode {
+            checks.append((
+                "partitions more than max_partitions_per_run (\(max))",
+                "SELECT greatest(toInt64(uniqExact(\(ClickHouseSQL.quoteIdentifier(column)))) - \(max), 0) FROM \(s)"
+            ))
+        }
+        if mode.matchesByKey && !uniqueKey.isEmpty {
+            checks.append((
+                "duplicate unique keys (\(uniqueKey.joined(separator: ", ")))",
+                "SELECT count() FROM (SELECT 1 FROM \(s) GROUP BY \(ClickHouseSQL.list(uniqueKey)) HAVING count() > 1)"
+            ))
+        }
+        return checks
+    }
+
+    /// Rows of the target a previous attempt of `checkpoint` left (append replay cleanup).
+    public func countTagged(_ checkpoint: UInt64, in table: ClickHouseTableName? = nil) -> String {
+        "SELECT count() FROM \((table ?? target).sql) WHERE \(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.checkpoint)) = \(checkpoint)"
+    }
+
+    /// Deletes the rows a previous attempt of `checkpoint` left (a mutation: asynchronous on old servers).
+    public func deleteTagged(_ checkpoint: UInt64) -> String {
+        "ALTER TABLE \(t) DELETE WHERE \(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.checkpoint)) = \(checkpoint)"
+    }
+
+    /// Unfinished mutations of the target (servers without `mutations_sync`).
+    public func pendingMutations() -> String {
+        "SELECT count() FROM system.mutations WHERE database = \(ClickHouseSQL.quoteLiteral(target.database)) AND table = \(ClickHouseSQL.quoteLiteral(target.name)) AND is_done = 0"
+    }
+
+    /// `incremental_append`: the insert (only keys the target lacks with `onlyNewRows`).
+    public func appendInsert(_ checkpoint: UInt64) -> String {
+        guard case .incrementalAppend(true) = mode else { return tagInsert(into: target, checkpoint: checkpoint) }
+        let key = ClickHouseSQL.keyTuple(uniqueKey)
+        return tagInsert(into: target, checkpoint: checkpoint, filter: "\(key) NOT IN (SELECT \(ClickHouseSQL.list(uniqueKey)) FROM \(t))")
+    }
+
+    /// `incremental_merge`: staged keys published by an earlier checkpoint (the rows this one updates).
+    public func mergeUpdatedCount(_ checkpoint: UInt64) -> String {
+        let key = ClickHouseSQL.keyTuple(uniqueKey)
+        return "SELECT count() FROM \(s) WHERE \(key) IN (SELECT \(ClickHouseSQL.list(uniqueKey)) FROM \(t) WHERE \(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.checkpoint)) < \(checkpoint))"
+    }
+
+    public func count(_ table: ClickHouseTableName) -> String { "SELECT count() FROM \(table.sql)" }
+
+    /// A fresh empty table with the target's structure and engine.
+    public func createLikeTarget(_ table: ClickHouseTableName) -> [String] {
+        ["DROP TABLE IF EXISTS \(table.sql)", "CREATE TABLE \(table.sql) AS \(t)"]
+    }
+
+    /// The swap of `full_refresh`: EXCHANGE where supported, else a two-table RENAME.
+    public func swap(exchange: Bool) -> [String] {
+        if exchange { return ["EXCHANGE TABLES \(t) AND \(publish.sql)", "DROP TABLE IF EXISTS \(publish.sql)"] }
+        return [
+            "DROP TABLE IF EXISTS \(displaced.sql)",
+            "RENAME TABLE \(t) TO \(displaced.sql), \(publish.sql) TO \(t)",
+            "DROP TABLE IF EXISTS \(displaced.sql)",
+        ]
+    }
+
+    /// Partition ids of the active parts of `table`.
+    public func partitionIDs(of table: ClickHouseTableName) -> String {
+        "SELECT DISTINCT partition_id FROM system.parts WHERE database = \(ClickHouseSQL.quoteLiteral(table.database)) AND table = \(ClickHouseSQL.quoteLiteral(table.name)) AND active ORDER BY partition_id"
+    }
+
+    /// Rows of the target in the partitions `ids` (what a replace removes).
+    public func rowsInPartitions(_ ids: [String]) -> String {
+        "SELECT sum(rows) FROM system.parts WHERE database = \(ClickHouseSQL.quoteLiteral(target.database)) AND table = \(ClickHouseSQL.quoteLiteral(target.name)) AND active AND partition_id IN (\(ids.map(ClickHouseSQL.quoteLiteral).joined(separator: ", ")))"
+    }
+
+    /// Replaces one partition of the target by the publish table's (idempotent).
+    public func replacePartition(_ id: String) -> String {
+        "ALTER TABLE \(t) REPLACE PARTITION ID \(ClickHouseSQL.quoteLiteral(id)) FROM \(publish.sql)"
+    }
+}

@@ -1,0 +1,59 @@
+import Flow
+import Foundation
+
+/// The `__dpone__loads` idempotency ledger of a ClickHouse target: one row per published
+/// (pipeline, target, checkpoint), written after the publishing steps. A checkpoint found in it is a
+/// replay: nothing is published again and the recorded counts and positions are returned.
+struct ClickHouseLedger: Sendable {
+    let table: ClickHouseTableName
+    let target: String
+
+    var ddl: String {
+        """
+        CREATE TABLE IF NOT EXISTS \(table.sql) (pipeline String, target String, checkpoint UInt64, load_id String, \
+        run_id String, positions String, inserted UInt64, updated UInt64, deleted UInt64, committed_at DateTime DEFAULT now()) \
+        ENGINE = MergeTree ORDER BY (pipeline, target, checkpoint)
+        """
+    }
+
+    private func scope(_ pipeline: String) -> String {
+        "pipeline = \(ClickHouseSQL.quoteLiteral(pipeline)) AND target = \(ClickHouseSQL.quoteLiteral(target))"
+    }
+
+    func lookupSQL(_ context: CheckpointContext) -> String {
+        "SELECT positions, inserted, updated, deleted FROM \(table.sql) WHERE \(scope(context.pipeline)) AND checkpoint = \(context.id.rawValue) LIMIT 1"
+    }
+
+    func newestSQL(_ pipeline: String) -> String {
+        "SELECT max(checkpoint) FROM \(table.sql) WHERE \(scope(pipeline))"
+    }
+
+    func recordSQL(_ context: CheckpointContext, _ commit: SinkCommit) throws -> String {
+        let positions = String(decoding: try JSONEncoder().encode(context.positions), as: UTF8.self)
+        let text = [context.pipeline, target, String(context.id.rawValue), context.loadID, context.runID, positions]
+        let values = text.enumerated().map { $0.offset == 2 ? $0.element : ClickHouseSQL.quoteLiteral($0.element) }
+            + [commit.inserted, commit.updated, commit.deleted].map { String($0) }
+        return "INSERT INTO \(table.sql) (pipeline, target, checkpoint, load_id, run_id, positions, inserted, updated, deleted) VALUES (\(values.joined(separator: ", ")))"
+    }
+
+    /// The commit recorded with the checkpoint, or nil when it was never published.
+    func lookup(_ context: CheckpointContext, on client: ClickHouseClient) async throws -> SinkCommit? {
+        guard let row = try await client.queryRows(lookupSQL(context)).first, row.count == 4 else { return nil }
+        let positions = try JSONDecoder().decode(StateValue.self, from: Data(row[0].utf8))
+        return SinkCommit(
+            inserted: Int(row[1]) ?? 0, updated: Int(row[2]) ?? 0, deleted: Int(row[3]) ?? 0,
+            publishedPositions: positions)
+    }
+
+    /// Refuses to publish when a later checkpoint of the pipeline is already published: the state is
+    /// behind the target (deleted, or pointed elsewhere), and skipping or re-publishing would be wrong.
+    func refuseNewer(than context: CheckpointContext, on client: ClickHouseClient) async throws {
+        let text = try await client.queryRows(newestSQL(context.pipeline)).first?.first ?? "0"
+        guard let newest = UInt64(text), newest > context.id.rawValue else { return }
+        throw DponeError(
+            .state,
+            "\(target) already has checkpoint \(newest) of pipeline '\(context.pipeline)' published, but the state is at checkpoint \(context.id.rawValue - 1): the state was deleted or points to another store",
+            hint: "restore the state, or start over with `dpone state reset` (it keeps checkpoint numbering) after deciding what the target should hold",
+            context: ["table": target, "ledger": table.description])
+    }
+}

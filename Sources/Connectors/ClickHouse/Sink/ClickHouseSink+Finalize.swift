@@ -1,0 +1,154 @@
+import Flow
+import Foundation
+
+extension ClickHouseSink {
+    /// Publishes the checkpoint's staged rows (see the type's documentation for each strategy).
+    /// Idempotent for a repeated checkpoint: the ledger is consulted before anything is published,
+    /// and each publishing step is safe to repeat.
+    public func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
+        let client = try self.client
+        do {
+            try await finishStaging()
+            if let published = try await ledger.lookup(context, on: client) {
+                await dropAttemptTables(on: client)
+                logger.info("checkpoint already published", metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)"])
+                return published
+            }
+            try await ledger.refuseNewer(than: context, on: client)
+            let plan = publishPlan()
+            try await runChecks(plan, context: context, on: client)
+            let commit = try await publish(plan, checkpoint: context.id.rawValue, on: client)
+            try await client.execute(try ledger.recordSQL(context, commit))
+            await dropAttemptTables(on: client)
+            logger.info(
+                "published",
+                metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "inserted": "\(commit.inserted)"])
+            return commit
+        } catch {
+            await dropAttemptTables(on: client)
+            throw Self.sinkError(error)
+        }
+    }
+
+    /// Ends the insert stream, or creates an empty staging table when nothing was written (an empty
+    /// checkpoint still drives the strategy: a full refresh of an empty source empties the target).
+    func finishStaging() async throws {
+        let (stream, created) = state.withLock { s in
+            let taken = (s.stream, s.stagingCreated)
+            s.stream = nil
+            return taken
+        }
+        if let stream {
+            _ = try await stream.finish()
+        } else if !created {
+            try await createStaging()
+        }
+    }
+
+    func publishPlan() -> ClickHousePublishPlan {
+        let (schema, types, technical) = state.withLock { ($0.schema, $0.stagingTypes, $0.technicalColumns) }
+        let required = ClickHouseTargetShape.notNullColumns(mode: options.mode, uniqueKey: options.mode.matchesByKey ? options.uniqueKey : [])
+        let names = schema?.names ?? []
+        let nullableRequired = zip(names, types).filter { required.contains($0.0) && $0.1.isNullable }.map(\.0)
+        return ClickHousePublishPlan(
+            target: options.target, staging: staging, publish: publishTable, displaced: displaced, columns: names,
+            uniqueKey: options.uniqueKey, mode: options.mode, technicalColumns: technical,
+            nullableRequiredColumns: nullableRequired)
+    }
+
+    /// Key and partition checks on staging; a violation fails naming the table and count, before the
+    /// target is touched.
+    func runChecks(_ plan: ClickHousePublishPlan, context: CheckpointContext, on client: ClickHouseClient) async throws {
+        for check in plan.checks() {
+            let count = try await scalar(check.sql, on: client)
+            if count > 0 {
+                throw DponeError(
+                    .sink, "staging for \(plan.target) has \(count) \(check.what); the target is untouched",
+                    hint: "deduplicate the source or fix the unique_key / partition options",
+                    context: ["table": plan.target.description, "checkpoint": "\(context.id)"])
+            }
+        }
+    }
+
+    func publish(_ plan: ClickHousePublishPlan, checkpoint: UInt64, on client: ClickHouseClient) async throws -> SinkCommit {
+        switch options.mode {
+        case .fullRefresh:
+            return try await fullRefresh(plan, checkpoint: checkpoint, on: client)
+        case .incrementalAppend:
+            try await removeUnledgered(plan, checkpoint: checkpoint, on: client)
+            try await client.execute(plan.appendInsert(checkpoint))
+            FaultPoint.midFinalize.trigger()
+            return SinkCommit(inserted: try await scalar(plan.countTagged(checkpoint), on: client))
+        case .incrementalMerge:
+            let staged = try await scalar(plan.count(plan.staging), on: client)
+            let updated = try await scalar(plan.mergeUpdatedCount(checkpoint), on: client)
+            try await client.execute(plan.tagInsert(into: plan.target, checkpoint: checkpoint))
+            FaultPoint.midFinalize.trigger()
+            return SinkCommit(inserted: staged - updated, updated: updated)
+        case .partitionReplace:
+            return try await partitionReplace(plan, checkpoint: checkpoint, on: client)
+        case .replace, .snapshotDiff, .scd2:
+            throw DponeError(.usage, "mode \(options.mode.name) is not available for clickhouse sinks in this build")
+        }
+    }
+
+    /// Tags the staged rows into a copy of the target and swaps it in.
+    func fullRefresh(_ plan: ClickHousePublishPlan, checkpoint: UInt64, on client: ClickHouseClient) async throws -> SinkCommit {
+        let previous = try await scalar(plan.count(plan.target), on: client)
+        try await tagIntoPublishTable(plan, checkpoint: checkpoint, on: client)
+        let inserted = try await scalar(plan.count(plan.publish), on: client)
+        let exchange = state.withLock { $0.server?.supports(.exchangeTables) ?? false }
+        for (i, statement) in plan.swap(exchange: exchange).enumerated() {
+            try await client.execute(statement)
+            if i == (exchange ? 0 : 1) { FaultPoint.midFinalize.trigger() }
+        }
+        return SinkCommit(inserted: inserted, deleted: previous)
+    }
+
+    /// Replaces exactly the staged partitions, one idempotent `REPLACE PARTITION` each.
+    func partitionReplace(_ plan: ClickHousePublishPlan, checkpoint: UInt64, on client: ClickHouseClient) async throws -> SinkCommit {
+        try await tagIntoPublishTable(plan, checkpoint: checkpoint, on: client)
+        let inserted = try await scalar(plan.count(plan.publish), on: client)
+        let ids = try await client.queryRows(plan.partitionIDs(of: plan.publish)).compactMap(\.first)
+        guard !ids.isEmpty else { return SinkCommit() }
+        let deleted = try await scalar(plan.rowsInPartitions(ids), on: client)
+        for (i, id) in ids.enumerated() {
+            try await client.execute(plan.replacePartition(id))
+            if i == 0 { FaultPoint.midFinalize.trigger() }
+        }
+        return SinkCommit(inserted: inserted, deleted: deleted)
+    }
+
+    func tagIntoPublishTable(_ plan: ClickHousePublishPlan, checkpoint: UInt64, on client: ClickHouseClient) async throws {
+        for statement in plan.createLikeTarget(plan.publish) { try await client.execute(statement, idempotent: true) }
+        try await client.execute(plan.tagInsert(into: plan.publish, checkpoint: checkpoint))
+    }
+
+    /// Deletes rows a previous attempt of `checkpoint` inserted without reaching its ledger row (the
+    /// ledger was checked first), and waits for the mutation: `mutations_sync = 2` where the server
+    /// has it, else by polling `system.mutations`.
+    func removeUnledgered(_ plan: ClickHousePublishPlan, checkpoint: UInt64, on client: ClickHouseClient) async throws {
+        guard try await scalar(plan.countTagged(checkpoint), on: client) > 0 else { return }
+        logger.notice("removing rows of an unfinished attempt", metadata: ["table": "\(plan.target)", "checkpoint": "\(checkpoint)"])
+        let modern = state.withLock { $0.server?.supports(.lightweightDelete) ?? false }
+        try await client.execute(plan.deleteTagged(checkpoint), settings: modern ? ["mutations_sync": "2"] : [:])
+        let deadline = Date().addingTimeInterval(options.mutationTimeoutSeconds)
+        while try await scalar(plan.pendingMutations(), on: client) > 0 {
+            guard Date() < deadline else {
+                throw DponeError(
+                    .sink, "the mutation deleting checkpoint \(checkpoint)'s partial rows from \(plan.target) did not finish in \(Int(options.mutationTimeoutSeconds)) s",
+                    hint: "check system.mutations on the server", context: ["table": plan.target.description])
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        if try await scalar(plan.countTagged(checkpoint), on: client) > 0 {
+            throw DponeError(.sink, "rows of checkpoint \(checkpoint) remain in \(plan.target) after their delete", context: ["table": plan.target.description])
+        }
+    }
+
+    /// The first value of a one-row, one-column result as an Int (0 when empty or NULL).
+    func scalar(_ sql: String, on client: ClickHouseClient) async throws -> Int {
+        let text = try await client.queryRows(sql).first?.first ?? "0"
+        return Int(text) ?? 0
+    }
+}

@@ -1,0 +1,223 @@
+import Flow
+import Foundation
+import Logging
+import Synchronization
+
+/// Publishes batches into a ClickHouse table, staging-first, on 18.16 and current servers.
+///
+/// Each checkpoint's rows stream (`INSERT ... FORMAT Native`, one block per batch: bounded memory)
+/// into an attempt-local staging table typed like the target, so values are converted and checked
+/// before anything is published. On the barrier: the ledger (`__dpone__loads`) is consulted first (a
+/// published checkpoint publishes nothing and returns what was recorded with it; a newer one refuses),
+/// staged keys are checked (no NULL, no duplicate where the mode matches by key), the strategy
+/// publishes, the ledger row is written and staging dropped.
+///
+/// ClickHouse has no multi-statement transactions (18.16 has no EXCHANGE, no lightweight DELETE, no
+/// `mutations_sync` either), so every publishing step is safe to repeat when a checkpoint is replayed
+/// after a crash between publishing and its ledger row:
+/// - `full_refresh`: staged rows are tagged into a copy of the target's structure, swapped in with
+///   `EXCHANGE TABLES` (or `RENAME TABLE t TO old, pub TO t` + `DROP old`); a replay swaps again.
+/// - `incremental_append` (+ `only_new_rows`): rows a previous attempt of checkpoint N left (tagged
+///   `__dpone__checkpoint = N`, no ledger row) are deleted first (a mutation, awaited), then inserted.
+/// - `incremental_merge`: `ReplacingMergeTree(__dpone__version)` with version = checkpoint; a replay
+///   inserts the same versions again, which the engine collapses. Readers MUST deduplicate:
+///   `SELECT ... FROM t FINAL`, or `argMax(col, __dpone__version) ... GROUP BY key`; until merges run,
+///   a plain `SELECT` sees every version.
+/// - `partition_replace`: `ALTER TABLE t REPLACE PARTITION ID ... FROM pub` per staged partition.
+///
+/// Calls come from one sink task at a time (the graph's contract); mutable state sits in a Mutex so
+/// the type is honestly Sendable. Nothing here blocks a cooperative thread: the client runs curl on
+/// its own thread.
+public final class ClickHouseSink: SinkOperator {
+    public let name: String
+    public let options: ClickHouseSinkOptions
+    let logger = Logger(label: "dpone.clickhouse.sink")
+
+    struct State: Sendable {
+        var client: ClickHouseClient?
+        var server: ClickHouseServerInfo?
+        var schema: Schema?
+        var encoder: NativeEncoder?
+        var stagingTypes: [ClickHouseType] = []
+        var technicalColumns: [String] = []
+        var stream: ClickHouseInsertStream?
+        var stagingCreated = false
+    }
+
+    let state = Mutex(State())
+    let loadID: String
+    var staging: ClickHouseTableName { options.target.sibling("stg", loadID: loadID) }
+    var publishTable: ClickHouseTableName { options.target.sibling("pub", loadID: loadID) }
+    var displaced: ClickHouseTableName { options.target.sibling("old", loadID: loadID) }
+    var ledger: ClickHouseLedger { ClickHouseLedger(table: options.ledger, target: options.target.description) }
+
+    public init(name: String, options: ClickHouseSinkOptions) {
+        self.name = name
+        self.options = options
+        self.loadID = options.loadID ?? Self.randomID()
+    }
+
+    var client: ClickHouseClient {
+        get throws {
+            guard let c = state.withLock({ $0.client }) else {
+                throw DponeError(.internal, "clickhouse sink used before open", context: ["sink": name])
+            }
+            return c
+        }
+    }
+
+    /// Connects, creates the target when missing or evolves it additively (failing closed on breaking
+    /// changes), makes sure the ledger exists and drops this target's leftover attempt tables.
+    public func open(schema: Schema) async throws {
+        try options.validate(against: schema)
+        let client = try ClickHouseClient(url: options.url)
+        do {
+            let server = try await client.serverInfo()
+            let support = ClickHouseTypeSupport(server: server)
+            let target = options.target
+            try await client.execute("CREATE DATABASE IF NOT EXISTS \(ClickHouseSQL.quoteIdentifier(target.database))", idempotent: true)
+            if options.ledger.database != target.database {
+                try await client.execute("CREATE DATABASE IF NOT EXISTS \(ClickHouseSQL.quoteIdentifier(options.ledger.database))", idempotent: true)
+            }
+            try await client.execute(ledger.ddl, idempotent: true)
+            try await dropLeftovers(on: client)
+            var existing = try await describe(target, on: client)
+            if existing.isEmpty {
+                let create = ClickHouseTargetShape.createStatement(
+                    target: target, incoming: schema, mode: options.mode, uniqueKey: options.uniqueKey, support: support)
+                try await client.execute(create, idempotent: true)
+            } else {
+                let alter = try ClickHouseTargetShape.evolutionStatements(
+                    target: target, existing: existing, incoming: schema, mode: options.mode, support: support)
+                for statement in alter {
+                    logger.notice("evolving target", metadata: ["table": "\(target)", "ddl": "\(statement)"])
+                    try await client.execute(statement)
+                }
+            }
+            existing = try await describe(target, on: client)
+            let types = ClickHouseTargetShape.stagingTypes(incoming: schema, existing: existing)
+            let encoder = try NativeEncoder(schema: schema, targetTypes: types, support: support)
+            let technical = existing.map(\.name).filter {
+                $0 == ClickHouseTechnicalColumns.checkpoint || $0 == ClickHouseTechnicalColumns.version
+            }
+            state.withLock {
+                $0 = State(
+                    client: client, server: server, schema: schema, encoder: encoder, stagingTypes: types,
+                    technicalColumns: technical)
+            }
+        } catch {
+            await client.close()
+            throw Self.sinkError(error)
+        }
+    }
+
+    /// The target's columns in order (empty when it does not exist).
+    func describe(_ table: ClickHouseTableName, on client: ClickHouseClient) async throws -> [ClickHouseTargetShape.ExistingColumn] {
+        let rows = try await client.queryRows(
+            "SELECT name, type FROM system.columns WHERE database = \(ClickHouseSQL.quoteLiteral(table.database)) AND table = \(ClickHouseSQL.quoteLiteral(table.name))")
+        return try rows.map { row in
+            guard row.count == 2, let type = ClickHouseType(parsing: row[1]) else {
+                throw DponeError(.schema, "cannot read the type of a column of \(table): \(row)", context: ["table": table.description])
+            }
+            return ClickHouseTargetShape.ExistingColumn(name: row[0], type: type)
+        }
+    }
+
+    /// Attempt tables of this target left by a killed run (they hold nothing published; a displaced
+    /// `old` table is the previous target of a swap that completed). One pipeline per target is assumed.
+    func dropLeftovers(on client: ClickHouseClient) async throws {
+        let rows = try await client.queryRows(
+            "SELECT name FROM system.tables WHERE database = \(ClickHouseSQL.quoteLiteral(options.target.database)) AND startsWith(name, '__dpone__') AND endsWith(name, \(ClickHouseSQL.quoteLiteral("_" + options.target.name)))")
+        for row in rows {
+            guard let table = row.first,
+                ["__dpone__stg_", "__dpone__pub_", "__dpone__old_"].contains(where: { table.hasPrefix($0) })
+            else { continue }
+            try await client.execute(
+                "DROP TABLE IF EXISTS \(ClickHouseTableName(database: options.target.database, name: table).sql)", idempotent: true)
+        }
+    }
+
+    /// Stages a batch: the first one creates the staging table and opens the insert stream.
+    public func write(_ batch: Batch) async throws {
+        guard batch.rowCount > 0 else { return }
+        let (encoder, existingStream) = state.withLock { ($0.encoder, $0.stream) }
+        guard let encoder else { throw DponeError(.internal, "clickhouse sink used before open", context: ["sink": name]) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(batch.byteCount + 1024)
+        try encoder.encode(batch, into: &bytes)
+        let stream: ClickHouseInsertStream
+        if let existingStream {
+            stream = existingStream
+        } else {
+            try await createStaging()
+            let insert = "INSERT INTO \(staging.sql) (\(ClickHouseSQL.list(encoder.schema.names))) FORMAT Native"
+            stream = try client.openInsert(insert)
+            state.withLock { $0.stream = stream }
+        }
+        do {
+            try await stream.write(bytes)
+        } catch {
+            throw Self.sinkError(error)
+        }
+    }
+
+    /// `DROP` + `CREATE` of the staging table: the incoming columns with the target's types.
+    func createStaging() async throws {
+        let (schema, types) = state.withLock { ($0.schema, $0.stagingTypes) }
+        guard let schema else { throw DponeError(.internal, "no schema") }
+        let columns = zip(schema.names, types).map { "\(ClickHouseSQL.quoteIdentifier($0)) \($1.name)" }
+        let client = try self.client
+        try await client.execute("DROP TABLE IF EXISTS \(staging.sql)", idempotent: true)
+        try await client.execute(
+            "CREATE TABLE \(staging.sql) (\(columns.joined(separator: ", "))) ENGINE = MergeTree ORDER BY tuple()",
+            idempotent: true)
+        state.withLock { $0.stagingCreated = true }
+    }
+
+    public func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit {
+        throw DponeError(.internal, "the clickhouse sink publishes with its checkpoint context")
+    }
+
+    /// Drops staging after a failure. Never throws.
+    public func abort() async {
+        let (client, stream) = state.withLock { s in
+            let taken = (s.client, s.stream)
+            s.stream = nil
+            return taken
+        }
+        await stream?.abort("dpone run aborted")
+        if let client {
+            await dropAttemptTables(on: client)
+            await client.close()
+        }
+        state.withLock { $0 = State() }
+    }
+
+    /// Closes the client after the run's last checkpoint.
+    public func close() async {
+        let client = state.withLock { s in
+            let c = s.client
+            s.client = nil
+            return c
+        }
+        await client?.close()
+    }
+
+    func dropAttemptTables(on client: ClickHouseClient) async {
+        for table in [staging, publishTable] {
+            try? await client.execute("DROP TABLE IF EXISTS \(table.sql)", idempotent: true)
+        }
+        state.withLock { $0.stagingCreated = false }
+    }
+
+    static func sinkError(_ error: any Error) -> any Error {
+        if let ch = error as? ClickHouseError { return ch.dponeError(.sink) }
+        return error
+    }
+
+    static func randomID() -> String {
+        let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz")
+        var g = SystemRandomNumberGenerator()
+        return String((0..<16).map { _ in alphabet[Int(g.next() % 32)] })
+    }
+}

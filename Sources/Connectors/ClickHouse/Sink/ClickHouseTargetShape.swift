@@ -1,0 +1,134 @@
+import Flow
+
+/// Decides, before any write, what the target must look like for the incoming schema and mode:
+/// create it, add new columns (additive evolution), or fail closed on a breaking change. Pure.
+public enum ClickHouseTargetShape {
+    public struct ExistingColumn: Sendable, Equatable {
+        public var name: String
+        public var type: ClickHouseType
+        public init(name: String, type: ClickHouseType) {
+            self.name = name
+            self.type = type
+        }
+    }
+
+    /// Technical columns every target of `mode` carries after the business columns.
+    public static func technicalColumns(for mode: ClickHouseLoadMode) -> [(name: String, type: ClickHouseType)] {
+        var columns: [(String, ClickHouseType)] = []
+        if mode == .incrementalMerge { columns.append((ClickHouseTechnicalColumns.version, .uint64)) }
+        columns.append((ClickHouseTechnicalColumns.checkpoint, .uint64))
+        return columns
+    }
+
+    /// Columns stored non-Nullable whatever the source says: key columns (sorting keys cannot be
+    /// Nullable) and the partition column; NULLs in them are refused in staging with a count.
+    static func notNullColumns(mode: ClickHouseLoadMode, uniqueKey: [String]) -> Set<String> {
+        var names = Set(uniqueKey)
+        if case .partitionReplace(let column, _) = mode { names.insert(column) }
+        return names
+    }
+
+    /// `CREATE TABLE` for a missing target: `MergeTree` (or `ReplacingMergeTree(__dpone__version)` for
+    /// `incremental_merge`) ordered by the unique key (`tuple()` without one), partitioned by the
+    /// partition column for `partition_replace`.
+    public static func createStatement(
+        target: ClickHouseTableName, incoming: Schema, mode: ClickHouseLoadMode, uniqueKey: [String],
+        support: ClickHouseTypeSupport
+    ) -> String {
+        let notNull = notNullColumns(mode: mode, uniqueKey: uniqueKey)
+        var columns = incoming.fields.map { f in
+            "\(ClickHouseSQL.quoteIdentifier(f.name)) \(ClickHouseTypes.ddlType(for: f.type, nullable: f.nullable && !notNull.contains(f.name), support: support).name)"
+        }
+        columns += technicalColumns(for: mode).map { "\(ClickHouseSQL.quoteIdentifier($0.name)) \($0.type.name)" }
+        let engine =
+            mode == .incrementalMerge
+            ? "ReplacingMergeTree(\(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.version)))" : "MergeTree"
+        var clauses = ["ENGINE = \(engine)"]
+        if case .partitionReplace(let column, _) = mode {
+            clauses.append("PARTITION BY \(ClickHouseSQL.quoteIdentifier(column))")
+        }
+        clauses.append("ORDER BY \(uniqueKey.isEmpty ? "tuple()" : "(\(ClickHouseSQL.list(uniqueKey)))")")
+        return "CREATE TABLE IF NOT EXISTS \(target.sql) (\(columns.joined(separator: ", "))) \(clauses.joined(separator: " "))"
+    }
+
+    /// `ALTER TABLE ADD COLUMN` for incoming columns (and technical columns) the target lacks; throws,
+    /// before any write, on a column the source no longer has or whose type the target cannot hold.
+    public static func evolutionStatements(
+        target: ClickHouseTableName, existing: [ExistingColumn], incoming: Schema, mode: ClickHouseLoadMode,
+        support: ClickHouseTypeSupport
+    ) throws -> [String] {
+        let byName = Dictionary(existing.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var statements: [String] = []
+        for field in incoming.fields {
+            guard let column = byName[field.name] else {
+                let type = ClickHouseTypes.ddlType(for: field.type, nullable: true, support: support)
+                statements.append(
+                    "ALTER TABLE \(target.sql) ADD COLUMN \(ClickHouseSQL.quoteIdentifier(field.name)) \(type.name)")
+                continue
+            }
+            guard canHold(column.type, field.type, support: support) else {
+                throw DponeError(
+                    .schema,
+                    "column \(field.name) is \(column.type.name) in target \(target) but \(field.type) in the source: a breaking type change",
+                    hint: "migrate the target column (or cast the source column with a transform) before loading",
+                    context: ["table": target.description, "column": field.name])
+            }
+        }
+        let incomingNames = Set(incoming.names)
+        let dropped = existing.filter { !incomingNames.contains($0.name) && !$0.name.hasPrefix("__dpone__") }
+        if !dropped.isEmpty {
+            throw DponeError(
+                .schema,
+                "target \(target) has column(s) \(dropped.map(\.name).joined(separator: ", ")) that the source no longer has: a breaking change",
+                hint: "restore the source column(s), or drop them from the target deliberately before loading",
+                context: ["table": target.description])
+        }
+        for column in technicalColumns(for: mode) where byName[column.name] == nil {
+            if column.name == ClickHouseTechnicalColumns.version {
+                throw DponeError(
+                    .schema, "incremental_merge needs target \(target) to be a ReplacingMergeTree(\(column.name)) it created",
+                    hint: "load into a new table, or recreate the target with that engine",
+                    context: ["table": target.description])
+            }
+            statements.append(
+                "ALTER TABLE \(target.sql) ADD COLUMN \(ClickHouseSQL.quoteIdentifier(column.name)) \(column.type.name)")
+        }
+        return statements
+    }
+
+    /// Whether a target column of `type` stores every value of a source column of `source` exactly.
+    public static func canHold(_ type: ClickHouseType, _ source: LogicalType, support: ClickHouseTypeSupport) -> Bool {
+        let base = type.withoutLowCardinality.base
+        if base == ClickHouseTypes.ddlType(for: source, nullable: false, support: support) { return true }
+        switch (base, source) {
+        case (.string, .string), (.string, .json), (.fixedString, .string), (.enum8, .string), (.enum16, .string):
+            return true
+        case (.int32, .int16), (.int64, .int16), (.int64, .int32), (.float64, .float32):
+            return true
+        case (.date32, .date), (.dateTime64, .timestamp), (.uint8, .bool):
+            return true
+        case (.decimal(let tp, let ts), .decimal(let sp, let ss)):
+            return ts >= ss && tp - ts >= sp - ss
+        case (.decimal(let tp, let ts), .int16): return tp - ts >= 5
+        case (.decimal(let tp, let ts), .int32): return tp - ts >= 10
+        case (.decimal(let tp, let ts), .int64): return tp - ts >= 19
+        default:
+            return false
+        }
+    }
+
+    /// The staging column types for the incoming fields: the target's types (so values are checked
+    /// and converted while staging), made Nullable where the source is nullable so NULL keys reach the
+    /// key check as a count instead of failing the upload.
+    public static func stagingTypes(incoming: Schema, existing: [ExistingColumn]) -> [ClickHouseType] {
+        let byName = Dictionary(existing.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+        return incoming.fields.map { field in
+            let type = byName[field.name] ?? .string
+            if field.nullable && !type.isNullable {
+                if case .lowCardinality(let inner) = type { return .lowCardinality(.nullable(inner)) }
+                return .nullable(type)
+            }
+            return type
+        }
+    }
+}
