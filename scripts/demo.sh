@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what dpone needs, builds it, and runs real pipelines on generated samples:
 #  1. files -> files: an incremental load, then a second run that picks up only the new rows;
-#  2. PostgreSQL -> PostgreSQL (the main job): starts the local PostgreSQL 15 (loopback, under
-#     .services/), seeds demo.orders, loads it with an xmin incremental merge, changes some rows,
-#     and runs again: only the changed rows are read. Stops PostgreSQL afterwards if it started it.
+#  2. PostgreSQL -> PostgreSQL: starts the local PostgreSQL 15 (loopback, under .services/), seeds
+#     demo.orders, loads it with an xmin incremental merge, changes some rows, and runs again: only
+#     the changed rows are read;
+#  3. PostgreSQL -> ClickHouse (the main job): starts the local ClickHouse 18.16 and merges the same
+#     orders into a ReplacingMergeTree, then the changed rows again.
+# Services it started are stopped afterwards.
 # Idempotent: every run starts from a fresh demo-output/ folder and a fresh demo schema.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,7 +51,9 @@ echo "== PostgreSQL -> PostgreSQL: xmin incremental merge with target-atomic sta
 started_postgres=0
 scripts/postgres.sh status >/dev/null 2>&1 || started_postgres=1
 export DPONE_CONN_DEMO_PG_URL="$(scripts/postgres.sh start | tail -n 1)"
-trap '[ "$started_postgres" = 1 ] && scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+started_clickhouse=0
+scripts/clickhouse.sh status >/dev/null 2>&1 || started_clickhouse=1
+trap '[ "$started_postgres" = 1 ] && scripts/postgres.sh stop >/dev/null 2>&1; [ "$started_clickhouse" = 1 ] && scripts/clickhouse.sh stop >/dev/null 2>&1; true' EXIT
 scripts/postgres.sh psql -d dpone <<'SQL'
 DROP SCHEMA IF EXISTS demo CASCADE;
 DROP SCHEMA IF EXISTS analytics CASCADE;
@@ -66,8 +71,17 @@ ALTER TABLE demo.orders OWNER TO dpone;
 SQL
 "$DPONE" manifest validate examples/pg-orders-xmin.yml
 "$DPONE" batch examples/pg-orders-xmin.yml --progress plain
+echo
+echo "== PostgreSQL -> ClickHouse (main job): the same orders merged into a ReplacingMergeTree"
+export DPONE_CONN_DEMO_CH_URL="$(scripts/clickhouse.sh start | tail -n 1)"
+curl -s --data-binary "DROP DATABASE IF EXISTS analytics" "$DPONE_CONN_DEMO_CH_URL" >/dev/null || true
+"$DPONE" batch examples/pg-to-clickhouse.yml --progress plain
+
 echo "-- 1,000 orders change status and 500 new ones arrive"
 scripts/postgres.sh psql -d dpone -c "UPDATE demo.orders SET status = 'shipped' WHERE id % 200 = 0; INSERT INTO demo.orders (id, customer, amount, status) SELECT g, 'late', 1.00, 'paid' FROM generate_series(200001, 200500) AS g;"
 "$DPONE" batch examples/pg-orders-xmin.yml --progress plain
 scripts/postgres.sh psql -d dpone -c "SELECT status, count(*) FROM analytics.orders GROUP BY status ORDER BY status;"
+"$DPONE" batch examples/pg-to-clickhouse.yml --progress plain
+echo "-- ClickHouse: latest version per key (FINAL)"
+curl -s --data-binary "SELECT status, count() FROM analytics.orders FINAL GROUP BY status ORDER BY status FORMAT PrettyCompact" "$DPONE_CONN_DEMO_CH_URL"
 "$DPONE" state show examples/pg-orders-xmin.yml

@@ -132,7 +132,9 @@ enum ConnectorFactory {
             }
         }
         // snapshot_diff and scd2 compare rows by their hash: the pipeline adds it when not asked to.
-        let needsHash = [.snapshotDiff, .scd2].contains(document.sink.strategy.mode) && document.sink.type == .postgres
+        let needsHash =
+            [.snapshotDiff, .scd2].contains(document.sink.strategy.mode)
+            && (document.sink.type == .postgres || document.sink.type == .clickhouse)
         if document.sink.options.rowHash || needsHash { chain.append(RowHash()) }
         if document.sink.options.lineage { chain.append(LineageColumns(loadID: loadID, loadedAtMicroseconds: loadedAt)) }
         return chain
