@@ -187,8 +187,14 @@ enum ConnectorFactory {
             return .partitionReplace(column: column, maxPartitions: strategy.maxPartitionsPerRun)
         case .replace:
             return .replace(predicate: strategy.customPredicate ?? "")
-        case .snapshotDiff: return .snapshotDiff
-        case .scd2: return .scd2
+        case .snapshotDiff:
+            switch strategy.diffDeletePolicy {
+            case .hardDelete: return .snapshotDiff(deletePolicy: .hardDelete)
+            case .softDelete: return .snapshotDiff(deletePolicy: .softDelete)
+            case .ignore: return .snapshotDiff(deletePolicy: .ignore)
+            }
+        case .scd2:
+            return .scd2(deletePolicy: strategy.historyDeletePolicy == .expire ? .expire : .ignore)
         case .cdcApply, .backfill:
             throw DponeError(
                 .usage, "strategy mode \(strategy.mode.rawValue) is not available for clickhouse sinks in this build yet")

@@ -15,6 +15,8 @@ struct ClickHouseReplayTests {
         ("incremental_append", "{mode: incremental_append}", true, ""),
         ("incremental_merge", "{mode: incremental_merge, unique_key: id}", true, "FINAL"),
         ("partition_replace", "{mode: partition_replace, partition: {column: bucket}}", false, ""),
+        ("snapshot_diff", "{mode: snapshot_diff, unique_key: id}", false, ""),
+        ("scd2", "{mode: scd2, unique_key: id}", false, ""),
     ]
 
     struct Workspace {
@@ -87,7 +89,9 @@ struct ClickHouseReplayTests {
         #expect(second.status == 0, "\(second.stdout) \(second.stderr)")
     }
 
-    @Test(arguments: ["full_refresh", "incremental_append", "incremental_merge", "partition_replace"], FaultPoint.allCases.map(\.rawValue))
+    @Test(
+        arguments: ["full_refresh", "incremental_append", "incremental_merge", "partition_replace", "snapshot_diff", "scd2"],
+        FaultPoint.allCases.map(\.rawValue))
     func killedAndRerunMatchesUninterrupted(strategyName: String, fault: String) async throws {
         let strategy = Self.strategies.first { $0.name == strategyName }!
         for server in ClickHouseTestServer.all {

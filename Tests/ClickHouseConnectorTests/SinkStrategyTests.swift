@@ -87,18 +87,4 @@ struct SinkStrategyTests {
             #expect(try await f.rows() == [])
         }
     }
-
-    @Test(arguments: ClickHouseTestServer.all)
-    func unsupportedModesFailAtOpen(_ server: ClickHouseTestServer) async throws {
-        try await SinkFixture.with(server) { f in
-            for mode in [ClickHouseLoadMode.replace(predicate: "id > 1"), .snapshotDiff, .scd2] {
-                do {
-                    try await f.sink(mode, key: ["id"]).open(schema: SinkFixture.schema)
-                    Issue.record("\(mode) must fail")
-                } catch let error as DponeError {
-                    #expect(error.kind == .usage && error.message.contains("not available for clickhouse sinks in this build"))
-                }
-            }
-        }
-    }
 }

@@ -43,6 +43,11 @@ public struct ClickHousePublishPlan: Sendable {
                 "SELECT greatest(toInt64(uniqExact(\(ClickHouseSQL.quoteIdentifier(column)))) - \(max), 0) FROM \(s)"
             ))
         }
+        if case .replace(let predicate) = mode {
+            // A staged row outside the window would survive the next replace of the same window as a
+            // duplicate: the window must cover every staged row (NULL counts as outside).
+            checks.append(("rows outside the replace window (\(predicate))", replaceOutsideWindow(predicate)))
+        }
         if mode.matchesByKey && !uniqueKey.isEmpty {
             checks.append((
                 "duplicate unique keys (\(uniqueKey.joined(separator: ", ")))",
@@ -110,5 +115,105 @@ public struct ClickHousePublishPlan: Sendable {
     /// Replaces one partition of the target by the publish table's (idempotent).
     public func replacePartition(_ id: String) -> String {
         "ALTER TABLE \(t) REPLACE PARTITION ID \(ClickHouseSQL.quoteLiteral(id)) FROM \(publish.sql)"
+    }
+
+    // MARK: replace
+
+    /// `replace`: staged rows the predicate does not hold for (NULL included); must be 0.
+    public func replaceOutsideWindow(_ predicate: String) -> String {
+        "SELECT count() FROM \(s) WHERE ifNull((\(predicate)), 0) = 0"
+    }
+
+    /// `replace`: the target rows of the window (what the delete removes).
+    public func replaceWindowCount(_ predicate: String) -> String {
+        "SELECT count() FROM \(t) WHERE \(predicate)"
+    }
+
+    /// `replace`: deletes the window (a mutation; repeating it deletes nothing more).
+    public func replaceDelete(_ predicate: String) -> String {
+        "ALTER TABLE \(t) DELETE WHERE \(predicate)"
+    }
+
+    // MARK: snapshot_diff and scd2 (set-based: applying a statement twice changes nothing more)
+
+    var keyTuple: String { ClickHouseSQL.keyTuple(uniqueKey) }
+    var keyList: String { ClickHouseSQL.list(uniqueKey) }
+    var keyHashTuple: String { "(\(ClickHouseSQL.list(uniqueKey + [ClickHouseTechnicalColumns.rowHash])))" }
+    var keyHashList: String { ClickHouseSQL.list(uniqueKey + [ClickHouseTechnicalColumns.rowHash]) }
+    var stagedKeys: String { "SELECT \(keyList) FROM \(s)" }
+    var stagedKeyHashes: String { "SELECT \(keyHashList) FROM \(s)" }
+    var deletedAt: String { ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.deletedAt) }
+    var isCurrent: String { ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.isCurrent) }
+    var validTo: String { ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.validTo) }
+
+    /// The live rows a staged row is compared with: every target row for `snapshot_diff`, the
+    /// current versions for `scd2`.
+    var liveFilter: String {
+        if case .scd2 = mode { return " WHERE \(isCurrent) = 1" }
+        return ""
+    }
+
+    /// Counts, before any mutation, as the PostgreSQL sink reports them: `(inserted, updated, deleted)`
+    /// where inserted are new keys, updated the rows that replace a previous version (a changed hash,
+    /// or a soft-deleted key that comes back) and deleted the rows the delete policy removes/closes.
+    public func diffCounts() -> String {
+        let live = "SELECT \(keyList) FROM \(t)\(liveFilter)"
+        let liveHashes = "SELECT \(keyHashList) FROM \(t)\(liveFilter)"
+        var changed = "\(keyHashTuple) NOT IN (\(liveHashes))"
+        var deleted = "0"
+        switch mode {
+        case .snapshotDiff(.softDelete):
+            changed = "(\(changed) OR \(keyTuple) IN (SELECT \(keyList) FROM \(t) WHERE isNotNull(\(deletedAt))))"
+            deleted = "(SELECT count() FROM \(t) WHERE isNull(\(deletedAt)) AND \(keyTuple) NOT IN (\(stagedKeys)))"
+        case .snapshotDiff(.hardDelete), .scd2(.expire):
+            deleted = "(SELECT count() FROM \(t)\(liveFilter)\(liveFilter.isEmpty ? " WHERE" : " AND") \(keyTuple) NOT IN (\(stagedKeys)))"
+        default:
+            break
+        }
+        return """
+            SELECT (SELECT count() FROM \(s) WHERE \(keyTuple) NOT IN (\(live))), \
+            (SELECT count() FROM \(s) WHERE \(keyTuple) IN (\(live)) AND \(changed)), \(deleted)
+            """
+    }
+
+    /// The mutations that run before the insert, in order (`ts`: the load timestamp as SQL).
+    /// - snapshot_diff hard_delete: one DELETE of every row whose (key, hash) is not staged (changed and missing).
+    /// - snapshot_diff soft_delete: DELETE of changed and soft-deleted staged keys (they are re-inserted
+    ///   live), then UPDATE `__dpone__deleted_at` of live rows whose key is not staged.
+    /// - snapshot_diff ignore: DELETE of changed staged keys.
+    /// - scd2 expire: UPDATE closing every current version whose (key, hash) is not staged (changed and missing).
+    /// - scd2 ignore: UPDATE closing current versions of staged keys whose hash changed.
+    public func diffMutations(ts: String) -> [String] {
+        let notStaged = "\(keyHashTuple) NOT IN (\(stagedKeyHashes))"
+        let stagedKey = "\(keyTuple) IN (\(stagedKeys))"
+        let close = "ALTER TABLE \(t) UPDATE \(validTo) = \(ts), \(isCurrent) = 0 WHERE \(isCurrent) = 1 AND"
+        switch mode {
+        case .snapshotDiff(.hardDelete):
+            return ["ALTER TABLE \(t) DELETE WHERE \(notStaged)"]
+        case .snapshotDiff(.softDelete):
+            return [
+                "ALTER TABLE \(t) DELETE WHERE \(stagedKey) AND (\(notStaged) OR isNotNull(\(deletedAt)))",
+                "ALTER TABLE \(t) UPDATE \(deletedAt) = \(ts) WHERE isNull(\(deletedAt)) AND \(keyTuple) NOT IN (\(stagedKeys))",
+            ]
+        case .snapshotDiff(.ignore):
+            return ["ALTER TABLE \(t) DELETE WHERE \(stagedKey) AND \(notStaged)"]
+        case .scd2(.expire):
+            return ["\(close) \(notStaged)"]
+        case .scd2(.ignore):
+            return ["\(close) \(stagedKey) AND \(notStaged)"]
+        default:
+            return []
+        }
+    }
+
+    /// The insert after the mutations: staged rows with no live row of the same (key, hash), tagged
+    /// with the checkpoint (and, for scd2, current from `ts`). Repeating it inserts nothing more.
+    public func diffInsert(_ checkpoint: UInt64, ts: String) -> String {
+        let filter = "\(keyHashTuple) NOT IN (SELECT \(keyHashList) FROM \(t)\(liveFilter))"
+        guard case .scd2 = mode else { return tagInsert(into: target, checkpoint: checkpoint, filter: filter) }
+        let cols = ClickHouseSQL.list(columns)
+        let validFrom = ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.validFrom)
+        let checkpointColumn = ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.checkpoint)
+        return "INSERT INTO \(t) (\(cols), \(checkpointColumn), \(validFrom), \(isCurrent)) SELECT \(cols), \(checkpoint), \(ts), 1 FROM \(s) WHERE \(filter)"
     }
 }

@@ -87,8 +87,67 @@ extension ClickHouseSink {
             return SinkCommit(inserted: staged - updated, updated: updated)
         case .partitionReplace:
             return try await partitionReplace(plan, checkpoint: checkpoint, on: client)
-        case .replace, .snapshotDiff, .scd2:
-            throw DponeError(.usage, "mode \(options.mode.name) is not available for clickhouse sinks in this build")
+        case .replace(let predicate):
+            try await removeUnledgered(plan, checkpoint: checkpoint, on: client)
+            let deleted = try await scalar(plan.replaceWindowCount(predicate), on: client)
+            try await mutate(plan.replaceDelete(predicate), plan, what: "the delete of the replace window", on: client)
+            FaultPoint.midFinalize.trigger()
+            try await client.execute(plan.appendInsert(checkpoint))
+            return SinkCommit(inserted: try await scalar(plan.countTagged(checkpoint), on: client), deleted: deleted)
+        case .snapshotDiff, .scd2:
+            return try await diff(plan, checkpoint: checkpoint, on: client)
+        }
+    }
+
+    /// `snapshot_diff` and `scd2`: counts first, then the mutations (each awaited), then the insert.
+    /// Every statement is set-based on (key, row hash), so a replay after a crash anywhere converges.
+    func diff(_ plan: ClickHousePublishPlan, checkpoint: UInt64, on client: ClickHouseClient) async throws -> SinkCommit {
+        let counts = try await client.queryRows(plan.diffCounts()).first ?? []
+        let number = { (i: Int) in counts.count > i ? Int(counts[i]) ?? 0 : 0 }
+        let ts = loadTimestampSQL(Date())
+        for (i, mutation) in plan.diffMutations(ts: ts).enumerated() {
+            try await mutate(mutation, plan, what: "\(options.mode.name) mutation", on: client)
+            if i == 0 { FaultPoint.midFinalize.trigger() }
+        }
+        try await client.execute(plan.diffInsert(checkpoint, ts: ts))
+        return SinkCommit(inserted: number(0), updated: number(1), deleted: number(2))
+    }
+
+    /// The load timestamp as SQL: `DateTime64(6, 'UTC')` where the server has it, else the codec's
+    /// String form `YYYY-MM-DD HH:MM:SS.ffffff` (UTC).
+    func loadTimestampSQL(_ date: Date) -> String {
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
+        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        let fraction = micros - seconds * 1_000_000
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+        func pad(_ v: Int?, _ width: Int) -> String {
+            let text = String(v ?? 0)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        let text = "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2)) \(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(Int(fraction), 6))"
+        let modern = state.withLock { $0.server.map { ClickHouseTypeSupport(server: $0).supportsDateTime64 } ?? false }
+        return modern ? "toDateTime64(\(ClickHouseSQL.quoteLiteral(text)), 6, 'UTC')" : ClickHouseSQL.quoteLiteral(text)
+    }
+
+    /// Runs an `ALTER TABLE ... DELETE/UPDATE` mutation of the target and waits until it is done:
+    /// `mutations_sync = 2` where the server has it, then (always) by polling `system.mutations`.
+    func mutate(_ sql: String, _ plan: ClickHousePublishPlan, what: String, on client: ClickHouseClient) async throws {
+        let modern = state.withLock { $0.server?.supports(.lightweightDelete) ?? false }
+        try await client.execute(sql, settings: modern ? ["mutations_sync": "2"] : [:])
+        try await awaitMutations(plan, what: what, on: client)
+    }
+
+    func awaitMutations(_ plan: ClickHousePublishPlan, what: String, on client: ClickHouseClient) async throws {
+        let deadline = Date().addingTimeInterval(options.mutationTimeoutSeconds)
+        while try await scalar(plan.pendingMutations(), on: client) > 0 {
+            guard Date() < deadline else {
+                throw DponeError(
+                    .sink, "\(what) on \(plan.target) did not finish in \(Int(options.mutationTimeoutSeconds)) s",
+                    hint: "check system.mutations on the server", context: ["table": plan.target.description])
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 
@@ -132,15 +191,7 @@ extension ClickHouseSink {
         logger.notice("removing rows of an unfinished attempt", metadata: ["table": "\(plan.target)", "checkpoint": "\(checkpoint)"])
         let modern = state.withLock { $0.server?.supports(.lightweightDelete) ?? false }
         try await client.execute(plan.deleteTagged(checkpoint), settings: modern ? ["mutations_sync": "2"] : [:])
-        let deadline = Date().addingTimeInterval(options.mutationTimeoutSeconds)
-        while try await scalar(plan.pendingMutations(), on: client) > 0 {
-            guard Date() < deadline else {
-                throw DponeError(
-                    .sink, "the mutation deleting checkpoint \(checkpoint)'s partial rows from \(plan.target) did not finish in \(Int(options.mutationTimeoutSeconds)) s",
-                    hint: "check system.mutations on the server", context: ["table": plan.target.description])
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await awaitMutations(plan, what: "the mutation deleting checkpoint \(checkpoint)'s partial rows", on: client)
         if try await scalar(plan.countTagged(checkpoint), on: client) > 0 {
             throw DponeError(.sink, "rows of checkpoint \(checkpoint) remain in \(plan.target) after their delete", context: ["table": plan.target.description])
         }

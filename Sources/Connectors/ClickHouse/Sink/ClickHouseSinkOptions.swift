@@ -1,4 +1,5 @@
 import Flow
+import Foundation
 
 /// How a `ClickHouseSink` publishes each checkpoint (see `ClickHouseSink` for the SQL of each).
 public enum ClickHouseLoadMode: Sendable, Equatable {
@@ -10,12 +11,20 @@ public enum ClickHouseLoadMode: Sendable, Equatable {
     case incrementalMerge
     /// Replace exactly the partitions (values of `column`) present in staging.
     case partitionReplace(column: String, maxPartitions: Int)
-    /// Not available for ClickHouse sinks in this build (`open` throws a usage error).
+    /// Replace the rows matching `predicate` (a ClickHouse boolean expression) by the staged rows,
+    /// which must all match it.
     case replace(predicate: String)
-    /// Not available for ClickHouse sinks in this build (`open` throws a usage error).
-    case snapshotDiff
-    /// Not available for ClickHouse sinks in this build (`open` throws a usage error).
-    case scd2
+    /// Make the target equal to the staged snapshot by key: new keys inserted, rows whose
+    /// `__dpone__row_hash` changed rewritten, missing keys handled by `deletePolicy`.
+    case snapshotDiff(deletePolicy: ClickHouseDiffDeletePolicy)
+    /// Keep history by key: a changed row closes the current version (`__dpone__valid_to_at`,
+    /// `__dpone__is_current = 0`) and adds a new one; missing keys handled by `deletePolicy`.
+    case scd2(deletePolicy: ClickHouseHistoryDeletePolicy)
+
+    /// `snapshot_diff` with the default delete policy (`hard_delete`).
+    public static var snapshotDiff: ClickHouseLoadMode { .snapshotDiff(deletePolicy: .hardDelete) }
+    /// `scd2` with the default delete policy (`expire`).
+    public static var scd2: ClickHouseLoadMode { .scd2(deletePolicy: .expire) }
 
     /// The manifest's name of the mode.
     public var name: String {
@@ -34,10 +43,28 @@ public enum ClickHouseLoadMode: Sendable, Equatable {
     public var matchesByKey: Bool {
         switch self {
         case .incrementalAppend(let onlyNew): onlyNew
-        case .incrementalMerge: true
+        case .incrementalMerge, .snapshotDiff, .scd2: true
         default: false
         }
     }
+}
+
+/// What `snapshot_diff` does with target keys missing from the snapshot.
+public enum ClickHouseDiffDeletePolicy: String, Sendable, Equatable, CaseIterable {
+    /// Delete the rows.
+    case hardDelete = "hard_delete"
+    /// Set `__dpone__deleted_at` (a key that comes back is live again).
+    case softDelete = "soft_delete"
+    /// Keep the rows as they are.
+    case ignore
+}
+
+/// What `scd2` does with current keys missing from the snapshot.
+public enum ClickHouseHistoryDeletePolicy: String, Sendable, Equatable, CaseIterable {
+    /// Close their current version.
+    case expire
+    /// Keep their current version current.
+    case ignore
 }
 
 /// Where and how a `ClickHouseSink` publishes.
@@ -72,11 +99,26 @@ public struct ClickHouseSinkOptions: Sendable {
     /// `DponeError(.schema)` for options the incoming schema cannot satisfy. Pure.
     func validate(against schema: Schema) throws {
         switch mode {
-        case .replace, .snapshotDiff, .scd2:
-            throw DponeError(
-                .usage, "mode \(mode.name) is not available for clickhouse sinks in this build",
-                hint: "use full_refresh, incremental_append, incremental_merge or partition_replace",
-                context: ["table": target.description])
+        case .replace(let predicate):
+            if predicate.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                throw DponeError(
+                    .usage, "mode replace needs a custom_predicate (the window of the target it replaces)",
+                    context: ["table": target.description])
+            }
+        case .snapshotDiff, .scd2:
+            if uniqueKey.isEmpty {
+                throw DponeError(.usage, "mode \(mode.name) needs a unique_key", context: ["table": target.description])
+            }
+            if schema.index(of: ClickHouseTechnicalColumns.rowHash) == nil {
+                throw DponeError(
+                    .schema,
+                    "mode \(mode.name) needs the staged column \(ClickHouseTechnicalColumns.rowHash) (the row hash the pipeline adds), which the incoming schema lacks",
+                    hint: "run the load through the dpone pipeline, which adds the row hash for this mode",
+                    context: ["table": target.description])
+            }
+            if uniqueKey.contains(ClickHouseTechnicalColumns.rowHash) {
+                throw DponeError(.usage, "the unique_key cannot include \(ClickHouseTechnicalColumns.rowHash)", context: ["table": target.description])
+            }
         case .incrementalMerge, .incrementalAppend(onlyNewRows: true):
             if uniqueKey.isEmpty {
                 throw DponeError(.usage, "mode \(mode.name) needs a unique_key", context: ["table": target.description])
@@ -95,7 +137,11 @@ public struct ClickHouseSinkOptions: Sendable {
                 .schema, "unique_key column \(key) is not among the source columns (\(schema.names.joined(separator: ", ")))",
                 context: ["table": target.description])
         }
-        for field in schema.fields where field.name.hasPrefix("__dpone__checkpoint") || field.name == ClickHouseTechnicalColumns.version {
+        let reserved: Set<String> = [
+            ClickHouseTechnicalColumns.version, ClickHouseTechnicalColumns.deletedAt, ClickHouseTechnicalColumns.validFrom,
+            ClickHouseTechnicalColumns.validTo, ClickHouseTechnicalColumns.isCurrent,
+        ]
+        for field in schema.fields where field.name.hasPrefix("__dpone__checkpoint") || reserved.contains(field.name) {
             throw DponeError(.schema, "source column \(field.name) collides with a dpone technical column", context: ["table": target.description])
         }
     }

@@ -12,11 +12,26 @@ public enum ClickHouseTargetShape {
         }
     }
 
-    /// Technical columns every target of `mode` carries after the business columns.
-    public static func technicalColumns(for mode: ClickHouseLoadMode) -> [(name: String, type: ClickHouseType)] {
+    /// Technical columns every target of `mode` carries after the business columns (the staged
+    /// `__dpone__row_hash` of `snapshot_diff`/`scd2` is a staged column, not one of these). None is in
+    /// the sorting key: mutations can update them.
+    public static func technicalColumns(
+        for mode: ClickHouseLoadMode, support: ClickHouseTypeSupport
+    ) -> [(name: String, type: ClickHouseType)] {
         var columns: [(String, ClickHouseType)] = []
         if mode == .incrementalMerge { columns.append((ClickHouseTechnicalColumns.version, .uint64)) }
         columns.append((ClickHouseTechnicalColumns.checkpoint, .uint64))
+        let timestamp = ClickHouseTypes.ddlType(for: .timestamp(withTimeZone: true), nullable: false, support: support)
+        switch mode {
+        case .snapshotDiff(.softDelete):
+            columns.append((ClickHouseTechnicalColumns.deletedAt, .nullable(timestamp)))
+        case .scd2:
+            columns.append((ClickHouseTechnicalColumns.validFrom, timestamp))
+            columns.append((ClickHouseTechnicalColumns.validTo, .nullable(timestamp)))
+            columns.append((ClickHouseTechnicalColumns.isCurrent, ClickHouseTypes.ddlType(for: .bool, nullable: false, support: support)))
+        default:
+            break
+        }
         return columns
     }
 
@@ -25,6 +40,10 @@ public enum ClickHouseTargetShape {
     static func notNullColumns(mode: ClickHouseLoadMode, uniqueKey: [String]) -> Set<String> {
         var names = Set(uniqueKey)
         if case .partitionReplace(let column, _) = mode { names.insert(column) }
+        switch mode {
+        case .snapshotDiff, .scd2: names.insert(ClickHouseTechnicalColumns.rowHash)
+        default: break
+        }
         return names
     }
 
@@ -39,7 +58,7 @@ public enum ClickHouseTargetShape {
         var columns = incoming.fields.map { f in
             "\(ClickHouseSQL.quoteIdentifier(f.name)) \(ClickHouseTypes.ddlType(for: f.type, nullable: f.nullable && !notNull.contains(f.name), support: support).name)"
         }
-        columns += technicalColumns(for: mode).map { "\(ClickHouseSQL.quoteIdentifier($0.name)) \($0.type.name)" }
+        columns += technicalColumns(for: mode, support: support).map { "\(ClickHouseSQL.quoteIdentifier($0.name)) \($0.type.name)" }
         let engine =
             mode == .incrementalMerge
             ? "ReplacingMergeTree(\(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.version)))" : "MergeTree"
@@ -83,7 +102,7 @@ public enum ClickHouseTargetShape {
                 hint: "restore the source column(s), or drop them from the target deliberately before loading",
                 context: ["table": target.description])
         }
-        for column in technicalColumns(for: mode) where byName[column.name] == nil {
+        for column in technicalColumns(for: mode, support: support) where byName[column.name] == nil {
             if column.name == ClickHouseTechnicalColumns.version {
                 throw DponeError(
                     .schema, "incremental_merge needs target \(target) to be a ReplacingMergeTree(\(column.name)) it created",
