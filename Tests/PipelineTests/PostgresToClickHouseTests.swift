@@ -202,3 +202,36 @@ extension PostgresToClickHouseTests {
         }
     }
 }
+
+extension PostgresToClickHouseTests {
+    /// ClickHouse -> ClickHouse, both servers: a table copied into another database, then merged.
+    @Test(arguments: ClickHouseTestServer.all)
+    func clickHouseToClickHouse(_ server: ClickHouseTestServer) async throws {
+        try server.require()
+        let source = PostgresTestServer.uniqueSchemaName("ch2ch_src")
+        let target = PostgresTestServer.uniqueSchemaName("ch2ch_dst")
+        let ch = try ClickHouseClient(url: server.url)
+        try await ch.execute("CREATE DATABASE \(ClickHouseSQL.quoteIdentifier(source))")
+        let src = "\(ClickHouseSQL.quoteIdentifier(source)).`items`"
+        try await ch.execute("CREATE TABLE \(src) (id UInt32, sku String, price Decimal(10, 2), seen Date) ENGINE = MergeTree ORDER BY id")
+        try await ch.execute("INSERT INTO \(src) SELECT number, concat('sku-', toString(number)), toDecimal32(number / 2, 2), toDate('2026-05-01') FROM system.numbers LIMIT 2000")
+        for (strategy, read) in [("{mode: full_refresh}", ""), ("{mode: incremental_merge, unique_key: id}", "FINAL")] {
+            try? await ch.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(target))")
+            let doc = try ManifestLoader.parse(
+                yaml: """
+                    name: ch2ch
+                    source: {type: clickhouse, connection: {url: "\(server.url)"}, table: {schema: \(source), name: items}}
+                    sink: {type: clickhouse, connection: {url: "\(server.url)"}, table: {schema: \(target), name: items}, strategy: \(strategy)}
+                    state: {type: disabled}
+                    """, path: "\(dir)/cc.yml", environment: [:])
+            let result = await BatchPipeline.run(document: doc, options: BatchOptions())
+            #expect(result.status == .succeeded, "\(strategy) on \(server.name): \(result.error ?? "")")
+            let rows = try await ch.queryRows(
+                "SELECT count(), sum(id), toInt64(sum(price) * 100), min(sku) FROM \(ClickHouseSQL.quoteIdentifier(target)).`items` \(read)")
+            #expect(rows == [["2000", "1999000", "99950000", "sku-0"]], "\(strategy) on \(server.name)")
+        }
+        try? await ch.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(source))")
+        try? await ch.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(target))")
+        await ch.close()
+    }
+}
