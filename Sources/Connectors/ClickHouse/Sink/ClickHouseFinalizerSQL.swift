@@ -18,6 +18,9 @@ public struct ClickHousePublishPlan: Sendable {
     public var technicalColumns: [String]
     /// Staged columns that may hold NULL and must not (keys, the partition column).
     public var nullableRequiredColumns: [String]
+    /// Deletes as lightweight `DELETE FROM t WHERE ...` (rows masked at once, every later statement
+    /// skips them) instead of an `ALTER TABLE t DELETE WHERE ...` mutation (servers before 22.8).
+    public var lightweightDelete: Bool = false
 
     var t: String { target.sql }
     var s: String { staging.sql }
@@ -62,9 +65,15 @@ public struct ClickHousePublishPlan: Sendable {
         "SELECT count() FROM \((table ?? target).sql) WHERE \(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.checkpoint)) = \(checkpoint)"
     }
 
-    /// Deletes the rows a previous attempt of `checkpoint` left (a mutation: asynchronous on old servers).
+    /// Deletes the target rows `predicate` holds for: `DELETE FROM` with `lightweightDelete`, else an
+    /// `ALTER TABLE ... DELETE` mutation (asynchronous on old servers: the sink awaits it).
+    public func delete(where predicate: String) -> String {
+        lightweightDelete ? "DELETE FROM \(t) WHERE \(predicate)" : "ALTER TABLE \(t) DELETE WHERE \(predicate)"
+    }
+
+    /// Deletes the rows a previous attempt of `checkpoint` left.
     public func deleteTagged(_ checkpoint: UInt64) -> String {
-        "ALTER TABLE \(t) DELETE WHERE \(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.checkpoint)) = \(checkpoint)"
+        delete(where: "\(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.checkpoint)) = \(checkpoint)")
     }
 
     /// Unfinished mutations of the target (servers without `mutations_sync`).
@@ -129,9 +138,9 @@ public struct ClickHousePublishPlan: Sendable {
         "SELECT count() FROM \(t) WHERE \(predicate)"
     }
 
-    /// `replace`: deletes the window (a mutation; repeating it deletes nothing more).
+    /// `replace`: deletes the window (repeating it deletes nothing more).
     public func replaceDelete(_ predicate: String) -> String {
-        "ALTER TABLE \(t) DELETE WHERE \(predicate)"
+        delete(where: predicate)
     }
 
     // MARK: snapshot_diff and scd2 (set-based: applying a statement twice changes nothing more)
@@ -189,14 +198,14 @@ public struct ClickHousePublishPlan: Sendable {
         let close = "ALTER TABLE \(t) UPDATE \(validTo) = \(ts), \(isCurrent) = 0 WHERE \(isCurrent) = 1 AND"
         switch mode {
         case .snapshotDiff(.hardDelete):
-            return ["ALTER TABLE \(t) DELETE WHERE \(notStaged)"]
+            return [delete(where: notStaged)]
         case .snapshotDiff(.softDelete):
             return [
-                "ALTER TABLE \(t) DELETE WHERE \(stagedKey) AND (\(notStaged) OR isNotNull(\(deletedAt)))",
+                delete(where: "\(stagedKey) AND (\(notStaged) OR isNotNull(\(deletedAt)))"),
                 "ALTER TABLE \(t) UPDATE \(deletedAt) = \(ts) WHERE isNull(\(deletedAt)) AND \(keyTuple) NOT IN (\(stagedKeys))",
             ]
         case .snapshotDiff(.ignore):
-            return ["ALTER TABLE \(t) DELETE WHERE \(stagedKey) AND \(notStaged)"]
+            return [delete(where: "\(stagedKey) AND \(notStaged)")]
         case .scd2(.expire):
             return ["\(close) \(notStaged)"]
         case .scd2(.ignore):

@@ -53,7 +53,25 @@ extension ClickHouseSink {
         return ClickHousePublishPlan(
             target: options.target, staging: staging, publish: publishTable, displaced: displaced, columns: names,
             uniqueKey: options.uniqueKey, mode: options.mode, technicalColumns: technical,
-            nullableRequiredColumns: nullableRequired)
+            nullableRequiredColumns: nullableRequired, lightweightDelete: usesLightweightDelete)
+    }
+
+    /// Whether deletes run as lightweight `DELETE FROM` (servers with the capability).
+    var usesLightweightDelete: Bool { state.withLock { $0.server?.supports(.lightweightDelete) ?? false } }
+
+    /// Settings that make a delete or update of the target return only when it is done, on servers
+    /// that have them (18.16 has none: the sink then polls `system.mutations`):
+    /// `mutations_sync = 2` (ALTER mutations; lightweight DELETE before 24.4 as well),
+    /// `lightweight_deletes_sync = 2` (lightweight DELETE since 24.4, its default there anyway),
+    /// `allow_experimental_lightweight_delete = 1` (lightweight DELETE was experimental before 23.3).
+    func mutationSettings(_ sql: String) -> [String: String] {
+        guard let server = state.withLock({ $0.server }), server.supports(.lightweightDelete) else { return [:] }
+        var settings = ["mutations_sync": "2"]
+        if sql.hasPrefix("DELETE FROM ") {
+            if server.version >= ClickHouseVersion(major: 24, minor: 4) { settings["lightweight_deletes_sync"] = "2" }
+            if server.version < ClickHouseVersion(major: 23, minor: 3) { settings["allow_experimental_lightweight_delete"] = "1" }
+        }
+        return settings
     }
 
     /// Key and partition checks on staging; a violation fails naming the table and count, before the
@@ -131,11 +149,11 @@ extension ClickHouseSink {
         return modern ? "toDateTime64(\(ClickHouseSQL.quoteLiteral(text)), 6, 'UTC')" : ClickHouseSQL.quoteLiteral(text)
     }
 
-    /// Runs an `ALTER TABLE ... DELETE/UPDATE` mutation of the target and waits until it is done:
-    /// `mutations_sync = 2` where the server has it, then (always) by polling `system.mutations`.
+    /// Runs a delete (lightweight `DELETE FROM` or `ALTER TABLE ... DELETE`) or an `ALTER TABLE ...
+    /// UPDATE` of the target and waits until it is done: synchronously where the server has the
+    /// settings (`mutationSettings`), then (always) by polling `system.mutations`.
     func mutate(_ sql: String, _ plan: ClickHousePublishPlan, what: String, on client: ClickHouseClient) async throws {
-        let modern = state.withLock { $0.server?.supports(.lightweightDelete) ?? false }
-        try await client.execute(sql, settings: modern ? ["mutations_sync": "2"] : [:])
+        try await client.execute(sql, settings: mutationSettings(sql))
         try await awaitMutations(plan, what: what, on: client)
     }
 
@@ -184,14 +202,11 @@ extension ClickHouseSink {
     }
 
     /// Deletes rows a previous attempt of `checkpoint` inserted without reaching its ledger row (the
-    /// ledger was checked first), and waits for the mutation: `mutations_sync = 2` where the server
-    /// has it, else by polling `system.mutations`.
+    /// ledger was checked first), and waits for the delete (see `mutate`).
     func removeUnledgered(_ plan: ClickHousePublishPlan, checkpoint: UInt64, on client: ClickHouseClient) async throws {
         guard try await scalar(plan.countTagged(checkpoint), on: client) > 0 else { return }
         logger.notice("removing rows of an unfinished attempt", metadata: ["table": "\(plan.target)", "checkpoint": "\(checkpoint)"])
-        let modern = state.withLock { $0.server?.supports(.lightweightDelete) ?? false }
-        try await client.execute(plan.deleteTagged(checkpoint), settings: modern ? ["mutations_sync": "2"] : [:])
-        try await awaitMutations(plan, what: "the mutation deleting checkpoint \(checkpoint)'s partial rows", on: client)
+        try await mutate(plan.deleteTagged(checkpoint), plan, what: "the delete of checkpoint \(checkpoint)'s partial rows", on: client)
         if try await scalar(plan.countTagged(checkpoint), on: client) > 0 {
             throw DponeError(.sink, "rows of checkpoint \(checkpoint) remain in \(plan.target) after their delete", context: ["table": plan.target.description])
         }

@@ -18,7 +18,12 @@ import Synchronization
 /// - `full_refresh`: staged rows are tagged into a copy of the target's structure, swapped in with
 ///   `EXCHANGE TABLES` (or `RENAME TABLE t TO old, pub TO t` + `DROP old`); a replay swaps again.
 /// - `incremental_append` (+ `only_new_rows`): rows a previous attempt of checkpoint N left (tagged
-///   `__dpone__checkpoint = N`, no ledger row) are deleted first (a mutation, awaited), then inserted.
+///   `__dpone__checkpoint = N`, no ledger row) are deleted first (awaited), then inserted.
+///
+/// Deletes (replace window, append replay clean-up, snapshot_diff) are lightweight `DELETE FROM t
+/// WHERE ...` where the server has it (22.8+; rows masked at once, so later statements of the same
+/// finalize no longer see them) and `ALTER TABLE t DELETE WHERE ...` mutations on 18.16; both are
+/// awaited (`mutations_sync` / `lightweight_deletes_sync` = 2 where available, and `system.mutations`).
 /// - `incremental_merge`: `ReplacingMergeTree(__dpone__version)` with version = checkpoint; a replay
 ///   inserts the same versions again, which the engine collapses. Readers MUST deduplicate:
 ///   `SELECT ... FROM t FINAL`, or `argMax(col, __dpone__version) ... GROUP BY key`; until merges run,
