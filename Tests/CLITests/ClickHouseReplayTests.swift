@@ -155,6 +155,15 @@ struct PostgresToClickHouseReplayTests {
                 ON CONFLICT (id) DO UPDATE SET payload = EXCLUDED.payload WHERE \(s).src.payload IS DISTINCT FROM EXCLUDED.payload;
                 \(delete.map { "DELETE FROM \(s).src WHERE id BETWEEN \($0.lowerBound) AND \($0.upperBound);" } ?? "")
                 """)
+            // An xmin window ends at the oldest transaction still running anywhere on the server;
+            // other tests' transactions can hold it back. Wait until it has passed this write, so
+            // the next run is guaranteed to see it (otherwise it would come one run later).
+            let marker = try await pg.query("SELECT txid_current()::text")[0][0]!
+            for _ in 0..<300 {
+                let horizon = try await pg.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")[0][0]!
+                if UInt64(horizon)! > UInt64(marker)! { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
             await pg.close()
         }
 
