@@ -26,10 +26,10 @@ struct ClickHouseCursor: Sendable {
     let field: Field
     /// The cursor column's index in the batches read.
     let index: Int
-    /// The durable cursor, nil on a first run.
-    let stored: Value?
-    /// The largest value seen so far (starts at `stored`).
-    private(set) var maximum: Value?
+    /// The durable value, the largest seen since, and the positions (shared with every cursor source).
+    private(set) var mark: CursorMark
+    var stored: Value? { mark.stored }
+    var maximum: Value? { mark.maximum }
 
     /// - Throws: `DponeError(.state)` when the stored cursor is for another column or is not a valid
     ///   value of the column's type.
@@ -38,24 +38,7 @@ struct ClickHouseCursor: Sendable {
         self.base = type.base
         self.field = field
         self.index = index
-        var bound: Value?
-        if let state = resumeFrom?["cursor"] {
-            if let storedColumn = state["column"]?.stringValue, storedColumn != name {
-                throw DponeError(
-                    .state,
-                    "the stored cursor is for column \"\(storedColumn)\", the incremental column is \"\(name)\"",
-                    hint: "reset the pipeline's state to change the cursor column", context: ["table": table])
-            }
-            switch state["value"] {
-            case .none, .null?: bound = nil
-            case .string(let text)?: bound = try Self.parse(text, field: field, table: table)
-            case .int(let i)?: bound = try Self.parse(String(i), field: field, table: table)
-            case let other?:
-                throw DponeError(.state, "the stored cursor value \(other) is not text", context: ["table": table])
-            }
-        }
-        stored = bound
-        maximum = bound
+        mark = try CursorMark(column: name, type: field.type, resumeFrom: resumeFrom, table: table)
     }
 
     /// Fails unless the column can be a cursor (and take `lookback`).
@@ -138,78 +121,11 @@ struct ClickHouseCursor: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Raises `maximum` with the largest non-NULL value of `values` (the cursor column of a batch).
-    mutating func observe(_ values: Column) {
-        guard let best = Self.indexOfMaximum(values) else { return }
-        let candidate = values.value(at: best)
-        if maximum.map({ $0 < candidate }) ?? true { maximum = candidate }
-    }
+    /// Raises the maximum with the largest non-NULL value of a batch's cursor column.
+    mutating func observe(_ values: Column) { mark.observe(values) }
 
-    /// The checkpoint positions recording `maximum`.
-    var positions: StateValue {
-        .object([
-            "cursor": .object([
-                "column": .string(name),
-                "value": maximum.map { .string(ScalarFormatting.text(of: $0)) } ?? .null,
-            ])
-        ])
-    }
-
-    /// The row of the largest non-NULL value, by the column's physical values; nil when all NULL.
-    static func indexOfMaximum(_ values: Column) -> Int? {
-        switch values.values {
-        case .int16(let a): return indexOfMaximum(a, values)
-        case .int32(let a): return indexOfMaximum(a, values)
-        case .int64(let a): return indexOfMaximum(a, values)
-        case .int128(let a): return indexOfMaximum(a, values)
-        case .variable, .fixed16:
-            var best: Int?
-            for row in 0..<values.count where !values.isNull(row) {
-                guard let current = best else {
-                    best = row
-                    continue
-                }
-                let greater = values.withBytes(at: current) { top in
-                    values.withBytes(at: row) { top.lexicographicallyPrecedes($0) }
-                }
-                if greater { best = row }
-            }
-            return best
-        case .bool, .float32, .float64:
-            return nil  // not cursor types (rejected by checkCursorColumn)
-        }
-    }
-
-    private static func indexOfMaximum<T: Comparable>(_ a: [T], _ values: Column) -> Int? {
-        var best: Int?
-        if values.validity == nil {
-            for row in a.indices where best.map({ a[row] > a[$0] }) ?? true { best = row }
-        } else {
-            for row in a.indices where !values.isNull(row) && (best.map({ a[row] > a[$0] }) ?? true) { best = row }
-        }
-        return best
-    }
-
-    /// `text` as a value of the cursor column's Flow type.
-    static func parse(_ text: String, field: Field, table: String) throws -> Value {
-        let type = field.type
-        let value: Value? = Array(text.utf8).withUnsafeBytes { b in
-            switch type {
-            case .int16, .int32, .int64: return ScalarParsing.int64(b).map(Value.int)
-            case .decimal(_, let scale): return ScalarParsing.decimal(b, scale: scale).map { .decimal($0, scale: scale) }
-            case .date: return ScalarParsing.date(b).map(Value.date)
-            case .timestamp(let tz): return ScalarParsing.timestamp(b).map { .timestamp($0.micros, withTimeZone: tz) }
-            case .string: return .string(text)
-            default: return nil
-            }
-        }
-        guard let value else {
-            throw DponeError(
-                .state, "the stored cursor value '\(text)' is not a valid \(type) for column \"\(field.name)\"",
-                context: ["table": table, "column": field.name])
-        }
-        return value
-    }
+    /// The checkpoint positions recording the maximum.
+    var positions: StateValue { mark.positions }
 }
 
 /// A parsed cursor lookback: an amount in the cursor's own unit (integers, decimals at the column's
