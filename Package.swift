@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "FilesConnector", targets: ["FilesConnector"]),
         .library(name: "PostgresConnector", targets: ["PostgresConnector"]),
         .library(name: "ClickHouseConnector", targets: ["ClickHouseConnector"]),
+        .library(name: "KafkaCodecs", targets: ["KafkaCodecs"]),
         .library(name: "Manifest", targets: ["Manifest"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
@@ -74,6 +75,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "KafkaCodecs",
+            dependencies: ["Flow"],
+            path: "Sources/Connectors/KafkaCodecs",
+            exclude: ["Avro/AVRO.md", "Protobuf/PROTOBUF.md"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Manifest",
             dependencies: ["Flow", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
@@ -110,6 +118,7 @@ let package = Package(
             dependencies: ["ClickHouseConnector", "Flow", "DponeTestSupport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "KafkaCodecsTests", dependencies: ["KafkaCodecs", "Flow"], swiftSettings: strict),
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Flow"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "PipelineTests",

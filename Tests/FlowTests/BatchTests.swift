@@ -31,6 +31,31 @@ import Testing
         #expect(!oneNull.isNull(69) && !oneNull.isNull(129) && !oneNull.isNull(0))
     }
 
+    @Test(arguments: [LogicalType.int64, .string, .uuid, .bool, .decimal(precision: 10, scale: 2)])
+    func truncateTakesBackRowsAndTheirNulls(_ type: LogicalType) {
+        let values: [Value] = [
+            .int(7), .string("keep"), .uuid(Array(0..<16)), .bool(true), .decimal(123, scale: 2),
+        ]
+        let keep = values.first { var probe = ColumnBuilder(type: type); return probe.append(value: $0) }!
+        var c = ColumnBuilder(type: type)
+        for i in 0..<70 { if i % 9 == 0 { c.appendNull() } else { c.append(value: keep) } }
+        c.truncate(to: 64)
+        #expect(c.count == 64)
+        c.append(value: keep)
+        c.truncate(to: 3)
+        c.appendNull()
+        let column = c.finish()
+        #expect(column.count == 4)
+        #expect(column.nullCount == 2, "rows 0 and 3 are NULL; the taken-back NULLs are not counted")
+        #expect(column.value(at: 1) == keep && column.value(at: 2) == keep)
+        #expect(column.isNull(3))
+        var allValid = ColumnBuilder(type: type)
+        allValid.append(value: keep)
+        allValid.appendNull()
+        allValid.truncate(to: 1)
+        #expect(allValid.finish().validity == nil, "no NULL left: no bitmap")
+    }
+
     @Test func byteCountCountsValuesOffsetsAndBitmap() {
         let batch = makeBatch(first: 0, rows: 1000, padding: 10)
         // int64: 8000; string: 1001 offsets * 4 + 10_000 bytes; no bitmaps.

@@ -48,6 +48,17 @@ public struct BitmapBuilder: Sendable {
 
     public var byteCount: Int { words.count * 8 }
 
+    /// Drops the bits of rows `newCount...` (a row decoded half-way is taken back).
+    public mutating func truncate(to newCount: Int) {
+        precondition(newCount >= 0 && newCount <= count, "truncate beyond the bitmap")
+        if !words.isEmpty {
+            for i in newCount..<count where words[i >> 6] & (1 << UInt64(i & 63)) == 0 { nullCount -= 1 }
+            words.removeLast(words.count - (newCount + 63) / 64)
+            if newCount & 63 != 0 { words[words.count - 1] &= (1 << UInt64(newCount & 63)) - 1 }
+        }
+        count = newCount
+    }
+
     /// The bitmap, or nil when every row is valid.
     public mutating func finish() -> Bitmap? {
         defer { self = BitmapBuilder() }

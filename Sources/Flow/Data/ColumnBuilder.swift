@@ -134,6 +134,29 @@ public struct ColumnBuilder: Sendable {
         return true
     }
 
+    /// Drops the rows `newCount...`: a decoder that fails half-way through a row (a poison message)
+    /// takes back what it appended, so every column keeps the same row count.
+    public mutating func truncate(to newCount: Int) {
+        precondition(newCount >= 0 && newCount <= count, "truncate beyond the column")
+        guard newCount < count else { return }
+        let removed = count - newCount
+        validity.truncate(to: newCount)
+        switch physical {
+        case .bool: bools.removeLast(removed)
+        case .int16: i16.removeLast(removed)
+        case .int32: i32.removeLast(removed)
+        case .int64: i64.removeLast(removed)
+        case .float32: f32.removeLast(removed)
+        case .float64: f64.removeLast(removed)
+        case .int128: i128.removeLast(removed)
+        case .variable:
+            offsets.removeLast(removed)
+            bytes.removeLast(bytes.count - Int(offsets[offsets.count - 1]))
+        case .fixed16: bytes.removeLast(removed * 16)
+        }
+        count = newCount
+    }
+
     /// Returns the column built so far and starts an empty one with the same capacity hint.
     public mutating func finish(reservingCapacity capacity: Int = 0) -> Column {
         let values: ColumnValues
