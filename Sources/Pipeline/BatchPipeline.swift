@@ -63,7 +63,7 @@ public enum BatchPipeline {
                 name: document.name, source: source, transforms: transforms, sinks: [sink], bounds: options.bounds)
             let coordinator = CheckpointCoordinator(
                 pipeline: document.name, sinks: [sink.name], store: store,
-                resumingAfter: previous?.checkpoint ?? CheckpointID(0), loadID: loadID, runID: runID)
+                resumingAfter: StateStores.resumePoint(store: store, previous: previous), loadID: loadID, runID: runID)
             coordinatorBox.coordinator = coordinator
 
             let ticker = ProgressTicker(callback: options.progress, started: started)

@@ -41,7 +41,7 @@ public struct BatchPlan: Sendable, Codable {
             strategy: document.sink.strategy.mode.rawValue,
             transforms: try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: 0).map(\.name),
             stateLocation: store.location(pipeline: document.name), stateBefore: before,
-            nextCheckpoint: (before?.checkpoint.rawValue ?? 0) + 1, staging: "", checks: [], finalizer: [])
+            nextCheckpoint: StateStores.resumePoint(store: store, previous: before).rawValue + 1, staging: "", checks: [], finalizer: [])
         switch document.sink.type {
         case .files:
             let path = document.sink.path ?? ""

@@ -179,7 +179,12 @@ enum ConnectorFactory {
         switch strategy.mode {
         case .fullRefresh: return .fullRefresh
         case .incrementalAppend: return .incrementalAppend(onlyNewRows: strategy.onlyNewRows)
-        case .incrementalMerge: return .incrementalMerge
+        case .incrementalMerge:
+            switch strategy.mergePolicy {
+            case .mutationDeleteInsert: return .incrementalMerge(policy: .mutationDeleteInsert)
+            case .shadowSwap: return .incrementalMerge(policy: .shadowSwap)
+            default: return .incrementalMerge(policy: .replacingMergeTree)
+            }
         case .partitionReplace:
             guard let column = strategy.partitionColumn else {
                 throw DponeError(.manifest, "strategy mode partition_replace needs partition.column")

@@ -1,3 +1,4 @@
+import Foundation
 import Flow
 import Manifest
 import PostgresConnector
@@ -20,6 +21,16 @@ public enum StateStores {
             let store = PostgresStateStore(url: connection.resolved.url, table: postgresTable(document))
             return document.state.atomicity == .targetAtomic ? TargetAtomicStateStore(store: store) : store
         }
+    }
+
+    /// The checkpoint a run resumes after. Without state (`state: {type: disabled}`) every run is a
+    /// new load that nothing replays, yet sinks' ledgers remember published checkpoints per pipeline:
+    /// numbering from 1 each time would make the second run look like a replay of the first and
+    /// publish nothing. Such runs number from the start time in milliseconds instead: unique and
+    /// increasing across runs.
+    public static func resumePoint(store: any StateStore, previous: PipelineState?, now: Date = Date()) -> CheckpointID {
+        if store is DisabledStateStore { return CheckpointID(UInt64(max(0, now.timeIntervalSince1970 * 1000))) }
+        return previous?.checkpoint ?? CheckpointID(0)
     }
 
     /// Forgets the source positions so the next run reads from scratch, but keeps the checkpoint

@@ -36,7 +36,10 @@ import Testing
         let values: [Value] = [
             .int(7), .string("keep"), .uuid(Array(0..<16)), .bool(true), .decimal(123, scale: 2),
         ]
-        let keep = values.first { var probe = ColumnBuilder(type: type); return probe.append(value: $0) }!
+        let given = values.first { var probe = ColumnBuilder(type: type); return probe.append(value: $0) }!
+        var probe = ColumnBuilder(type: type)
+        probe.append(value: given)
+        let keep = probe.finish().value(at: 0)  // as the column reads it back (an int in a decimal column)
         var c = ColumnBuilder(type: type)
         for i in 0..<70 { if i % 9 == 0 { c.appendNull() } else { c.append(value: keep) } }
         c.truncate(to: 64)

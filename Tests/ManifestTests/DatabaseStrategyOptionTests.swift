@@ -19,12 +19,12 @@ import Testing
         }
     }
 
-    static func manifest(strategy: String, state: String = "") -> String {
+    static func manifest(strategy: String, state: String = "", sink: String = "postgres") -> String {
         """
         name: pg
         source: {type: postgres, connection_ref: pg, table: {schema: public, name: src}}
         sink:
-          type: postgres
+          type: \(sink)
           connection_ref: pg
           table: {schema: public, name: dst}
           strategy: \(strategy)
@@ -34,7 +34,9 @@ import Testing
 
     @Test func policiesHaveDefaults() throws {
         let doc = try parse(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id}"))
-        #expect(doc.sink.strategy.mergePolicy == .deleteInsert)
+        #expect(doc.sink.strategy.mergePolicy == nil)
+        #expect(StrategyCapabilities.mergePolicy(doc.sink.strategy.mergePolicy, for: .postgres) == .deleteInsert)
+        #expect(StrategyCapabilities.mergePolicy(nil, for: .clickhouse) == .replacingMergeTree)
         #expect(doc.sink.strategy.diffDeletePolicy == .hardDelete)
         #expect(doc.sink.strategy.historyDeletePolicy == .expire)
         #expect(doc.state.atomicity == .afterTarget)
@@ -43,6 +45,10 @@ import Testing
     @Test func policiesAreRead() throws {
         let merge = try parse(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id, merge_policy: upsert, duplicate_policy: fail}"))
         #expect(merge.sink.strategy.mergePolicy == .upsert)
+        for policy in ["mutation_delete_insert", "shadow_swap", "replacing_merge_tree"] {
+            let ch = try parse(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id, merge_policy: \(policy)}", sink: "clickhouse"))
+            #expect(ch.sink.strategy.mergePolicy?.rawValue == policy)
+        }
         let diff = try parse(Self.manifest(strategy: "{mode: snapshot_diff, unique_key: id, diff: {delete_policy: soft_delete}}"))
         #expect(diff.sink.strategy.diffDeletePolicy == .softDelete)
         let scd2 = try parse(Self.manifest(strategy: "{mode: scd2, unique_key: [id], scd2: {delete_policy: ignore}}"))
@@ -70,7 +76,14 @@ import Testing
     @Test func badPoliciesAreNamed() {
         #expect(
             firstError(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id, merge_policy: upsrt}"))?
-                .hasPrefix("unknown merge policy 'upsrt'") == true)
+                .hasPrefix("unknown postgres merge policy 'upsrt'") == true)
+        // Each sink type takes its own policies; the error lists them.
+        #expect(
+            firstError(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id, merge_policy: shadow_swap}"))
+                == "postgres merge policy 'shadow_swap' is not supported; expected one of: delete_insert, upsert at sink.strategy.merge_policy")
+        #expect(
+            firstError(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id, merge_policy: upsert}", sink: "clickhouse"))?
+                .hasSuffix("expected one of: replacing_merge_tree, mutation_delete_insert, shadow_swap at sink.strategy.merge_policy") == true)
         #expect(
             firstError(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id, duplicate_policy: keep_last}"))?
                 .hasPrefix("unknown duplicate policy 'keep_last'") == true)

@@ -121,6 +121,23 @@ struct BatchPipelineTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(dir)/out").count == 2, "no empty part")
     }
 
+    /// Without state every run is a new load: its checkpoint must not collide with the previous run's
+    /// (the second append would otherwise replace the first run's part as a "replay").
+    @Test func runsWithoutStateNeverLookLikeReplays() async throws {
+        try write("id,customer,amount,status\n" + Self.rows(1...10), to: "orders.csv")
+        let stateless = incremental.replacingOccurrences(of: "state:\n  dir: ${DIR}/state", with: "state: {type: disabled}")
+        #expect(stateless != incremental)
+        let doc = try manifest(stateless)
+        let first = await BatchPipeline.run(document: doc, options: BatchOptions())
+        try await Task.sleep(for: .milliseconds(5))
+        let second = await BatchPipeline.run(document: doc, options: BatchOptions())
+        #expect(first.status == .succeeded && second.status == .succeeded, "\(first.error ?? "") \(second.error ?? "")")
+        let parts = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/out").sorted()
+        #expect(parts.count == 2, "each run wrote its own part: \(parts)")
+        let ids = try parts.flatMap { try read("out/\($0)").split(separator: "\n").dropFirst() }
+        #expect(ids.count == 14, "both runs' 7 kept rows")
+    }
+
     @Test func aFailedRunLeavesTargetAndStateUnchanged() async throws {
         try write("id,customer,amount,status\n" + Self.rows(1...10), to: "orders.csv")
         let doc = try manifest(incremental)

@@ -34,7 +34,9 @@ struct PostgresToClickHouseTests {
         await c.close()
     }
 
-    func manifest(_ server: ClickHouseTestServer, strategy: String) throws -> ManifestDocument {
+    func manifest(
+        _ server: ClickHouseTestServer, strategy: String, sinkOptions: String = "{}", state: String? = nil
+    ) throws -> ManifestDocument {
         try ManifestLoader.parse(
             yaml: """
                 name: p2ch
@@ -44,7 +46,8 @@ struct PostgresToClickHouseTests {
                   connection: {url: "\(server.url)"}
                   table: {schema: \(database), name: orders}
                   strategy: \(strategy)
-                state: {dir: \(dir)/state-\(server.name.filter(\.isLetter))}
+                  options: \(sinkOptions)
+                state: \(state ?? "{dir: \(dir)/state-\(server.name.filter(\.isLetter))}")
                 """, path: "\(dir)/p.yml", environment: [:])
     }
 
@@ -136,6 +139,8 @@ let clickHouseStrategyCases: [(name: String, yaml: String, read: String, expecta
     ("full_refresh", "{mode: full_refresh}", "", "mirror"),
     ("append_only_new", "{mode: incremental_append, unique_key: id, only_new_rows: true}", "", "keep-first"),
     ("merge", "{mode: incremental_merge, unique_key: id}", "FINAL", "upsert"),
+    ("merge_mutation", "{mode: incremental_merge, unique_key: id, merge_policy: mutation_delete_insert}", "", "upsert"),
+    ("merge_shadow", "{mode: incremental_merge, unique_key: id, merge_policy: shadow_swap}", "", "upsert"),
     ("replace", "{mode: replace, custom_predicate: \"id > 0\"}", "", "mirror"),
     ("partition_replace", "{mode: partition_replace, partition: {column: bucket}}", "", "mirror"),
     ("snapshot_diff", "{mode: snapshot_diff, unique_key: id}", "", "mirror"),
@@ -143,7 +148,10 @@ let clickHouseStrategyCases: [(name: String, yaml: String, read: String, expecta
 ]
 
 extension PostgresToClickHouseTests {
-    @Test(arguments: ["full_refresh", "append_only_new", "merge", "replace", "partition_replace", "snapshot_diff", "scd2"])
+    @Test(arguments: [
+        "full_refresh", "append_only_new", "merge", "merge_mutation", "merge_shadow", "replace", "partition_replace",
+        "snapshot_diff", "scd2",
+    ])
     func everyStrategy(name: String) async throws {
         let strategy = clickHouseStrategyCases.first { $0.name == name }!
         for server in ClickHouseTestServer.all {
@@ -232,6 +240,35 @@ extension PostgresToClickHouseTests {
         }
         try? await ch.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(source))")
         try? await ch.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(target))")
+        await ch.close()
+    }
+}
+
+extension PostgresToClickHouseTests {
+    /// Lineage columns (`sink.options.lineage: true`) are created with a new target and added to an
+    /// existing one by evolution (dpone-python's first incremental run failed on a missing
+    /// `__dpone__load_id`), on both servers.
+    @Test(arguments: ClickHouseTestServer.all)
+    func lineageColumnsAreCreatedAndAddedLater(_ server: ClickHouseTestServer) async throws {
+        try server.require()
+        try await seed()
+        defer { Task { await cleanup(server) } }
+        func run(_ strategy: String, lineage: Bool) throws -> ManifestDocument {
+            try manifest(server, strategy: strategy, sinkOptions: "{lineage: \(lineage)}", state: "{type: disabled}")
+        }
+        let plain = await BatchPipeline.run(document: try run("{mode: full_refresh}", lineage: false), options: BatchOptions())
+        #expect(plain.status == .succeeded, "\(plain.error ?? "")")
+        let withLineage = await BatchPipeline.run(
+            document: try run("{mode: incremental_append}", lineage: true), options: BatchOptions())
+        #expect(withLineage.status == .succeeded, "\(withLineage.error ?? "")")
+        let ch = try ClickHouseClient(url: server.url)
+        let q = "\(ClickHouseSQL.quoteIdentifier(database)).`orders`"
+        let rows = try await ch.queryNullableRows(
+            "SELECT count(), countIf(isNull(__dpone__load_id)), uniqExact(__dpone__load_id), countIf(__dpone__loaded_at > '2026-01-01 00:00:00') FROM \(q)")
+        #expect(rows == [["10000", "5000", "1", "5000"]], "the appended rows carry one load id and a load time; the earlier rows NULL")
+        let types = try await ch.queryRows(
+            "SELECT name, type FROM system.columns WHERE database = \(ClickHouseSQL.quoteLiteral(database)) AND table = 'orders' AND name LIKE '__dpone__load%' ORDER BY name")
+        #expect(types.map { $0[0] } == ["__dpone__load_id", "__dpone__loaded_at"])
         await ch.close()
     }
 }

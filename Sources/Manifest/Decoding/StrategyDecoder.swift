@@ -41,7 +41,14 @@ extension ManifestDecoder {
                 "missing required key 'custom_predicate' (strategy mode 'replace' rewrites the rows it matches)",
                 hint: "add custom_predicate: \"order_date >= '2026-01-01'\"")
         }
-        if let r = map["merge_policy"], let p: MergePolicy = ctx.choice(r, "merge policy") { config.mergePolicy = p }
+        if let r = map["merge_policy"] {
+            let allowed = StrategyCapabilities.mergePolicies(for: sink)
+            if allowed.isEmpty {
+                ctx.fail(r, "a \(sink.rawValue) sink has no merge_policy", hint: "remove merge_policy")
+            } else if let p: MergePolicy = ctx.choice(r, "\(sink.rawValue) merge policy", allowed: allowed) {
+                config.mergePolicy = p
+            }
+        }
         if let r = map["duplicate_policy"], let text = ctx.string(r), text != "fail" {
             ctx.fail(r, "unknown duplicate policy '\(text)'; expected: fail", hint: "duplicate keys always fail the load before the target is touched")
         }

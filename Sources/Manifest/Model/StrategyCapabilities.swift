@@ -10,6 +10,20 @@ public enum StrategyCapabilities {
         }
     }
 
+    /// The `incremental_merge` policies of a sink type, its default first.
+    public static func mergePolicies(for sink: EndpointType) -> [MergePolicy] {
+        switch sink {
+        case .postgres, .mssql: [.deleteInsert, .upsert]
+        case .clickhouse: [.replacingMergeTree, .mutationDeleteInsert, .shadowSwap]
+        case .files, .kafka, .rest: []
+        }
+    }
+
+    /// The policy a manifest's `merge_policy` (nil: not given) means for a sink type.
+    public static func mergePolicy(_ given: MergePolicy?, for sink: EndpointType) -> MergePolicy? {
+        given ?? mergePolicies(for: sink).first
+    }
+
     public static func supports(_ sink: EndpointType, _ mode: LoadMode) -> Bool {
         supportedModes(for: sink).contains(mode)
     }

@@ -22,12 +22,22 @@ public enum OverwriteType: String, Sendable, Hashable, Codable, CaseIterable {
     case exchange
 }
 
-/// How `incremental_merge` applies staged rows (`sink.strategy.merge_policy`).
+/// How `incremental_merge` applies staged rows (`sink.strategy.merge_policy`). Which policies a sink
+/// type offers, and its default, is in `StrategyCapabilities.mergePolicies(for:)`.
 public enum MergePolicy: String, Sendable, Hashable, Codable, CaseIterable {
-    /// Delete target rows whose key is staged, then insert every staged row (default).
+    /// Postgres (default): delete target rows whose key is staged, then insert every staged row.
     case deleteInsert = "delete_insert"
-    /// `INSERT ... ON CONFLICT (key) DO UPDATE`: needs a unique index on the key.
+    /// Postgres: `INSERT ... ON CONFLICT (key) DO UPDATE`: needs a unique index on the key.
     case upsert
+    /// ClickHouse (default): insert every staged row into a `ReplacingMergeTree(__dpone__version)`;
+    /// readers deduplicate with `FINAL` (or argMax) until background merges collapse versions.
+    case replacingMergeTree = "replacing_merge_tree"
+    /// ClickHouse: delete the staged keys from a plain `MergeTree` (awaited mutation or lightweight
+    /// DELETE), then insert; plain `SELECT`s are exact once the load returns.
+    case mutationDeleteInsert = "mutation_delete_insert"
+    /// ClickHouse: build a copy (target rows whose key is not staged + staged rows) and swap it in
+    /// (EXCHANGE TABLES, or RENAME on old servers); costs a table rewrite, needs no mutation.
+    case shadowSwap = "shadow_swap"
 }
 
 /// What `snapshot_diff` does with target keys missing from the snapshot (`sink.strategy.diff.delete_policy`).
@@ -57,8 +67,8 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
     public var overwriteType: OverwriteType
     /// `custom_predicate`: the window a `replace` load rewrites.
     public var customPredicate: String?
-    /// `merge_policy`; default `delete_insert`.
-    public var mergePolicy: MergePolicy = .deleteInsert
+    /// `merge_policy`; nil means the sink type's default (`StrategyCapabilities.mergePolicies`).
+    public var mergePolicy: MergePolicy?
     /// `diff.delete_policy`; default `hard_delete`.
     public var diffDeletePolicy: DiffDeletePolicy = .hardDelete
     /// `scd2.delete_policy`; default `expire`.

@@ -94,6 +94,18 @@ public struct ClickHousePublishPlan: Sendable {
         return "SELECT count() FROM \(s) WHERE \(key) IN (SELECT \(ClickHouseSQL.list(uniqueKey)) FROM \(t) WHERE \(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.checkpoint)) < \(checkpoint))"
     }
 
+    /// `incremental_merge` / `mutation_delete_insert`: removes every target row of a staged key.
+    public func mergeDelete() -> String {
+        delete(where: "\(ClickHouseSQL.keyTuple(uniqueKey)) IN (SELECT \(ClickHouseSQL.list(uniqueKey)) FROM \(s))")
+    }
+
+    /// `incremental_merge` / `shadow_swap`: copies the target rows whose key is not staged (technical
+    /// columns kept) into the publish table; the staged rows follow with `tagInsert`.
+    public func shadowCopyUnmerged() -> String {
+        let cols = ClickHouseSQL.list(columns + technicalColumns)
+        return "INSERT INTO \(publish.sql) (\(cols)) SELECT \(cols) FROM \(t) WHERE \(ClickHouseSQL.keyTuple(uniqueKey)) NOT IN (SELECT \(ClickHouseSQL.list(uniqueKey)) FROM \(s))"
+    }
+
     public func count(_ table: ClickHouseTableName) -> String { "SELECT count() FROM \(table.sql)" }
 
     /// A fresh empty table with the target's structure and engine.

@@ -97,11 +97,25 @@ extension ClickHouseSink {
             try await client.execute(plan.appendInsert(checkpoint))
             FaultPoint.midFinalize.trigger()
             return SinkCommit(inserted: try await scalar(plan.countTagged(checkpoint), on: client))
-        case .incrementalMerge:
+        case .incrementalMerge(let policy):
             let staged = try await scalar(plan.count(plan.staging), on: client)
             let updated = try await scalar(plan.mergeUpdatedCount(checkpoint), on: client)
-            try await client.execute(plan.tagInsert(into: plan.target, checkpoint: checkpoint))
-            FaultPoint.midFinalize.trigger()
+            switch policy {
+            case .replacingMergeTree:
+                try await client.execute(plan.tagInsert(into: plan.target, checkpoint: checkpoint))
+                FaultPoint.midFinalize.trigger()
+            case .mutationDeleteInsert:
+                // Deleting every staged key also removes rows a crashed attempt of this checkpoint
+                // inserted, so a replay converges.
+                try await mutate(plan.mergeDelete(), plan, what: "the delete of the merged keys", on: client)
+                FaultPoint.midFinalize.trigger()
+                try await client.execute(plan.tagInsert(into: plan.target, checkpoint: checkpoint))
+            case .shadowSwap:
+                for statement in plan.createLikeTarget(plan.publish) { try await client.execute(statement, idempotent: true) }
+                try await client.execute(plan.shadowCopyUnmerged())
+                try await client.execute(plan.tagInsert(into: plan.publish, checkpoint: checkpoint))
+                try await swapPublishTable(plan)
+            }
             return SinkCommit(inserted: staged - updated, updated: updated)
         case .partitionReplace:
             return try await partitionReplace(plan, checkpoint: checkpoint, on: client)
@@ -174,12 +188,19 @@ extension ClickHouseSink {
         let previous = try await scalar(plan.count(plan.target), on: client)
         try await tagIntoPublishTable(plan, checkpoint: checkpoint, on: client)
         let inserted = try await scalar(plan.count(plan.publish), on: client)
+        try await swapPublishTable(plan)
+        return SinkCommit(inserted: inserted, deleted: previous)
+    }
+
+    /// Swaps the publish table in as the target: `EXCHANGE TABLES` where supported, else a RENAME
+    /// pair; the `midFinalize` fault fires right after the target changed.
+    func swapPublishTable(_ plan: ClickHousePublishPlan) async throws {
+        let client = try self.client
         let exchange = state.withLock { $0.server?.supports(.exchangeTables) ?? false }
         for (i, statement) in plan.swap(exchange: exchange).enumerated() {
             try await client.execute(statement)
             if i == (exchange ? 0 : 1) { FaultPoint.midFinalize.trigger() }
         }
-        return SinkCommit(inserted: inserted, deleted: previous)
     }
 
     /// Replaces exactly the staged partitions, one idempotent `REPLACE PARTITION` each.

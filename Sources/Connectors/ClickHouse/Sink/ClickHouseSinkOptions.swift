@@ -7,8 +7,8 @@ public enum ClickHouseLoadMode: Sendable, Equatable {
     case fullRefresh
     /// Insert the staged rows; with `onlyNewRows`, only keys not yet in the target.
     case incrementalAppend(onlyNewRows: Bool)
-    /// Upsert by key through `ReplacingMergeTree(__dpone__version)`: read with `FINAL` (or argMax).
-    case incrementalMerge
+    /// Upsert by key; `policy` says how (see `ClickHouseMergePolicy`).
+    case incrementalMerge(policy: ClickHouseMergePolicy)
     /// Replace exactly the partitions (values of `column`) present in staging.
     case partitionReplace(column: String, maxPartitions: Int)
     /// Replace the rows matching `predicate` (a ClickHouse boolean expression) by the staged rows,
@@ -21,6 +21,8 @@ public enum ClickHouseLoadMode: Sendable, Equatable {
     /// `__dpone__is_current = 0`) and adds a new one; missing keys handled by `deletePolicy`.
     case scd2(deletePolicy: ClickHouseHistoryDeletePolicy)
 
+    /// `incremental_merge` with the default policy (`replacing_merge_tree`).
+    public static var incrementalMerge: ClickHouseLoadMode { .incrementalMerge(policy: .replacingMergeTree) }
     /// `snapshot_diff` with the default delete policy (`hard_delete`).
     public static var snapshotDiff: ClickHouseLoadMode { .snapshotDiff(deletePolicy: .hardDelete) }
     /// `scd2` with the default delete policy (`expire`).
@@ -47,6 +49,20 @@ public enum ClickHouseLoadMode: Sendable, Equatable {
         default: false
         }
     }
+}
+
+/// How `incremental_merge` publishes a checkpoint's staged rows.
+public enum ClickHouseMergePolicy: String, Sendable, Equatable, CaseIterable {
+    /// Insert into `ReplacingMergeTree(__dpone__version)` (version = checkpoint). Cheapest; readers
+    /// deduplicate with `FINAL` or `argMax(col, __dpone__version) ... GROUP BY key` until merges run.
+    case replacingMergeTree = "replacing_merge_tree"
+    /// Delete the staged keys from a plain `MergeTree` (lightweight DELETE, or an awaited mutation on
+    /// old servers), then insert. A plain `SELECT` is exact after the load; each load rewrites the
+    /// parts holding the keys (mutations are heavy on big tables).
+    case mutationDeleteInsert = "mutation_delete_insert"
+    /// Copy the target rows whose key is not staged plus the staged rows into a new table and swap
+    /// it in (EXCHANGE TABLES, or RENAME). Exact and mutation-free; costs a full table rewrite.
+    case shadowSwap = "shadow_swap"
 }
 
 /// What `snapshot_diff` does with target keys missing from the snapshot.

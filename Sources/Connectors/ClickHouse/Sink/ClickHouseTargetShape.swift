@@ -19,7 +19,7 @@ public enum ClickHouseTargetShape {
         for mode: ClickHouseLoadMode, support: ClickHouseTypeSupport
     ) -> [(name: String, type: ClickHouseType)] {
         var columns: [(String, ClickHouseType)] = []
-        if mode == .incrementalMerge { columns.append((ClickHouseTechnicalColumns.version, .uint64)) }
+        if mode == .incrementalMerge(policy: .replacingMergeTree) { columns.append((ClickHouseTechnicalColumns.version, .uint64)) }
         columns.append((ClickHouseTechnicalColumns.checkpoint, .uint64))
         let timestamp = ClickHouseTypes.ddlType(for: .timestamp(withTimeZone: true), nullable: false, support: support)
         switch mode {
@@ -48,7 +48,7 @@ public enum ClickHouseTargetShape {
     }
 
     /// `CREATE TABLE` for a missing target: `MergeTree` (or `ReplacingMergeTree(__dpone__version)` for
-    /// `incremental_merge`) ordered by the unique key (`tuple()` without one), partitioned by the
+    /// `incremental_merge` with the default policy) ordered by the unique key (`tuple()` without one), partitioned by the
     /// partition column for `partition_replace`.
     public static func createStatement(
         target: ClickHouseTableName, incoming: Schema, mode: ClickHouseLoadMode, uniqueKey: [String],
@@ -60,7 +60,7 @@ public enum ClickHouseTargetShape {
         }
         columns += technicalColumns(for: mode, support: support).map { "\(ClickHouseSQL.quoteIdentifier($0.name)) \($0.type.name)" }
         let engine =
-            mode == .incrementalMerge
+            mode == .incrementalMerge(policy: .replacingMergeTree)
             ? "ReplacingMergeTree(\(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.version)))" : "MergeTree"
         var clauses = ["ENGINE = \(engine)"]
         if case .partitionReplace(let column, _) = mode {
@@ -106,7 +106,7 @@ public enum ClickHouseTargetShape {
             if column.name == ClickHouseTechnicalColumns.version {
                 throw DponeError(
                     .schema, "incremental_merge needs target \(target) to be a ReplacingMergeTree(\(column.name)) it created",
-                    hint: "load into a new table, or recreate the target with that engine",
+                    hint: "load into a new table, recreate the target with that engine, or set merge_policy: mutation_delete_insert (or shadow_swap), which work on a plain MergeTree",
                     context: ["table": target.description])
             }
             statements.append(
