@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "PostgresConnector", targets: ["PostgresConnector"]),
         .library(name: "ClickHouseConnector", targets: ["ClickHouseConnector"]),
         .library(name: "KafkaCodecs", targets: ["KafkaCodecs"]),
+        .library(name: "KafkaConnector", targets: ["KafkaConnector"]),
         .library(name: "Manifest", targets: ["Manifest"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
@@ -82,6 +83,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "KafkaConnector",
+            dependencies: [
+                "Flow", "KafkaCodecs", "FilesConnector", "CKafka", "CCurl", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Connectors/Kafka",
+            swiftSettings: strict
+        ),
+        .target(
             name: "Manifest",
             dependencies: ["Flow", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
@@ -104,6 +113,9 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Development tool: a librdkafka mock cluster for tests, the demo and CI (not shipped).
+        .executableTarget(name: "dpone-kafka-mock", dependencies: ["CKafka"], swiftSettings: strict),
+
         .target(name: "DponeTestSupport", dependencies: ["Flow"], path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "FlowTests", dependencies: ["Flow"], swiftSettings: strict),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Flow"], swiftSettings: strict),
@@ -116,6 +128,11 @@ let package = Package(
         .testTarget(
             name: "ClickHouseConnectorTests",
             dependencies: ["ClickHouseConnector", "Flow", "DponeTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KafkaConnectorTests",
+            dependencies: ["KafkaConnector", "KafkaCodecs", "Flow", "CKafka", "DponeTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "KafkaCodecsTests", dependencies: ["KafkaCodecs", "Flow"], swiftSettings: strict),

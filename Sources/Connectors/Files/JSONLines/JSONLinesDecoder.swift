@@ -195,3 +195,23 @@ struct JSONLinesRecordReader: Sendable {
             context: ["file": sourceName, "line": String(line), "column": schema[f].name])
     }
 }
+
+/// Decodes one JSON object (a message payload, a line) into one row of the builders, with the rules
+/// of `JSONLinesDecoder`. For connectors whose records arrive one by one (Kafka messages).
+public struct JSONObjectReader: Sendable {
+    private var reader: JSONLinesRecordReader
+
+    public init(schema: Schema, sourceName: String, requiredColumns: Set<String> = []) {
+        reader = JSONLinesRecordReader(schema: schema, sourceName: sourceName, requiredColumns: requiredColumns)
+    }
+
+    /// Appends one row (every column gets exactly one value) or throws `DponeError(.source)`; an
+    /// all-whitespace payload appends nothing and returns false. After a throw the builders may hold
+    /// part of the row (take it back with `ColumnBuilder.truncate`).
+    @discardableResult
+    public mutating func read(_ object: UnsafeRawBufferPointer, into batch: inout BatchBuilder) throws -> Bool {
+        let before = batch.columns.first?.count ?? 0
+        try reader.read(object, number: 1, into: &batch)
+        return (batch.columns.first?.count ?? 0) > before
+    }
+}
