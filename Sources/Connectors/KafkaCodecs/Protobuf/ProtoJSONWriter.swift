@@ -152,7 +152,11 @@ struct ProtoJSONWriter: Sendable {
                 try ProtoScan.with(entry, scan.value(k)) { e in
                     if e.tails[0] >= 0 {
                         var r = e.reader(e.tails[0])
-                        try element(entry.fields[0].type, &r, depth: depth, into: &key)
+                        do {
+                            try element(entry.fields[0].type, &r, depth: depth, into: &key)
+                        } catch let error as CodecError {
+                            throw error.within("key")
+                        }
                     } else {
                         defaultElement(entry.fields[0].type, into: &key)
                     }
@@ -163,7 +167,11 @@ struct ProtoJSONWriter: Sendable {
                         key.append(UInt8(ascii: "\""))
                     }
                     if e.heads[1] >= 0 {
-                        try fieldValue(entry.fields[1], 1, e, cutoff: 0, depth: depth, into: &value)
+                        do {
+                            try fieldValue(entry.fields[1], 1, e, cutoff: 0, depth: depth, into: &value)
+                        } catch let error as CodecError {
+                            throw error.within("value")
+                        }
                     } else {
                         defaultElement(entry.fields[1].type, into: &value)
                     }
