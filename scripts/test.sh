@@ -23,6 +23,7 @@ trap stop_services EXIT
 start_service postgres.sh DPONE_TEST_POSTGRES_URL
 start_service clickhouse.sh DPONE_TEST_CLICKHOUSE_URL
 start_service clickhouse-modern.sh DPONE_TEST_CLICKHOUSE_MODERN_URL
+start_service kafka.sh DPONE_TEST_KAFKA_CONTROL
 export DPONE_RUN_INTEGRATION=1
 export DPONE_RUN_INTEGRATION_REPLAY=1
 export DPONE_BIN="$PWD/.build/debug/dpone"

@@ -54,9 +54,9 @@ public enum BatchPipeline {
             let store = StateStores.make(for: document, override: options.stateDirectory)
             let previous = try await store.load(pipeline: document.name)
 
-            let source = try ConnectorFactory.source(document.source)
+            let source = try ConnectorFactory.source(document.source, pipeline: document.name)
             let sink = try ConnectorFactory.sink(
-                document.sink, loadID: loadID, targetAtomicState: try StateStores.targetAtomicTable(for: document))
+                document.sink, pipeline: document.name, loadID: loadID, targetAtomicState: try StateStores.targetAtomicTable(for: document))
             let loadedAt = Int64(Date().timeIntervalSince1970 * 1_000_000)
             let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: loadedAt)
             let graph = PipelineGraph(

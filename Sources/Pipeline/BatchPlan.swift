@@ -60,7 +60,7 @@ public struct BatchPlan: Sendable, Codable {
             let target = TableName(schema: table.schema ?? "public", name: table.name)
             let staging = target.staging(loadID: loadID)
             // The columns come from the source's schema (a catalog lookup or a file sample: read-only).
-            let source = try ConnectorFactory.source(document.source)
+            let source = try ConnectorFactory.source(document.source, pipeline: document.name)
             let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: 0)
             let schemas = try PipelineGraph(name: document.name, source: source, transforms: transforms, sinks: [])
                 .resolveSchemas(sourceSchema: try await source.outputSchema())

@@ -8,8 +8,10 @@ import PostgresConnector
 /// Turns manifest sections into operators. The one place that knows which connector serves which
 /// `type`; connectors that do not exist in this build fail here, before any data moves.
 enum ConnectorFactory {
-    static func source(_ config: SourceConfig) throws -> any SourceOperator {
+    static func source(_ config: SourceConfig, pipeline: String) throws -> any SourceOperator {
         switch config.type {
+        case .kafka:
+            return try kafkaSource(config, pipeline: pipeline)
         case .clickhouse:
             guard let connection = config.connection, let table = config.table else {
                 throw DponeError(.manifest, "a clickhouse source needs a connection and a table")
@@ -63,8 +65,12 @@ enum ConnectorFactory {
         }
     }
 
-    static func sink(_ config: SinkConfig, loadID: String, targetAtomicState: TableName? = nil) throws -> any SinkOperator {
+    static func sink(
+        _ config: SinkConfig, pipeline: String, loadID: String, targetAtomicState: TableName? = nil
+    ) throws -> any SinkOperator {
         switch config.type {
+        case .kafka:
+            return try kafkaSink(config, pipeline: pipeline, loadID: loadID)
         case .clickhouse:
             guard let connection = config.connection, let table = config.table else {
                 throw DponeError(.manifest, "a clickhouse sink needs a connection and a table")

@@ -71,7 +71,9 @@ public actor CheckpointCoordinator {
                 action = try step { try $0.stateDurable(checkpoint) }
             case .acknowledgeSources(let checkpoint):
                 FaultPoint.afterStateBeforeAck.trigger()
-                for source in sources { try await source.acknowledge(checkpoint) }
+                // The positions made durable (a replayed checkpoint's are the ledger's, not the re-read ones).
+                let durable = committed.last { $0.checkpoint == checkpoint }?.source ?? .null
+                for source in sources { try await source.acknowledge(checkpoint, positions: durable) }
                 action = try step { try $0.sourcesAcknowledged(checkpoint) }
             }
         }

@@ -53,6 +53,17 @@ public protocol SourceOperator: Sendable {
     /// Called after the state for `checkpoint` is durable, never before: the source may now release
     /// upstream positions (commit Kafka offsets, advance a replication slot).
     func acknowledge(_ checkpoint: CheckpointID) async throws
+    /// Like `acknowledge(_:)`, with the positions the durable state holds for `checkpoint`: what a
+    /// source may release upstream (commit to a Kafka group, confirm to a replication slot). They can
+    /// differ from what the source emitted when a sink found the checkpoint already published. The
+    /// default calls `acknowledge(_:)`.
+    func acknowledge(_ checkpoint: CheckpointID, positions: StateValue) async throws
+}
+
+extension SourceOperator {
+    public func acknowledge(_ checkpoint: CheckpointID, positions: StateValue) async throws {
+        try await acknowledge(checkpoint)
+    }
 }
 
 /// Counts a sink reports when it publishes a checkpoint.

@@ -24,7 +24,7 @@ extension ManifestDecoder {
             strategy: strategy, options: options)
     }
 
-    /// `sink.options`: strict for files; other types keep unmodelled keys in `extra`.
+    /// `sink.options`: strict for every built sink type; others keep unmodelled keys in `extra`.
     private func sinkOptions(
         _ ref: NodeRef?, type: EndpointType, path: String?, pathRef: NodeRef, defaultFormat: FileFormat?
     ) -> SinkOptions? {
@@ -36,10 +36,17 @@ extension ManifestDecoder {
         }
         let before = ctx.errors.count
         if let map {
-            if type == .files { map.rejectUnknownKeys(Self.commonSinkOptionKeys + Self.fileOptionKeys, ctx) }
+            switch type {
+            case .files: map.rejectUnknownKeys(Self.commonSinkOptionKeys + Self.fileOptionKeys, ctx)
+            case .postgres, .clickhouse: map.rejectUnknownKeys(Self.commonSinkOptionKeys, ctx)
+            case .kafka:
+                map.rejectUnknownKeys(Self.commonSinkOptionKeys + Self.kafkaSinkOptionKeys, ctx)
+                options.kafka = kafkaOptions(map, role: "sink")
+            default: break
+            }
             if let r = map["lineage"], let b = ctx.bool(r) { options.lineage = b }
             if let r = map["row_hash"], let b = ctx.bool(r) { options.rowHash = b }
-            if type != .files {
+            if type == .mssql || type == .rest {
                 for entry in map.entries where !Self.commonSinkOptionKeys.contains(entry.key) {
                     if let v = ctx.value(entry.value) { options.extra[entry.key] = v }
                 }

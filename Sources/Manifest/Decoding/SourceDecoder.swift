@@ -33,6 +33,11 @@ extension ManifestDecoder {
                 map.rejectUnknownKeys(Self.commonSourceOptionKeys + Self.fileOptionKeys, ctx)
             } else if type == .postgres {
                 map.rejectUnknownKeys(Self.commonSourceOptionKeys + Self.postgresSourceOptionKeys, ctx)
+            } else if type == .clickhouse {
+                map.rejectUnknownKeys(Self.commonSourceOptionKeys + ["final"], ctx)
+            } else if type == .kafka {
+                map.rejectUnknownKeys(Self.commonSourceOptionKeys + Self.kafkaSourceOptionKeys, ctx)
+                options.kafka = kafkaOptions(map, role: "source")
             }
             options.incrementalColumn = map["incremental_column"].flatMap { ctx.string($0) }
             if let r = map["batch_rows"] { options.batchRows = positiveInt(r) }
@@ -58,7 +63,7 @@ extension ManifestDecoder {
             if let r = map["unbounded_numeric"], let policy: UnboundedNumericPolicy = ctx.choice(r, "unbounded numeric policy") {
                 options.unboundedNumeric = policy
             }
-            if type != .files && type != .postgres {
+            if type != .files && type != .postgres && type != .kafka {
                 for entry in map.entries where !Self.commonSourceOptionKeys.contains(entry.key) {
                     if let v = ctx.value(entry.value) { options.extra[entry.key] = v }
                 }

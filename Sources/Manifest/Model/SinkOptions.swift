@@ -6,6 +6,8 @@ public struct SinkOptions: Sendable, Hashable, Codable {
     public var rowHash: Bool
     /// File layout; non-nil iff the sink type is `files`.
     public var file: FileOptions?
+    /// Kafka keys; non-nil iff the sink type is `kafka`.
+    public var kafka: KafkaOptions?
     /// Connector-specific keys not modelled here (non-files types only), env-resolved.
     public var extra: [String: ManifestValue]
 
@@ -19,6 +21,6 @@ public struct SinkOptions: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case lineage
         case rowHash = "row_hash"
-        case file, extra
+        case file, extra, kafka
     }
 }

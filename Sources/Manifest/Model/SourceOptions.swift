@@ -37,6 +37,8 @@ public struct SourceOptions: Sendable, Hashable, Codable {
     public var unboundedNumeric: UnboundedNumericPolicy = .fail
     /// File layout; non-nil iff the source type is `files`.
     public var file: FileOptions?
+    /// Kafka keys; non-nil iff the source type is `kafka` and options are given.
+    public var kafka: KafkaOptions?
     /// Connector-specific keys not modelled here (non-files types only), env-resolved.
     public var extra: [String: ManifestValue]
 
@@ -61,6 +63,6 @@ public struct SourceOptions: Sendable, Hashable, Codable {
         case incrementalStrategy = "incremental_strategy"
         case lookback
         case unboundedNumeric = "unbounded_numeric"
-        case file, extra
+        case file, extra, kafka
     }
 }

@@ -215,3 +215,62 @@ public struct JSONObjectReader: Sendable {
         return (batch.columns.first?.count ?? 0) > before
     }
 }
+
+extension JSONObjectReader {
+    /// The kind of a top-level member's value.
+    public enum MemberKind: Sendable, Equatable { case string, number, bool, null, object, array }
+
+    /// Calls `body` with each top-level member of a JSON object: its (unescaped) key, the byte range
+    /// of its raw value text and the value's kind. Lets a caller find envelope members (`data`,
+    /// `after`, `op`) without building a tree. Throws `DponeError(.source)` on invalid JSON.
+    public static func forEachMember(
+        of object: UnsafeRawBufferPointer, _ body: (String, Range<Int>, MemberKind) throws -> Void
+    ) throws {
+        var s = JSONScanner(object)
+        do {
+            s.skipWhitespace()
+            try s.expect(UInt8(ascii: "{"), "'{' (a JSON object)")
+            s.skipWhitespace()
+            if s.peek == UInt8(ascii: "}") {
+                s.i += 1
+            } else {
+                var key: [UInt8] = []
+                while true {
+                    s.skipWhitespace()
+                    let k = try s.scanString()
+                    key.removeAll(keepingCapacity: true)
+                    if k.hasEscapes {
+                        try s.unescape(k, into: &key)
+                    } else {
+                        key.append(contentsOf: UnsafeRawBufferPointer(rebasing: object[(k.start + 1)..<(k.end - 1)]))
+                    }
+                    s.skipWhitespace()
+                    try s.expect(UInt8(ascii: ":"), "':'")
+                    s.skipWhitespace()
+                    let v = try s.scanValue()
+                    let kind: MemberKind =
+                        switch v.kind {
+                        case .string: .string
+                        case .number: .number
+                        case .true, .false: .bool
+                        case .null: .null
+                        case .object: .object
+                        case .array: .array
+                        }
+                    try body(String(decoding: key, as: UTF8.self), v.start..<v.end, kind)
+                    s.skipWhitespace()
+                    if s.peek == UInt8(ascii: ",") {
+                        s.i += 1
+                        continue
+                    }
+                    try s.expect(UInt8(ascii: "}"), "',' or '}'")
+                    break
+                }
+            }
+            s.skipWhitespace()
+            guard s.atEnd else { throw JSONSyntaxError(message: "unexpected text after the object at byte \(s.i + 1)") }
+        } catch let error as JSONSyntaxError {
+            throw DponeError(.source, "invalid JSON: \(error.message)")
+        }
+    }
+}

@@ -21,12 +21,8 @@ public struct KafkaProperties: Sendable, Equatable, CustomStringConvertible {
         if values[key] == nil { values[key] = value }
     }
 
-    /// Whether a property holds a secret (passwords, keys, tokens, SASL JAAS/OAuth configs).
-    public static func isSecret(_ key: String) -> Bool {
-        let k = key.lowercased()
-        return ["password", "secret", "token", "sasl.jaas", "sasl.oauthbearer.config", "ssl.key.pem", "ssl_key", "key.pem"]
-            .contains { k.contains($0) }
-    }
+    /// Whether a property holds a secret (see `SecretKeys`).
+    public static func isSecret(_ key: String) -> Bool { SecretKeys.isSecret(key) }
 
     /// The properties with secret values replaced by `***`, sorted by key.
     public var redacted: [(key: String, value: String)] {

@@ -62,36 +62,6 @@ public indirect enum AvroJSON: Sendable, Equatable {
     }
 }
 
-/// JSON text output shared by the schema writer and the json-column renderer.
-enum JSONText {
-    static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
-    static func appendString(_ s: String, to out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { appendString(utf8: UnsafeRawBufferPointer($0), to: &out) }
-    }
-
-    /// `bytes` (valid UTF-8) as a quoted JSON string: quote, backslash and control characters escaped.
-    static func appendString(utf8 bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for b in bytes {
-            switch b {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0..<0x20:
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hex[Int(b >> 4)])
-                out.append(hex[Int(b & 15)])
-            default: out.append(b)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
-    }
-}
-
 /// A small strict JSON parser for schema text (RFC 8259: no comments, no trailing commas).
 struct AvroJSONParser {
     private let bytes: [UInt8]

@@ -71,7 +71,7 @@ struct AvroProgram: Sendable {
                     guard AvroText.isValidUTF8(key) else { throw CodecError("map key is not valid UTF-8") }
                     if !first { out.append(UInt8(ascii: ",")) }
                     first = false
-                    JSONText.appendString(utf8: key, to: &out)
+                    JSONText.appendString(key, to: &out)
                     out.append(UInt8(ascii: ":"))
                     do { try render(value, &c, &out) } catch let e as CodecError {
                         throw e.within("[\"\(String(decoding: key, as: UTF8.self))\"]")
@@ -152,7 +152,7 @@ struct AvroProgram: Sendable {
             if f.isFinite { ScalarFormatting.appendFloat(f, to: &out) } else { nonFinite(Double(f), &out) }
         case .double(let d):
             if d.isFinite { ScalarFormatting.appendDouble(d, to: &out) } else { nonFinite(d, &out) }
-        case .text(let raw): JSONText.appendString(utf8: raw, to: &out)
+        case .text(let raw): JSONText.appendString(raw, to: &out)
         case .bytes(let raw): quoted { AvroText.appendBase64(raw, to: &$0) }
         case .date(let d): quoted { ScalarFormatting.appendDate(days: d, to: &$0) }
         case .time(let t): quoted { ScalarFormatting.appendTime(micros: t, to: &$0) }
@@ -161,7 +161,7 @@ struct AvroProgram: Sendable {
         case .uuid(let u): quoted { o in withUnsafeBytes(of: u.bigEndian) { ScalarFormatting.appendUUID($0, to: &o) } }
         case .symbol(let i):
             if case .symbol(let names) = plan.target {
-                names[i].withUnsafeBytes { JSONText.appendString(utf8: $0, to: &out) }
+                names[i].withUnsafeBytes { JSONText.appendString($0, to: &out) }
             }
         }
     }

@@ -1,0 +1,167 @@
+import FilesConnector
+import Flow
+import Foundation
+import Logging
+import Synchronization
+
+/// Produces rows as Kafka events.
+///
+/// Each row becomes one message: the value is the row (flat) or a dpone envelope, the key the JSON
+/// object of the key columns (`unique_key`; no key without one), headers carry the pipeline, load id
+/// and operation. Rows a batch marks deleted become tombstones (flat) or `op: delete` events.
+/// The producer is idempotent by default; a checkpoint is acknowledged only after every delivery
+/// report for it arrived successfully (any failed delivery fails the checkpoint, so its positions are
+/// not committed and the next run re-sends them).
+///
+/// Across a crash between delivery and the state write, the replayed checkpoint is produced again:
+/// the topic is at-least-once, and consumers that apply events by key (upserts, tombstones) converge.
+public final class KafkaSink: SinkOperator {
+    public let name: String
+    public let options: KafkaSinkOptions
+    let logger = Logger(label: "dpone.kafka.sink")
+    let thread = DedicatedThread(name: "dpone-kafka-sink")
+
+    struct State: Sendable {
+        var producer: KafkaProducerHandle?
+        var schema: Schema?
+        var valueEncoder: JSONLinesEncoder?
+        var keyEncoder: JSONLinesEncoder?
+        var keyIndexes: [Int] = []
+        var produced = 0
+        var headers: [(String, [UInt8])] = []
+    }
+
+    let state = Mutex(State())
+    let loadID: String
+    let pipeline: String
+
+    public init(name: String, options: KafkaSinkOptions, pipeline: String, loadID: String) throws {
+        guard options.properties["bootstrap.servers"] != nil else {
+            throw DponeError(.manifest, "a kafka sink needs bootstrap servers (connection url kafka://host:port,...)")
+        }
+        if options.format != .json {
+            throw DponeError(
+                .usage, "format \(options.format.rawValue) for kafka sinks is not available in this build yet",
+                hint: "use format: json")
+        }
+        self.name = name
+        self.options = options
+        self.pipeline = pipeline
+        self.loadID = loadID
+    }
+
+    deinit { thread.stop() }
+
+    public func open(schema: Schema) async throws {
+        for key in options.keyColumns where schema.index(of: key) == nil {
+            throw DponeError(
+                .schema, "unique_key column \(key) is not among the columns (\(schema.names.joined(separator: ", ")))",
+                context: ["topic": options.topic])
+        }
+        let keyIndexes = options.keyColumns.compactMap { schema.index(of: $0) }
+        let options = self.options
+        let producer = try await thread.run { try KafkaProducerHandle(properties: options.producerProperties) }
+        let headers: [(String, [UInt8])] = [("dpone.pipeline", Array(pipeline.utf8)), ("dpone.load_id", Array(loadID.utf8))]
+        state.withLock {
+            $0 = State(
+                producer: producer, schema: schema, valueEncoder: JSONLinesEncoder(schema: schema),
+                keyEncoder: keyIndexes.isEmpty ? nil : JSONLinesEncoder(schema: Schema(keyIndexes.map { schema[$0] })),
+                keyIndexes: keyIndexes, headers: headers)
+        }
+    }
+
+    public func write(_ batch: Batch) async throws {
+        guard batch.rowCount > 0 else { return }
+        let s = state.withLock { $0 }
+        guard let producer = s.producer, let valueEncoder = s.valueEncoder else {
+            throw DponeError(.internal, "kafka sink used before open", context: ["sink": name])
+        }
+        let options = self.options
+        let keyBatch = s.keyEncoder.map { Batch(schema: $0.schema, columns: s.keyIndexes.map { batch.columns[$0] }) }
+        try await thread.run {
+            var value: [UInt8] = []
+            var key: [UInt8] = []
+            for row in 0..<batch.rowCount {
+                let op = batch.operations?[row] ?? (options.mode == .insert ? .insert : .upsert)
+                key.removeAll(keepingCapacity: true)
+                if let keyBatch, let keyEncoder = s.keyEncoder {
+                    keyEncoder.encode(keyBatch, rows: row..<(row + 1), into: &key)
+                    key.removeLast()  // the encoder's line feed
+                }
+                value.removeAll(keepingCapacity: true)
+                let tombstone = op == .delete && options.envelope == .flat
+                if !tombstone {
+                    Self.encodeValue(batch, row: row, op: op, encoder: valueEncoder, options: options, into: &value)
+                }
+                let opText = Self.opName(op, mode: options.mode)
+                let headers = s.headers + [("dpone.op", Array(opText.utf8))]
+                try key.withUnsafeBytes { k in
+                    try value.withUnsafeBytes { v in
+                        try producer.produce(
+                            topic: options.topic, key: keyBatch == nil ? nil : k, value: tombstone ? nil : v, headers: headers)
+                    }
+                }
+                if row & 1023 == 0 { producer.poll() }
+            }
+        }
+        state.withLock { $0.produced += batch.rowCount }
+    }
+
+    static func opName(_ op: RowOperation, mode: KafkaEventMode) -> String {
+        switch (op, mode) {
+        case (.delete, _): "delete"
+        case (_, .snapshot): "snapshot"
+        case (_, .insert): "insert"
+        case (.update, _): "update"
+        default: "upsert"
+        }
+    }
+
+    /// The flat row, or `{"op":...,"data":{...},"metadata":{...},"source":{...},"schema_version":1}`.
+    static func encodeValue(
+        _ batch: Batch, row: Int, op: RowOperation, encoder: JSONLinesEncoder, options: KafkaSinkOptions, into out: inout [UInt8]
+    ) {
+        guard options.envelope == .dpone else {
+            encoder.encode(batch, rows: row..<(row + 1), into: &out)
+            out.removeLast()
+            return
+        }
+        out.append(contentsOf: "{\"op\":\"\(opName(op, mode: options.mode))\",\"data\":".utf8)
+        encoder.encode(batch, rows: row..<(row + 1), into: &out)
+        out.removeLast()
+        out.append(contentsOf: ",\"source\":{\"topic\":".utf8)
+        JSONLinesEncoder.appendJSONString(options.topic, to: &out)
+        out.append(contentsOf: "},\"schema_version\":1}".utf8)
+    }
+
+    /// Waits for every delivery report of the checkpoint; any failure fails it.
+    public func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit {
+        guard let producer = state.withLock({ $0.producer }) else {
+            throw DponeError(.internal, "kafka sink used before open", context: ["sink": name])
+        }
+        let timeout = options.deliveryTimeoutMs
+        try await thread.run { try producer.flush(timeoutMs: timeout) }
+        FaultPoint.midFinalize.trigger()
+        let counts = producer.tracker.take()
+        let produced = state.withLock { s in defer { s.produced = 0 }; return s.produced }
+        if counts.failed > 0 || counts.delivered != produced {
+            throw DponeError(
+                .sink,
+                "\(counts.failed) of \(produced) message(s) of checkpoint \(checkpoint) were not delivered to \(options.topic)\(counts.firstError.map { ": \($0)" } ?? "")",
+                hint: "the checkpoint is not acknowledged: its positions stay uncommitted and the next run sends them again",
+                context: ["topic": options.topic, "checkpoint": "\(checkpoint)"])
+        }
+        logger.info("delivered", metadata: ["topic": "\(options.topic)", "checkpoint": "\(checkpoint)", "messages": "\(produced)"])
+        return SinkCommit(inserted: produced)
+    }
+
+    public func abort() async {
+        let producer = state.withLock { s in defer { s.producer = nil }; return s.producer }
+        if let producer { _ = try? await thread.run { producer.destroy() } }
+    }
+
+    public func close() async {
+        let producer = state.withLock { s in defer { s.producer = nil }; return s.producer }
+        if let producer { _ = try? await thread.run { producer.destroy() } }
+    }
+}

@@ -1,0 +1,106 @@
+import Flow
+
+extension ManifestDecoder {
+    static let kafkaSourceOptionKeys = [
+        "format", "envelope", "kafka", "schema_registry", "start", "read_mode", "time_window", "max_records",
+        "offset_storage", "group_id", "on_decode_error", "quarantine", "tombstones", "metadata", "sample_records",
+        "stall_timeout",
+    ]
+    static let kafkaSinkOptionKeys = ["format", "envelope", "kafka", "schema_registry", "delivery_timeout"]
+
+    /// The kafka keys of `source.options` / `sink.options` (the common keys are read elsewhere).
+    func kafkaOptions(_ map: MappingReader, role: String) -> KafkaOptions {
+        var o = KafkaOptions()
+        func choice(_ key: String, _ allowed: [String]) -> String? {
+            guard let r = map[key], let text = ctx.string(r) else { return nil }
+            guard allowed.contains(text) else {
+                ctx.fail(
+                    r, "unknown \(key.replacingOccurrences(of: "_", with: " ")) '\(text)'; expected one of: \(allowed.joined(separator: ", "))",
+                    hint: Suggestion.hint(for: text, in: allowed))
+                return nil
+            }
+            return text
+        }
+        if let f = choice("format", KafkaOptions.formats) { o.format = f }
+        if let e = choice("envelope", role == "source" ? KafkaOptions.sourceEnvelopes : KafkaOptions.sinkEnvelopes) { o.envelope = e }
+        if let r = map["kafka"], let props = ctx.mapping(r) {
+            for entry in props.entries {
+                guard let v = ctx.value(entry.value) else { continue }
+                switch v {
+                case .string(let s): o.properties[entry.key] = s
+                case .int(let i): o.properties[entry.key] = String(i)
+                case .bool(let b): o.properties[entry.key] = String(b)
+                case .double(let d): o.properties[entry.key] = String(d)
+                default: ctx.fail(entry.value, "kafka property \(entry.key) must be a string, number or boolean")
+                }
+            }
+            if o.properties["bootstrap.servers"] != nil {
+                ctx.fail(r, "bootstrap.servers comes from the connection, not options.kafka", hint: "set connection.url: kafka://host:9092,host2:9092")
+            }
+        }
+        if let r = map["schema_registry"], let reg = ctx.mapping(r) {
+            reg.rejectUnknownKeys(["url", "username", "password"], ctx)
+            if let url = reg.required("url", ctx).flatMap({ ctx.string($0) }) {
+                o.schemaRegistry = SchemaRegistryConfig(
+                    url: url, username: reg["username"].flatMap { ctx.string($0) }, password: reg["password"].flatMap { ctx.string($0) })
+            }
+        }
+        if o.format != "json" && o.schemaRegistry == nil, let r = map["format"] {
+            ctx.fail(r, "format '\(o.format)' needs schema_registry: {url: ...}")
+        }
+        guard role == "source" else {
+            if let r = map["delivery_timeout"] { o.deliveryTimeoutSeconds = positiveInt(r) }
+            return o
+        }
+        if let r = map["start"], let text = ctx.string(r) {
+            if KafkaOptions.starts.contains(text) {
+                o.start = text
+            } else if let micros = timestamp(text) {
+                o.start = "timestamp"
+                o.startTimestampMicros = micros
+            } else {
+                ctx.fail(r, "unknown start '\(text)'; expected committed, earliest, latest or an RFC 3339 time (2026-11-01T00:00:00Z)")
+            }
+        }
+        if let m = choice("read_mode", KafkaOptions.readModes) { o.readMode = m }
+        if let r = map["time_window"], let w = ctx.mapping(r) {
+            w.rejectUnknownKeys(["from", "to"], ctx)
+            if let f = w.required("from", ctx), let text = ctx.string(f) {
+                o.windowFromMicros = timestamp(text)
+                if o.windowFromMicros == nil { ctx.fail(f, "expected an RFC 3339 time, found '\(text)'") }
+            }
+            if let t = w["to"], let text = ctx.string(t) {
+                o.windowToMicros = timestamp(text)
+                if o.windowToMicros == nil { ctx.fail(t, "expected an RFC 3339 time, found '\(text)'") }
+            }
+        }
+        if o.readMode == "time_window", map["time_window"] == nil, let r = map["read_mode"] {
+            ctx.fail(r, "read_mode 'time_window' needs time_window: {from: ..., to: ...}")
+        }
+        if let r = map["max_records"] { o.maxRecords = positiveInt(r) }
+        if o.readMode == "max_records", map["max_records"] == nil, let r = map["read_mode"] {
+            ctx.fail(r, "read_mode 'max_records' needs max_records: N")
+        }
+        if let s = choice("offset_storage", KafkaOptions.offsetStorages) { o.offsetStorage = s }
+        o.groupID = map["group_id"].flatMap { ctx.string($0) }
+        if let p = choice("on_decode_error", KafkaOptions.decodeErrorPolicies) { o.onDecodeError = p }
+        if let r = map["quarantine"], let q = ctx.mapping(r) {
+            q.rejectUnknownKeys(["path", "max_messages"], ctx)
+            o.quarantinePath = q.required("path", ctx).flatMap { ctx.string($0) }
+            if let m = q["max_messages"], let n = positiveInt(m) { o.quarantineMaxMessages = n }
+        }
+        if o.onDecodeError == "quarantine", o.quarantinePath == nil, let r = map["on_decode_error"] {
+            ctx.fail(r, "on_decode_error 'quarantine' needs quarantine: {path: ...}")
+        }
+        if let t = choice("tombstones", KafkaOptions.tombstonePolicies) { o.tombstones = t }
+        if let r = map["metadata"], let b = ctx.bool(r) { o.metadata = b }
+        if let r = map["sample_records"] { o.sampleRecords = positiveInt(r) }
+        if let r = map["stall_timeout"] { o.stallTimeoutSeconds = positiveInt(r) }
+        return o
+    }
+
+    private func timestamp(_ text: String) -> Int64? {
+        var t = text
+        return t.withUTF8 { ScalarParsing.timestamp(UnsafeRawBufferPointer($0), requireTime: true) }.flatMap { $0.hasZone ? $0.micros : nil }
+    }
+}

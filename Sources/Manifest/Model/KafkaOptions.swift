@@ -1,0 +1,110 @@
+/// The schema registry of a registry-backed Kafka format (`options.schema_registry`).
+import Flow
+
+public struct SchemaRegistryConfig: Sendable, Hashable, Codable {
+    public var url: String
+    public var username: String?
+    public var password: String?
+
+    public init(url: String, username: String? = nil, password: String? = nil) {
+        self.url = url
+        self.username = username
+        self.password = password
+    }
+
+    /// Encodes (renders) with the password masked.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(url, forKey: .url)
+        try c.encodeIfPresent(username, forKey: .username)
+        try c.encodeIfPresent(password.map { _ in "***" }, forKey: .password)
+    }
+
+    enum CodingKeys: String, CodingKey { case url, username, password }
+}
+
+/// `source.options` / `sink.options` of a kafka endpoint, checked strictly. Values are validated
+/// here; the connector maps them to its own types.
+public struct KafkaOptions: Sendable, Hashable, Codable {
+    public static let formats = ["json", "avro", "protobuf", "json_schema"]
+    public static let sourceEnvelopes = ["flat", "dpone", "debezium"]
+    public static let sinkEnvelopes = ["flat", "dpone"]
+    public static let starts = ["committed", "earliest", "latest"]
+    public static let readModes = ["offsets", "time_window", "max_records"]
+    public static let offsetStorages = ["dpone", "kafka"]
+    public static let decodeErrorPolicies = ["fail", "quarantine"]
+    public static let tombstonePolicies = ["fail", "skip", "delete"]
+
+    /// `format`; default json.
+    public var format = "json"
+    /// `envelope`; default flat.
+    public var envelope = "flat"
+    /// librdkafka properties (`kafka: {security.protocol: SASL_SSL, ...}`), passed through.
+    public var properties = KafkaPropertyMap()
+    public var schemaRegistry: SchemaRegistryConfig?
+    // Source only.
+    /// `start`: committed (default), earliest, latest, or an RFC 3339 time (as microseconds).
+    public var start = "committed"
+    public var startTimestampMicros: Int64?
+    /// `read_mode`: offsets (default), time_window (`time_window: {from, to}`), max_records.
+    public var readMode = "offsets"
+    public var windowFromMicros: Int64?
+    public var windowToMicros: Int64?
+    public var maxRecords: Int?
+    public var offsetStorage = "dpone"
+    public var groupID: String?
+    public var onDecodeError = "fail"
+    public var quarantinePath: String?
+    public var quarantineMaxMessages = 1000
+    public var tombstones = "fail"
+    /// `metadata`: add partition, offset, timestamp and key columns.
+    public var metadata = false
+    public var sampleRecords: Int?
+    /// `stall_timeout` in seconds.
+    public var stallTimeoutSeconds: Int?
+    // Sink only.
+    /// `delivery_timeout` in seconds.
+    public var deliveryTimeoutSeconds: Int?
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case format, envelope, start, tombstones, metadata
+        case properties = "kafka"
+        case schemaRegistry = "schema_registry"
+        case startTimestampMicros = "start_timestamp_micros"
+        case readMode = "read_mode"
+        case windowFromMicros = "window_from_micros"
+        case windowToMicros = "window_to_micros"
+        case maxRecords = "max_records"
+        case offsetStorage = "offset_storage"
+        case groupID = "group_id"
+        case onDecodeError = "on_decode_error"
+        case quarantinePath = "quarantine_path"
+        case quarantineMaxMessages = "quarantine_max_messages"
+        case sampleRecords = "sample_records"
+        case stallTimeoutSeconds = "stall_timeout"
+        case deliveryTimeoutSeconds = "delivery_timeout"
+    }
+}
+
+/// librdkafka properties as given in the manifest; encodes (renders) secret values as `***`.
+public struct KafkaPropertyMap: Sendable, Hashable, Codable {
+    public var values: [String: String] = [:]
+
+    public init(_ values: [String: String] = [:]) { self.values = values }
+
+    public subscript(key: String) -> String? {
+        get { values[key] }
+        set { values[key] = newValue }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        values = try decoder.singleValueContainer().decode([String: String].self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(Dictionary(uniqueKeysWithValues: values.map { ($0.key, SecretKeys.isSecret($0.key) ? "***" : $0.value) }))
+    }
+}

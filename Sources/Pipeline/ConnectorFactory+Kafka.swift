@@ -1,0 +1,96 @@
+import Flow
+import Foundation
+import KafkaConnector
+import Manifest
+
+extension ConnectorFactory {
+    /// librdkafka properties from a `kafka://[user:password@]host:port[,host:port...]` connection
+    /// (`kafkas://` for TLS) and `options.kafka`. Credentials in the URL become SASL settings.
+    static func kafkaProperties(_ connection: ResolvedConnection?, _ options: KafkaOptions) throws -> KafkaProperties {
+        guard let url = connection?.url else {
+            throw DponeError(.manifest, "a kafka endpoint needs a connection (url: kafka://host:9092,host2:9092)")
+        }
+        var rest = Substring(url)
+        var tls = false
+        if rest.hasPrefix("kafka://") {
+            rest = rest.dropFirst("kafka://".count)
+        } else if rest.hasPrefix("kafkas://") {
+            rest = rest.dropFirst("kafkas://".count)
+            tls = true
+        }
+        if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) { rest = rest[..<end] }
+        var properties = KafkaProperties(options.properties.values)
+        if let at = rest.lastIndex(of: "@") {
+            let userinfo = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            let parts = userinfo.split(separator: ":", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            properties.setDefault("sasl.username", parts[0])
+            if parts.count > 1 { properties.setDefault("sasl.password", parts[1]) }
+            properties.setDefault("security.protocol", tls ? "SASL_SSL" : "SASL_PLAINTEXT")
+            properties.setDefault("sasl.mechanisms", "PLAIN")
+        } else if tls {
+            properties.setDefault("security.protocol", "SSL")
+        }
+        guard !rest.isEmpty else { throw DponeError(.manifest, "the kafka connection names no broker") }
+        properties["bootstrap.servers"] = String(rest)
+        return properties
+    }
+
+    static func registry(_ config: SchemaRegistryConfig?) -> KafkaRegistryOptions? {
+        config.map { KafkaRegistryOptions(url: $0.url, username: $0.username, password: $0.password) }
+    }
+
+    static func kafkaSource(_ config: SourceConfig, pipeline: String) throws -> any SourceOperator {
+        guard let topic = config.topic else { throw DponeError(.manifest, "a kafka source needs a topic") }
+        let o = config.options.kafka ?? KafkaOptions()
+        var options = KafkaSourceOptions(
+            topic: topic, properties: try kafkaProperties(config.connection?.resolved, o),
+            groupID: o.groupID ?? "dpone-\(pipeline)")
+        options.format = KafkaFormat(rawValue: o.format) ?? .json
+        options.envelope = KafkaEnvelope(rawValue: o.envelope) ?? .flat
+        options.schema = config.options.schema
+        if let n = o.sampleRecords { options.sampleRecords = n }
+        switch o.readMode {
+        case "time_window": options.readMode = .timeWindow(fromMs: (o.windowFromMicros ?? 0) / 1000, toMs: o.windowToMicros.map { $0 / 1000 })
+        case "max_records": options.readMode = .maxRecords(o.maxRecords ?? 1)
+        default: options.readMode = .offsets
+        }
+        switch o.start {
+        case "earliest": options.start = .earliest
+        case "latest": options.start = .latest
+        case "timestamp": options.start = .timestamp((o.startTimestampMicros ?? 0) / 1000)
+        default: options.start = .committed
+        }
+        options.offsetStorage = o.offsetStorage == "kafka" ? .kafka : .dpone
+        if o.onDecodeError == "quarantine", let path = o.quarantinePath {
+            options.onDecodeError = .quarantine(path: path, maxMessages: o.quarantineMaxMessages)
+        }
+        options.tombstones = KafkaTombstonePolicy(rawValue: o.tombstones) ?? .fail
+        options.metadataColumns = o.metadata
+        options.registry = registry(o.schemaRegistry)
+        if let s = o.stallTimeoutSeconds { options.stallTimeoutSeconds = Double(s) }
+        if let rows = config.options.batchRows { options.batchRows = rows }
+        return try KafkaSource(name: "kafka:\(topic)", options: options)
+    }
+
+    static func kafkaSink(_ config: SinkConfig, pipeline: String, loadID: String) throws -> any SinkOperator {
+        guard let topic = config.topic else { throw DponeError(.manifest, "a kafka sink needs a topic") }
+        let o = config.options.kafka ?? KafkaOptions()
+        var options = KafkaSinkOptions(topic: topic, properties: try kafkaProperties(config.connection?.resolved, o))
+        options.format = KafkaFormat(rawValue: o.format) ?? .json
+        options.envelope = o.envelope == "dpone" ? .dpone : .flat
+        options.keyColumns = config.strategy.uniqueKey
+        options.registry = registry(o.schemaRegistry)
+        if let s = o.deliveryTimeoutSeconds { options.deliveryTimeoutMs = Int32(min(s, 86_400) * 1000) }
+        switch config.strategy.mode {
+        case .fullRefresh: options.mode = .snapshot
+        case .incrementalAppend: options.mode = .insert
+        case .incrementalMerge, .snapshotDiff, .cdcApply: options.mode = .upsert
+        case .replace, .partitionReplace, .scd2, .backfill:
+            throw DponeError(
+                .usage, "strategy mode \(config.strategy.mode.rawValue) cannot be expressed as Kafka events",
+                hint: "use full_refresh (snapshot events), incremental_append (inserts) or incremental_merge (upserts and tombstones)")
+        }
+        return try KafkaSink(name: "kafka:\(topic)", options: options, pipeline: pipeline, loadID: loadID)
+    }
+}
