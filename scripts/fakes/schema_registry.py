@@ -6,6 +6,9 @@ confluent-kafka-python's SchemaRegistryClient (serializers and deserializers): i
 versions, lookup, delete, config. It does NOT check compatibility (every registration is accepted
 and PUT /config only stores the level) and does not normalise schemas beyond comparing JSON schema
 texts (AVRO, JSON) by their parsed value, so whitespace and key order do not make a new id.
+Schemas are returned exactly as registered: confluent-kafka-python's ProtobufSerializer registers a
+base64 FileDescriptorProto, which a real registry would hand back as .proto text (unless asked for
+?format=serialized); this fake hands back the base64 text.
 
     schema_registry.py --host 127.0.0.1 --port 18081 [--data FILE] [--user USER:PASSWORD]
 
