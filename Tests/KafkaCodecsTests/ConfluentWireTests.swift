@@ -28,6 +28,20 @@ import Testing
         #expect(try ConfluentWire.parse([0, 0, 0, 0, 7, 0], type: .protobuf).payload == 6..<6)
     }
 
+    @Test func protobufFrameAsConfluentKafkaPythonWritesIt() throws {
+        // ProtobufSerializer (confluent-kafka 2.16.1) output for {id: 2, name: "name-2", amount: "2.50",
+        // created_at: 2024-01-02T03:04:07.123456Z}, schema id 13 (scripts/fakes/confluent_interop.py --raw).
+        let hex = "000000000d00080212066e616d652d321a04322e3530220b08a7facdac06108094ef3a"
+        let bytes = stride(from: 0, to: hex.count, by: 2).map { i -> UInt8 in
+            let start = hex.index(hex.startIndex, offsetBy: i)
+            return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)!
+        }
+        let frame = try ConfluentWire.parse(bytes, type: .protobuf)
+        #expect(frame.schemaID == 13 && frame.messageIndexes == [0] && frame.payload == 6..<bytes.count)
+        #expect(bytes[frame.payload.lowerBound] == 0x08)  // field 1 (id), varint
+        #expect(Array(bytes[..<frame.payload.lowerBound]) == ConfluentWire.header(schemaID: 13, type: .protobuf))
+    }
+
     @Test func protobufIndexesAreZigZagVarints() throws {
         // [1, 2]: count 2 → 4, 1 → 2, 2 → 4.
         #expect(ConfluentWire.header(schemaID: 1, type: .protobuf, messageIndexes: [1, 2]) == [0, 0, 0, 0, 1, 4, 2, 4])
