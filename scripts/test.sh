@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine with the Swift toolchain:
 # installs the C libraries, builds, starts the local services on loopback under .services/
-# (PostgreSQL 15, ClickHouse 18.16, the modern ClickHouse 26.9 engine of ../shared/tools), runs every
+# (PostgreSQL 15, ClickHouse 18.16, the modern ClickHouse 26.9 engine of ../shared/tools, the fake
+# schema registry of scripts/fakes), runs every
 # test layer that needs no external vendor (unit, contract, files, local services, replay) and stops
 # the services again. Prints Swift's test summary; exits non-zero on any failure.
 set -euo pipefail
@@ -24,6 +25,7 @@ start_service postgres.sh DPONE_TEST_POSTGRES_URL
 start_service clickhouse.sh DPONE_TEST_CLICKHOUSE_URL
 start_service clickhouse-modern.sh DPONE_TEST_CLICKHOUSE_MODERN_URL
 start_service kafka.sh DPONE_TEST_KAFKA_CONTROL
+start_service schema-registry.sh DPONE_TEST_SCHEMA_REGISTRY_URL
 export DPONE_RUN_INTEGRATION=1
 export DPONE_RUN_INTEGRATION_REPLAY=1
 export DPONE_BIN="$PWD/.build/debug/dpone"

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The local schema registry: scripts/fakes/schema_registry.py, a Python (standard library only) fake
+# of the Confluent Schema Registry REST API (ids, subjects, versions, lookup, delete, config; no
+# compatibility checks). Loopback only, started and stopped by pid. No Docker, no Java.
+#
+# usage: scripts/schema-registry.sh start|stop|status|url
+#
+#   start   starts the fake on 127.0.0.1:PORT with its state in $SERVICES/schema-registry/data/registry.json
+#           (so ids survive restarts; a no-op when it already runs; a stale pid file is removed), waits
+#           until GET /subjects answers and prints the URL as its last line.
+#   stop    stops the fake whose pid is in run/schema-registry.pid (SIGTERM, then SIGKILL after 10 s).
+#           No-op when down.
+#   status  exit 0 and "running (pid N) ..." when up; exit 3 and "stopped" when down.
+#   url     prints http://127.0.0.1:PORT (without credentials).
+#
+# Layout: $SERVICES/schema-registry/{data,log,run} with SERVICES=${DPONE_SERVICES_DIR:-$ROOT/.services}.
+# Port: DPONE_SCHEMA_REGISTRY_PORT (default 18081). DPONE_SCHEMA_REGISTRY_AUTH=user:password turns on
+# HTTP basic auth (clients then need user:password@ in the URL). To forget every schema: stop, then
+# delete the data file.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SERVICES="${DPONE_SERVICES_DIR:-$ROOT/.services}"
+FAKE="$ROOT/scripts/fakes/schema_registry.py"
+BASE="$SERVICES/schema-registry"
+DATA="$BASE/data/registry.json"
+RUN="$BASE/run"
+LOG="$BASE/log/schema-registry.log"
+PIDFILE="$RUN/schema-registry.pid"
+PORT="${DPONE_SCHEMA_REGISTRY_PORT:-18081}"
+AUTH="${DPONE_SCHEMA_REGISTRY_AUTH:-}"
+URL="http://127.0.0.1:$PORT"
+
+die() { echo "schema-registry.sh: $*" >&2; exit 1; }
+
+# The pid recorded in the pid file when that process is alive and is our fake on our port.
+live_pid() {
+  [ -f "$PIDFILE" ] || return 1
+  local pid
+  pid="$(head -n 1 "$PIDFILE" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [ -r "/proc/$pid/cmdline" ] || return 1
+  # A crash can leave a pid that now belongs to another process: require our command line.
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "schema_registry.py --host 127.0.0.1 --port $PORT " || return 1
+  echo "$pid"
+}
+
+# Any HTTP answer from GET /subjects (401 included: the fake is up, it just wants credentials).
+ping_ok() {
+  local code
+  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$URL/subjects" 2>/dev/null || true)"
+  [ "$code" = "200" ] || [ "$code" = "401" ]
+}
+
+start() {
+  command -v python3 >/dev/null || die "python3 is missing"
+  # The interpreter itself, not a version-manager shim (a shim would own the pid for a moment
+  # with another command line).
+  local python
+  python="$(python3 -c 'import sys; print(sys.executable)')" || die "python3 does not run"
+  if live_pid >/dev/null && ping_ok; then
+    echo "$URL"
+    return 0
+  fi
+  if ! live_pid >/dev/null; then
+    if [ -f "$PIDFILE" ]; then
+      echo "schema-registry.sh: removing stale pid file" >&2
+      rm -f "$PIDFILE"
+    fi
+    ping_ok && die "something else answers on 127.0.0.1:$PORT (not this fake: no live pid in $PIDFILE)"
+    mkdir -p "$(dirname "$DATA")" "$RUN" "$(dirname "$LOG")"
+    local args=(--host 127.0.0.1 --port "$PORT" --data "$DATA")
+    [ -n "$AUTH" ] && args+=(--user "$AUTH")
+    # setsid: the fake outlives this shell and its terminal, and signals to the caller's process
+    # group do not reach it.
+    setsid "$python" "$FAKE" "${args[@]}" >>"$LOG" 2>&1 </dev/null &
+    echo $! >"$PIDFILE"
+  fi
+  local i
+  for i in $(seq 1 100); do
+    ping_ok && { echo "$URL"; return 0; }
+    if ! live_pid >/dev/null; then
+      tail -n 20 "$LOG" >&2 || true
+      die "the fake exited during startup (log: $LOG)"
+    fi
+    sleep 0.1
+  done
+  tail -n 20 "$LOG" >&2 || true
+  die "the fake did not answer GET /subjects on 127.0.0.1:$PORT within 10 s (log: $LOG)"
+}
+
+stop() {
+  local pid
+  if ! pid="$(live_pid)"; then
+    echo "schema-registry.sh: not running"
+    rm -f "$PIDFILE"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for i in $(seq 1 100); do
+    [ -d "/proc/$pid" ] || break
+    sleep 0.1
+  done
+  if [ -d "/proc/$pid" ]; then
+    echo "schema-registry.sh: pid $pid did not exit after SIGTERM; sending SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PIDFILE"
+  echo "schema-registry.sh: stopped pid $pid"
+}
+
+status() {
+  local pid
+  if pid="$(live_pid)" && ping_ok; then
+    echo "running (pid $pid) on 127.0.0.1:$PORT, data $DATA"
+  else
+    echo "stopped"
+    return 3
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  url) echo "$URL" ;;
+  *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
+esac
