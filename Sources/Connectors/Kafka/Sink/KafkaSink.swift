@@ -29,6 +29,8 @@ public final class KafkaSink: SinkOperator {
         var keyIndexes: [Int] = []
         var produced = 0
         var headers: [(String, [UInt8])] = []
+        /// Registry formats: the encoder of the registered value schema and the wire header.
+        var wire: WireValueEncoder?
     }
 
     let state = Mutex(State())
@@ -39,10 +41,11 @@ public final class KafkaSink: SinkOperator {
         guard options.properties["bootstrap.servers"] != nil else {
             throw DponeError(.manifest, "a kafka sink needs bootstrap servers (connection url kafka://host:port,...)")
         }
-        if options.format != .json {
-            throw DponeError(
-                .usage, "format \(options.format.rawValue) for kafka sinks is not available in this build yet",
-                hint: "use format: json")
+        if options.format.usesRegistry && options.registry == nil {
+            throw DponeError(.manifest, "format \(options.format.rawValue) needs sink.options.schema_registry.url")
+        }
+        if options.format.usesRegistry && options.envelope != .flat {
+            throw DponeError(.manifest, "envelope \(options.envelope.rawValue) is JSON: it needs format json")
         }
         self.name = name
         self.options = options
@@ -62,11 +65,18 @@ public final class KafkaSink: SinkOperator {
         let options = self.options
         let producer = try await thread.run { try KafkaProducerHandle(properties: options.producerProperties) }
         let headers: [(String, [UInt8])] = [("dpone.pipeline", Array(pipeline.utf8)), ("dpone.load_id", Array(loadID.utf8))]
+        let wire: WireValueEncoder?
+        do {
+            wire = try await WireValueEncoder.register(schema: schema, options: options)
+        } catch {
+            _ = try? await thread.run { producer.destroy() }
+            throw error
+        }
         state.withLock {
             $0 = State(
                 producer: producer, schema: schema, valueEncoder: JSONLinesEncoder(schema: schema),
                 keyEncoder: keyIndexes.isEmpty ? nil : JSONLinesEncoder(schema: Schema(keyIndexes.map { schema[$0] })),
-                keyIndexes: keyIndexes, headers: headers)
+                keyIndexes: keyIndexes, headers: headers, wire: wire)
         }
     }
 
@@ -91,7 +101,11 @@ public final class KafkaSink: SinkOperator {
                 value.removeAll(keepingCapacity: true)
                 let tombstone = op == .delete && options.envelope == .flat
                 if !tombstone {
-                    Self.encodeValue(batch, row: row, op: op, encoder: valueEncoder, options: options, into: &value)
+                    if let wire = s.wire {
+                        try wire.encode(batch, row: row, into: &value)
+                    } else {
+                        Self.encodeValue(batch, row: row, op: op, encoder: valueEncoder, options: options, into: &value)
+                    }
                 }
                 let opText = Self.opName(op, mode: options.mode)
                 let headers = s.headers + [("dpone.op", Array(opText.utf8))]

@@ -49,7 +49,13 @@ struct KafkaRowReader: Sendable {
         switch format {
         case .json:
             return try readJSON(value, into: &values)
-        case .avro, .protobuf, .jsonSchema:
+        case .jsonSchema:
+            guard let validating = wireDecoders as? JSONSchemaWireDecoders else {
+                throw DponeError(.internal, "no schema registry validator for json_schema")
+            }
+            let body = try validating.validatedBody(value)
+            return try readJSON(UnsafeRawBufferPointer(rebasing: value[body]), into: &values)
+        case .avro, .protobuf:
             guard let wireDecoders else { throw DponeError(.internal, "no schema registry decoder for \(format.rawValue)") }
             try wireDecoders.decode(value, into: &values.columns)
             return .upsert
