@@ -179,6 +179,25 @@ public enum KafkaTestServer {
         return records.sorted { ($0.partition, $0.offset) < ($1.partition, $1.offset) }
     }
 
+    /// The offsets `group` committed for partitions `0..<partitions` of `topic` (-1001: none).
+    public static func committed(_ topic: String, group: String, partitions: Int) throws -> [Int64] {
+        var errbuf = [CChar](repeating: 0, count: 512)
+        let conf = rd_kafka_conf_new()
+        for (k, v) in [("bootstrap.servers", try bootstrap), ("group.id", group), ("log_level", "3")] {
+            _ = rd_kafka_conf_set(conf, k, v, &errbuf, errbuf.count)
+        }
+        guard let rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errbuf, errbuf.count) else { throw KafkaTestError("consumer") }
+        defer {
+            rd_kafka_consumer_close(rk)
+            rd_kafka_destroy(rk)
+        }
+        guard let list = rd_kafka_topic_partition_list_new(Int32(partitions)) else { throw KafkaTestError("list") }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for p in 0..<Int32(partitions) { rd_kafka_topic_partition_list_add(list, topic, p) }
+        guard rd_kafka_committed(rk, list, 10_000) == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaTestError("committed") }
+        return (0..<Int(list.pointee.cnt)).map { list.pointee.elems[$0].offset }
+    }
+
     private static func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
         guard let bytes else { return body(nil) }
         return bytes.withUnsafeBytes { body($0) }
