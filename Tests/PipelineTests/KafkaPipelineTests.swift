@@ -1,3 +1,4 @@
+import ClickHouseConnector
 import DponeTestSupport
 import Flow
 import Foundation
@@ -235,5 +236,42 @@ extension KafkaPipelineTests {
         let c = await run(capped)
         #expect([a, b, c].map(\.extractedRows) == [12, 12, 6], "\(a.error ?? "") \(b.error ?? "") \(c.error ?? "")")
         #expect(try lines("\(dir)/capped").map { Int($0)! }.sorted() == Array(1...30), "each once")
+    }
+}
+
+extension KafkaPipelineTests {
+    /// Kafka -> ClickHouse on both servers: JSON messages merged by key (plain SELECT exact with
+    /// `mutation_delete_insert`).
+    @Test(arguments: ClickHouseTestServer.all)
+    func kafkaToClickHouse(_ server: ClickHouseTestServer) async throws {
+        try KafkaTestServer.require()
+        try server.require()
+        let topic = try KafkaTestServer.createTopic("ch", partitions: 3)
+        let database = ClickHouseTestServer.uniqueDatabaseName("k2ch")
+        try KafkaTestServer.produce(topic, Self.orders(1...200))
+        let doc = try parse(
+            """
+            name: k2ch
+            source:
+              type: kafka
+              connection: {url: "\(try KafkaTestServer.url)"}
+              topic: \(topic)
+              options: {schema: [{name: id, type: int64, nullable: false}, {name: name, type: string}, {name: amount, type: "decimal(10,2)"}, {name: ts, type: timestamptz}]}
+            sink: {type: clickhouse, connection: {url: "\(server.url)"}, table: {schema: \(database), name: orders}, strategy: {mode: incremental_merge, unique_key: id, merge_policy: mutation_delete_insert}}
+            state: {dir: \(dir)/k2ch-\(server.name)}
+            """)
+        let first = await run(doc)
+        #expect(first.status == .succeeded, "\(first.error ?? "")")
+        try KafkaTestServer.produce(topic, Self.orders(1...20, version: 2) + Self.orders(201...210))
+        let second = await run(doc)
+        #expect(second.status == .succeeded, "\(second.error ?? "")")
+        #expect(second.extractedRows == 30 && second.updatedRows == 20, "\(second.updatedRows)")
+        let ch = try ClickHouseClient(url: server.url)
+        let rows = try await ch.queryRows(
+            "SELECT count(), uniqExact(id), countIf(endsWith(name, '-v2')), toString(sum(amount)), toString(min(ts)) FROM \(ClickHouseSQL.quoteIdentifier(database)).`orders`")
+        try? await ch.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(database))")
+        await ch.close()
+        #expect(rows.first?[0...2] == ["210", "210", "20"], "\(rows)")
+        #expect(rows.first?[3] == "5538.75", "sum of id / 4 over 1...210: \(rows)")
     }
 }
