@@ -10,14 +10,17 @@ public struct BatchOptions: Sendable {
     public var stateDirectory: String?
     public var progress: (@Sendable (ProgressSample) -> Void)?
     public var bounds: ChannelBounds
+    /// `dpone stream`: read continuously, checkpointing every interval, until the stop signal.
+    public var continuous: ContinuousMode?
 
     public init(
         stateDirectory: String? = nil, progress: (@Sendable (ProgressSample) -> Void)? = nil,
-        bounds: ChannelBounds = .default
+        bounds: ChannelBounds = .default, continuous: ContinuousMode? = nil
     ) {
         self.stateDirectory = stateDirectory
         self.progress = progress
         self.bounds = bounds
+        self.continuous = continuous
     }
 }
 
@@ -54,7 +57,7 @@ public enum BatchPipeline {
             let store = StateStores.make(for: document, override: options.stateDirectory)
             let previous = try await store.load(pipeline: document.name)
 
-            let source = try ConnectorFactory.source(document.source, pipeline: document.name)
+            let source = try ConnectorFactory.source(document.source, pipeline: document.name, continuous: options.continuous)
             let sink = try ConnectorFactory.sink(
                 document.sink, pipeline: document.name, loadID: loadID, targetAtomicState: try StateStores.targetAtomicTable(for: document))
             let loadedAt = Int64(Date().timeIntervalSince1970 * 1_000_000)
@@ -112,6 +115,18 @@ public enum BatchPipeline {
                 metadata: ["pipeline": "\(document.name)", "error": "\(result.error ?? "")"])
         }
         return result
+    }
+}
+
+extension BatchPipeline {
+    /// The result of a run refused before it started (nothing touched).
+    static func refused(_ document: ManifestDocument, _ error: DponeError) -> RunResult {
+        RunResult(
+            status: .failed, pipeline: document.name, runID: ULID.make(), loadID: ULID.make(),
+            source: document.source.type.rawValue, sink: document.sink.type.rawValue,
+            strategy: document.sink.strategy.mode.rawValue, extractedRows: 0, loadedRows: 0, insertedRows: 0,
+            updatedRows: 0, deletedRows: 0, checkpoints: 0, durationSeconds: 0, rowsPerSecond: 0,
+            megabytesPerSecond: 0, peakRSSBytes: 0, state: nil, error: error.description, errorKind: error.kind.rawValue)
     }
 }
 

@@ -40,7 +40,7 @@ extension ConnectorFactory {
         config.map { KafkaRegistryOptions(url: $0.url, username: $0.username, password: $0.password) }
     }
 
-    static func kafkaSource(_ config: SourceConfig, pipeline: String) throws -> any SourceOperator {
+    static func kafkaSource(_ config: SourceConfig, pipeline: String, continuous: ContinuousMode? = nil) throws -> any SourceOperator {
         guard let topic = config.topic else { throw DponeError(.manifest, "a kafka source needs a topic") }
         let o = config.options.kafka ?? KafkaOptions()
         var options = KafkaSourceOptions(
@@ -70,6 +70,7 @@ extension ConnectorFactory {
         options.registry = registry(o.schemaRegistry)
         if let s = o.stallTimeoutSeconds { options.stallTimeoutSeconds = Double(s) }
         if let rows = config.options.batchRows { options.batchRows = rows }
+        options.continuous = continuous
         return try KafkaSource(name: "kafka:\(topic)", options: options)
     }
 

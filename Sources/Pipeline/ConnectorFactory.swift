@@ -8,10 +8,15 @@ import PostgresConnector
 /// Turns manifest sections into operators. The one place that knows which connector serves which
 /// `type`; connectors that do not exist in this build fail here, before any data moves.
 enum ConnectorFactory {
-    static func source(_ config: SourceConfig, pipeline: String) throws -> any SourceOperator {
+    static func source(_ config: SourceConfig, pipeline: String, continuous: ContinuousMode? = nil) throws -> any SourceOperator {
+        if continuous != nil && config.type != .kafka {
+            throw DponeError(
+                .usage, "dpone stream reads kafka sources in this build; a \(config.type.rawValue) source is read with dpone batch",
+                hint: "Postgres logical-replication CDC for dpone stream is being built")
+        }
         switch config.type {
         case .kafka:
-            return try kafkaSource(config, pipeline: pipeline)
+            return try kafkaSource(config, pipeline: pipeline, continuous: continuous)
         case .clickhouse:
             guard let connection = config.connection, let table = config.table else {
                 throw DponeError(.manifest, "a clickhouse source needs a connection and a table")

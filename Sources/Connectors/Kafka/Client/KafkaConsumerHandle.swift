@@ -33,6 +33,12 @@ final class KafkaConsumerHandle: @unchecked Sendable {
         rd_kafka_poll_set_consumer(rk)
     }
 
+    /// Takes ownership of a consumer created elsewhere (a group member with a rebalance callback).
+    init(adopting rk: OpaquePointer) {
+        self.rk = rk
+        rd_kafka_poll_set_consumer(rk)
+    }
+
     deinit { close() }
 
     func close() {

@@ -65,6 +65,7 @@ public final class KafkaSource: SourceOperator {
     }
 
     public func run(into output: any SourceOutput, resumeFrom: StateValue?) async throws {
+        if let mode = options.continuous { return try await stream(into: output, mode: mode) }
         let schema = try await outputSchema()
         let valueSchema = options.metadataColumns ? Schema(Array(schema.fields.dropLast(KafkaMetadataColumns.fields.count))) : schema
         let options = self.options
@@ -93,9 +94,34 @@ public final class KafkaSource: SourceOperator {
 
     public func acknowledge(_ checkpoint: CheckpointID) async throws {}
 
+    /// The running stream job (continuous mode), told of durable checkpoints.
+    private let streamJob = Mutex<KafkaStreamJob?>(nil)
+
+    /// `dpone stream`: a consumer-group member on its own thread until the stop signal.
+    func stream(into output: any SourceOutput, mode: ContinuousMode) async throws {
+        let schema = try await outputSchema()
+        let valueSchema = options.metadataColumns ? Schema(Array(schema.fields.dropLast(KafkaMetadataColumns.fields.count))) : schema
+        let reader = KafkaRowReader(
+            schema: valueSchema, format: options.format, envelope: options.envelope, tombstones: options.tombstones,
+            wireDecoders: wireDecoders.withLock { $0 })
+        let options = self.options
+        try await DedicatedThread.runDetached(name: "dpone-kafka-stream") { [self] cancel in
+            let job = KafkaStreamJob(
+                options: options, mode: mode, output: output, cancel: cancel, valueSchema: valueSchema, outputSchema: schema,
+                reader: reader)
+            streamJob.withLock { $0 = job }
+            defer { streamJob.withLock { $0 = nil } }
+            try job.run()
+        }
+    }
+
     /// Commits the durable positions to the group (`offset_storage: kafka`), then closes the
     /// consumer: a batch run has one checkpoint.
     public func acknowledge(_ checkpoint: CheckpointID, positions: StateValue) async throws {
+        if options.continuous != nil {
+            streamJob.withLock { $0 }?.acknowledged(checkpoint, positions: positions)
+            return
+        }
         guard options.offsetStorage == .kafka, let consumer = state.withLock({ $0.consumer }),
             let durable = try KafkaPositions(positions, topic: options.topic)
         else {

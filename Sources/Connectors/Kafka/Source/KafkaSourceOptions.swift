@@ -109,6 +109,8 @@ public struct KafkaSourceOptions: Sendable {
     public var stallTimeoutSeconds: Double = 60
     /// Broker request timeout (metadata, watermarks, commits).
     public var requestTimeoutMs: Int32 = 15_000
+    /// Set for `dpone stream`: read continuously as a consumer-group member (see `KafkaStreamJob`).
+    public var continuous: ContinuousMode?
     public var batchRows = 65_536
     public var batchBytes = 8 << 20
 

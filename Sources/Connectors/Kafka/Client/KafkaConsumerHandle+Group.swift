@@ -1,0 +1,71 @@
+import CKafka
+import Flow
+import Foundation
+import Synchronization
+
+/// What a consumer-group rebalance asks of the stream job. Called on the polling thread (inside
+/// `rd_kafka_consumer_poll`), where the job may block: it finishes the in-flight checkpoint before
+/// partitions are released.
+protocol KafkaRebalanceHandler: AnyObject, Sendable {
+    func assigned(_ partitions: [Int32])
+    func revoking(_ partitions: [Int32])
+}
+
+/// Boxes the handler for librdkafka's opaque pointer.
+final class KafkaRebalanceBox: @unchecked Sendable {
+    weak var handler: (any KafkaRebalanceHandler)?
+}
+
+extension KafkaConsumerHandle {
+    /// Joins the group on `topic` (cooperative-sticky assignment when the properties ask for it);
+    /// `box.handler` hears of assignments and revocations. Must be called before any poll.
+    static func makeGroupMember(properties: KafkaProperties, box: KafkaRebalanceBox) throws -> KafkaConsumerHandle {
+        let conf = try properties.makeConf()
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(box).toOpaque())
+        rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, opaque in
+            guard let rk, let partitions, let opaque else { return }
+            let box = Unmanaged<KafkaRebalanceBox>.fromOpaque(opaque).takeUnretainedValue()
+            let ids = (0..<Int(partitions.pointee.cnt)).map { partitions.pointee.elems[$0].partition }
+            let cooperative = String(validatingCString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+            if err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+                if cooperative {
+                    _ = rd_kafka_incremental_assign(rk, partitions).map { rd_kafka_error_destroy($0) }
+                } else {
+                    rd_kafka_assign(rk, partitions)
+                }
+                box.handler?.assigned(ids)
+            } else {
+                box.handler?.revoking(ids)
+                if cooperative {
+                    _ = rd_kafka_incremental_unassign(rk, partitions).map { rd_kafka_error_destroy($0) }
+                } else {
+                    rd_kafka_assign(rk, nil)
+                }
+            }
+        }
+        var errbuf = [CChar](repeating: 0, count: 512)
+        guard let rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errbuf, errbuf.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw DponeError(.source, "cannot create a kafka consumer: \(kafkaBufferText(errbuf))")
+        }
+        return KafkaConsumerHandle(adopting: rk)
+    }
+
+    func subscribe(_ topic: String) throws {
+        guard let list = rd_kafka_topic_partition_list_new(1) else { throw DponeError(.internal, "partition list") }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA)
+        let err = rd_kafka_subscribe(rk, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw DponeError(.source, "kafka subscribe to \(topic): \(kafkaErrorText(err))", context: ["topic": topic])
+        }
+    }
+
+    /// Commits without waiting (from the acknowledging task: nothing blocks there).
+    func commitAsync(_ offsets: [KafkaPartitionOffset]) {
+        guard !offsets.isEmpty, let list = rd_kafka_topic_partition_list_new(Int32(offsets.count)) else { return }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for o in offsets { rd_kafka_topic_partition_list_add(list, o.topic, o.partition).pointee.offset = o.offset }
+        _ = rd_kafka_commit(rk, list, 1)
+    }
+}

@@ -1,0 +1,204 @@
+import CKafka
+import Flow
+import Foundation
+import Logging
+import Synchronization
+
+/// The continuous (`dpone stream`) read loop of a Kafka source: a consumer-group member
+/// (cooperative-sticky by default) that decodes into batches and takes a checkpoint every
+/// `checkpointInterval` seconds when it read something.
+///
+/// Offsets: the group's committed offsets are the resume point, and they are committed only after
+/// the checkpoint covering them is durable (`acknowledge`). When the group takes partitions away,
+/// the in-flight checkpoint is emitted and awaited and the revoked partitions' offsets committed
+/// before librdkafka releases them, so the next owner starts exactly after what this process
+/// published: several `dpone stream` processes share a topic without loss or duplicate application.
+final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
+    let options: KafkaSourceOptions
+    let mode: ContinuousMode
+    let output: any SourceOutput
+    let cancel: CancellationFlag
+    let valueSchema: Schema
+    let outputSchema: Schema
+    var reader: KafkaRowReader
+    let logger = Logger(label: "dpone.kafka.stream")
+
+    // Owned by the consumer thread.
+    var consumer: KafkaConsumerHandle?
+    private var positions: [Int32: Int64] = [:]
+    private var dirty = false
+    private var lastCheckpoint = Date()
+    private var lastEmitted: CheckpointID?
+    private var values: BatchBuilder
+    private var meta: BatchBuilder
+    private var operations: [RowOperation] = []
+    private var quarantine: KafkaQuarantine?
+
+    private var owned = Set<Int32>()
+    /// The durable positions committed to the group so far (consumer thread).
+    private var committedDurable: CheckpointID?
+
+    /// The newest acknowledged (durable) checkpoint and its positions, set by `acknowledged` from
+    /// the coordinator; the consumer thread commits them (only for partitions it still owns, so a
+    /// late commit never rewinds a partition another member took over).
+    private let durable = Mutex<(id: CheckpointID, positions: StateValue)?>(nil)
+    private let durableChanged = DispatchSemaphore(value: 0)
+
+    init(
+        options: KafkaSourceOptions, mode: ContinuousMode, output: any SourceOutput, cancel: CancellationFlag,
+        valueSchema: Schema, outputSchema: Schema, reader: KafkaRowReader
+    ) {
+        self.options = options
+        self.mode = mode
+        self.output = output
+        self.cancel = cancel
+        self.valueSchema = valueSchema
+        self.outputSchema = outputSchema
+        self.reader = reader
+        values = BatchBuilder(schema: valueSchema, reservingCapacity: 1024)
+        meta = BatchBuilder(schema: Schema(options.metadataColumns ? KafkaMetadataColumns.fields : []))
+        if case .quarantine(let path, let max) = options.onDecodeError { quarantine = KafkaQuarantine(path: path, maxMessages: max) }
+    }
+
+    /// Called by the source when checkpoint `id` is durable with `positions`.
+    func acknowledged(_ id: CheckpointID, positions: StateValue) {
+        durable.withLock { if $0.map({ $0.id < id }) ?? true { $0 = (id, positions) } }
+        durableChanged.signal()
+    }
+
+    /// Commits the newest durable positions of owned partitions (consumer thread).
+    private func commitDurable(sync: Bool, force: Bool = false) throws {
+        guard let (id, value) = durable.withLock({ $0 }), force || committedDurable.map({ $0 < id }) ?? true else { return }
+        guard let stored = try KafkaPositions(value, topic: options.topic) else { return }
+        let offsets = stored.partitionOffsets.filter { owned.contains($0.partition) }
+        if sync { try consumer?.commit(offsets) } else { consumer?.commitAsync(offsets) }
+        committedDurable = id
+    }
+
+    func run() throws {
+        let box = KafkaRebalanceBox()
+        box.handler = self
+        var properties = options.consumerProperties
+        properties.setDefault("partition.assignment.strategy", "cooperative-sticky")
+        properties["auto.offset.reset"] = options.start == .latest ? "latest" : "earliest"
+        properties["enable.partition.eof"] = "false"
+        let consumer = try KafkaConsumerHandle.makeGroupMember(properties: properties, box: box)
+        self.consumer = consumer
+        defer { quarantine?.close() }
+        try consumer.subscribe(options.topic)
+        logger.info("joined the group", metadata: ["group": "\(options.groupID)", "topic": "\(options.topic)"])
+        while !mode.stop.isStopped {
+            try cancel.check("streaming kafka topic \(options.topic)")
+            if let message = consumer.poll(timeoutMs: 100) {
+                defer { rd_kafka_message_destroy(message) }
+                try handle(message)
+            }
+            if dirty && Date().timeIntervalSince(lastCheckpoint) >= mode.checkpointInterval { try checkpoint() }
+            try commitDurable(sync: false)
+            if values.rowCount >= options.batchRows || values.byteCount >= options.batchBytes { try emit() }
+        }
+        // Stop: publish what was read, wait until it is durable, then leave the group (the
+        // revocation commits the final offsets).
+        if dirty { try checkpoint() }
+        try awaitDurable()
+        try commitDurable(sync: true)
+        consumer.close()
+        self.consumer = nil
+    }
+
+    private func handle(_ message: UnsafeMutablePointer<rd_kafka_message_t>) throws {
+        let m = message.pointee
+        let topic = options.topic
+        guard m.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return }
+            let text = kafkaErrorText(m.err)
+            // librdkafka retries transport errors itself; anything else stops the run.
+            if m.err == RD_KAFKA_RESP_ERR__TRANSPORT || m.err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN {
+                logger.warning("kafka transport", metadata: ["error": "\(text)"])
+                return
+            }
+            throw DponeError(.source, "\(topic): \(text)", context: ["topic": topic, "partition": String(m.partition)])
+        }
+        let p = m.partition
+        let value = m.payload.map { UnsafeRawBufferPointer(start: $0, count: m.len) }
+        let key = m.key.map { UnsafeRawBufferPointer(start: $0, count: m.key_len) }
+        let rowsBefore = values.rowCount
+        do {
+            if let op = try reader.read(value: value, key: key, into: &values) {
+                operations.append(op)
+                if options.metadataColumns {
+                    meta.columns[0].append(p)
+                    meta.columns[1].append(m.offset)
+                    var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+                    let ms = rd_kafka_message_timestamp(message, &type)
+                    if ms >= 0 { meta.columns[2].append(ms * 1000) } else { meta.columns[2].appendNull() }
+                    if let key { meta.columns[3].append(bytes: key) } else { meta.columns[3].appendNull() }
+                }
+            }
+        } catch {
+            for i in values.columns.indices { values.columns[i].truncate(to: rowsBefore) }
+            let reason = (error as? DponeError)?.message ?? "\(error)"
+            guard let quarantine else {
+                throw DponeError(
+                    .source, "undecodable message at \(topic) partition \(p) offset \(m.offset): \(reason)",
+                    hint: "fix the producer, or set source.options.on_decode_error: quarantine",
+                    context: ["topic": topic, "partition": String(p), "offset": String(m.offset)])
+            }
+            try quarantine.add(topic: topic, partition: p, offset: m.offset, key: key, payload: value, error: reason)
+        }
+        positions[p] = m.offset + 1
+        dirty = true
+    }
+
+    private func emit() throws {
+        guard values.rowCount > 0 else { return }
+        let keep = options.tombstones == .delete || options.envelope != .flat
+        let batch = Batch(
+            schema: outputSchema, columns: values.finish().columns + meta.finish().columns, operations: keep ? operations : nil)
+        operations.removeAll(keepingCapacity: true)
+        try output.sendBlocking(batch)
+    }
+
+    private func checkpoint() throws {
+        try emit()
+        try quarantine?.flush(sync: true)
+        let state = KafkaPositions(topic: options.topic, offsets: positions)
+        lastEmitted = try output.checkpointBlocking(positions: state.stateValue)
+        dirty = false
+        lastCheckpoint = Date()
+    }
+
+    /// Waits until the last emitted checkpoint is durable (the run failing cancels the wait).
+    private func awaitDurable() throws {
+        guard let target = lastEmitted else { return }
+        while durable.withLock({ $0.map { $0.id < target } ?? true }) {
+            try cancel.check("waiting for checkpoint \(target) of \(options.topic) to be durable")
+            _ = durableChanged.wait(timeout: .now() + .milliseconds(100))
+        }
+    }
+
+    // MARK: KafkaRebalanceHandler (on the consumer thread, inside poll)
+
+    func assigned(_ partitions: [Int32]) {
+        owned.formUnion(partitions)
+        logger.notice("partitions assigned", metadata: ["topic": "\(options.topic)", "partitions": "\(partitions)"])
+    }
+
+    func revoking(_ partitions: [Int32]) {
+        logger.notice("partitions revoked", metadata: ["topic": "\(options.topic)", "partitions": "\(partitions)"])
+        do {
+            if dirty { try checkpoint() }
+            try awaitDurable()
+            try commitDurable(sync: true, force: true)
+        } catch {
+            // The checkpoint did not become durable (the run is failing): nothing is committed, so
+            // the next owner re-reads from the last durable offsets.
+            logger.warning("revocation without a durable checkpoint", metadata: ["error": "\(error)"])
+            cancel.cancel()
+        }
+        for p in partitions {
+            positions[p] = nil
+            owned.remove(p)
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Flow
+import Foundation
+import Manifest
+
+/// Options of `dpone stream`.
+public struct StreamOptions: Sendable {
+    public var stateDirectory: String?
+    /// Seconds between checkpoints (default 5).
+    public var checkpointInterval: Double
+    /// This process's name among the workers of the pipeline (default `0`). Workers of one pipeline
+    /// share the Kafka consumer group; each keeps its own state and ledger identity
+    /// (`<pipeline>@<worker>`), so their checkpoints never collide.
+    public var worker: String
+    public var stop: StopSignal
+
+    public init(stateDirectory: String? = nil, checkpointInterval: Double = 5, worker: String = "0", stop: StopSignal = StopSignal()) {
+        self.stateDirectory = stateDirectory
+        self.checkpointInterval = checkpointInterval
+        self.worker = worker
+        self.stop = stop
+    }
+}
+
+/// `dpone stream`: the batch engine with a continuous source. The run checkpoints every interval
+/// (publish, state, then acknowledge upstream) until `stop` is signalled, then finishes the current
+/// checkpoint and returns.
+public enum StreamPipeline {
+    /// Load modes a continuous run can apply checkpoint after checkpoint.
+    public static let streamModes: [LoadMode] = [.incrementalAppend, .incrementalMerge]
+
+    public static func run(document: ManifestDocument, options: StreamOptions) async -> RunResult {
+        var doc = document
+        guard streamModes.contains(document.sink.strategy.mode) else {
+            return BatchPipeline.refused(
+                document,
+                DponeError(
+                    .usage,
+                    "strategy mode \(document.sink.strategy.mode.rawValue) rewrites the whole target or window: it cannot run continuously",
+                    hint: "dpone stream applies incremental_append or incremental_merge; use dpone batch for \(document.sink.strategy.mode.rawValue)"))
+        }
+        // The group is the pipeline's; the identity of state and ledger is the worker's.
+        if doc.source.type == .kafka {
+            var kafka = doc.source.options.kafka ?? KafkaOptions()
+            if kafka.groupID == nil { kafka.groupID = "dpone-\(document.name)" }
+            doc.source.options.kafka = kafka
+        }
+        doc.name = "\(document.name)@\(options.worker)"
+        return await BatchPipeline.run(
+            document: doc,
+            options: BatchOptions(
+                stateDirectory: options.stateDirectory,
+                continuous: ContinuousMode(checkpointInterval: options.checkpointInterval, stop: options.stop)))
+    }
+}

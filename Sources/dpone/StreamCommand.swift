@@ -1,0 +1,90 @@
+import ArgumentParser
+import Dispatch
+import Flow
+import Foundation
+import Manifest
+import Pipeline
+
+/// A duration on the command line: `5s`, `500ms`, `2m`, `1h`, or plain seconds.
+struct DurationArgument: ExpressibleByArgument, Sendable {
+    let seconds: Double
+
+    init?(argument: String) {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where argument.hasSuffix(suffix) {
+            guard let v = Double(argument.dropLast(suffix.count)), v > 0 else { return nil }
+            seconds = v * scale
+            return
+        }
+        guard let v = Double(argument), v > 0 else { return nil }
+        seconds = v
+    }
+}
+
+struct StreamCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stream",
+        abstract: "Run a pipeline continuously, checkpointing every few seconds, until stopped.",
+        discussion: """
+            SIGINT or SIGTERM finishes the current checkpoint (publish, state, commit upstream) and \
+            exits 0; a restart resumes from there. Workers of one pipeline (--worker) share the Kafka \
+            consumer group and split the partitions. Exit codes: 0 stopped cleanly, 1 the run failed, \
+            2 bad usage or invalid manifest.
+            """
+    )
+
+    @Argument(help: "The pipeline manifest (YAML).")
+    var manifest: String
+
+    @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints (5s, 500ms, 1m).")
+    var checkpointInterval: DurationArgument = DurationArgument(argument: "5s")!
+
+    @Option(name: .customLong("max-duration"), help: "Stop cleanly after this long (e.g. 10m).")
+    var maxDuration: DurationArgument?
+
+    @Option(help: "This worker's name: state and ledger identity <pipeline>@<worker> (default 0).")
+    var worker: String = "0"
+
+    @Option(help: "Result format: text or json.")
+    var format: OutputFormat = .text
+
+    @Option(name: .customLong("state-dir"), help: "Directory of the file state store.")
+    var stateDir: String?
+
+    func run() async throws {
+        let document = try ManifestCommand.loadOrExit(manifest)
+        let stop = StopSignal()
+        // A parent may start us with these signals blocked (Swift's Process does from async
+        // contexts): unblock them so a stop request is delivered.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let handlers = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stop.stop() }
+            source.resume()
+            return source
+        }
+        defer { handlers.forEach { $0.cancel() } }
+        let timer = maxDuration.map { limit in
+            Task.detached {
+                try? await Task.sleep(for: .milliseconds(Int(limit.seconds * 1000)))
+                stop.stop()
+            }
+        }
+        defer { timer?.cancel() }
+        let result = await StreamPipeline.run(
+            document: document,
+            options: StreamOptions(
+                stateDirectory: stateDir, checkpointInterval: checkpointInterval.seconds, worker: worker, stop: stop))
+        switch format {
+        case .json: print(result.jsonString())
+        case .text: print(result.textSummary())
+        }
+        if result.status != .succeeded { throw ExitCode(result.exitCode) }
+    }
+}
