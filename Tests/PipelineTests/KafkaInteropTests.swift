@@ -155,8 +155,9 @@ enum Interop {
         get throws {
             let path = ProcessInfo.processInfo.environment["DPONE_INTEROP_PYTHON"] ?? ""
             guard !path.isEmpty, FileManager.default.isExecutableFile(atPath: path) else {
+                let shown = path.isEmpty ? "unset" : path
                 throw KafkaTestError(
-                        "DPONE_INTEROP_PYTHON (\(path.isEmpty ? "unset" : path)) is not an executable python: set it to the last line of scripts/interop-venv.sh")
+                    "DPONE_INTEROP_PYTHON (\(shown)) is not an executable python: set it to the last line of scripts/interop-venv.sh")
             }
             return path
         }
@@ -189,7 +190,8 @@ enum Interop {
         guard process.terminationStatus == 0 else {
             let stderr = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
             throw KafkaTestError(
-                "confluent_interop.py \(arguments.first ?? "") exited \(process.terminationStatus): \(stderr.suffix(2000))\nstdout: \(stdout.suffix(1000))")
+                "confluent_interop.py \(arguments.first ?? "") exited \(process.terminationStatus): \(stderr.suffix(2000))"
+                    + "\nstdout: \(stdout.suffix(1000))")
         }
         return stdout
     }
