@@ -2,12 +2,16 @@
 # The whole test suite on a fresh Debian 12 machine with the Swift toolchain:
 # installs the C libraries, builds, starts the local services on loopback under .services/
 # (PostgreSQL 15, ClickHouse 18.16, the modern ClickHouse 26.9 engine of ../shared/tools, the fake
-# schema registry of scripts/fakes), runs every
+# schema registry of scripts/fakes; the Python venv of the Confluent interop tests), runs every
 # test layer that needs no external vendor (unit, contract, files, local services, replay) and stops
 # the services again. Prints Swift's test summary; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# The Confluent interop tests run confluent-kafka-python's serializers from this venv (pinned
+# packages; created on first use, needs PyPI then).
+DPONE_INTEROP_PYTHON="$(scripts/interop-venv.sh | tail -n 1)"
+export DPONE_INTEROP_PYTHON
 swift build --build-tests
 swift build -c release --product dpone   # the memory-bound test runs a 200 MB file through it
 export DPONE_RELEASE_BIN="$PWD/.build/release/dpone"

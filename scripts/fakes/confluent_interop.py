@@ -31,7 +31,11 @@ produce prints one line to stdout: {"produced": N, "topic": T, "format": F, "sub
 "schema_id": ID}. consume prints each decoded record as one JSON line (same shape as above, plus
 "_partition", "_offset" and "_schema_id" from the frame header; --raw adds "_value_hex", the
 framed bytes), and exits 1 if fewer than N arrive
-within --timeout seconds.
+within --timeout seconds. consume also reads topics other writers produced (dpone's): Avro and JSON
+Schema decode with the writer schema from the registry; Protobuf parses with the Record message
+above after ProtobufDeserializer fetched the writer schema (?format=serialized), so any message whose
+fields 1-4 have those types decodes. Values without a JSON form are printed as text: decimals
+(Avro's decimal logical type) as their decimal string, datetimes in the ISO form above, bytes as hex.
 """
 
 import argparse
@@ -240,6 +244,18 @@ def produce(args):
     return 0
 
 
+def json_default(value):
+    """JSON for what writer schemas of other producers can hand back (dpone writes decimals as Avro decimals)."""
+    import decimal
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return iso(value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc))
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    raise TypeError("%s is not JSON serializable" % type(value).__name__)
+
+
 def consume(args):
     registry = registry_client(args.registry)
     des = deserializer(args.format, registry)
@@ -271,7 +287,7 @@ def consume(args):
             decoded["_schema_id"] = struct.unpack(">bI", value[:5])[1] if value and len(value) >= 5 else None
             if args.raw:
                 decoded["_value_hex"] = value.hex() if value is not None else None
-            print(json.dumps(decoded, sort_keys=True), flush=True)
+            print(json.dumps(decoded, sort_keys=True, default=json_default), flush=True)
             seen += 1
     finally:
         consumer.close()  # leave the group: the mock cluster blocks the next join otherwise

@@ -6,9 +6,14 @@ confluent-kafka-python's SchemaRegistryClient (serializers and deserializers): i
 versions, lookup, delete, config. It does NOT check compatibility (every registration is accepted
 and PUT /config only stores the level) and does not normalise schemas beyond comparing JSON schema
 texts (AVRO, JSON) by their parsed value, so whitespace and key order do not make a new id.
-Schemas are returned exactly as registered: confluent-kafka-python's ProtobufSerializer registers a
-base64 FileDescriptorProto, which a real registry would hand back as .proto text (unless asked for
-?format=serialized); this fake hands back the base64 text.
+
+Protobuf schemas behave as in the real registry (via proto_descriptor.py, next to this file):
+confluent-kafka-python's ProtobufSerializer registers the base64 of a serialized FileDescriptorProto;
+the fake converts it to .proto text when it is registered (or looked up) and stores and returns that
+text. ?format=serialized on GET /schemas/ids/{id} and GET /subjects/{s}/versions/{v} (what the
+Confluent deserializers ask for) answers the base64 FileDescriptorProto compiled from the stored
+text, its imports resolved through the schema's references and the well-known google/protobuf types.
+Other schemas are returned exactly as registered.
 
     schema_registry.py --host 127.0.0.1 --port 18081 [--data FILE] [--user USER:PASSWORD]
 
@@ -28,6 +33,8 @@ import os
 import signal
 import sys
 import threading
+
+import proto_descriptor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit, parse_qs
 
@@ -63,6 +70,11 @@ class Store:
                 state = json.load(f)
             self.next_id = state.get("next_id", 1)
             self.schemas = {int(k): v for k, v in state.get("schemas", {}).items()}
+            for entry in self.schemas.values():  # state written before Protobuf descriptors were converted
+                if entry["schemaType"] == "PROTOBUF":
+                    data = proto_descriptor.looks_like_descriptor(entry["schema"])
+                    if data is not None:
+                        entry["schema"] = proto_descriptor.descriptor_to_text(data)
             self.subjects = state.get("subjects", {})
             self.compatibility = state.get("compatibility", "BACKWARD")
 
@@ -127,9 +139,27 @@ class Store:
                 return v
         raise RegistryError(404, 40402, "Version %s not found." % label)
 
-    def describe(self, name, v):
+    def schema_text(self, entry, fmt):
+        """The stored schema, or for ?format=serialized of a Protobuf schema its base64 FileDescriptorProto."""
+        if fmt != "serialized" or entry["schemaType"] != "PROTOBUF":
+            return entry["schema"]
+        imports = {r["name"]: r for r in entry.get("references", [])}
+
+        def resolve(path):
+            ref = imports.get(path)
+            if ref is None:
+                return None
+            return self.schemas[self.version(ref["subject"], str(ref["version"]))["id"]]["schema"]
+
+        try:
+            data = proto_descriptor.text_to_descriptor(entry["schema"], resolve)
+        except (ValueError, KeyError, IndexError) as e:
+            raise RegistryError(422, 42201, "Invalid schema: cannot serialize the Protobuf schema (%s)" % e)
+        return base64.standard_b64encode(data).decode("ascii")
+
+    def describe(self, name, v, fmt=None):
         entry = self.schemas[v["id"]]
-        out = {"subject": name, "version": v["version"], "id": v["id"], "schema": entry["schema"]}
+        out = {"subject": name, "version": v["version"], "id": v["id"], "schema": self.schema_text(entry, fmt)}
         if entry["schemaType"] != "AVRO":
             out["schemaType"] = entry["schemaType"]
         if entry.get("references"):
@@ -158,6 +188,14 @@ def parse_schema_body(body):
             raise RegistryError(422, 42201, "Invalid schema: %s is not valid JSON (%s)" % (schema_type, e))
     elif not schema.strip():
         raise RegistryError(422, 42201, "Invalid schema: empty Protobuf schema")
+    else:
+        # A serialized FileDescriptorProto (base64): kept as .proto text, as the real registry does.
+        data = proto_descriptor.looks_like_descriptor(schema)
+        if data is not None:
+            try:
+                schema = proto_descriptor.descriptor_to_text(data)
+            except (ValueError, KeyError, IndexError, StopIteration) as e:
+                raise RegistryError(422, 42201, "Invalid schema: cannot read the Protobuf descriptor (%s)" % e)
     return schema, schema_type, [{"name": r["name"], "subject": r["subject"], "version": r["version"]} for r in references]
 
 
@@ -230,6 +268,7 @@ class Handler(BaseHTTPRequestHandler):
     def route(self, method, parts, query, body):
         store = self.store
         flag = lambda name: (query.get(name) or ["false"])[0].lower() == "true"  # noqa: E731
+        fmt = (query.get("format") or [None])[0]
         with store.lock:
             if parts == [] and method == "GET":
                 return 200, {}
@@ -244,14 +283,14 @@ class Handler(BaseHTTPRequestHandler):
                 if entry is None:
                     raise RegistryError(404, 40403, "Schema %d not found" % schema_id)
                 if len(parts) == 3 and method == "GET":
-                    out = {"schema": entry["schema"]}
+                    out = {"schema": store.schema_text(entry, fmt)}
                     if entry["schemaType"] != "AVRO":
                         out["schemaType"] = entry["schemaType"]
                     if entry.get("references"):
                         out["references"] = entry["references"]
                     return 200, out
                 if parts[3:] == ["schema"] and method == "GET":
-                    return 200, entry["schema"]
+                    return 200, store.schema_text(entry, fmt)
                 if parts[3:] == ["subjects"] and method == "GET":
                     return 200, sorted(
                         s for s, e in store.subjects.items() if any(v["id"] == schema_id and not v["deleted"] for v in e["versions"]))
@@ -266,7 +305,7 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, sorted(
                     s for s, e in store.subjects.items() if any(deleted or not v["deleted"] for v in e["versions"]))
             if len(parts) >= 2 and parts[0] == "subjects":
-                return self.subject_route(method, parts[1], parts[2:], flag, body)
+                return self.subject_route(method, parts[1], parts[2:], flag, body, fmt)
             if parts and parts[0] == "config":
                 return self.config_route(method, parts[1:], body)
             if parts == ["mode"] and method == "GET":
@@ -277,7 +316,7 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, {"is_compatible": True}
         raise RegistryError(404, 404, "HTTP 404 Not Found")
 
-    def subject_route(self, method, name, rest, flag, body):
+    def subject_route(self, method, name, rest, flag, body, fmt=None):
         store = self.store
         if rest == [] and method == "POST":  # lookup
             schema, schema_type, references = parse_schema_body(body)
@@ -288,7 +327,7 @@ class Handler(BaseHTTPRequestHandler):
                     continue
                 known = store.schemas[v["id"]]
                 if store.identity(known["schema"], known["schemaType"], known.get("references", [])) == wanted:
-                    return 200, store.describe(name, v)
+                    return 200, store.describe(name, v, fmt)
             raise RegistryError(404, 40403, "Schema not found")
         if rest == [] and method == "DELETE":
             permanent = flag("permanent")
@@ -330,9 +369,9 @@ class Handler(BaseHTTPRequestHandler):
         if len(rest) >= 2 and rest[0] == "versions" and method == "GET":
             v = store.version(name, rest[1])
             if rest[2:] == []:
-                return 200, store.describe(name, v)
+                return 200, store.describe(name, v, fmt)
             if rest[2:] == ["schema"]:
-                return 200, store.schemas[v["id"]]["schema"]
+                return 200, store.schema_text(store.schemas[v["id"]], fmt)
             if rest[2:] == ["referencedby"]:
                 return 200, []
         if len(rest) == 2 and rest[0] == "versions" and method == "DELETE":

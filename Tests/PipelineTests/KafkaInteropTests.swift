@@ -1,0 +1,242 @@
+import DponeTestSupport
+import Foundation
+import Manifest
+import Pipeline
+import Testing
+
+/// Interoperability with Confluent's own clients: confluent-kafka-python's serializers (Avro,
+/// Protobuf, JSON Schema) against the local registry fake and the Kafka mock cluster.
+///
+/// - Python → dpone: `scripts/fakes/confluent_interop.py produce` writes deterministic records; a
+///   dpone pipeline reads them (kafka source, registry format) into JSONL; every row must equal its
+///   record.
+/// - dpone → Python: a dpone pipeline writes CSV rows to a topic (kafka sink, registry format);
+///   `confluent_interop.py consume` decodes them with Confluent's deserializers; every value must
+///   equal its input.
+///
+/// Needs `DPONE_INTEROP_PYTHON` (the python of `scripts/interop-venv.sh`); with the gate open, a
+/// missing python or service fails the test.
+@Suite(.tags(.integrationKafka, .integrationMatrixMock), IntegrationGate.integration.trait, .serialized)
+struct KafkaInteropTests {
+    static let formats = ["avro", "protobuf", "json_schema"]
+    let dir: String
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "dpone-interop-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    // MARK: Python → dpone
+
+    @Test(arguments: formats)
+    func confluentSerializersAreDecodedByDpone(format: String) async throws {
+        try requireServices()
+        let topic = try KafkaTestServer.createTopic("interop_in_\(format)", partitions: 3)
+        let count = 20
+        let produced = try Interop.run([
+            "produce", "--bootstrap", try KafkaTestServer.bootstrap, "--registry", SchemaRegistryTestServer.url,
+            "--topic", topic, "--format", format, "--count", String(count),
+        ])
+        #expect(produced.contains("\"produced\": \(count)"), "\(produced)")
+
+        let doc = try ManifestLoader.parse(
+            yaml: """
+                name: confluent2dpone
+                source:
+                  type: kafka
+                  connection: {url: "\(try KafkaTestServer.url)"}
+                  topic: \(topic)
+                  options: {format: \(format), schema_registry: {url: "\(SchemaRegistryTestServer.url)"}, start: earliest}
+                sink: {type: files, path: \(dir)/out.jsonl, strategy: {mode: full_refresh}, options: {format: jsonl}}
+                state: {type: disabled}
+                """, path: "\(dir)/in.yml", environment: [:])
+        let result = await BatchPipeline.run(document: doc, options: BatchOptions())
+        try #require(result.status == .succeeded, "\(result.error ?? "")")
+        #expect(result.extractedRows == count)
+
+        let rows = try jsonLines("\(dir)/out.jsonl")
+        #expect(rows.count == count)
+        var seen = Set<Int>()
+        for row in rows {
+            let id = try #require((row["id"] as? NSNumber)?.intValue, "id in \(row)")
+            seen.insert(id)
+            let expected = Interop.pythonRecord(id)
+            #expect(row["name"] as? String == expected.name, "name of \(id)")
+            #expect(row["amount"] as? String == expected.amount, "amount of \(id)")
+            let created = try #require(row["created_at"] as? String, "created_at in \(row)")
+            #expect(try Instant(created) == expected.createdAt, "created_at of \(id): \(created)")
+        }
+        #expect(seen == Set(1...count), "every record once")
+    }
+
+    // MARK: dpone → Python
+
+    /// Input rows: unicode, a comma, a negative and a zero amount, microsecond instants.
+    static let input: [(id: Int, name: String, amount: String, createdAt: String)] = (1...12).map { i in
+        let name = i == 3 ? "Zoë, \"3\" ☃" : "row-\(i)"
+        let amount = i == 5 ? "-12.05" : i == 6 ? "0.00" : "\(i * 7).\(String(format: "%02d", i * 3 % 100))"
+        let second = String(format: "%02d", i)
+        return (i, name, amount, "2024-03-04T05:06:\(second).65432\(i % 10)Z")
+    }
+
+    @Test(arguments: formats)
+    func dponeIsDecodedByConfluentDeserializers(format: String) async throws {
+        try requireServices()
+        let topic = try KafkaTestServer.createTopic("interop_out_\(format)", partitions: 3)
+        var csv = "id,name,amount,created_at\n"
+        for r in Self.input {
+            csv += "\(r.id),\"\(r.name.replacingOccurrences(of: "\"", with: "\"\""))\",\(r.amount),\(r.createdAt)\n"
+        }
+        try csv.write(toFile: "\(dir)/in.csv", atomically: true, encoding: .utf8)
+        let doc = try ManifestLoader.parse(
+            yaml: """
+                name: dpone2confluent
+                source:
+                  type: files
+                  path: \(dir)/in.csv
+                  options:
+                    format: csv
+                    schema:
+                      - {name: id, type: int64, nullable: false}
+                      - {name: name, type: string}
+                      - {name: amount, type: "decimal(10,2)"}
+                      - {name: created_at, type: timestamptz}
+                sink:
+                  type: kafka
+                  connection: {url: "\(try KafkaTestServer.url)"}
+                  topic: \(topic)
+                  strategy: {mode: incremental_append}
+                  options: {format: \(format), schema_registry: {url: "\(SchemaRegistryTestServer.url)"}}
+                state: {type: disabled}
+                """, path: "\(dir)/out.yml", environment: [:])
+        let result = await BatchPipeline.run(document: doc, options: BatchOptions())
+        try #require(result.status == .succeeded, "\(result.error ?? "")")
+
+        let output = try Interop.run([
+            "consume", "--bootstrap", try KafkaTestServer.bootstrap, "--registry", SchemaRegistryTestServer.url,
+            "--topic", topic, "--format", format, "--count", String(Self.input.count), "--timeout", "60",
+        ])
+        let decoded = try output.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], "\($0)")
+        }
+        #expect(decoded.count == Self.input.count)
+        var seen = Set<Int>()
+        for row in decoded {
+            let id = try #require((row["id"] as? NSNumber)?.intValue, "id in \(row)")
+            seen.insert(id)
+            let expected = try #require(Self.input.first { $0.id == id }, "unexpected id \(id)")
+            #expect(row["name"] as? String == expected.name, "name of \(id): \(row)")
+            #expect(Interop.decimal(row["amount"]) == Decimal(string: expected.amount), "amount of \(id): \(row)")
+            let created = try #require(row["created_at"] as? String, "created_at in \(row)")
+            #expect(try Instant(created) == Instant(expected.createdAt), "created_at of \(id): \(created)")
+        }
+        #expect(seen == Set(Self.input.map(\.id)), "every row once")
+    }
+
+    // MARK: helpers
+
+    func requireServices() throws {
+        try KafkaTestServer.require()
+        try SchemaRegistryTestServer.require()
+        _ = try Interop.python
+    }
+
+    /// Every line of a JSONL file (a full_refresh files sink writes its path as one file), as JSON objects.
+    func jsonLines(_ path: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], "\($0)")
+        }
+    }
+}
+
+/// Runs `scripts/fakes/confluent_interop.py` with the interop venv's python.
+enum Interop {
+    static var python: String {
+        get throws {
+            let path = ProcessInfo.processInfo.environment["DPONE_INTEROP_PYTHON"] ?? ""
+            guard !path.isEmpty, FileManager.default.isExecutableFile(atPath: path) else {
+                let shown = path.isEmpty ? "unset" : path
+                throw KafkaTestError(
+                    "DPONE_INTEROP_PYTHON (\(shown)) is not an executable python: set it to the last line of scripts/interop-venv.sh")
+            }
+            return path
+        }
+    }
+
+    static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/fakes/confluent_interop.py").path
+    }
+
+    /// Runs the script with `arguments` and returns its stdout; throws with its stderr when it fails.
+    static func run(_ arguments: [String]) throws -> String {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("interop-\(UUID().uuidString).out")
+        let err = FileManager.default.temporaryDirectory.appendingPathComponent("interop-\(UUID().uuidString).err")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: out)
+            try? FileManager.default.removeItem(at: err)
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try python)
+        process.arguments = [script] + arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        process.waitUntilExit()
+        let stdout = try String(contentsOf: out, encoding: .utf8)
+        guard process.terminationStatus == 0 else {
+            let stderr = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
+            throw KafkaTestError(
+                "confluent_interop.py \(arguments.first ?? "") exited \(process.terminationStatus): \(stderr.suffix(2000))"
+                    + "\nstdout: \(stdout.suffix(1000))")
+        }
+        return stdout
+    }
+
+    /// Record `i` as confluent_interop.py produces it.
+    static func pythonRecord(_ i: Int) -> (name: String, amount: String, createdAt: Instant) {
+        let base = Instant(epochMicros: 1_704_164_645_123_456)  // 2024-01-02T03:04:05.123456Z
+        return ("name-\(i)", String(format: "%.2f", Double(i) * 1.25), Instant(epochMicros: base.epochMicros + Int64(i) * 1_000_000))
+    }
+
+    /// A decimal from a JSON number or string.
+    static func decimal(_ value: Any?) -> Decimal? {
+        if let s = value as? String { return Decimal(string: s) }
+        if let n = value as? NSNumber { return Decimal(string: n.stringValue) }
+        return nil
+    }
+}
+
+/// An instant with microsecond precision from RFC 3339 text (`2024-01-02T03:04:05.123456Z`, a
+/// space instead of `T`, `+hh:mm` offsets, 0 to 9 fraction digits; beyond microseconds truncated).
+struct Instant: Equatable, CustomStringConvertible {
+    let epochMicros: Int64
+
+    init(epochMicros: Int64) { self.epochMicros = epochMicros }
+
+    init(_ text: String) throws {
+        let pattern = #/^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/#
+        guard let m = text.wholeMatch(of: pattern) else { throw KafkaTestError("not an RFC 3339 instant: \(text)") }
+        let (y, mo, d) = (Int64(m.1)!, Int64(m.2)!, Int64(m.3)!)
+        // Days from civil (Howard Hinnant's algorithm).
+        let yy = mo <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        var seconds = days * 86_400 + Int64(m.4)! * 3600 + Int64(m.5)! * 60 + Int64(m.6)!
+        if m.8 != "Z" {
+            let digits = m.8.filter(\.isNumber)
+            let offset = Int64(digits.prefix(2))! * 3600 + Int64(digits.suffix(2))! * 60
+            seconds -= m.8.hasPrefix("-") ? -offset : offset
+        }
+        let fraction = String((m.7.map(String.init) ?? "") + "000000").prefix(6)
+        epochMicros = seconds * 1_000_000 + Int64(fraction)!
+    }
+
+    var description: String { "\(epochMicros)µs" }
+}
