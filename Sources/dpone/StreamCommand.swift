@@ -8,8 +8,12 @@ import Pipeline
 /// A duration on the command line: `5s`, `500ms`, `2m`, `1h`, or plain seconds.
 struct DurationArgument: ExpressibleByArgument, Sendable {
     let seconds: Double
+    let text: String
+
+    var defaultValueDescription: String { text }
 
     init?(argument: String) {
+        text = argument
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         for (suffix, scale) in units where argument.hasSuffix(suffix) {
             guard let v = Double(argument.dropLast(suffix.count)), v > 0 else { return nil }
@@ -42,7 +46,7 @@ struct StreamCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-duration"), help: "Stop cleanly after this long (e.g. 10m).")
     var maxDuration: DurationArgument?
 
-    @Option(help: "This worker's name: state and ledger identity <pipeline>@<worker> (default 0).")
+    @Option(help: "This worker's name: state and ledger identity <pipeline>@<worker>.")
     var worker: String = "0"
 
     @Option(help: "Result format: text or json.")

@@ -6,6 +6,7 @@ struct HelpGoldenTests {
     @Test(arguments: [
         ["--help"],
         ["batch", "--help"],
+        ["stream", "--help"],
         ["manifest", "--help"],
         ["manifest", "validate", "--help"],
         ["manifest", "render", "--help"],

@@ -61,6 +61,27 @@ extension KafkaConsumerHandle {
         }
     }
 
+    /// Commits and waits for the result at most `timeoutMs`: a coordinator stuck in a rebalance
+    /// cannot hang the stream (a commit that did not land only means the next owner re-reads from
+    /// the previous commit: at-least-once, never loss). Returns whether the commit succeeded.
+    func commit(_ offsets: [KafkaPartitionOffset], timeoutMs: Int32) -> (ok: Bool, error: String?) {
+        guard !offsets.isEmpty else { return (true, nil) }
+        guard let list = rd_kafka_topic_partition_list_new(Int32(offsets.count)), let queue = rd_kafka_queue_new(rk) else {
+            return (false, "cannot allocate a commit")
+        }
+        defer {
+            rd_kafka_topic_partition_list_destroy(list)
+            rd_kafka_queue_destroy(queue)
+        }
+        for o in offsets { rd_kafka_topic_partition_list_add(list, o.topic, o.partition).pointee.offset = o.offset }
+        let err = rd_kafka_commit_queue(rk, list, queue, nil, nil)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return (false, kafkaErrorText(err)) }
+        guard let event = rd_kafka_queue_poll(queue, Int32(timeoutMs)) else { return (false, "no answer within \(timeoutMs) ms") }
+        defer { rd_kafka_event_destroy(event) }
+        let result = rd_kafka_event_error(event)
+        return result == RD_KAFKA_RESP_ERR_NO_ERROR ? (true, nil) : (false, kafkaErrorText(result))
+    }
+
     /// Commits without waiting (from the acknowledging task: nothing blocks there).
     func commitAsync(_ offsets: [KafkaPartitionOffset]) {
         guard !offsets.isEmpty, let list = rd_kafka_topic_partition_list_new(Int32(offsets.count)) else { return }

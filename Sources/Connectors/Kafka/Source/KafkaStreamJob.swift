@@ -71,7 +71,14 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         guard let (id, value) = durable.withLock({ $0 }), force || committedDurable.map({ $0 < id }) ?? true else { return }
         guard let stored = try KafkaPositions(value, topic: options.topic) else { return }
         let offsets = stored.partitionOffsets.filter { owned.contains($0.partition) }
-        if sync { try consumer?.commit(offsets) } else { consumer?.commitAsync(offsets) }
+        guard let consumer else { return }
+        let (ok, error) = consumer.commit(offsets, timeoutMs: sync ? 10_000 : 2_000)
+        guard ok else {
+            // Retried with the next durable checkpoint (or on revocation); until then the next
+            // owner of a partition would re-read since the previous commit: never a loss.
+            logger.warning("offset commit failed", metadata: ["error": "\(error ?? "")"])
+            return
+        }
         committedDurable = id
     }
 

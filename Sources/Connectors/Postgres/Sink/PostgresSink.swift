@@ -74,6 +74,29 @@ public final class PostgresSink: SinkOperator {
     /// Creates the target when missing, or evolves it additively; fails closed on breaking changes.
     /// Also makes sure the ledger exists. Runs before any data is staged.
     private func prepareTarget(schema: Schema, on connection: PostgresConnection) async throws {
+        // Workers of one pipeline (dpone stream --worker) open the same target at once: DDL and the
+        // leftover clean-up run one at a time per target.
+        let lock = Self.advisoryKey("dpone-target:\(options.target.sql)")
+        try await connection.execute("SELECT pg_advisory_lock(\(lock))")
+        do {
+            try await prepareTargetLocked(schema: schema, on: connection)
+        } catch {
+            try? await connection.execute("SELECT pg_advisory_unlock(\(lock))")
+            throw error
+        }
+        try await connection.execute("SELECT pg_advisory_unlock(\(lock))")
+    }
+
+    /// The SQL of a 64-bit advisory lock key derived from `text`.
+    static func advisoryKey(_ text: String) -> String {
+        "hashtextextended(\(PostgresSQL.quoteLiteral(text)), 0)"
+    }
+
+    /// A live sink holds this session lock while its staging table exists; a table whose lock can be
+    /// taken belongs to a run that died.
+    static func stagingOwnerKey(_ table: TableName) -> String { advisoryKey("dpone-staging:\(table.sql)") }
+
+    private func prepareTargetLocked(schema: Schema, on connection: PostgresConnection) async throws {
         let target = options.target
         var statements = [
             "CREATE SCHEMA IF NOT EXISTS \(PostgresSQL.quoteIdentifier(target.schema))",
@@ -141,7 +164,12 @@ public final class PostgresSink: SinkOperator {
             "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename LIKE $2", parameters: [schema, pattern])
         for row in leftovers {
             guard let name = row.first ?? nil else { continue }
-            try await connection.execute("DROP TABLE IF EXISTS \(TableName(schema: schema, name: name).sql)")
+            let table = TableName(schema: schema, name: name)
+            // Another live worker's staging: its owner holds the lock.
+            let free = try await connection.query("SELECT pg_try_advisory_lock(\(Self.stagingOwnerKey(table)))")
+            guard free.first?.first == "t" else { continue }
+            try await connection.execute(
+                "DROP TABLE IF EXISTS \(table.sql); SELECT pg_advisory_unlock(\(Self.stagingOwnerKey(table)))")
         }
     }
 
@@ -207,7 +235,7 @@ public final class PostgresSink: SinkOperator {
         let copy = "COPY \(table.sql) (\(schema.names.map(PostgresSQL.quoteIdentifier).joined(separator: ", "))) FROM STDIN (FORMAT binary)"
         do {
             let writer = try await connection.run { session -> CopyInWriter in
-                try session.execute("DROP TABLE IF EXISTS \(table.sql); \(create)")
+                try session.execute("SELECT pg_advisory_lock(\(Self.stagingOwnerKey(table))); DROP TABLE IF EXISTS \(table.sql); \(create)")
                 return try session.beginCopyIn(copy)
             }
             return (table, writer)

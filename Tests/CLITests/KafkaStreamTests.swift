@@ -1,0 +1,156 @@
+import DponeTestSupport
+import Flow
+import Foundation
+import PostgresConnector
+import Testing
+
+/// A `dpone stream` process in the background (output to files, so pipes never fill).
+final class StreamProcess: @unchecked Sendable {
+    let process = Process()
+    let log: String
+
+    init(_ arguments: [String], log: String, environment extra: [String: String] = [:]) throws {
+        self.log = log
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DPONE_") }
+        env["DPONE_LOG_LEVEL"] = "notice"
+        for (k, v) in extra { env[k] = v }
+        process.environment = env
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    /// SIGTERM, then waits up to `seconds` for the exit status.
+    func stop(within seconds: Double = 30) -> Int32? {
+        kill(process.processIdentifier, SIGTERM)
+        return waitExit(seconds)
+    }
+
+    func killHard() {
+        kill(process.processIdentifier, SIGKILL)
+        _ = waitExit(10)
+    }
+
+    func waitExit(_ seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+}
+
+/// `dpone stream` Kafka -> Postgres: messages produced while it runs arrive exactly (merge by key),
+/// SIGTERM finishes the checkpoint and exits 0, and two workers in one consumer group split a
+/// 6-partition topic; killing one moves its partitions to the other without loss.
+@Suite(
+    .tags(.integrationReplay, .integrationKafka, .integrationPostgres), IntegrationGate.replay.trait,
+    IntegrationGate.integration.trait, .enabled(if: binaryBuilt, "dpone binary not built"), .serialized)
+struct KafkaStreamTests {
+    let dir: String
+    let schema = PostgresTestServer.uniqueSchemaName("kstream")
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "dpone-kstream-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    func manifest(topic: String) throws -> String {
+        let path = "\(dir)/stream.yml"
+        try """
+            name: kstream
+            source:
+              type: kafka
+              connection: {url: "\(try KafkaTestServer.url)"}
+              topic: \(topic)
+              options: {schema: [{name: id, type: int64, nullable: false}, {name: payload, type: string}]}
+            sink: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: \(schema), name: target}, strategy: {mode: incremental_merge, unique_key: id}}
+            state: {dir: \(dir)/state}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func messages(_ ids: ClosedRange<Int>, version: Int) -> [KafkaTestServer.Message] {
+        ids.map { KafkaTestServer.Message(key: "{\"id\":\($0)}", value: "{\"id\":\($0),\"payload\":\"v\(version)\"}") }
+    }
+
+    /// Polls the target until `count(*), count(v2)` equals `want` (or the deadline passes).
+    func waitFor(_ want: [String], seconds: Double = 60) async throws -> [String] {
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        defer { Task { await pg.close() } }
+        var last: [String] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let rows = try? await pg.query(
+                "SELECT count(*)::text, count(DISTINCT id)::text, count(*) FILTER (WHERE payload = 'v2')::text FROM \(PostgresSQL.quoteIdentifier(schema)).target")
+            last = rows?.first?.map { $0 ?? "" } ?? []
+            if last == want { return last }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return last
+    }
+
+    func dropSchema() async {
+        if let pg = try? await PostgresConnection.connect(url: PostgresTestServer.url) {
+            try? await pg.execute("DROP SCHEMA IF EXISTS \(PostgresSQL.quoteIdentifier(schema)) CASCADE")
+            await pg.close()
+        }
+    }
+
+    @Test func messagesArrivingWhileRunningLandExactlyAndSIGTERMStopsCleanly() async throws {
+        try KafkaTestServer.require()
+        try PostgresTestServer.require()
+        defer { Task { await dropSchema() } }
+        let topic = try KafkaTestServer.createTopic("stream", partitions: 6)
+        let path = try manifest(topic: topic)
+        let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/worker.log")
+        try KafkaTestServer.produce(topic, Self.messages(1...200, version: 1))
+        #expect(try await waitFor(["200", "200", "0"]) == ["200", "200", "0"], "\(worker.output)")
+        try KafkaTestServer.produce(topic, Self.messages(1...50, version: 2) + Self.messages(201...300, version: 1))
+        #expect(try await waitFor(["300", "300", "50"]) == ["300", "300", "50"], "\(worker.output)")
+        let status = worker.stop()
+        #expect(status == 0, "a stop request finishes the checkpoint and exits 0: \(worker.output)")
+        let committed = try KafkaTestServer.committed(topic, group: "dpone-kstream", partitions: 6)
+        #expect(committed.reduce(0, +) == 350, "every consumed offset committed after its state: \(committed)")
+        // A restart resumes from the committed offsets and reads nothing twice.
+        try KafkaTestServer.produce(topic, Self.messages(301...310, version: 1))
+        let again = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms", "--max-duration", "20s"], log: "\(dir)/again.log")
+        #expect(try await waitFor(["310", "310", "50"]) == ["310", "310", "50"], "\(again.output)")
+        #expect(again.stop() == 0)
+        #expect(try KafkaTestServer.committed(topic, group: "dpone-kstream", partitions: 6).reduce(0, +) == 360)
+    }
+
+    @Test func twoWorkersSplitPartitionsAndSurviveAKill() async throws {
+        try KafkaTestServer.require()
+        try PostgresTestServer.require()
+        defer { Task { await dropSchema() } }
+        let topic = try KafkaTestServer.createTopic("group", partitions: 6)
+        let path = try manifest(topic: topic)
+        let a = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms", "--worker", "a"], log: "\(dir)/a.log")
+        let b = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms", "--worker", "b"], log: "\(dir)/b.log")
+        try await Task.sleep(for: .seconds(3))
+        try KafkaTestServer.produce(topic, Self.messages(1...600, version: 1))
+        #expect(try await waitFor(["600", "600", "0"]) == ["600", "600", "0"], "a: \(a.output)\nb: \(b.output)")
+        #expect(a.output.contains("partitions assigned") && b.output.contains("partitions assigned"), "both workers own partitions")
+        a.killHard()
+        try KafkaTestServer.produce(topic, Self.messages(301...600, version: 2) + Self.messages(601...900, version: 1))
+        #expect(try await waitFor(["900", "900", "300"], seconds: 90) == ["900", "900", "300"], "b: \(b.output)")
+        #expect(b.stop() == 0, "\(b.output)")
+    }
+
+    @Test func rewritingStrategiesAreRefused() throws {
+        let path = "\(dir)/refused.yml"
+        try """
+            name: refused
+            source: {type: kafka, connection: {url: "kafka://127.0.0.1:1"}, topic: t}
+            sink: {type: files, path: \(dir)/out.csv, strategy: {mode: full_refresh}}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let out = try CLI.run(["stream", path])
+        #expect(out.status == 2, "a usage error")
+        #expect(out.stdout.contains("cannot run continuously"), "\(out.stdout) \(out.stderr)")
+    }
+}
