@@ -2,6 +2,7 @@ import DponeTestSupport
 import Foundation
 import Manifest
 import Pipeline
+import PostgresConnector
 import Testing
 
 /// Interoperability with Confluent's own clients: confluent-kafka-python's serializers (Avro,
@@ -239,4 +240,52 @@ struct Instant: Equatable, CustomStringConvertible {
     }
 
     var description: String { "\(epochMicros)µs" }
+}
+
+extension KafkaInteropTests {
+    /// Kafka -> Postgres in each registry codec: Confluent-produced records merged into a table by
+    /// key, twice (the second run reads only the new records and updates nothing twice).
+    @Test(arguments: formats)
+    func registryCodecsToPostgres(format: String) async throws {
+        try requireServices()
+        try PostgresTestServer.require()
+        let topic = try KafkaTestServer.createTopic("interop_pg_\(format)", partitions: 3)
+        let schema = PostgresTestServer.uniqueSchemaName("k2pg_\(format)")
+        func produce(_ start: Int, _ count: Int) throws {
+            let out = try Interop.run([
+                "produce", "--bootstrap", try KafkaTestServer.bootstrap, "--registry", SchemaRegistryTestServer.url,
+                "--topic", topic, "--format", format, "--count", String(count), "--start-id", String(start),
+            ])
+            #expect(out.contains("\"produced\": \(count)"), "\(out)")
+        }
+        let doc = try ManifestLoader.parse(
+            yaml: """
+                name: k2pg-\(format)
+                source:
+                  type: kafka
+                  connection: {url: "\(try KafkaTestServer.url)"}
+                  topic: \(topic)
+                  options: {format: \(format), schema_registry: {url: "\(SchemaRegistryTestServer.url)"}, start: earliest}
+                sink: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: \(schema), name: records}, strategy: {mode: incremental_merge, unique_key: id}}
+                state: {dir: \(dir)/state-pg-\(format)}
+                """, path: "\(dir)/pg.yml", environment: [:])
+        try produce(1, 15)
+        let first = await BatchPipeline.run(document: doc, options: BatchOptions())
+        #expect(first.status == .succeeded && first.insertedRows == 15, "\(first.error ?? "")")
+        try produce(16, 5)
+        let second = await BatchPipeline.run(document: doc, options: BatchOptions())
+        #expect(second.status == .succeeded && second.extractedRows == 5 && second.insertedRows == 5, "\(second.error ?? "")")
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        let rows = try await pg.query(
+            "SELECT id::text, name, amount::text, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM \(PostgresSQL.quoteIdentifier(schema)).records ORDER BY id")
+        try await pg.execute("DROP SCHEMA \(PostgresSQL.quoteIdentifier(schema)) CASCADE")
+        await pg.close()
+        #expect(rows.count == 20)
+        for row in rows {
+            let id = Int(row[0] ?? "") ?? -1
+            let expected = Interop.pythonRecord(id)
+            #expect(row[1] == expected.name && row[2] == expected.amount, "\(format) row \(id): \(row)")
+            #expect(try Instant(row[3] ?? "") == expected.createdAt, "\(format) created_at of \(id): \(row[3] ?? "")")
+        }
+    }
 }
