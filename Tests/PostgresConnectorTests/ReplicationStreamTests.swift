@@ -172,6 +172,39 @@ struct ReplicationStreamTests {
         }
     }
 
+    /// A walsender that goes away mid-stream (terminated here) is an error of `receive`, not an
+    /// empty result or a hang.
+    @Test func terminatedWalSenderFailsTheReceive() async throws {
+        try PostgresTestServer.require()
+        let conn = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let slotName = "dpone_test_term_\(suffix)"
+        let publication = "dpone_test_pub_\(suffix)"
+        try await conn.execute("CREATE PUBLICATION \(publication)")
+        let stream = try await ReplicationStream.connect(url: PostgresTestServer.url)
+        do {
+            let slot = try await stream.createSlot(slotName, snapshot: .nothing)
+            try await stream.startReplication(slot: slotName, from: slot.consistentPoint, publications: [publication])
+            _ = try await stream.receive(timeout: .milliseconds(200))
+            _ = try await conn.query(
+                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1", parameters: [slotName])
+            let started = ContinuousClock.now
+            await #expect(throws: PostgresError.self) {
+                while ContinuousClock.now - started < .seconds(10) { _ = try await stream.receive(timeout: .seconds(1)) }
+            }
+        } catch {
+            await stream.close()
+            try? await Self.dropSlotEventually(conn, slotName)
+            try? await conn.execute("DROP PUBLICATION IF EXISTS \(publication)")
+            await conn.close()
+            throw error
+        }
+        await stream.close()
+        try await Self.dropSlotEventually(conn, slotName)
+        try await conn.execute("DROP PUBLICATION \(publication)")
+        await conn.close()
+    }
+
     /// The pre-15 spelling (`EXPORT_SNAPSHOT`, `NOEXPORT_SNAPSHOT`) still works, temporary slots go
     /// away with the connection, and bad names or slots fail with clear errors.
     @Test func legacySlotSyntaxTemporarySlotsAndErrors() async throws {
