@@ -12,11 +12,15 @@ import Glibc
 enum LibpqConnect {
     static let defaultConnectTimeoutSeconds = 10
 
-    static func connect(_ target: PostgresConnectionString, applicationName: String) throws -> OpaquePointer {
+    /// - Parameter overrides: further connection parameters that win over the URL's (e.g.
+    ///   `replication=database`, `options=-c ...` for a replication connection).
+    static func connect(
+        _ target: PostgresConnectionString, applicationName: String, overrides: [(String, String)] = []
+    ) throws -> OpaquePointer {
         // Order matters: the URL (expanded from `dbname`) overrides what precedes it and is
         // overridden by what follows.
-        let keywords = ["connect_timeout", "dbname", "fallback_application_name", "client_encoding"]
-        let values = [String(defaultConnectTimeoutSeconds), target.raw, applicationName, "UTF8"]
+        let keywords = ["connect_timeout", "dbname", "fallback_application_name", "client_encoding"] + overrides.map(\.0)
+        let values = [String(defaultConnectTimeoutSeconds), target.raw, applicationName, "UTF8"] + overrides.map(\.1)
         let conn = withCStrings(keywords) { k in
             withCStrings(values) { v in PQconnectStartParams(k, v, 1) }
         }

@@ -1,0 +1,264 @@
+import DponeTestSupport
+import Flow
+import PostgresConnector
+import Synchronization
+import Testing
+
+@Suite(.tags(.integrationPostgres), IntegrationGate.integration.trait)
+struct ReplicationStreamTests {
+    /// Drops `slot` once no session holds it (a closed replication connection releases it shortly
+    /// after); waits at most 10 s. Slots retain WAL: every test drops what it created.
+    static func dropSlotEventually(_ conn: PostgresConnection, _ slot: String) async throws {
+        for _ in 0..<100 {
+            _ = try await conn.query(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
+                parameters: [slot])
+            if try await conn.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", parameters: [slot]).isEmpty {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw CaptureError(description: "replication slot \(slot) is still there")
+    }
+
+    static func confirmedFlush(_ conn: PostgresConnection, _ slot: String) async throws -> LSN? {
+        let rows = try await conn.query(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", parameters: [slot])
+        guard let text = rows.first?.first ?? nil else { return nil }
+        return LSN(text)
+    }
+
+    /// Creates a slot with an exported snapshot, checks the snapshot, streams three inserts made in
+    /// another session, decodes them into rows, confirms the commit and sees the slot's
+    /// confirmed_flush_lsn move exactly there; answers keepalives without confirming more; stops on
+    /// request; ends the stream and drops the slot on the same connection.
+    @Test func streamsInsertsAndConfirmsTheFlushedPosition() async throws {
+        try await withTestSchema("repl") { conn, schema in
+            let table = PostgresSQL.qualifiedName(schema: schema, name: "events")
+            let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+            let slotName = "dpone_test_repl_\(suffix)"
+            let publication = "dpone_test_pub_\(suffix)"
+            try await conn.execute(
+                """
+                CREATE TABLE \(table) (id int PRIMARY KEY, name text, amount numeric(8,2), at timestamptz);
+                INSERT INTO \(table) VALUES (0, 'before', 0, '2024-01-01 00:00:00+00');
+                CREATE PUBLICATION \(publication) FOR TABLE \(table);
+                """)
+            // A server asking for a reply after 1 s of silence: the stream must answer keepalives.
+            let stream = try await ReplicationStream.connect(url: PostgresTestServer.url, settings: ["wal_sender_timeout": "2s"])
+            do {
+                let identity = try await stream.identifySystem()
+                #expect(identity.timeline >= 1)
+                #expect(identity.walPosition > .invalid)
+                #expect(identity.database == (try await conn.query("SELECT current_database()"))[0][0])
+                #expect(!identity.systemID.isEmpty)
+
+                let slot = try await stream.createSlot(slotName)
+                #expect(slot.name == slotName)
+                #expect(slot.outputPlugin == "pgoutput")
+                #expect(slot.consistentPoint >= identity.walPosition)
+                let snapshot = try #require(slot.snapshotName)
+
+                try await conn.execute(
+                    """
+                    INSERT INTO \(table) VALUES (1, 'a', 1.5, '2024-05-06 07:08:09.5+00'), (2, NULL, NULL, NULL),
+                                                (3, 'c', -3.25, '2024-05-06 07:08:09+02')
+                    """)
+
+                // The exported snapshot shows the table as of the consistent point: row 0 only.
+                let reader = try await PostgresConnection.connect(url: PostgresTestServer.url)
+                try await reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                try await reader.execute("SET TRANSACTION SNAPSHOT '\(snapshot)'")
+                #expect(try await reader.query("SELECT string_agg(id::text, ',') FROM \(table)") == [["0"]])
+                try await reader.execute("COMMIT")
+                await reader.close()
+
+                try await stream.startReplication(slot: slotName, from: slot.consistentPoint, publications: [publication])
+                var messages: [ReplicationStream.Message] = []
+                let deadline = ContinuousClock.now + .seconds(30)
+                while !messages.contains(where: { if case .commit = $0.message { true } else { false } }),
+                    ContinuousClock.now < deadline
+                {
+                    let got = try await stream.receive(timeout: .seconds(1))
+                    #expect(!got.endOfStream)
+                    messages += got.messages
+                }
+                let decoded = messages.map(\.message)
+                #expect(decoded.count == 6)
+                guard decoded.count == 6, case .begin(let begin) = decoded[0], case .relation(let relation) = decoded[1],
+                    case .commit(let commit) = decoded[5]
+                else {
+                    Issue.record("unexpected messages \(decoded)")
+                    throw CaptureError(description: "unexpected messages")
+                }
+                #expect(begin.finalLSN == commit.commitLSN)
+                #expect(commit.endLSN > slot.consistentPoint)
+                #expect(relation.namespace == schema && relation.name == "events")
+                #expect(relation.keyColumns == ["id"])
+                let rows = try PgOutputRowBuilder(relation: relation)
+                var batch = BatchBuilder(schema: rows.schema)
+                for message in decoded[2..<5] {
+                    guard case .insert(let insert) = message else {
+                        Issue.record("not an insert: \(message)")
+                        continue
+                    }
+                    #expect(insert.relationID == relation.id)
+                    #expect(try rows.append(insert.new, to: &batch).isEmpty)
+                }
+                let result = batch.finish()
+                #expect(result.rowCount == 3)
+                #expect(
+                    result.row(0) == [
+                        .int(1), .string("a"), .decimal(150, scale: 2),
+                        .timestamp(micros(2024, 5, 6, 7, 8, 9, 500_000), withTimeZone: true),
+                    ])
+                #expect(result.row(1) == [.int(2), .null, .null, .null])
+                #expect(
+                    result.row(2) == [
+                        .int(3), .string("c"), .decimal(-325, scale: 2),
+                        .timestamp(micros(2024, 5, 6, 5, 8, 9), withTimeZone: true),
+                    ])
+
+                // Confirm the commit: the slot's confirmed_flush_lsn becomes exactly its end.
+                try await stream.sendStatusUpdate(flushed: commit.endLSN)
+                #expect(stream.confirmedFlushed == commit.endLSN)
+                var confirmed = try await Self.confirmedFlush(conn, slotName)
+                let confirmDeadline = ContinuousClock.now + .seconds(10)
+                while confirmed != commit.endLSN, ContinuousClock.now < confirmDeadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                    confirmed = try await Self.confirmedFlush(conn, slotName)
+                }
+                #expect(confirmed == commit.endLSN)
+
+                // Idle for 3 s: keepalives requesting a reply arrive and are answered (else the
+                // server would drop the connection after 2 s), and nothing beyond what was
+                // confirmed is reported even though the server's WAL moved on.
+                try await conn.execute("CREATE TABLE \(PostgresSQL.qualifiedName(schema: schema, name: "other")) (x int)")
+                let idle = try await stream.receive(timeout: .seconds(3))
+                #expect(idle.messages.isEmpty)
+                #expect(!idle.endOfStream)
+                #expect(idle.serverWALEnd >= commit.endLSN)
+                #expect(try await stream.keepalivesAnswered() >= 1)
+                #expect(try await Self.confirmedFlush(conn, slotName) == commit.endLSN)
+
+                // A lower value never moves progress back.
+                stream.confirm(flushed: slot.consistentPoint)
+                #expect(stream.confirmedFlushed == commit.endLSN)
+
+                // requestStop ends a long receive promptly.
+                let started = ContinuousClock.now
+                let stopper = Task {
+                    try await Task.sleep(for: .milliseconds(300))
+                    stream.requestStop()
+                }
+                let stopped = try await stream.receive(timeout: .seconds(20))
+                _ = try await stopper.value
+                #expect(stopped.stopped)
+                #expect(ContinuousClock.now - started < .seconds(5))
+
+                // Back to command mode on the same connection; drop the slot there.
+                try await stream.stopReplication()
+                try await stream.dropSlot(slotName, wait: true)
+                #expect(try await conn.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", parameters: [slotName]).isEmpty)
+                await stream.close()
+            } catch {
+                await stream.close()
+                try? await Self.dropSlotEventually(conn, slotName)
+                try? await conn.execute("DROP PUBLICATION IF EXISTS \(publication)")
+                throw error
+            }
+            try await Self.dropSlotEventually(conn, slotName)
+            try await conn.execute("DROP PUBLICATION \(publication)")
+        }
+    }
+
+    /// A walsender that goes away mid-stream (terminated here) is an error of `receive`, not an
+    /// empty result or a hang.
+    @Test func terminatedWalSenderFailsTheReceive() async throws {
+        try PostgresTestServer.require()
+        let conn = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let slotName = "dpone_test_term_\(suffix)"
+        let publication = "dpone_test_pub_\(suffix)"
+        try await conn.execute("CREATE PUBLICATION \(publication)")
+        let stream = try await ReplicationStream.connect(url: PostgresTestServer.url)
+        do {
+            let slot = try await stream.createSlot(slotName, snapshot: .nothing)
+            try await stream.startReplication(slot: slotName, from: slot.consistentPoint, publications: [publication])
+            _ = try await stream.receive(timeout: .milliseconds(200))
+            _ = try await conn.query(
+                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1", parameters: [slotName])
+            let started = ContinuousClock.now
+            await #expect(throws: PostgresError.self) {
+                while ContinuousClock.now - started < .seconds(10) { _ = try await stream.receive(timeout: .seconds(1)) }
+            }
+        } catch {
+            await stream.close()
+            try? await Self.dropSlotEventually(conn, slotName)
+            try? await conn.execute("DROP PUBLICATION IF EXISTS \(publication)")
+            await conn.close()
+            throw error
+        }
+        await stream.close()
+        try await Self.dropSlotEventually(conn, slotName)
+        try await conn.execute("DROP PUBLICATION \(publication)")
+        await conn.close()
+    }
+
+    /// The pre-15 spelling (`EXPORT_SNAPSHOT`, `NOEXPORT_SNAPSHOT`) still works, temporary slots go
+    /// away with the connection, and bad names or slots fail with clear errors.
+    @Test func legacySlotSyntaxTemporarySlotsAndErrors() async throws {
+        try PostgresTestServer.require()
+        let conn = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let exported = "dpone_test_legacy_\(suffix)"
+        let temporary = "dpone_test_temp_\(suffix)"
+        let stream = try await ReplicationStream.connect(url: PostgresTestServer.url)
+        do {
+            let a = try await stream.createSlot(exported, snapshot: .export, syntax: .legacy)
+            #expect(a.snapshotName != nil)
+            #expect(a.consistentPoint > .invalid)
+            let b = try await stream.createSlot(temporary, temporary: true, snapshot: .nothing, syntax: .legacy)
+            #expect(b.snapshotName == nil)
+            let c = try await stream.createSlot("dpone_test_opt_\(suffix)", temporary: true, snapshot: .nothing, syntax: .options)
+            #expect(c.snapshotName == nil)
+            let slots = try await conn.query(
+                "SELECT slot_name, temporary::text, plugin FROM pg_replication_slots WHERE slot_name LIKE $1 ORDER BY slot_name",
+                parameters: ["%_\(suffix)"])
+            #expect(
+                slots == [
+                    [exported, "false", "pgoutput"], ["dpone_test_opt_\(suffix)", "true", "pgoutput"], [temporary, "true", "pgoutput"],
+                ])
+
+            await #expect(throws: DponeError.self) { try await stream.createSlot("Bad-Name") }
+            do {
+                _ = try await stream.createSlot(exported)
+                Issue.record("a second slot of the same name was created")
+            } catch let error as PostgresError {
+                #expect(error.sqlState == "42710")
+            }
+            do {
+                try await stream.startReplication(slot: "dpone_test_missing_\(suffix)", publications: ["p"])
+                Issue.record("streamed from a missing slot")
+            } catch let error as PostgresError {
+                #expect(error.sqlState == "42704")
+            }
+            await #expect(throws: PostgresError.self) { _ = try await stream.receive(timeout: .milliseconds(10)) }
+            try await stream.dropSlot(exported)
+            await stream.close()
+            // The temporary slots go with the session.
+            for _ in 0..<100 {
+                let left = try await conn.query("SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE $1", parameters: ["%_\(suffix)"])
+                if left.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(try await conn.query("SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE $1", parameters: ["%_\(suffix)"]).isEmpty)
+        } catch {
+            await stream.close()
+            try? await Self.dropSlotEventually(conn, exported)
+            await conn.close()
+            throw error
+        }
+        await conn.close()
+    }
+}
