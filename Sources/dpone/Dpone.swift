@@ -26,11 +26,12 @@ enum Entry {
             } else {
                 try command.run()
             }
+            terminate(0)
         } catch let error as DponeError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            exit(error.exitCode)
+            terminate(error.exitCode)
         } catch let exit as ExitCode {
-            Foundation.exit(exit.rawValue)
+            terminate(exit.rawValue)
         } catch {
             let code = Dpone.exitCode(for: error)
             if code == .success {
@@ -38,7 +39,15 @@ enum Entry {
             }
             FileHandle.standardError.write(Data((Dpone.fullMessage(for: error) + "\n").utf8))
             // Usage errors exit 2 (ArgumentParser's default is EX_USAGE, 64).
-            exit(code == .validationFailure ? 2 : code.rawValue)
+            terminate(code == .validationFailure ? 2 : code.rawValue)
         }
+    }
+
+    /// Ends the process without running C `atexit` handlers: the work is done and durable by now,
+    /// and library destructors (OpenSSL's cleanup among them) racing with threads librdkafka, libpq
+    /// or libcurl still own crashed the process at exit, turning a successful run into signal 11.
+    static func terminate(_ code: Int32) -> Never {
+        fflush(nil)  // every C stream; Swift's print goes through stdout's buffer
+        _exit(code)
     }
 }

@@ -275,3 +275,64 @@ extension KafkaPipelineTests {
         #expect(rows.first?[3] == "5538.75", "sum of id / 4 over 1...210: \(rows)")
     }
 }
+
+extension KafkaPipelineTests {
+    /// Debezium change events: c/u/r become upserts and d a delete of the `before` row. A sink that
+    /// cannot apply deletes fails the run before publishing (the delete is never stored as a row); a
+    /// kafka sink turns it into a tombstone.
+    @Test func debeziumEnvelopeDeletesAreAppliedOrRefusedNeverDropped() async throws {
+        try KafkaTestServer.require()
+        try PostgresTestServer.require()
+        let topic = try KafkaTestServer.createTopic("dbz", partitions: 1)
+        func event(_ op: String, before: String?, after: String?) -> KafkaTestServer.Message {
+            .init(
+                key: nil,
+                value: "{\"payload\":{\"before\":\(before ?? "null"),\"after\":\(after ?? "null"),\"op\":\"\(op)\",\"source\":{\"table\":\"t\"}}}")
+        }
+        try KafkaTestServer.produce(
+            topic,
+            [
+                event("r", before: nil, after: "{\"id\":1,\"name\":\"a\"}"), event("c", before: nil, after: "{\"id\":2,\"name\":\"b\"}"),
+                event("u", before: "{\"id\":1,\"name\":\"a\"}", after: "{\"id\":1,\"name\":\"a2\"}"),
+                event("d", before: "{\"id\":2,\"name\":\"b\"}", after: nil),
+            ])
+        let url = try KafkaTestServer.url
+        let schema = PostgresTestServer.uniqueSchemaName("dbz")
+        let source = """
+            source:
+              type: kafka
+              connection: {url: "\(url)"}
+              topic: \(topic)
+              options: {envelope: debezium, schema: [{name: id, type: int64, nullable: false}, {name: name, type: string}]}
+            """
+        let toPostgres = await run(
+            try parse(
+                """
+                name: dbz2pg
+                \(source)
+                sink: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: \(schema), name: t}, strategy: {mode: incremental_merge, unique_key: id}}
+                state: {dir: \(dir)/dbz-pg}
+                """))
+        #expect(toPostgres.status == .failed)
+        #expect(toPostgres.error?.contains("cannot apply with its strategy") == true, "\(toPostgres.error ?? "")")
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        let published = try await pg.query("SELECT to_regclass('\(schema).t') IS NULL OR (SELECT count(*) FROM \(PostgresSQL.quoteIdentifier(schema)).t) = 0")
+        try? await pg.execute("DROP SCHEMA IF EXISTS \(PostgresSQL.quoteIdentifier(schema)) CASCADE")
+        await pg.close()
+        #expect(published == [["t"]], "nothing published")
+
+        let out = try KafkaTestServer.createTopic("dbzout", partitions: 1)
+        let toKafka = await run(
+            try parse(
+                """
+                name: dbz2k
+                \(source)
+                sink: {type: kafka, connection: {url: "\(url)"}, topic: \(out), strategy: {mode: incremental_merge, unique_key: id}}
+                state: {dir: \(dir)/dbz-k}
+                """))
+        #expect(toKafka.status == .succeeded, "\(toKafka.error ?? "")")
+        let records = try KafkaTestServer.consumeAll(out, partitions: 1)
+        #expect(records.map(\.key) == ["{\"id\":1}", "{\"id\":2}", "{\"id\":1}", "{\"id\":2}"])
+        #expect(records.map(\.value) == ["{\"id\":1,\"name\":\"a\"}", "{\"id\":2,\"name\":\"b\"}", "{\"id\":1,\"name\":\"a2\"}", nil])
+    }
+}

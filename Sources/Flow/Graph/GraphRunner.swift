@@ -147,6 +147,14 @@ public struct GraphRunner: Sendable {
         while let message = try await input.next() {
             switch message {
             case .batch(let batch):
+                if !sink.appliesDeletes, let ops = batch.operations, let row = ops.firstIndex(of: .delete) {
+                    // A delete event the sink would store as an ordinary row: fail before anything
+                    // of this checkpoint is published rather than lose the delete.
+                    throw DponeError(
+                        .sink, "the source sent a delete (row \(row) of a batch) that sink \(sink.name) cannot apply with its strategy",
+                        hint: "use a sink and strategy that apply deletes (a kafka sink; cdc_apply), or have the source skip deletes (tombstones: skip)",
+                        context: ["sink": sink.name])
+                }
                 try await sink.write(batch)
             case .barrier(let id):
                 FaultPoint.afterStage.trigger()

@@ -122,6 +122,9 @@ public protocol SinkOperator: Sendable {
     func abort() async
     /// Releases connections after the run's last checkpoint was published. The default does nothing.
     func close() async
+    /// Whether rows marked `.delete` in `Batch.operations` are applied as deletes. A sink that would
+    /// store them as ordinary rows says false (the default): the run then fails on the first delete.
+    var appliesDeletes: Bool { get }
 }
 
 extension SinkOperator {
@@ -130,4 +133,6 @@ extension SinkOperator {
     }
 
     public func close() async {}
+
+    public var appliesDeletes: Bool { false }
 }

@@ -169,6 +169,9 @@ public final class KafkaSink: SinkOperator {
         return SinkCommit(inserted: produced)
     }
 
+    /// Deletes become tombstones (flat) or delete events (dpone envelope).
+    public var appliesDeletes: Bool { true }
+
     public func abort() async {
         let producer = state.withLock { s in defer { s.producer = nil }; return s.producer }
         if let producer { _ = try? await thread.run { producer.destroy() } }
