@@ -9,7 +9,8 @@
 #   B  consume-only: kcat -C ... -e (librdkafka, the same client library, payloads to /dev/null)
 # reporting medians, the A/B ratio, peak RSS and CPU seconds per million messages, and verifying
 # the counts. Writes test_artifacts/benchmarks/<date>_kafka-to-clickhouse-<messages>.md (+ .json).
-# The mock keeps ~5 MB per partition: 64 partitions hold ~3M messages of this size.
+# The mock keeps only ~4,400 messages of this size per partition (measured: 279,664 of 2M over 64
+# partitions survived), so runs here use 250,000 messages; a real broker takes the full 2M.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MESSAGES="${1:-2000000}"
@@ -76,17 +77,20 @@ data = {}
 for line in open(times):
     label, secs, rss, cpu = line.split()
     data.setdefault(label, []).append((float(secs), int(rss), float(cpu)))
+# The mock cluster drops old messages beyond its per-partition retention: rates count the
+# messages the topic actually held (what both contenders read), reported next to those produced.
+held = consumed
 def summary(label):
     xs = data[label]; med = statistics.median(x[0] for x in xs)
-    return {"runs": [x[0] for x in xs], "median_s": med, "messages_per_s": round(n / med),
-            "peak_rss_mb": round(max(x[1] for x in xs) / 1024, 1), "cpu_s_per_million": round(statistics.median(x[2] for x in xs) / (n / 1e6), 2)}
+    return {"runs": [x[0] for x in xs], "median_s": med, "messages_per_s": round(held / med),
+            "peak_rss_mb": round(max(x[1] for x in xs) / 1024, 1), "cpu_s_per_million": round(statistics.median(x[2] for x in xs) / (held / 1e6), 2)}
 res = {"dpone_kafka_to_clickhouse": summary("dpone"), "kcat_consume_only": summary("consume_only")}
 ratio = res["dpone_kafka_to_clickhouse"]["messages_per_s"] / res["kcat_consume_only"]["messages_per_s"]
-ok = loaded == n and consumed == n
+ok = loaded == consumed and consumed > 0
 date = datetime.date.today().isoformat()
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 swift = subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-report = {"name": f"W3 Kafka JSON -> ClickHouse, {n} messages, 64 partitions", "date": date, "machine": {"cores": os.cpu_count(), "cpu": cpu},
+report = {"name": f"W3 Kafka JSON -> ClickHouse, {n} messages produced ({consumed} retained), 64 partitions", "date": date, "machine": {"cores": os.cpu_count(), "cpu": cpu},
           "versions": {"swift": swift, "broker": "librdkafka 2.0.2 mock cluster (3 brokers)"}, "messages": n, "avg_value_bytes": avg, "runs": runs,
           "results": res, "ratio_dpone_to_consume_only": round(ratio, 2), "verification": {"loaded": loaded, "consumed": consumed, "equal": ok}}
 base = f"test_artifacts/benchmarks/{date}_kafka-to-clickhouse-{n}"
@@ -95,7 +99,7 @@ with open(base + ".md", "w") as f:
     f.write(f"# W3 Kafka (JSON, {avg}-byte values, 64 partitions) -> ClickHouse 18.16, {n:,} messages — {date}\n\n")
     f.write(f"- machine: {os.cpu_count()} cores, {cpu}; {swift}; broker: librdkafka 2.0.2 mock cluster on loopback\n")
     f.write(f"- runner: `Benchmarks/harness/compare-kafka.sh {n} {runs}` (A/B alternated, medians of {runs} runs)\n")
-    f.write(f"- verification: ClickHouse rows {loaded:,}, consumed {consumed:,} — {'equal to the messages produced' if ok else 'DIFFERENT'}\n\n")
+    f.write(f"- verification: ClickHouse rows {loaded:,}, consume-only read {consumed:,} — {'equal' if ok else 'DIFFERENT'}; produced {n:,} (the mock cluster keeps only the newest messages of each partition, so rates count the {consumed:,} it held)\n\n")
     f.write("| contender | median s | messages/s | peak RSS MB | CPU s / M messages |\n| --- | --- | --- | --- | --- |\n")
     for k, v in res.items():
         f.write(f"| {k} | {v['median_s']:.2f} | {v['messages_per_s']:,} | {v['peak_rss_mb']} | {v['cpu_s_per_million']} |\n")
