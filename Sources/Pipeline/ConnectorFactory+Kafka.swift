@@ -37,7 +37,11 @@ extension ConnectorFactory {
     }
 
     static func registry(_ config: SchemaRegistryConfig?) -> KafkaRegistryOptions? {
-        config.map { KafkaRegistryOptions(url: $0.url, username: $0.username, password: $0.password) }
+        config.map {
+            KafkaRegistryOptions(
+                url: $0.url, username: $0.username, password: $0.password,
+                subjectStrategy: SubjectNameStrategy(name: $0.subjectStrategy) ?? .topicName, recordName: $0.recordName)
+        }
     }
 
     static func kafkaSource(_ config: SourceConfig, pipeline: String, continuous: ContinuousMode? = nil) throws -> any SourceOperator {

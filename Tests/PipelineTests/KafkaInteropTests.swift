@@ -289,3 +289,56 @@ extension KafkaInteropTests {
         }
     }
 }
+
+extension KafkaInteropTests {
+    /// Subject name strategies: Confluent records registered under `<record>` (RecordNameStrategy)
+    /// are read with `subject_strategy: record_name`; dpone registers under `<topic>-<record>`
+    /// with `topic_record_name`.
+    @Test func recordSubjectStrategies() async throws {
+        try requireServices()
+        let topic = try KafkaTestServer.createTopic("interop_subjects", partitions: 1)
+        let out = try Interop.run([
+            "produce", "--bootstrap", try KafkaTestServer.bootstrap, "--registry", SchemaRegistryTestServer.url,
+            "--topic", topic, "--format", "avro", "--count", "4", "--subject-strategy", "record_name",
+        ])
+        #expect(out.contains("\"subject\": \"dpone.interop.Record\""), "\(out)")
+        let mirror = try KafkaTestServer.createTopic("interop_subjects_out", partitions: 1)
+        let doc = try ManifestLoader.parse(
+            yaml: """
+                name: subjects
+                source:
+                  type: kafka
+                  connection: {url: "\(try KafkaTestServer.url)"}
+                  topic: \(topic)
+                  options: {format: avro, start: earliest, schema_registry: {url: "\(SchemaRegistryTestServer.url)", subject_strategy: record_name, record_name: dpone.interop.Record}}
+                sink:
+                  type: kafka
+                  connection: {url: "\(try KafkaTestServer.url)"}
+                  topic: \(mirror)
+                  strategy: {mode: incremental_append}
+                  options: {format: avro, schema_registry: {url: "\(SchemaRegistryTestServer.url)", subject_strategy: topic_record_name, record_name: acme.sales.Order}}
+                state: {type: disabled}
+                """, path: "\(dir)/subjects.yml", environment: [:])
+        let result = await BatchPipeline.run(document: doc, options: BatchOptions())
+        #expect(result.status == .succeeded && result.extractedRows == 4, "\(result.error ?? "")")
+        let subjects = try Interop.httpGet(SchemaRegistryTestServer.url + "/subjects")
+        #expect(subjects.contains("\"\(mirror)-acme.sales.Order\""), "\(subjects)")
+        let copied = try KafkaTestServer.consumeAll(mirror, partitions: 1)
+        #expect(copied.count == 4)
+    }
+}
+
+extension Interop {
+    /// GET `url` with curl (the registry fake's REST answers, for assertions).
+    static func httpGet(_ url: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-sS", "--max-time", "10", url]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -39,10 +39,24 @@ extension ManifestDecoder {
             }
         }
         if let r = map["schema_registry"], let reg = ctx.mapping(r) {
-            reg.rejectUnknownKeys(["url", "username", "password"], ctx)
+            reg.rejectUnknownKeys(["url", "username", "password", "subject_strategy", "record_name"], ctx)
             if let url = reg.required("url", ctx).flatMap({ ctx.string($0) }) {
-                o.schemaRegistry = SchemaRegistryConfig(
+                var config = SchemaRegistryConfig(
                     url: url, username: reg["username"].flatMap { ctx.string($0) }, password: reg["password"].flatMap { ctx.string($0) })
+                if let r = reg["subject_strategy"], let text = ctx.string(r) {
+                    if SchemaRegistryConfig.subjectStrategies.contains(text) {
+                        config.subjectStrategy = text
+                    } else {
+                        ctx.fail(
+                            r, "unknown subject strategy '\(text)'; expected one of: \(SchemaRegistryConfig.subjectStrategies.joined(separator: ", "))",
+                            hint: Suggestion.hint(for: text, in: SchemaRegistryConfig.subjectStrategies))
+                    }
+                }
+                config.recordName = reg["record_name"].flatMap { ctx.string($0) }
+                if role == "source", config.subjectStrategy != "topic_name", config.recordName == nil, let r = reg["subject_strategy"] {
+                    ctx.fail(r, "subject_strategy '\(config.subjectStrategy)' needs record_name (the record's full name) to find the reader schema")
+                }
+                o.schemaRegistry = config
             }
         }
         if o.format != "json" && o.schemaRegistry == nil, let r = map["format"] {

@@ -2,9 +2,17 @@
 import Flow
 
 public struct SchemaRegistryConfig: Sendable, Hashable, Codable {
+    public static let subjectStrategies = ["topic_name", "record_name", "topic_record_name"]
+
     public var url: String
     public var username: String?
     public var password: String?
+    /// `subject_strategy`: topic_name (default, `<topic>-value`), record_name (`<record>`),
+    /// topic_record_name (`<topic>-<record>`).
+    public var subjectStrategy = "topic_name"
+    /// `record_name`: the fully qualified record/message name (sources with a record strategy; sinks
+    /// default to `dpone.<topic>`).
+    public var recordName: String?
 
     public init(url: String, username: String? = nil, password: String? = nil) {
         self.url = url
@@ -18,9 +26,15 @@ public struct SchemaRegistryConfig: Sendable, Hashable, Codable {
         try c.encode(url, forKey: .url)
         try c.encodeIfPresent(username, forKey: .username)
         try c.encodeIfPresent(password.map { _ in "***" }, forKey: .password)
+        try c.encode(subjectStrategy, forKey: .subjectStrategy)
+        try c.encodeIfPresent(recordName, forKey: .recordName)
     }
 
-    enum CodingKeys: String, CodingKey { case url, username, password }
+    enum CodingKeys: String, CodingKey {
+        case url, username, password
+        case subjectStrategy = "subject_strategy"
+        case recordName = "record_name"
+    }
 }
 
 /// `source.options` / `sink.options` of a kafka endpoint, checked strictly. Values are validated

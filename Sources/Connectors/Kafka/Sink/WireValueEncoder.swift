@@ -22,26 +22,29 @@ struct WireValueEncoder: Sendable {
         guard options.format.usesRegistry, let registry = options.registry else { return nil }
         let client = try SchemaRegistryClient(
             url: registry.url, username: registry.username, password: registry.password, errorKind: .sink)
-        let subject = SubjectNameStrategy.topicName.subject(topic: options.topic, recordName: "", isKey: false)
-        let recordName = avroName(options.topic)
+        // The record's full name: `record_name`, else dpone.<topic as a name>.
+        let fullName = registry.recordName ?? "dpone.\(avroName(options.topic))"
+        let namespace = fullName.contains(".") ? String(fullName[..<fullName.lastIndex(of: ".")!]) : nil
+        let recordName = String(fullName.split(separator: ".").last ?? Substring(fullName))
+        let subject = registry.valueSubject(topic: options.topic, recordName: fullName)
         let codec: Codec
         let text: String
         let type: SchemaType
         do {
             switch options.format {
             case .avro:
-                let encoder = try AvroEncoder(schema: schema, name: recordName, namespace: "dpone")
+                let encoder = try AvroEncoder(schema: schema, name: recordName, namespace: namespace)
                 codec = .avro(encoder)
                 text = encoder.avroSchema.canonicalJSON
                 type = .avro
             case .protobuf:
                 let encoder = ProtobufEncoder(schema: schema)
                 codec = .protobuf(encoder)
-                text = try encoder.protoText(messageName: recordName, package: "dpone")
+                text = try encoder.protoText(messageName: recordName, package: namespace ?? "")
                 type = .protobuf
             case .jsonSchema:
                 codec = .jsonSchema(JSONLinesEncoder(schema: schema))
-                text = JSONSchemaDerivation.schemaText(for: schema, title: recordName)
+                text = JSONSchemaDerivation.schemaText(for: schema, title: fullName)
                 type = .json
             case .json:
                 return nil

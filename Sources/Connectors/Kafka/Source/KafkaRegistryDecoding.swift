@@ -18,7 +18,7 @@ enum KafkaRegistryDecoding {
         }
         let client = try SchemaRegistryClient(
             url: registry.url, username: registry.username, password: registry.password, errorKind: .source)
-        let subject = SubjectNameStrategy.topicName.subject(topic: options.topic, recordName: "", isKey: false)
+        let subject = registry.valueSubject(topic: options.topic, recordName: "")
         let latest: RegisteredSchema
         do {
             latest = try await client.latest(subject: subject).schema

@@ -77,10 +77,25 @@ public struct KafkaRegistryOptions: Sendable, Equatable {
     public var url: String
     public var username: String?
     public var password: String?
-    public init(url: String, username: String? = nil, password: String? = nil) {
+    /// How value subjects are named (`<topic>-value` by default).
+    public var subjectStrategy: SubjectNameStrategy
+    /// The record's full name for record strategies (sinks default to `dpone.<topic>`).
+    public var recordName: String?
+
+    public init(
+        url: String, username: String? = nil, password: String? = nil, subjectStrategy: SubjectNameStrategy = .topicName,
+        recordName: String? = nil
+    ) {
         self.url = url
         self.username = username
         self.password = password
+        self.subjectStrategy = subjectStrategy
+        self.recordName = recordName
+    }
+
+    /// The value subject of `topic` for a record named `recordName`.
+    func valueSubject(topic: String, recordName fallback: String) -> String {
+        subjectStrategy.subject(topic: topic, recordName: recordName ?? fallback, isKey: false)
     }
 }
 
