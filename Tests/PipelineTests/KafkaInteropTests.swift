@@ -1,6 +1,7 @@
 import DponeTestSupport
 import Foundation
 import Manifest
+import ClickHouseConnector
 import Pipeline
 import PostgresConnector
 import Testing
@@ -340,5 +341,46 @@ extension Interop {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension KafkaInteropTests {
+    /// Kafka -> ClickHouse (both servers) in each registry codec: Confluent-produced records appended.
+    @Test(arguments: formats)
+    func registryCodecsToClickHouse(format: String) async throws {
+        try requireServices()
+        let topic = try KafkaTestServer.createTopic("interop_ch_\(format)", partitions: 2)
+        let out = try Interop.run([
+            "produce", "--bootstrap", try KafkaTestServer.bootstrap, "--registry", SchemaRegistryTestServer.url,
+            "--topic", topic, "--format", format, "--count", "10",
+        ])
+        #expect(out.contains("\"produced\": 10"), "\(out)")
+        for server in ClickHouseTestServer.all {
+            try server.require()
+            let database = ClickHouseTestServer.uniqueDatabaseName("k2ch_\(format)")
+            let doc = try ManifestLoader.parse(
+                yaml: """
+                    name: k2ch-\(format)
+                    source:
+                      type: kafka
+                      connection: {url: "\(try KafkaTestServer.url)"}
+                      topic: \(topic)
+                      options: {format: \(format), schema_registry: {url: "\(SchemaRegistryTestServer.url)"}, start: earliest}
+                    sink: {type: clickhouse, connection: {url: "\(server.url)"}, table: {schema: \(database), name: records}, strategy: {mode: incremental_merge, unique_key: id, merge_policy: mutation_delete_insert}}
+                    state: {type: disabled}
+                    """, path: "\(dir)/ch.yml", environment: [:])
+            let result = await BatchPipeline.run(document: doc, options: BatchOptions())
+            #expect(result.status == .succeeded && result.insertedRows == 10, "\(format) on \(server.name): \(result.error ?? "")")
+            let ch = try ClickHouseClient(url: server.url)
+            let rows = try await ch.queryRows(
+                "SELECT toString(id), name, toString(amount) FROM \(ClickHouseSQL.quoteIdentifier(database)).`records` ORDER BY id")
+            try? await ch.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(database))")
+            await ch.close()
+            #expect(rows.count == 10, "\(format) on \(server.name)")
+            for row in rows {
+                let expected = Interop.pythonRecord(Int(row[0]) ?? -1)
+                #expect(row[1] == expected.name && row[2] == expected.amount, "\(format) on \(server.name): \(row)")
+            }
+        }
     }
 }
