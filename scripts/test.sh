@@ -34,3 +34,5 @@ export DPONE_RUN_INTEGRATION=1
 export DPONE_RUN_INTEGRATION_REPLAY=1
 export DPONE_BIN="$PWD/.build/debug/dpone"
 swift test --skip-build
+# The benchmark layer: allocation thresholds and scaled W1/W2 (correctness + memory bound).
+scripts/ci-benchmarks.sh
