@@ -1,3 +1,5 @@
+import Flow
+
 /// The SQL a finalizer runs, as data: rendered once from a `LoadPlan`, executed in one transaction,
 /// shown verbatim by `--dry-run`.
 public struct FinalizerStep: Sendable, Equatable {
@@ -58,6 +60,8 @@ public enum FinalizerSQL {
         guard plan.matchesByKey, !plan.uniqueKey.isEmpty else { return [] }
         let s = plan.staging.sql
         let nulls = plan.uniqueKey.map { "\(q($0)) IS NULL" }.joined(separator: " OR ")
+        // Change events repeat keys by nature: only NULL keys are refused.
+        if plan.mode == .cdcApply { return [("rows with a NULL unique key", "SELECT count(*) FROM \(s) WHERE \(nulls)")] }
         return [
             ("rows with a NULL unique key", "SELECT count(*) FROM \(s) WHERE \(nulls)"),
             (
@@ -78,6 +82,8 @@ public enum FinalizerSQL {
         let ts = plan.loadTimestampSQL
 
         switch plan.mode {
+        case .cdcApply:
+            return cdcApplySteps(plan)
         case .fullRefresh(.truncateInsert):
             return [
                 FinalizerStep("SELECT count(*) FROM \(t)", counts: .previousRows),
@@ -188,5 +194,65 @@ public enum FinalizerSQL {
             }
             return steps
         }
+    }
+}
+
+extension FinalizerSQL {
+    /// cdc_apply, in the publish transaction:
+    ///
+    /// 1. Unchanged TOAST: for each non-key column `c`, a staged event that lists `c` in
+    ///    `__dpone__unchanged` takes `c` from the latest earlier staged event of its key that carried
+    ///    `c` (not a delete), and `c` leaves its list. What is still listed afterwards keeps the
+    ///    target's current value.
+    /// 2. Per key the last event (highest `__dpone__lsn`, then `__dpone__seq`) is applied, only when
+    ///    its lsn is above the target row's `__dpone__lsn` (NULL counts as below everything):
+    ///    a delete deletes the row; any other operation updates the row (columns still listed as
+    ///    unchanged are left as they are) or inserts it when the key is absent.
+    static func cdcApplySteps(_ plan: LoadPlan) -> [FinalizerStep] {
+        let t = plan.target.sql
+        let s = plan.staging.sql
+        let key = plan.uniqueKey
+        let lsn = q(TechnicalColumns.lsn)
+        let unchanged = q(TechnicalColumns.unchanged)
+        let op = q(TechnicalColumns.operation)
+        let seq = q(TechnicalColumns.sequence)
+        let delete = String(RowOperation.delete.rawValue)
+        let valueColumns = plan.columns.filter { !key.contains($0) && $0 != TechnicalColumns.lsn }
+        var steps: [FinalizerStep] = []
+        for column in valueColumns {
+            let c = q(column)
+            let name = PostgresSQL.quoteLiteral(column)
+            let earlier =
+                "FROM \(s) AS p WHERE \(keyMatch(key, "p", "s")) AND (p.\(lsn), p.\(seq)) < (s.\(lsn), s.\(seq)) AND p.\(op) <> \(delete) AND NOT (coalesce(p.\(unchanged), '[]')::jsonb ? \(name))"
+            steps.append(
+                FinalizerStep(
+                    "UPDATE \(s) AS s SET \(c) = (SELECT p.\(c) \(earlier) ORDER BY p.\(lsn) DESC, p.\(seq) DESC LIMIT 1), \(unchanged) = (s.\(unchanged)::jsonb - \(name))::text WHERE s.\(unchanged) IS NOT NULL AND s.\(unchanged)::jsonb ? \(name) AND EXISTS (SELECT 1 \(earlier))"
+                ))
+        }
+        let last =
+            "last AS (SELECT DISTINCT ON (\(list(key))) * FROM \(s) ORDER BY \(list(key)), \(lsn) DESC, \(seq) DESC)"
+        let newer = "(t.\(lsn) IS NULL OR t.\(lsn) < s.\(lsn))"
+        func withLast(_ statement: String) -> String {
+            "WITH \(last), affected AS (\(statement) RETURNING 1) SELECT count(*) FROM affected"
+        }
+        steps.append(
+            FinalizerStep(
+                withLast("DELETE FROM \(t) AS t USING last AS s WHERE \(keyMatch(key)) AND s.\(op) = \(delete) AND \(newer)"),
+                counts: .deleted))
+        let sets = valueColumns.map { column -> String in
+            let c = q(column)
+            return "\(c) = CASE WHEN s.\(unchanged) IS NOT NULL AND s.\(unchanged)::jsonb ? \(PostgresSQL.quoteLiteral(column)) THEN t.\(c) ELSE s.\(c) END"
+        } + ["\(lsn) = s.\(lsn)"]
+        steps.append(
+            FinalizerStep(
+                withLast(
+                    "UPDATE \(t) AS t SET \(sets.joined(separator: ", ")) FROM last AS s WHERE \(keyMatch(key)) AND s.\(op) <> \(delete) AND \(newer)"
+                ), counts: .updated))
+        steps.append(
+            FinalizerStep(
+                withLast(
+                    "INSERT INTO \(t) (\(list(plan.columns))) SELECT \(list(plan.columns, prefix: "s")) FROM last AS s WHERE s.\(op) <> \(delete) AND NOT EXISTS (SELECT 1 FROM \(t) AS t WHERE \(keyMatch(key)))"
+                ), counts: .inserted))
+        return steps
     }
 }
