@@ -364,6 +364,18 @@ public final class PostgresSink: SinkOperator {
                             deleted: Int(row[3] ?? "0") ?? 0, publishedPositions: positions)
                     }
                     var counts = Counts()
+                    if plan.mode == .cdcApply,
+                        Int(try session.query(FinalizerSQL.cdcNeedsFill(plan)).first?.first.flatMap { $0 } ?? "0") ?? 0 > 0
+                    {
+                        try session.execute(FinalizerSQL.cdcFillIndex(plan))
+                        let fill = FinalizerSQL.cdcFillSteps(plan)
+                        for sql in fill.first { _ = try session.query(sql) }
+                        for _ in 0..<32 {
+                            var filled = 0
+                            for sql in fill.repeated { filled += Int(try session.query(sql).first?.first.flatMap { $0 } ?? "0") ?? 0 }
+                            if filled == 0 { break }
+                        }
+                    }
                     for (i, step) in FinalizerSQL.steps(plan).enumerated() {
                         let rows = try session.query(step.sql)
                         counts.record(step.counts, rows.first)

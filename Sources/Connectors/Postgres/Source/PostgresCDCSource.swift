@@ -216,8 +216,18 @@ public final class PostgresCDCSource: SourceOperator {
         }
         await admin.close()
         do {
-            try await replication.startReplication(
-                slot: options.slot, from: start, publications: [options.publication], statusInterval: .seconds(1))
+            // A walsender of a killed predecessor may still hold the slot for a moment (55006).
+            let deadline = ContinuousClock.now + .seconds(30)
+            while true {
+                do {
+                    try await replication.startReplication(
+                        slot: options.slot, from: start, publications: [options.publication], statusInterval: .seconds(1))
+                    break
+                } catch let error as PostgresError where error.sqlState == "55006" && ContinuousClock.now < deadline {
+                    logger.notice("replication slot is still active; retrying", metadata: ["slot": "\(options.slot)"])
+                    try await Task.sleep(for: .milliseconds(250))
+                }
+            }
             var loop = CDCStreamLoop(
                 source: self, tableSchema: described.schema, output: output, stream: replication, start: start)
             try await loop.run()
@@ -465,17 +475,23 @@ struct CDCStreamLoop {
             try append(insert.new, .insert)
         case .update(let update) where update.relationID == relationID:
             var fallback: PgOutputTuple?
+            var moved = false
             switch update.old {
             case .key(let old)?:
                 // 'K' is sent only when the key changed.
                 try append(old, .delete)
+                moved = true
             case .full(let old)?:
-                if keyIndexes.contains(where: { old[$0] != update.new[$0] }) { try append(old, .delete) }
+                if keyIndexes.contains(where: { old[$0] != update.new[$0] }) {
+                    try append(old, .delete)
+                    moved = true
+                }
                 fallback = old
             case nil:
                 break
             }
-            try append(update.new, .update, fallback: fallback)
+            // A moved row's unchanged TOAST values are the old key's (the sink reads them there).
+            try append(update.new, .update, fallback: fallback, moved: moved)
         case .delete(let delete) where delete.relationID == relationID:
             try append(delete.old.tuple, .delete)
         case .truncate(let truncate) where relationID.map({ truncate.relationIDs.contains($0) }) ?? false:
@@ -487,7 +503,9 @@ struct CDCStreamLoop {
         }
     }
 
-    private mutating func append(_ tuple: PgOutputTuple, _ op: RowOperation, fallback: PgOutputTuple? = nil) throws {
+    private mutating func append(
+        _ tuple: PgOutputTuple, _ op: RowOperation, fallback: PgOutputTuple? = nil, moved: Bool = false
+    ) throws {
         guard let builder else {
             throw DponeError(.source, "a change of \(source.qualifiedTable) arrived before its relation message")
         }
@@ -495,7 +513,7 @@ struct CDCStreamLoop {
         if unchanged.isEmpty || op == .delete {
             unchangedColumn.appendNull()
         } else {
-            let names = unchanged.indexes.map { tableSchema[$0].name }
+            let names = unchanged.indexes.map { tableSchema[$0].name } + (moved ? [FinalizerSQL.movedMarker] : [])
             let json = String(decoding: (try? JSONEncoder().encode(names)) ?? Data("[]".utf8), as: UTF8.self)
             unchangedColumn.append(string: json)
         }
