@@ -467,6 +467,13 @@ struct CDCStreamLoop {
                     .schema, "table \(source.qualifiedTable) has REPLICA IDENTITY NOTHING: its updates and deletes cannot be replicated",
                     hint: "add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL")
             }
+            if relation.columns.map(\.name) != tableSchema.names {
+                throw DponeError(
+                    .schema,
+                    "the columns of \(source.qualifiedTable) changed while streaming (now: \(relation.columns.map(\.name).joined(separator: ", ")); read as: \(tableSchema.names.joined(separator: ", "))): dpone stream does not follow ALTER TABLE yet",
+                    hint: "reset the state (dpone state reset) and drop the slot so the next run snapshots the table again",
+                    context: ["table": source.qualifiedTable])
+            }
             builder = try PgOutputRowBuilder(relation: relation, schema: tableSchema)
             relationID = relation.id
             let keys = Set(relation.keyColumns)
