@@ -146,6 +146,12 @@ struct PostgresCDCStreamTests {
             #expect(try await converge(pg), "changes: \(worker.output)")
             #expect(worker.stop() == 0, "a stop request publishes and exits 0: \(worker.output)")
             #expect(try await digest(pg, "src") == digest(pg, "dst"))
+            // Streamed, not re-snapshotted: many commits' lsns, several checkpoints in the ledger.
+            let lsns = try await pg.query("SELECT count(DISTINCT __dpone__lsn)::text FROM \(s).dst")
+            #expect(Int(lsns.first?.first.flatMap { $0 } ?? "0") ?? 0 > 20, "\(lsns)")
+            let checkpoints = try await pg.query("SELECT count(*)::text, sum(deleted)::text FROM \(s).__dpone__loads WHERE pipeline = 'pgcdc@0'")
+            #expect(Int(checkpoints.first?.first.flatMap { $0 } ?? "0") ?? 0 >= 2, "\(checkpoints)")
+            #expect(Int(checkpoints.first?.last.flatMap { $0 } ?? "0") ?? 0 > 0, "deletes were applied: \(checkpoints)")
             let kept = try await pg.query(
                 "SELECT d.name, length(d.big)::text, (d.big = s.big)::text FROM \(s).dst AS d JOIN \(s).src AS s USING (id) WHERE id = \(toasted)")
             #expect(kept == [["toast-kept", "6400", "true"]], "the unchanged TOAST value is intact")
@@ -237,6 +243,25 @@ struct PostgresCDCStreamTests {
             #expect(try await lsnLessOrEqual(pg, confirmed, state), "confirmed \(confirmed) <= state \(state)")
             #expect(worker.stop() == 0, "\(worker.output)")
             #expect(try await digest(pg, "src") == digest(pg, "dst"))
+        } catch {
+            await pg.close()
+            await cleanUp()
+            throw error
+        }
+        await pg.close()
+        await cleanUp()
+    }
+
+    @Test func aTableWithoutReplicaIdentityFailsAtStart() async throws {
+        try PostgresTestServer.require()
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        do {
+            try await pg.execute("CREATE SCHEMA \(s); CREATE TABLE \(s).src (id int, name text, amount numeric(10,2), big text)")
+            let out = try CLI.run(["stream", try manifest(), "--max-duration", "20s"])
+            #expect(out.status == 1, "\(out.stdout) \(out.stderr)")
+            #expect(out.stdout.contains("has no usable replica identity"), "\(out.stdout) \(out.stderr)")
+            #expect(try await confirmedFlush(pg) == nil, "no slot was created")
+            #expect(try await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", parameters: [slot]).isEmpty)
         } catch {
             await pg.close()
             await cleanUp()

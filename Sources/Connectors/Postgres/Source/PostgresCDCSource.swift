@@ -153,6 +153,7 @@ public final class PostgresCDCSource: SourceOperator {
         let admin = try await PostgresConnection.connect(url: options.url)
         let replication: ReplicationStream
         var start: LSN
+        var snapshotCheckpoint: CheckpointID?
         do {
             try await checkReplicaIdentity(admin)
             let slotExists = try await !admin.query(
@@ -201,7 +202,7 @@ public final class PostgresCDCSource: SourceOperator {
                         "created replication slot; copying the table",
                         metadata: ["slot": "\(options.slot)", "consistent_point": "\(created.consistentPoint)"])
                     try await snapshot(described, snapshotName: snapshotName, lsn: created.consistentPoint, on: admin, into: output)
-                    try await output.checkpoint(
+                    snapshotCheckpoint = try await output.checkpoint(
                         positions: CDCPositions(slot: options.slot, lsn: created.consistentPoint, snapshotDone: true).stateValue)
                     start = created.consistentPoint
                 }
@@ -230,6 +231,7 @@ public final class PostgresCDCSource: SourceOperator {
             }
             var loop = CDCStreamLoop(
                 source: self, tableSchema: described.schema, output: output, stream: replication, start: start)
+            loop.lastEmitted = snapshotCheckpoint
             try await loop.run()
             try? await replication.sendStatusUpdate()
         } catch {
