@@ -252,6 +252,46 @@ struct PostgresCDCStreamTests {
         await cleanUp()
     }
 
+    /// A slot without dpone state (a first start that died before its snapshot was durable) is
+    /// created again with a snapshot; a slot that disappeared under a done snapshot is a clear error.
+    @Test func leftoverSlotIsRecreatedAndAMissingSlotIsAnError() async throws {
+        try PostgresTestServer.require()
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        do {
+            try await setUp(pg)
+            _ = try await pg.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", parameters: [slot])
+            let path = try manifest()
+            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/left.log")
+            #expect(try await converge(pg), "\(worker.output)")
+            try await pg.execute("UPDATE \(s).src SET name = 'after' WHERE id = 1")
+            #expect(try await converge(pg), "\(worker.output)")
+            #expect(worker.stop() == 0, "\(worker.output)")
+            #expect(worker.output.contains("dropping replication slot left by a start"), "\(worker.output)")
+            await cleanUpSlotOnly(pg)
+            let out = try CLI.run(["stream", path, "--max-duration", "20s"])
+            #expect(out.status == 1, "\(out.stdout) \(out.stderr)")
+            #expect(out.stdout.contains("does not exist, but dpone's state says its snapshot was taken"), "\(out.stdout) \(out.stderr)")
+        } catch {
+            await pg.close()
+            await cleanUp()
+            throw error
+        }
+        await pg.close()
+        await cleanUp()
+    }
+
+    func cleanUpSlotOnly(_ pg: PostgresConnection) async {
+        for _ in 0..<100 {
+            _ = try? await pg.query(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
+                parameters: [slot])
+            if (try? await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", parameters: [slot]).isEmpty) ?? true {
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     @Test func aTableWithoutReplicaIdentityFailsAtStart() async throws {
         try PostgresTestServer.require()
         let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
