@@ -9,10 +9,18 @@ import PostgresConnector
 /// `type`; connectors that do not exist in this build fail here, before any data moves.
 enum ConnectorFactory {
     static func source(_ config: SourceConfig, pipeline: String, continuous: ContinuousMode? = nil) throws -> any SourceOperator {
+        if config.type == .postgres, let cdc = config.options.cdc {
+            guard let continuous else {
+                throw DponeError(
+                    .usage, "source.options.cdc streams changes continuously: run this manifest with dpone stream",
+                    hint: "dpone batch reads postgres tables in full, by cursor or by xmin; remove cdc to use it")
+            }
+            return try postgresCDCSource(config, cdc: cdc, continuous: continuous)
+        }
         if continuous != nil && config.type != .kafka {
             throw DponeError(
-                .usage, "dpone stream reads kafka sources in this build; a \(config.type.rawValue) source is read with dpone batch",
-                hint: "Postgres logical-replication CDC for dpone stream is being built")
+                .usage, "dpone stream reads kafka sources and postgres sources with cdc; a \(config.type.rawValue) source is read with dpone batch",
+                hint: config.type == .postgres ? "add source.options.cdc: {slot: ..., publication: ...} to stream a postgres table's changes" : nil)
         }
         switch config.type {
         case .kafka:
@@ -151,6 +159,23 @@ enum ConnectorFactory {
         return chain
     }
 
+    /// A postgres source with `cdc` (dpone stream): logical replication of one table.
+    static func postgresCDCSource(_ config: SourceConfig, cdc: PostgresCDCOptions, continuous: ContinuousMode) throws
+        -> any SourceOperator
+    {
+        guard let connection = config.connection, let table = config.table else {
+            throw DponeError(.manifest, "a postgres source needs a connection and a table")
+        }
+        return try PostgresCDCSource(
+            name: "postgres-cdc:\(table.schema ?? "public").\(table.name)",
+            options: PostgresCDCSourceOptions(
+                url: connection.resolved.url, schema: table.schema ?? "public", table: table.name, slot: cdc.slot,
+                publication: cdc.publication, create: cdc.create,
+                batchRows: config.options.batchRows ?? PostgresSourceOptions.defaultBatchRows,
+                typePolicy: PostgresTypes.Policy(unboundedNumeric: config.options.unboundedNumeric == .text ? .text : .fail),
+                mode: continuous))
+    }
+
     /// The Postgres finalizer mode a manifest strategy asks for.
     static func loadMode(_ strategy: StrategyConfig) throws -> LoadPlan.Mode {
         switch strategy.mode {
@@ -178,7 +203,9 @@ enum ConnectorFactory {
                 throw DponeError(.manifest, "strategy mode partition_replace needs partition.column")
             }
             return .partitionReplace(column: column, maxPartitions: strategy.maxPartitionsPerRun)
-        case .cdcApply, .backfill:
+        case .cdcApply:
+            return .cdcApply
+        case .backfill:
             throw DponeError(
                 .usage, "strategy mode \(strategy.mode.rawValue) is not available for postgres sinks in this build yet",
                 hint: "available: full_refresh, incremental_append, incremental_merge, replace, partition_replace, snapshot_diff, scd2")

@@ -26,7 +26,7 @@ public struct StreamOptions: Sendable {
 /// checkpoint and returns.
 public enum StreamPipeline {
     /// Load modes a continuous run can apply checkpoint after checkpoint.
-    public static let streamModes: [LoadMode] = [.incrementalAppend, .incrementalMerge]
+    public static let streamModes: [LoadMode] = [.incrementalAppend, .incrementalMerge, .cdcApply]
 
     public static func run(document: ManifestDocument, options: StreamOptions) async -> RunResult {
         var doc = document
@@ -36,7 +36,7 @@ public enum StreamPipeline {
                 DponeError(
                     .usage,
                     "strategy mode \(document.sink.strategy.mode.rawValue) rewrites the whole target or window: it cannot run continuously",
-                    hint: "dpone stream applies incremental_append or incremental_merge; use dpone batch for \(document.sink.strategy.mode.rawValue)"))
+                    hint: "dpone stream applies incremental_append, incremental_merge or cdc_apply; use dpone batch for \(document.sink.strategy.mode.rawValue)"))
         }
         // The group is the pipeline's; the identity of state and ledger is the worker's.
         if doc.source.type == .kafka {

@@ -121,3 +121,40 @@ extension DatabaseStrategyOptionTests {
         #expect(firstError(Self.manifest(strategy: "{mode: partition_replace}"))?.hasPrefix("missing required key 'partition'") == true)
     }
 }
+
+extension DatabaseStrategyOptionTests {
+    static func cdc(_ cdc: String, mode: String = "{mode: cdc_apply, unique_key: id}", extra: String = "") -> String {
+        """
+        name: pg
+        source: {type: postgres, connection_ref: pg, table: {schema: public, name: src}, options: {cdc: \(cdc)\(extra)}}
+        sink: {type: postgres, connection_ref: pg, table: {schema: public, name: dst}, strategy: \(mode)}
+        """
+    }
+
+    func firstErrorWithLine(_ yaml: String) -> String? {
+        do {
+            _ = try ManifestLoader.parse(yaml: yaml, path: "t.yml", environment: Self.env)
+            return nil
+        } catch {
+            return error.first.map { "\($0.file):\($0.line): \($0.message) at \($0.keyPath)" }
+        }
+    }
+
+    @Test func postgresCDCOptions() throws {
+        let doc = try parse(Self.cdc("{slot: dpone_orders, publication: orders_pub}"))
+        #expect(doc.source.options.cdc == PostgresCDCOptions(slot: "dpone_orders", publication: "orders_pub", create: true))
+        #expect(try parse(Self.cdc("{slot: s1, publication: p, create: false}")).source.options.cdc?.create == false)
+        #expect(
+            firstErrorWithLine(Self.cdc("{slot: Bad-Slot, publication: p}"))
+                == "t.yml:2: invalid replication slot name 'Bad-Slot' at source.options.cdc.slot")
+        #expect(firstError(Self.cdc("{slot: \(String(repeating: "a", count: 64)), publication: p}"))?.hasPrefix("invalid replication slot name") == true)
+        #expect(firstError(Self.cdc("{publication: p}"))?.hasPrefix("missing required key 'slot'") == true)
+        #expect(firstError(Self.cdc("{slot: s, publication: p, creat: true}"))?.hasPrefix("unknown key 'creat'") == true)
+        #expect(firstError(Self.cdc("{slot: s, publication: p, create: maybe}"))?.hasPrefix("expected a boolean") == true)
+        #expect(firstError(Self.cdc("{slot: s, publication: p}", extra: ", incremental_column: id"))?.hasPrefix("incremental_column cannot be used with cdc") == true)
+        #expect(firstError(Self.cdc("{slot: s, publication: p}", mode: "{mode: incremental_merge, unique_key: id}"))?
+            .hasPrefix("cdc needs strategy mode 'cdc_apply'") == true)
+        #expect(firstError(Self.cdc("{slot: s, publication: p}", mode: "{mode: cdc_apply}"))?
+            .hasPrefix("missing required key 'unique_key' (strategy mode 'cdc_apply'") == true)
+    }
+}

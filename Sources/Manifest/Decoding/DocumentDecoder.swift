@@ -37,6 +37,22 @@ struct ManifestDecoder {
                 hint: "use mode incremental_append (or incremental_merge) to load only new rows, or drop incremental_column")
             return nil
         }
+        if sink.strategy.mode == .cdcApply, sink.type == .postgres, sink.strategy.uniqueKey.isEmpty,
+            let r = map["sink"].flatMap({ ctx.mapping($0) })?["strategy"]
+        {
+            ctx.fail(
+                r, "missing required key 'unique_key' (strategy mode 'cdc_apply' applies changes by key)",
+                hint: "add unique_key: [id] (the source table's replica identity columns)")
+            return nil
+        }
+        if source.options.cdc != nil, sink.strategy.mode != .cdcApply,
+            let r = map["source"].flatMap({ ctx.mapping($0) })?["options"].flatMap({ ctx.mapping($0) })?["cdc"]
+        {
+            ctx.fail(
+                r, "cdc needs strategy mode 'cdc_apply', found '\(sink.strategy.mode.rawValue)'",
+                hint: "set sink.strategy.mode: cdc_apply (changes carry inserts, updates and deletes)")
+            return nil
+        }
         if state.atomicity == .targetAtomic, sink.type != .postgres,
             let r = map["state"].flatMap({ ctx.mapping($0) })?["atomicity"]
         {

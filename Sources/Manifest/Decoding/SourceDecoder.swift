@@ -1,7 +1,8 @@
 extension ManifestDecoder {
     static let sourceKeys = endpointKeys + ["options"]
     static let commonSourceOptionKeys = ["incremental_column", "batch_rows", "schema", "columns", "custom_predicate"]
-    static let postgresSourceOptionKeys = ["incremental_strategy", "lookback", "unbounded_numeric"]
+    static let postgresSourceOptionKeys = ["incremental_strategy", "lookback", "unbounded_numeric", "cdc"]
+    static let cdcKeys = ["slot", "publication", "create"]
 
     func source(_ ref: NodeRef) -> SourceConfig? {
         guard let map = ctx.mapping(ref) else { return nil }
@@ -63,6 +64,13 @@ extension ManifestDecoder {
             if let r = map["unbounded_numeric"], let policy: UnboundedNumericPolicy = ctx.choice(r, "unbounded numeric policy") {
                 options.unboundedNumeric = policy
             }
+            if let r = map["cdc"], type == .postgres {
+                options.cdc = cdcOptions(r)
+                for conflicting in ["incremental_column", "incremental_strategy", "lookback", "custom_predicate", "columns"]
+                where map.has(conflicting) {
+                    ctx.fail(map[conflicting]!, "\(conflicting) cannot be used with cdc", hint: "cdc streams every change of the whole table")
+                }
+            }
             if type != .files && type != .postgres && type != .kafka {
                 for entry in map.entries where !Self.commonSourceOptionKeys.contains(entry.key) {
                     if let v = ctx.value(entry.value) { options.extra[entry.key] = v }
@@ -73,6 +81,28 @@ extension ManifestDecoder {
             options.file = fileOptions(map, path: path, pathRef: pathRef ?? owner.ref)
         }
         return ctx.errors.count == before ? options : nil
+    }
+
+    /// `cdc: {slot, publication, create}`, strictly.
+    func cdcOptions(_ ref: NodeRef) -> PostgresCDCOptions? {
+        guard let map = ctx.mapping(ref) else { return nil }
+        map.rejectUnknownKeys(Self.cdcKeys, ctx)
+        let slotRef = map.required("slot", ctx)
+        let publicationRef = map.required("publication", ctx)
+        let slot = slotRef.flatMap { ctx.string($0) }
+        let publication = publicationRef.flatMap { ctx.string($0) }
+        var create = true
+        if let r = map["create"], let b = ctx.bool(r) { create = b }
+        if let slot, let slotRef, !PostgresCDCOptions.isValidSlotName(slot) {
+            ctx.fail(slotRef, "invalid replication slot name '\(slot)'", hint: "use 1 to 63 lowercase letters, digits and underscores")
+            return nil
+        }
+        if let publication, let publicationRef, publication.isEmpty || publication.utf8.count > 63 {
+            ctx.fail(publicationRef, "invalid publication name '\(publication)'", hint: "use 1 to 63 characters")
+            return nil
+        }
+        guard let slot, let publication else { return nil }
+        return PostgresCDCOptions(slot: slot, publication: publication, create: create)
     }
 
     /// A strictly positive integer.

@@ -16,6 +16,29 @@ public enum UnboundedNumericPolicy: String, Sendable, Hashable, Codable, CaseIte
     case text
 }
 
+/// `source.options.cdc` of a postgres source: read the table's changes through logical replication
+/// (`dpone stream` only).
+public struct PostgresCDCOptions: Sendable, Hashable, Codable {
+    /// The logical replication slot (`[a-z0-9_]{1,63}`).
+    public var slot: String
+    /// The publication the slot streams (created for the table when missing and `create` is true).
+    public var publication: String
+    /// Create the publication and the slot (with an initial snapshot) when the slot is missing.
+    public var create: Bool
+
+    public init(slot: String, publication: String, create: Bool = true) {
+        self.slot = slot
+        self.publication = publication
+        self.create = create
+    }
+
+    /// PostgreSQL's rule for slot names.
+    public static func isValidSlotName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 63
+            && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
+    }
+}
+
 /// `source.options`. Common keys are typed; `file` is set exactly when the source type is `files`.
 public struct SourceOptions: Sendable, Hashable, Codable {
     /// `incremental_column`: the cursor column of an incremental read.
@@ -39,6 +62,8 @@ public struct SourceOptions: Sendable, Hashable, Codable {
     public var file: FileOptions?
     /// Kafka keys; non-nil iff the source type is `kafka` and options are given.
     public var kafka: KafkaOptions?
+    /// `cdc`: logical-replication CDC (postgres sources, `dpone stream` only).
+    public var cdc: PostgresCDCOptions?
     /// Connector-specific keys not modelled here (non-files types only), env-resolved.
     public var extra: [String: ManifestValue]
 
@@ -63,6 +88,6 @@ public struct SourceOptions: Sendable, Hashable, Codable {
         case incrementalStrategy = "incremental_strategy"
         case lookback
         case unboundedNumeric = "unbounded_numeric"
-        case file, extra, kafka
+        case file, extra, kafka, cdc
     }
 }

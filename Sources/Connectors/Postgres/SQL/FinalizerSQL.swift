@@ -1,3 +1,5 @@
+import Flow
+
 /// The SQL a finalizer runs, as data: rendered once from a `LoadPlan`, executed in one transaction,
 /// shown verbatim by `--dry-run`.
 public struct FinalizerStep: Sendable, Equatable {
@@ -58,6 +60,8 @@ public enum FinalizerSQL {
         guard plan.matchesByKey, !plan.uniqueKey.isEmpty else { return [] }
         let s = plan.staging.sql
         let nulls = plan.uniqueKey.map { "\(q($0)) IS NULL" }.joined(separator: " OR ")
+        // Change events repeat keys by nature: only NULL keys are refused.
+        if plan.mode == .cdcApply { return [("rows with a NULL unique key", "SELECT count(*) FROM \(s) WHERE \(nulls)")] }
         return [
             ("rows with a NULL unique key", "SELECT count(*) FROM \(s) WHERE \(nulls)"),
             (
@@ -78,6 +82,8 @@ public enum FinalizerSQL {
         let ts = plan.loadTimestampSQL
 
         switch plan.mode {
+        case .cdcApply:
+            return cdcApplySteps(plan)
         case .fullRefresh(.truncateInsert):
             return [
                 FinalizerStep("SELECT count(*) FROM \(t)", counts: .previousRows),
@@ -188,5 +194,115 @@ public enum FinalizerSQL {
             }
             return steps
         }
+    }
+}
+
+extension FinalizerSQL {
+    /// Marks, in `__dpone__unchanged`, the update that moved a row to a new key (the staged row just
+    /// before it is the delete of the old key): its unchanged columns come from the old key's row.
+    public static let movedMarker = "__dpone__moved"
+
+    /// cdc_apply, unchanged TOAST: statements that fill, in staging, the columns an event lists in
+    /// `__dpone__unchanged` with the value they had, each returning how many rows it filled. Run
+    /// `first` once, then `repeated` until they fill nothing (each round resolves one more link of
+    /// key changes chained within the checkpoint). Events are in staging order (`__dpone__seq`);
+    /// a row's *lifetime* is its events since the last delete of its key.
+    ///
+    /// - same key: the latest earlier event of the lifetime that carries the column (not listed, not
+    ///   a delete) gives the value;
+    /// - a moved row (key change, `movedMarker`): from the old key's lifetime before the delete that
+    ///   moved it (its latest carrier), else, unless that lifetime began with a moved row still
+    ///   waiting to be filled (next round), from the target's row of the old key (its value before
+    ///   this checkpoint).
+    ///
+    /// What stays listed keeps the target row's value of the same key (the lifetime began before this
+    /// checkpoint).
+    public static func cdcFillSteps(_ plan: LoadPlan) -> (first: [String], repeated: [String]) {
+        let s = plan.staging.sql
+        let t = plan.target.sql
+        let key = plan.uniqueKey
+        let u = q(TechnicalColumns.unchanged)
+        let op = q(TechnicalColumns.operation)
+        let seq = q(TechnicalColumns.sequence)
+        let delete = String(RowOperation.delete.rawValue)
+        let moved = PostgresSQL.quoteLiteral(movedMarker)
+        var sameKey: [String] = []
+        var fromOldKey: [String] = []
+        for column in plan.columns where !key.contains(column) && column != TechnicalColumns.lsn {
+            let c = q(column)
+            let name = PostgresSQL.quoteLiteral(column)
+            /// Events `p` of `ref`'s lifetime before `ref`.
+            func lifetime(_ ref: String) -> String {
+                "\(keyMatch(key, "p", ref)) AND p.\(seq) < \(ref).\(seq) AND NOT EXISTS (SELECT 1 FROM \(s) AS x WHERE \(keyMatch(key, "x", ref)) AND x.\(op) = \(delete) AND x.\(seq) > p.\(seq) AND x.\(seq) < \(ref).\(seq))"
+            }
+            let carries = "p.\(op) <> \(delete) AND NOT (coalesce(p.\(u), '[]')::jsonb ? \(name))"
+            let listed = "s.\(u) IS NOT NULL AND s.\(u)::jsonb ? \(name)"
+            let drop = "\(u) = (s.\(u)::jsonb - \(name))::text"
+            sameKey.append(
+                counted(
+                    "UPDATE \(s) AS s SET \(c) = (SELECT p.\(c) FROM \(s) AS p WHERE \(lifetime("s")) AND \(carries) ORDER BY p.\(seq) DESC LIMIT 1), \(drop) WHERE \(listed) AND EXISTS (SELECT 1 FROM \(s) AS p WHERE \(lifetime("s")) AND \(carries))"
+                ))
+            let oldCarrier = "FROM \(s) AS p, \(s) AS d WHERE d.\(seq) = s.\(seq) - 1 AND \(lifetime("d")) AND \(carries)"
+            let oldWaiting =
+                "FROM \(s) AS p, \(s) AS d WHERE d.\(seq) = s.\(seq) - 1 AND \(lifetime("d")) AND p.\(u) IS NOT NULL AND p.\(u)::jsonb ? \(name) AND p.\(u)::jsonb ? \(moved)"
+            fromOldKey.append(
+                counted(
+                    "UPDATE \(s) AS s SET \(c) = CASE WHEN EXISTS (SELECT 1 \(oldCarrier)) THEN (SELECT p.\(c) \(oldCarrier) ORDER BY p.\(seq) DESC LIMIT 1) ELSE (SELECT t.\(c) FROM \(t) AS t, \(s) AS d WHERE d.\(seq) = s.\(seq) - 1 AND \(keyMatch(key, "t", "d"))) END, \(drop) WHERE \(listed) AND s.\(u)::jsonb ? \(moved) AND (EXISTS (SELECT 1 \(oldCarrier)) OR NOT EXISTS (SELECT 1 \(oldWaiting)))"
+                ))
+        }
+        return (sameKey, fromOldKey + sameKey)
+    }
+
+    /// Whether any staged event lists unchanged columns (else the fill is skipped).
+    public static func cdcNeedsFill(_ plan: LoadPlan) -> String {
+        "SELECT count(*) FROM (SELECT 1 FROM \(plan.staging.sql) WHERE \(q(TechnicalColumns.unchanged)) IS NOT NULL LIMIT 1) AS listed"
+    }
+
+    /// An index on the staged keys and order for the fill's lookups.
+    public static func cdcFillIndex(_ plan: LoadPlan) -> String {
+        "CREATE INDEX ON \(plan.staging.sql) (\(list(plan.uniqueKey)), \(q(TechnicalColumns.sequence)))"
+    }
+
+    /// cdc_apply, after the fill (`cdcFillSteps`): per key the last event (highest `__dpone__lsn`,
+    /// then `__dpone__seq`) is applied, only when its lsn is above the target row's `__dpone__lsn`
+    /// (NULL counts as below everything): a delete deletes the row; any other operation updates the
+    /// row (columns still listed as unchanged are left as they are) or inserts it when the key is
+    /// absent.
+    static func cdcApplySteps(_ plan: LoadPlan) -> [FinalizerStep] {
+        let t = plan.target.sql
+        let s = plan.staging.sql
+        let key = plan.uniqueKey
+        let lsn = q(TechnicalColumns.lsn)
+        let unchanged = q(TechnicalColumns.unchanged)
+        let op = q(TechnicalColumns.operation)
+        let seq = q(TechnicalColumns.sequence)
+        let delete = String(RowOperation.delete.rawValue)
+        let valueColumns = plan.columns.filter { !key.contains($0) && $0 != TechnicalColumns.lsn }
+        var steps: [FinalizerStep] = []
+        let last =
+            "last AS (SELECT DISTINCT ON (\(list(key))) * FROM \(s) ORDER BY \(list(key)), \(lsn) DESC, \(seq) DESC)"
+        let newer = "(t.\(lsn) IS NULL OR t.\(lsn) < s.\(lsn))"
+        func withLast(_ statement: String) -> String {
+            "WITH \(last), affected AS (\(statement) RETURNING 1) SELECT count(*) FROM affected"
+        }
+        steps.append(
+            FinalizerStep(
+                withLast("DELETE FROM \(t) AS t USING last AS s WHERE \(keyMatch(key)) AND s.\(op) = \(delete) AND \(newer)"),
+                counts: .deleted))
+        let sets = valueColumns.map { column -> String in
+            let c = q(column)
+            return "\(c) = CASE WHEN s.\(unchanged) IS NOT NULL AND s.\(unchanged)::jsonb ? \(PostgresSQL.quoteLiteral(column)) THEN t.\(c) ELSE s.\(c) END"
+        } + ["\(lsn) = s.\(lsn)"]
+        steps.append(
+            FinalizerStep(
+                withLast(
+                    "UPDATE \(t) AS t SET \(sets.joined(separator: ", ")) FROM last AS s WHERE \(keyMatch(key)) AND s.\(op) <> \(delete) AND \(newer)"
+                ), counts: .updated))
+        steps.append(
+            FinalizerStep(
+                withLast(
+                    "INSERT INTO \(t) (\(list(plan.columns))) SELECT \(list(plan.columns, prefix: "s")) FROM last AS s WHERE s.\(op) <> \(delete) AND NOT EXISTS (SELECT 1 FROM \(t) AS t WHERE \(keyMatch(key)))"
+                ), counts: .inserted))
+        return steps
     }
 }

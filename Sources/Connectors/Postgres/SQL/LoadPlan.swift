@@ -27,6 +27,11 @@ public struct LoadPlan: Sendable {
         /// Replace exactly the partitions (values of `column`) present in staging: delete their rows,
         /// insert the staged rows. A partition that became empty in the source is not touched.
         case partitionReplace(column: String, maxPartitions: Int)
+        /// Apply change events (CDC) by key: per key the last staged event (by `__dpone__lsn`, then
+        /// staging order) wins; deletes remove the row, other events upsert it; an event whose lsn is
+        /// not above the row's stored `__dpone__lsn` is ignored, so a replay is harmless. Columns an
+        /// event lists in `__dpone__unchanged` (unchanged TOAST) keep their current value.
+        case cdcApply
     }
 
     public var target: TableName
@@ -56,7 +61,7 @@ public struct LoadPlan: Sendable {
         switch mode {
         case .fullRefresh, .replace, .partitionReplace: false
         case .incrementalAppend(let onlyNew): onlyNew
-        case .incrementalMerge, .snapshotDiff, .scd2: true
+        case .incrementalMerge, .snapshotDiff, .scd2, .cdcApply: true
         }
     }
 }
@@ -68,4 +73,12 @@ public enum TechnicalColumns {
     public static let validFrom = "__dpone__valid_from_at"
     public static let validTo = "__dpone__valid_to_at"
     public static let isCurrent = "__dpone__is_current"
+    /// cdc_apply: the change's commit end LSN (staged and kept in the target).
+    public static let lsn = "__dpone__lsn"
+    /// cdc_apply: a JSON array of the column names an update left unchanged (TOAST), or NULL (staged only).
+    public static let unchanged = "__dpone__unchanged"
+    /// cdc_apply: the row operation (0 insert, 1 update, 2 delete, 3 upsert), added by the sink (staged only).
+    public static let operation = "__dpone__op"
+    /// cdc_apply: staging order within a checkpoint, added by the sink (staged only).
+    public static let sequence = "__dpone__seq"
 }

@@ -21,7 +21,12 @@ public final class PostgresSink: SinkOperator {
 
     private struct Staging: Sendable {
         var connection: PostgresConnection?
+        /// The staged rows' schema (cdc_apply adds the operation and sequence columns).
         var schema: Schema?
+        /// The columns published to the target.
+        var targetColumns: [String] = []
+        /// cdc_apply: the next staging sequence number.
+        var sequence: Int64 = 0
         var stagingTable: TableName?
         var writer: CopyInWriter?
         var encoder: CopyBinaryEncoder?
@@ -57,13 +62,29 @@ public final class PostgresSink: SinkOperator {
                 .schema, "unique_key column \(key) is not among the source columns (\(schema.names.joined(separator: ", ")))",
                 context: ["table": options.target.description])
         }
+        // cdc_apply: the target keeps the columns and __dpone__lsn; the unchanged-columns list, the
+        // operation and the staging order are staged only.
+        var targetSchema = schema
+        var stagedSchema = schema
+        if options.mode == .cdcApply {
+            guard !options.uniqueKey.isEmpty else {
+                throw DponeError(.manifest, "strategy mode cdc_apply needs unique_key", context: ["table": options.target.description])
+            }
+            targetSchema = Schema(schema.fields.filter { $0.name != TechnicalColumns.unchanged })
+            stagedSchema = Schema(
+                schema.fields + [
+                    Field(TechnicalColumns.operation, .int16, nullable: false),
+                    Field(TechnicalColumns.sequence, .int64, nullable: false),
+                ])
+        }
         let connection = try await PostgresConnection.connect(url: options.url)
         staging.withLock {
             $0.connection = connection
-            $0.schema = schema
+            $0.schema = stagedSchema
+            $0.targetColumns = targetSchema.names
         }
         do {
-            try await prepareTarget(schema: schema, on: connection)
+            try await prepareTarget(schema: targetSchema, on: connection)
         } catch {
             await connection.close()
             staging.withLock { $0.connection = nil }
@@ -193,6 +214,7 @@ public final class PostgresSink: SinkOperator {
 
     public func write(_ batch: Batch) async throws {
         guard batch.rowCount > 0 else { return }
+        let batch = options.mode == .cdcApply ? withOperationAndSequence(batch) : batch
         let connection = try self.connection
         // Take the buffer out (leaving an empty one) so appending to it does not copy it.
         var (writer, encoder, buffer) = staging.withLock { s in
@@ -222,6 +244,26 @@ public final class PostgresSink: SinkOperator {
             s.encoder = encoder
             s.buffer = buffer
         }
+    }
+
+    /// cdc_apply: the batch plus its row operations (upsert when the batch has none) and the staging
+    /// order as columns.
+    private func withOperationAndSequence(_ batch: Batch) -> Batch {
+        let first = staging.withLock { s in
+            defer { s.sequence += Int64(batch.rowCount) }
+            return s.sequence
+        }
+        var op = ColumnBuilder(type: .int16, reservingCapacity: batch.rowCount)
+        var seq = ColumnBuilder(type: .int64, reservingCapacity: batch.rowCount)
+        for i in 0..<batch.rowCount {
+            op.append(Int16((batch.operations?[i] ?? .upsert).rawValue))
+            seq.append(first + Int64(i))
+        }
+        let schema = Schema(
+            batch.schema.fields + [
+                Field(TechnicalColumns.operation, .int16, nullable: false), Field(TechnicalColumns.sequence, .int64, nullable: false),
+            ])
+        return Batch(schema: schema, columns: batch.columns + [op.finish(), seq.finish()], operations: batch.operations)
     }
 
     /// Creates this attempt's staging table and starts the COPY into it.
@@ -268,7 +310,7 @@ public final class PostgresSink: SinkOperator {
         guard let stagingTable = table, let w = writer else { throw DponeError(.internal, "no staging table") }
         let plan = LoadPlan(
             target: options.target, staging: stagingTable,
-            columns: staging.withLock { $0.schema?.names ?? [] }, uniqueKey: options.uniqueKey, mode: options.mode,
+            columns: staging.withLock { $0.targetColumns }, uniqueKey: options.uniqueKey, mode: options.mode,
             loadTimestampSQL: Self.timestampLiteral(Date()))
         let finalBytes = buffer
         let ledger = options.ledger
@@ -310,7 +352,10 @@ public final class PostgresSink: SinkOperator {
                             hint: "restore the state, or start over with `dpone state reset` (it keeps checkpoint numbering) after deciding what the target should hold",
                             context: ["table": plan.target.description, "ledger": ledger.description])
                     }
-                    if let row = published.first {
+                    // cdc_apply re-applies a replayed checkpoint (lsn-guarded, so harmless) instead of
+                    // skipping it: the replay may cover more changes than the first publication, and
+                    // a streaming source does not re-read what it already passed.
+                    if let row = published.first, plan.mode != .cdcApply {
                         try session.execute("DROP TABLE IF EXISTS \(plan.staging.sql)")
                         try session.execute("COMMIT")
                         let positions = try row[0].map { try JSONDecoder().decode(StateValue.self, from: Data($0.utf8)) }
@@ -319,6 +364,18 @@ public final class PostgresSink: SinkOperator {
                             deleted: Int(row[3] ?? "0") ?? 0, publishedPositions: positions)
                     }
                     var counts = Counts()
+                    if plan.mode == .cdcApply,
+                        Int(try session.query(FinalizerSQL.cdcNeedsFill(plan)).first?.first.flatMap { $0 } ?? "0") ?? 0 > 0
+                    {
+                        try session.execute(FinalizerSQL.cdcFillIndex(plan))
+                        let fill = FinalizerSQL.cdcFillSteps(plan)
+                        for sql in fill.first { _ = try session.query(sql) }
+                        for _ in 0..<32 {
+                            var filled = 0
+                            for sql in fill.repeated { filled += Int(try session.query(sql).first?.first.flatMap { $0 } ?? "0") ?? 0 }
+                            if filled == 0 { break }
+                        }
+                    }
                     for (i, step) in FinalizerSQL.steps(plan).enumerated() {
                         let rows = try session.query(step.sql)
                         counts.record(step.counts, rows.first)
@@ -327,7 +384,7 @@ public final class PostgresSink: SinkOperator {
                     let result = counts.commit(for: plan.mode)
                     let positionsJSON = String(decoding: try JSONEncoder().encode(context.positions), as: UTF8.self)
                     _ = try session.query(
-                        "INSERT INTO \(ledger.sql) (pipeline, target, checkpoint, load_id, run_id, positions, inserted, updated, deleted) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)",
+                        "INSERT INTO \(ledger.sql) (pipeline, target, checkpoint, load_id, run_id, positions, inserted, updated, deleted) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9) ON CONFLICT (pipeline, target, checkpoint) DO UPDATE SET load_id = EXCLUDED.load_id, run_id = EXCLUDED.run_id, positions = EXCLUDED.positions, inserted = EXCLUDED.inserted, updated = EXCLUDED.updated, deleted = EXCLUDED.deleted, committed_at = now()",
                         parameters: [
                             context.pipeline, targetText, String(context.id.rawValue), context.loadID, context.runID,
                             positionsJSON, String(result.inserted), String(result.updated), String(result.deleted),

@@ -34,6 +34,7 @@ public enum TargetShape {
     public static func requiredStagedColumns(for mode: LoadPlan.Mode) -> [String] {
         switch mode {
         case .snapshotDiff, .scd2: [TechnicalColumns.rowHash]
+        case .cdcApply: [TechnicalColumns.lsn, TechnicalColumns.unchanged]
         default: []
         }
     }
@@ -53,7 +54,7 @@ public enum TargetShape {
         let keyList = uniqueKey.map(PostgresSQL.quoteIdentifier).joined(separator: ", ")
         var after: [String] = []
         switch mode {
-        case .incrementalMerge, .snapshotDiff, .incrementalAppend(onlyNewRows: true):
+        case .incrementalMerge, .snapshotDiff, .incrementalAppend(onlyNewRows: true), .cdcApply:
             if !uniqueKey.isEmpty { constraints.append("PRIMARY KEY (\(keyList))") }
         case .scd2:
             if !uniqueKey.isEmpty {

@@ -1,0 +1,334 @@
+import DponeTestSupport
+import Flow
+import Foundation
+import PostgresConnector
+import Testing
+
+/// `dpone stream` Postgres -> Postgres through logical replication (source.options.cdc, cdc_apply):
+/// snapshot then streamed inserts / updates / deletes (with unchanged TOAST) land exactly; kill -9
+/// and restart never loses or duplicates and never confirms the slot past dpone's state; an idle
+/// table's slot still follows the server's WAL.
+@Suite(
+    .tags(.integrationReplay, .integrationPostgres), IntegrationGate.replay.trait, IntegrationGate.integration.trait,
+    .enabled(if: binaryBuilt, "dpone binary not built"), .serialized)
+struct PostgresCDCStreamTests {
+    let dir: String
+    let schema = PostgresTestServer.uniqueSchemaName("pgcdc")
+    let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    var slot: String { "dpone_test_cdc_\(suffix)" }
+    var publication: String { "dpone_test_cdcpub_\(suffix)" }
+    var s: String { PostgresSQL.quoteIdentifier(schema) }
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "dpone-pgcdc-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    func manifest() throws -> String {
+        let path = "\(dir)/cdc.yml"
+        try """
+            name: pgcdc
+            source:
+              type: postgres
+              connection: {url: "\(PostgresTestServer.url)"}
+              table: {schema: \(schema), name: src}
+              options: {cdc: {slot: \(slot), publication: \(publication)}}
+            sink: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: \(schema), name: dst}, strategy: {mode: cdc_apply, unique_key: id}}
+            state: {dir: \(dir)/state}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// A table with a key, a numeric, a short text and an out-of-line (EXTERNAL storage) text of
+    /// more than 2 kB on every third row; 300 seeded rows.
+    func setUp(_ pg: PostgresConnection) async throws {
+        try await pg.execute(
+            """
+            CREATE SCHEMA \(s);
+            CREATE TABLE \(s).src (id int PRIMARY KEY, name text, amount numeric(10,2), big text);
+            ALTER TABLE \(s).src ALTER COLUMN big SET STORAGE EXTERNAL;
+            INSERT INTO \(s).src SELECT i, 'n' || i, i * 1.5, CASE WHEN i % 3 = 0 THEN repeat(md5(i::text), 200) END
+              FROM generate_series(1, 300) AS i;
+            CREATE TABLE \(s).other (x serial PRIMARY KEY, payload text);
+            """)
+    }
+
+    /// Count and a digest of every column (the big text through its md5) of a table.
+    func digest(_ pg: PostgresConnection, _ table: String) async throws -> [String] {
+        let rows = try await pg.query(
+            "SELECT count(*)::text, coalesce(md5(string_agg(format('%s|%s|%s|%s', id, name, amount, md5(big)), ',' ORDER BY id)), '') FROM \(s).\(table)")
+        return rows.first?.map { $0 ?? "" } ?? []
+    }
+
+    /// Waits until the target equals the source (or the deadline passes); returns whether it did.
+    func converge(_ pg: PostgresConnection, seconds: Double = 60) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let target = try? await digest(pg, "dst"), try await digest(pg, "src") == target { return true }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        return false
+    }
+
+    func confirmedFlush(_ pg: PostgresConnection) async throws -> String? {
+        try await pg.query("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", parameters: [slot])
+            .first?.first ?? nil
+    }
+
+    /// The lsn in dpone's state file, if any.
+    func stateLSN() throws -> String? {
+        let path = "\(dir)/state/pgcdc@0.json"
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let state = try JSONDecoder().decode(PipelineState.self, from: data)
+        return state.source?["lsn"]?.stringValue
+    }
+
+    func lsnLessOrEqual(_ pg: PostgresConnection, _ a: String, _ b: String) async throws -> Bool {
+        try await pg.query("SELECT ($1::pg_lsn <= $2::pg_lsn)::text", parameters: [a, b]).first?.first == "true"
+    }
+
+    func cleanUp() async {
+        guard let pg = try? await PostgresConnection.connect(url: PostgresTestServer.url) else { return }
+        for _ in 0..<100 {
+            _ = try? await pg.query(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
+                parameters: [slot])
+            if (try? await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", parameters: [slot]).isEmpty) ?? true {
+                break
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        try? await pg.execute("DROP PUBLICATION IF EXISTS \(PostgresSQL.quoteIdentifier(publication))")
+        try? await pg.execute("DROP SCHEMA IF EXISTS \(s) CASCADE")
+        await pg.close()
+    }
+
+    /// One step of a mixed workload on `src`: inserts, updates of short and of non-TOAST columns of
+    /// rows with a TOASTed value (so the value streams as unchanged TOAST), deletes, key changes,
+    /// and transactions touching one key several times.
+    func workloadStep(_ pg: PostgresConnection, _ i: Int) async throws {
+        let t = "\(s).src"
+        switch i % 8 {
+        case 0:
+            try await pg.execute("INSERT INTO \(t) VALUES (\(1_000_000 + i), 'ins\(i)', \(i), CASE WHEN \(i) % 16 = 0 THEN repeat('z', 3000) END)")
+        case 1:
+            try await pg.execute("UPDATE \(t) SET name = 'upd\(i)' WHERE id = (SELECT id FROM \(t) ORDER BY random() LIMIT 1)")
+        case 2:
+            try await pg.execute("UPDATE \(t) SET amount = amount + 1 WHERE id = (SELECT id FROM \(t) WHERE big IS NOT NULL ORDER BY random() LIMIT 1)")
+        case 3:
+            try await pg.execute("DELETE FROM \(t) WHERE id = (SELECT id FROM \(t) ORDER BY random() LIMIT 1)")
+        case 4:
+            try await pg.execute(
+                "BEGIN; INSERT INTO \(t) VALUES (\(2_000_000 + i), 'tx', 1, repeat('q', 2500)); UPDATE \(t) SET amount = 2 WHERE id = \(2_000_000 + i); UPDATE \(t) SET name = 'tx2' WHERE id = \(2_000_000 + i); COMMIT")
+        case 5:
+            try await pg.execute("UPDATE \(t) SET id = id + 100000000 WHERE id = (SELECT id FROM \(t) AS a WHERE id < 100000000 AND NOT EXISTS (SELECT 1 FROM \(t) AS b WHERE b.id = a.id + 100000000) ORDER BY random() LIMIT 1)")
+        case 6:
+            try await pg.execute("BEGIN; DELETE FROM \(t) WHERE id = \(1_000_000 + i - 6); INSERT INTO \(t) VALUES (\(1_000_000 + i - 6), 'again', 7, NULL); COMMIT")
+        default:
+            try await pg.execute("UPDATE \(t) SET big = big || 'x' WHERE id = (SELECT id FROM \(t) WHERE big IS NOT NULL ORDER BY random() LIMIT 1)")
+        }
+    }
+
+    @Test func snapshotThenChangesLandExactlyAndSIGTERMDrains() async throws {
+        try PostgresTestServer.require()
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        do {
+            try await setUp(pg)
+            let path = try manifest()
+            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/worker.log")
+            #expect(try await converge(pg), "snapshot: \(worker.output)")
+            #expect(try await digest(pg, "dst").first == "300")
+            for i in 0..<200 { try await workloadStep(pg, i) }
+            // An update of a non-TOAST column of a row whose big value stays out of line.
+            let toasted = try #require(
+                try await pg.query("SELECT min(id)::text FROM \(s).src WHERE big IS NOT NULL AND length(big) = 6400").first?.first ?? nil)
+            try await pg.execute("UPDATE \(s).src SET name = 'toast-kept' WHERE id = \(toasted)")
+            #expect(try await converge(pg), "changes: \(worker.output)")
+            #expect(worker.stop() == 0, "a stop request publishes and exits 0: \(worker.output)")
+            #expect(try await digest(pg, "src") == digest(pg, "dst"))
+            // Streamed, not re-snapshotted: many commits' lsns, several checkpoints in the ledger.
+            let lsns = try await pg.query("SELECT count(DISTINCT __dpone__lsn)::text FROM \(s).dst")
+            #expect(Int(lsns.first?.first.flatMap { $0 } ?? "0") ?? 0 > 20, "\(lsns)")
+            let checkpoints = try await pg.query("SELECT count(*)::text, sum(deleted)::text FROM \(s).__dpone__loads WHERE pipeline = 'pgcdc@0'")
+            #expect(Int(checkpoints.first?.first.flatMap { $0 } ?? "0") ?? 0 >= 2, "\(checkpoints)")
+            #expect(Int(checkpoints.first?.last.flatMap { $0 } ?? "0") ?? 0 > 0, "deletes were applied: \(checkpoints)")
+            let kept = try await pg.query(
+                "SELECT d.name, length(d.big)::text, (d.big = s.big)::text FROM \(s).dst AS d JOIN \(s).src AS s USING (id) WHERE id = \(toasted)")
+            #expect(kept == [["toast-kept", "6400", "true"]], "the unchanged TOAST value is intact")
+            // The slot is confirmed up to what the state holds, not beyond.
+            let state = try #require(try stateLSN())
+            let confirmed = try #require(try await confirmedFlush(pg))
+            #expect(try await lsnLessOrEqual(pg, confirmed, state), "confirmed \(confirmed) <= state \(state)")
+        } catch {
+            await pg.close()
+            await cleanUp()
+            throw error
+        }
+        await pg.close()
+        await cleanUp()
+    }
+
+    @Test func killNineThreeTimesAndRestartConvergesAndNeverConfirmsPastState() async throws {
+        try PostgresTestServer.require()
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        do {
+            try await setUp(pg)
+            let path = try manifest()
+            var worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/w0.log")
+            #expect(try await converge(pg), "snapshot: \(worker.output)")
+            let writer = try await PostgresConnection.connect(url: PostgresTestServer.url)
+            let stop = Flag()
+            let workload = Task {
+                var i = 0
+                while !stop.isSet {
+                    try await workloadStep(writer, i)
+                    i += 1
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                return i
+            }
+            for round in 1...3 {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1500...3000)))
+                worker.killHard()
+                // After the kill: the slot was never confirmed past the durable state.
+                try await Task.sleep(for: .milliseconds(300))
+                let state = try #require(try stateLSN(), "round \(round): \(worker.output)")
+                let confirmed = try #require(try await confirmedFlush(pg))
+                #expect(try await lsnLessOrEqual(pg, confirmed, state), "round \(round): confirmed \(confirmed) <= state \(state)")
+                worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/w\(round).log")
+            }
+            try await Task.sleep(for: .seconds(1))
+            stop.set()
+            let steps = try await workload.value
+            await writer.close()
+            #expect(steps > 50, "the workload ran")
+            #expect(try await converge(pg, seconds: 90), "after restarts: \(worker.output)")
+            #expect(worker.stop() == 0, "\(worker.output)")
+            #expect(try await digest(pg, "src") == digest(pg, "dst"))
+            #expect(!worker.output.contains("created replication slot"), "a restart never snapshots again")
+        } catch {
+            await pg.close()
+            await cleanUp()
+            throw error
+        }
+        await pg.close()
+        await cleanUp()
+    }
+
+    @Test func idleTableSlotFollowsTheServerWAL() async throws {
+        try PostgresTestServer.require()
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        do {
+            try await setUp(pg)
+            let path = try manifest()
+            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/idle.log")
+            #expect(try await converge(pg), "snapshot: \(worker.output)")
+            var start: String?
+            for _ in 0..<100 where start == nil {
+                start = try await confirmedFlush(pg)
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            // Writes to a table outside the publication only.
+            for i in 0..<50 { try await pg.execute("INSERT INTO \(s).other (payload) VALUES (repeat('w', 500) || \(i))") }
+            let walAfterWrites = try #require(try await pg.query("SELECT pg_current_wal_lsn()::text").first?.first ?? nil)
+            var advanced = false
+            let deadline = Date().addingTimeInterval(40)
+            while Date() < deadline && !advanced {
+                if let confirmed = try await confirmedFlush(pg) { advanced = try await lsnLessOrEqual(pg, walAfterWrites, confirmed) }
+                if !advanced { try await Task.sleep(for: .milliseconds(250)) }
+            }
+            #expect(advanced, "confirmed_flush_lsn reached \(walAfterWrites) (from \(start ?? "?")): \(worker.output)")
+            let state = try #require(try stateLSN())
+            let confirmed = try #require(try await confirmedFlush(pg))
+            #expect(try await lsnLessOrEqual(pg, confirmed, state), "confirmed \(confirmed) <= state \(state)")
+            #expect(worker.stop() == 0, "\(worker.output)")
+            #expect(try await digest(pg, "src") == digest(pg, "dst"))
+        } catch {
+            await pg.close()
+            await cleanUp()
+            throw error
+        }
+        await pg.close()
+        await cleanUp()
+    }
+
+    /// A slot without dpone state (a first start that died before its snapshot was durable) is
+    /// created again with a snapshot; a slot that disappeared under a done snapshot is a clear error.
+    @Test func leftoverSlotIsRecreatedAndAMissingSlotIsAnError() async throws {
+        try PostgresTestServer.require()
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        do {
+            try await setUp(pg)
+            _ = try await pg.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", parameters: [slot])
+            let path = try manifest()
+            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/left.log")
+            #expect(try await converge(pg), "\(worker.output)")
+            try await pg.execute("UPDATE \(s).src SET name = 'after' WHERE id = 1")
+            #expect(try await converge(pg), "\(worker.output)")
+            #expect(worker.stop() == 0, "\(worker.output)")
+            #expect(worker.output.contains("dropping replication slot left by a start"), "\(worker.output)")
+            await cleanUpSlotOnly(pg)
+            let out = try CLI.run(["stream", path, "--max-duration", "20s"])
+            #expect(out.status == 1, "\(out.stdout) \(out.stderr)")
+            #expect(out.stdout.contains("does not exist, but dpone's state says its snapshot was taken"), "\(out.stdout) \(out.stderr)")
+        } catch {
+            await pg.close()
+            await cleanUp()
+            throw error
+        }
+        await pg.close()
+        await cleanUp()
+    }
+
+    func cleanUpSlotOnly(_ pg: PostgresConnection) async {
+        for _ in 0..<100 {
+            _ = try? await pg.query(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
+                parameters: [slot])
+            if (try? await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", parameters: [slot]).isEmpty) ?? true {
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    @Test func aTableWithoutReplicaIdentityFailsAtStart() async throws {
+        try PostgresTestServer.require()
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        do {
+            try await pg.execute("CREATE SCHEMA \(s); CREATE TABLE \(s).src (id int, name text, amount numeric(10,2), big text)")
+            let out = try CLI.run(["stream", try manifest(), "--max-duration", "20s"])
+            #expect(out.status == 1, "\(out.stdout) \(out.stderr)")
+            #expect(out.stdout.contains("has no usable replica identity"), "\(out.stdout) \(out.stderr)")
+            #expect(try await confirmedFlush(pg) == nil, "no slot was created")
+            #expect(try await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", parameters: [slot]).isEmpty)
+        } catch {
+            await pg.close()
+            await cleanUp()
+            throw error
+        }
+        await pg.close()
+        await cleanUp()
+    }
+
+    @Test func batchRefusesCDCAndStreamRefusesAPlainPostgresSource() throws {
+        let path = "\(dir)/batch.yml"
+        try """
+            name: cdcbatch
+            source: {type: postgres, connection: {url: "postgresql://u@127.0.0.1:1/db"}, table: {name: src}, options: {cdc: {slot: s1, publication: p1}}}
+            sink: {type: postgres, connection: {url: "postgresql://u@127.0.0.1:1/db"}, table: {name: dst}, strategy: {mode: cdc_apply, unique_key: id}}
+            state: {dir: \(dir)/state-batch}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let out = try CLI.run(["batch", path])
+        #expect(out.status == 2, "a usage error: \(out.stdout) \(out.stderr)")
+        #expect(out.stdout.contains("run this manifest with dpone stream"), "\(out.stdout) \(out.stderr)")
+    }
+}
+
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}
+
+import Synchronization
