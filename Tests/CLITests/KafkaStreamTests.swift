@@ -14,7 +14,7 @@ final class StreamProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DPONE_") }
-        env["DPONE_LOG_LEVEL"] = "notice"
+        env["DPONE_LOG_LEVEL"] = "info"
         for (k, v) in extra { env[k] = v }
         process.environment = env
         FileManager.default.createFile(atPath: log, contents: nil)
@@ -67,7 +67,7 @@ struct KafkaStreamTests {
               type: kafka
               connection: {url: "\(try KafkaTestServer.url)"}
               topic: \(topic)
-              options: {schema: [{name: id, type: int64, nullable: false}, {name: payload, type: string}]}
+              options: {group_id: \(topic), schema: [{name: id, type: int64, nullable: false}, {name: payload, type: string}]}
             sink: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: \(schema), name: target}, strategy: {mode: incremental_merge, unique_key: id}}
             state: {dir: \(dir)/state}
             """.write(toFile: path, atomically: true, encoding: .utf8)
@@ -114,14 +114,14 @@ struct KafkaStreamTests {
         #expect(try await waitFor(["300", "300", "50"]) == ["300", "300", "50"], "\(worker.output)")
         let status = worker.stop()
         #expect(status == 0, "a stop request finishes the checkpoint and exits 0: \(worker.output)")
-        let committed = try KafkaTestServer.committed(topic, group: "dpone-kstream", partitions: 6)
+        let committed = try KafkaTestServer.committed(topic, group: topic, partitions: 6)
         #expect(committed.reduce(0, +) == 350, "every consumed offset committed after its state: \(committed)")
         // A restart resumes from the committed offsets and reads nothing twice.
         try KafkaTestServer.produce(topic, Self.messages(301...310, version: 1))
         let again = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms", "--max-duration", "20s"], log: "\(dir)/again.log")
         #expect(try await waitFor(["310", "310", "50"]) == ["310", "310", "50"], "\(again.output)")
         #expect(again.stop() == 0)
-        #expect(try KafkaTestServer.committed(topic, group: "dpone-kstream", partitions: 6).reduce(0, +) == 360)
+        #expect(try KafkaTestServer.committed(topic, group: topic, partitions: 6).reduce(0, +) == 360)
     }
 
     @Test func twoWorkersSplitPartitionsAndSurviveAKill() async throws {

@@ -175,11 +175,20 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         lastCheckpoint = Date()
     }
 
-    /// Waits until the last emitted checkpoint is durable (the run failing cancels the wait).
-    private func awaitDurable() throws {
+    /// Waits until the last emitted checkpoint is durable (the run failing cancels the wait), at
+    /// most `seconds`: a sink that cannot publish must not keep a stop request or a rebalance
+    /// waiting forever. Nothing is lost on timeout: its offsets are simply not committed.
+    private func awaitDurable(seconds: Double = 120) throws {
         guard let target = lastEmitted else { return }
+        let deadline = Date().addingTimeInterval(seconds)
         while durable.withLock({ $0.map { $0.id < target } ?? true }) {
             try cancel.check("waiting for checkpoint \(target) of \(options.topic) to be durable")
+            guard Date() < deadline else {
+                throw DponeError(
+                    .checkpoint, "checkpoint \(target) of \(options.topic) did not become durable within \(Int(seconds)) s",
+                    hint: "the sink is not publishing; its offsets stay uncommitted and the next run re-reads them",
+                    context: ["topic": options.topic])
+            }
             _ = durableChanged.wait(timeout: .now() + .milliseconds(100))
         }
     }

@@ -420,6 +420,9 @@ public final class PostgresSink: SinkOperator {
         return commit
     }
 
+    /// `cdc_apply` applies delete events; every other strategy would store them as rows.
+    public var appliesDeletes: Bool { options.mode == .cdcApply }
+
     public func abort() async {
         let (connection, writer, table) = staging.withLock { s in (s.connection, s.writer, s.stagingTable) }
         guard let connection else { return }
