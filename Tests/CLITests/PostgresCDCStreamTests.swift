@@ -332,3 +332,59 @@ final class Flag: Sendable {
 }
 
 import Synchronization
+
+extension PostgresCDCStreamTests {
+    /// PG CDC -> Kafka: the snapshot and streamed changes become upsert events keyed by the primary
+    /// key, and deletes become tombstones of their key.
+    @Test func changesToKafkaAsUpsertsAndTombstones() async throws {
+        try PostgresTestServer.require()
+        try KafkaTestServer.require()
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        do {
+            try await pg.execute(
+                """
+                CREATE SCHEMA \(s);
+                CREATE TABLE \(s).src (id int PRIMARY KEY, name text);
+                INSERT INTO \(s).src SELECT i, 'n' || i FROM generate_series(1, 20) AS i;
+                """)
+            let topic = try KafkaTestServer.createTopic("cdc", partitions: 3)
+            let path = "\(dir)/tokafka.yml"
+            try """
+                name: pgcdc
+                source:
+                  type: postgres
+                  connection: {url: "\(PostgresTestServer.url)"}
+                  table: {schema: \(schema), name: src}
+                  options: {cdc: {slot: \(slot), publication: \(publication)}}
+                sink: {type: kafka, connection: {url: "\(try KafkaTestServer.url)"}, topic: \(topic), strategy: {mode: cdc_apply, unique_key: id}}
+                state: {dir: \(dir)/state}
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/kafka.log")
+            // The snapshot first (20 upserts), then the changes stream.
+            let snapshotDeadline = Date().addingTimeInterval(60)
+            while Date() < snapshotDeadline, ((try? KafkaTestServer.consumeAll(topic, partitions: 3))?.count ?? 0) < 20 {
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            try await pg.execute(
+                "UPDATE \(s).src SET name = 'changed' WHERE id IN (1, 2); DELETE FROM \(s).src WHERE id IN (3, 4); INSERT INTO \(s).src VALUES (21, 'new')")
+            var records: [KafkaTestServer.Record] = []
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                records = (try? KafkaTestServer.consumeAll(topic, partitions: 3)) ?? []
+                if records.count >= 25 { break }
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            #expect(worker.stop() == 0, "\(worker.output)")
+            #expect(records.count == 25, "20 snapshot rows, 2 updates, 2 deletes, 1 insert: \(records.count)\n\(worker.output)")
+            let tombstones = records.filter { $0.value == nil }.compactMap(\.key).sorted()
+            #expect(tombstones == ["{\"id\":3}", "{\"id\":4}"], "\(tombstones)")
+            let updated = records.filter { $0.key == "{\"id\":1}" }.last?.value ?? ""
+            #expect(updated.contains("\"name\":\"changed\""), "\(updated)")
+            #expect(records.filter { $0.value == nil }.allSatisfy { $0.headers["dpone.op"] == "delete" })
+        } catch {
+            Issue.record(error)
+        }
+        await pg.close()
+        await cleanUp()
+    }
+}
