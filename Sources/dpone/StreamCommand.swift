@@ -30,9 +30,10 @@ struct StreamCommand: AsyncParsableCommand {
         commandName: "stream",
         abstract: "Run a pipeline continuously, checkpointing every few seconds, until stopped.",
         discussion: """
-            SIGINT or SIGTERM finishes the current checkpoint (publish, state, commit upstream) and \
-            exits 0; a restart resumes from there. Workers of one pipeline (--worker) share the Kafka \
-            consumer group and split the partitions. Exit codes: 0 stopped cleanly, 1 the run failed, \
+            Sources: Kafka (consumer groups) and Postgres tables through logical replication \
+            (source.options.cdc). SIGINT or SIGTERM finishes the current checkpoint (publish, state, \
+            commit upstream) and exits 0; a restart resumes from there. Workers of one pipeline \
+            (--worker) share the Kafka consumer group and split the partitions. Exit codes: 0 stopped cleanly, 1 the run failed, \
             2 bad usage or invalid manifest.
             """
     )
