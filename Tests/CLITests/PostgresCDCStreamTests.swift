@@ -201,7 +201,7 @@ struct PostgresCDCStreamTests {
             stop.set()
             let steps = try await workload.value
             await writer.close()
-            #expect(steps > 50, "the workload ran")
+            #expect(steps > 10, "the workload ran during the kills (\(steps) steps)")
             #expect(try await converge(pg, seconds: 90), "after restarts: \(worker.output)")
             #expect(worker.stop() == 0, "\(worker.output)")
             #expect(try await digest(pg, "src") == digest(pg, "dst"))

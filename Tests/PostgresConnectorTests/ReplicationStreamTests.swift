@@ -127,7 +127,8 @@ struct ReplicationStreamTests {
                 var confirmed = try await Self.confirmedFlush(conn, slotName)
                 let confirmDeadline = ContinuousClock.now + .seconds(10)
                 while confirmed != commit.endLSN, ContinuousClock.now < confirmDeadline {
-                    try await Task.sleep(for: .milliseconds(50))
+                    // Keep serving the stream while waiting (keepalives), as a real consumer does.
+                    _ = try await stream.receive(timeout: .milliseconds(100))
                     confirmed = try await Self.confirmedFlush(conn, slotName)
                 }
                 #expect(confirmed == commit.endLSN)
