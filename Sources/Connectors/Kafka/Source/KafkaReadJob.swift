@@ -87,26 +87,14 @@ struct KafkaReadJob: @unchecked Sendable {
         var positions = KafkaPositions(topic: topic, offsets: Dictionary(uniqueKeysWithValues: windows.map { ($0.partition, $0.start) }))
         let ends = Dictionary(uniqueKeysWithValues: windows.map { ($0.partition, $0.end) })
         var pending = Set(windows.filter { $0.start < $0.end }.map(\.partition))
-        let quarantine: KafkaQuarantine? = {
-            if case .quarantine(let path, let max) = options.onDecodeError { return KafkaQuarantine(path: path, maxMessages: max) }
-            return nil
-        }()
-        defer { quarantine?.close() }
+        var intake = KafkaMessageIntake(options: options, valueSchema: valueSchema, outputSchema: outputSchema, reader: reader)
+        defer { intake.quarantine?.close() }
         var limit = Int.max
         if case .maxRecords(let n) = options.readMode { limit = n }
         var consumed = 0
 
-        var values = BatchBuilder(schema: valueSchema, reservingCapacity: min(options.batchRows, 4096))
-        var meta = BatchBuilder(schema: Schema(options.metadataColumns ? KafkaMetadataColumns.fields : []))
-        var operations: [RowOperation] = []
-        let keepOperations = options.tombstones == .delete || options.envelope != .flat
-
         func emit() throws {
-            guard values.rowCount > 0 else { return }
-            let columns = values.finish().columns + meta.finish().columns
-            let batch = Batch(schema: outputSchema, columns: columns, operations: keepOperations ? operations : nil)
-            operations.removeAll(keepingCapacity: true)
-            try output.sendBlocking(batch)
+            if let batch = intake.batch() { try output.sendBlocking(batch) }
         }
 
         if !pending.isEmpty {
@@ -152,39 +140,14 @@ struct KafkaReadJob: @unchecked Sendable {
                 pending.remove(p)
                 continue
             }
-            let value = m.payload.map { UnsafeRawBufferPointer(start: $0, count: m.len) }
-            let key = m.key.map { UnsafeRawBufferPointer(start: $0, count: m.key_len) }
-            let rowsBefore = values.rowCount
-            do {
-                if let op = try reader.read(value: value, key: key, into: &values) {
-                    operations.append(op)
-                    if options.metadataColumns {
-                        meta.columns[0].append(p)
-                        meta.columns[1].append(m.offset)
-                        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-                        let ms = rd_kafka_message_timestamp(message, &type)
-                        if ms >= 0 { meta.columns[2].append(ms * 1000) } else { meta.columns[2].appendNull() }
-                        if let key { meta.columns[3].append(bytes: key) } else { meta.columns[3].appendNull() }
-                    }
-                }
-            } catch {
-                for i in values.columns.indices { values.columns[i].truncate(to: rowsBefore) }
-                let reason = (error as? DponeError)?.message ?? "\(error)"
-                guard let quarantine else {
-                    throw DponeError(
-                        .source, "undecodable message at \(topic) partition \(p) offset \(m.offset): \(reason)",
-                        hint: "fix the producer, or set source.options.on_decode_error: quarantine; nothing was published or committed",
-                        context: ["topic": topic, "partition": String(p), "offset": String(m.offset)])
-                }
-                try quarantine.add(topic: topic, partition: p, offset: m.offset, key: key, payload: value, error: reason)
-            }
+            try intake.take(message)
             consumed += 1
             positions.offsets[p] = m.offset + 1
             if m.offset + 1 >= end { pending.remove(p) }
-            if values.rowCount >= options.batchRows || values.byteCount >= options.batchBytes { try emit() }
+            if intake.isFull { try emit() }
         }
         try emit()
-        try quarantine?.flush(sync: true)
+        try intake.syncQuarantine()
         try output.checkpointBlocking(positions: positions.stateValue)
     }
 }

@@ -20,7 +20,6 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
     let cancel: CancellationFlag
     let valueSchema: Schema
     let outputSchema: Schema
-    var reader: KafkaRowReader
     let logger = Logger(label: "dpone.kafka.stream")
 
     // Owned by the consumer thread.
@@ -29,10 +28,7 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
     private var dirty = false
     private var lastCheckpoint = Date()
     private var lastEmitted: CheckpointID?
-    private var values: BatchBuilder
-    private var meta: BatchBuilder
-    private var operations: [RowOperation] = []
-    private var quarantine: KafkaQuarantine?
+    private var intake: KafkaMessageIntake
 
     private var owned = Set<Int32>()
     /// The durable positions committed to the group so far (consumer thread).
@@ -54,10 +50,7 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         self.cancel = cancel
         self.valueSchema = valueSchema
         self.outputSchema = outputSchema
-        self.reader = reader
-        values = BatchBuilder(schema: valueSchema, reservingCapacity: 1024)
-        meta = BatchBuilder(schema: Schema(options.metadataColumns ? KafkaMetadataColumns.fields : []))
-        if case .quarantine(let path, let max) = options.onDecodeError { quarantine = KafkaQuarantine(path: path, maxMessages: max) }
+        intake = KafkaMessageIntake(options: options, valueSchema: valueSchema, outputSchema: outputSchema, reader: reader)
     }
 
     /// Called by the source when checkpoint `id` is durable with `positions`.
@@ -91,7 +84,7 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         properties["enable.partition.eof"] = "false"
         let consumer = try KafkaConsumerHandle.makeGroupMember(properties: properties, box: box)
         self.consumer = consumer
-        defer { quarantine?.close() }
+        defer { intake.quarantine?.close() }
         try consumer.subscribe(options.topic)
         logger.info("joined the group", metadata: ["group": "\(options.groupID)", "topic": "\(options.topic)"])
         while !mode.stop.isStopped {
@@ -102,7 +95,7 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
             }
             if dirty && Date().timeIntervalSince(lastCheckpoint) >= mode.checkpointInterval { try checkpoint() }
             try commitDurable(sync: false)
-            if values.rowCount >= options.batchRows || values.byteCount >= options.batchBytes { try emit() }
+            if intake.isFull { try emit() }
         }
         // Stop: publish what was read, wait until it is durable, then leave the group (the
         // revocation commits the final offsets).
@@ -127,48 +120,18 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
             throw DponeError(.source, "\(topic): \(text)", context: ["topic": topic, "partition": String(m.partition)])
         }
         let p = m.partition
-        let value = m.payload.map { UnsafeRawBufferPointer(start: $0, count: m.len) }
-        let key = m.key.map { UnsafeRawBufferPointer(start: $0, count: m.key_len) }
-        let rowsBefore = values.rowCount
-        do {
-            if let op = try reader.read(value: value, key: key, into: &values) {
-                operations.append(op)
-                if options.metadataColumns {
-                    meta.columns[0].append(p)
-                    meta.columns[1].append(m.offset)
-                    var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-                    let ms = rd_kafka_message_timestamp(message, &type)
-                    if ms >= 0 { meta.columns[2].append(ms * 1000) } else { meta.columns[2].appendNull() }
-                    if let key { meta.columns[3].append(bytes: key) } else { meta.columns[3].appendNull() }
-                }
-            }
-        } catch {
-            for i in values.columns.indices { values.columns[i].truncate(to: rowsBefore) }
-            let reason = (error as? DponeError)?.message ?? "\(error)"
-            guard let quarantine else {
-                throw DponeError(
-                    .source, "undecodable message at \(topic) partition \(p) offset \(m.offset): \(reason)",
-                    hint: "fix the producer, or set source.options.on_decode_error: quarantine",
-                    context: ["topic": topic, "partition": String(p), "offset": String(m.offset)])
-            }
-            try quarantine.add(topic: topic, partition: p, offset: m.offset, key: key, payload: value, error: reason)
-        }
+        try intake.take(message)
         positions[p] = m.offset + 1
         dirty = true
     }
 
     private func emit() throws {
-        guard values.rowCount > 0 else { return }
-        let keep = options.tombstones == .delete || options.envelope != .flat
-        let batch = Batch(
-            schema: outputSchema, columns: values.finish().columns + meta.finish().columns, operations: keep ? operations : nil)
-        operations.removeAll(keepingCapacity: true)
-        try output.sendBlocking(batch)
+        if let batch = intake.batch() { try output.sendBlocking(batch) }
     }
 
     private func checkpoint() throws {
         try emit()
-        try quarantine?.flush(sync: true)
+        try intake.syncQuarantine()
         let state = KafkaPositions(topic: options.topic, offsets: positions)
         lastEmitted = try output.checkpointBlocking(positions: state.stateValue)
         dirty = false
