@@ -12,12 +12,18 @@ public struct StreamOptions: Sendable {
     /// (`<pipeline>@<worker>`), so their checkpoints never collide.
     public var worker: String
     public var stop: StopSignal
+    /// Called about every 250 ms with the rows and bytes read so far (the status line).
+    public var progress: (@Sendable (ProgressSample) -> Void)?
 
-    public init(stateDirectory: String? = nil, checkpointInterval: Double = 5, worker: String = "0", stop: StopSignal = StopSignal()) {
+    public init(
+        stateDirectory: String? = nil, checkpointInterval: Double = 5, worker: String = "0", stop: StopSignal = StopSignal(),
+        progress: (@Sendable (ProgressSample) -> Void)? = nil
+    ) {
         self.stateDirectory = stateDirectory
         self.checkpointInterval = checkpointInterval
         self.worker = worker
         self.stop = stop
+        self.progress = progress
     }
 }
 
@@ -48,7 +54,7 @@ public enum StreamPipeline {
         return await BatchPipeline.run(
             document: doc,
             options: BatchOptions(
-                stateDirectory: options.stateDirectory,
+                stateDirectory: options.stateDirectory, progress: options.progress,
                 continuous: ContinuousMode(checkpointInterval: options.checkpointInterval, stop: options.stop)))
     }
 }

@@ -53,6 +53,9 @@ struct StreamCommand: AsyncParsableCommand {
     @Option(help: "Result format: text or json.")
     var format: OutputFormat = .text
 
+    @Option(help: "Status line: auto (live on a terminal), plain (a line every 5 s), none.")
+    var progress: ProgressMode = .auto
+
     @Option(name: .customLong("state-dir"), help: "Directory of the file state store.")
     var stateDir: String?
 
@@ -82,10 +85,13 @@ struct StreamCommand: AsyncParsableCommand {
             }
         }
         defer { timer?.cancel() }
+        let reporter = ProgressReporter(mode: progress)
         let result = await StreamPipeline.run(
             document: document,
             options: StreamOptions(
-                stateDirectory: stateDir, checkpointInterval: checkpointInterval.seconds, worker: worker, stop: stop))
+                stateDirectory: stateDir, checkpointInterval: checkpointInterval.seconds, worker: worker, stop: stop,
+                progress: reporter.isEnabled ? reporter.update : nil))
+        reporter.finish()
         switch format {
         case .json: print(result.jsonString())
         case .text: print(result.textSummary())

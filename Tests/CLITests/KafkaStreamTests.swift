@@ -118,8 +118,11 @@ struct KafkaStreamTests {
         #expect(committed.reduce(0, +) == 350, "every consumed offset committed after its state: \(committed)")
         // A restart resumes from the committed offsets and reads nothing twice.
         try KafkaTestServer.produce(topic, Self.messages(301...310, version: 1))
-        let again = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms", "--max-duration", "20s"], log: "\(dir)/again.log")
+        let again = try StreamProcess(
+            ["stream", path, "--checkpoint-interval", "300ms", "--max-duration", "20s", "--progress", "plain"], log: "\(dir)/again.log")
         #expect(try await waitFor(["310", "310", "50"]) == ["310", "310", "50"], "\(again.output)")
+        try await Task.sleep(for: .seconds(5.5))
+        #expect(again.output.contains("rows/s"), "a plain status line every 5 s: \(again.output)")
         #expect(again.stop() == 0)
         #expect(try KafkaTestServer.committed(topic, group: topic, partitions: 6).reduce(0, +) == 360)
     }
