@@ -20,52 +20,7 @@ enum ColumnText {
     /// when the text is not a valid value of that type.
     @inline(__always)
     static func append(_ text: UnsafeRawBufferPointer, to builder: inout ColumnBuilder) -> Bool {
-        switch builder.type {
-        case .string, .json:
-            builder.append(bytes: text)
-        case .int64:
-            guard let v = ScalarParsing.int64(text) else { return false }
-            builder.append(v)
-        case .int32:
-            guard let v = ScalarParsing.int64(text), let x = Int32(exactly: v) else { return false }
-            builder.append(x)
-        case .int16:
-            guard let v = ScalarParsing.int64(text), let x = Int16(exactly: v) else { return false }
-            builder.append(x)
-        case .float64:
-            guard let v = ScalarParsing.double(text) else { return false }
-            builder.append(v)
-        case .float32:
-            guard let v = ScalarParsing.float(text) else { return false }
-            builder.append(v)
-        case .decimal(let precision, let scale):
-            guard let v = ScalarParsing.decimal(text, precision: precision, scale: scale) else { return false }
-            builder.append(v)
-        case .bool:
-            guard let v = ScalarParsing.bool(text) else { return false }
-            builder.append(v)
-        case .date:
-            guard let v = ScalarParsing.date(text) else { return false }
-            builder.append(v)
-        case .time:
-            guard let v = ScalarParsing.time(text) else { return false }
-            builder.append(v)
-        case .timestamp:
-            guard let v = ScalarParsing.timestamp(text) else { return false }
-            builder.append(v.micros)
-        case .uuid:
-            return withUnsafeTemporaryAllocation(byteCount: 16, alignment: 1) { out in
-                guard ScalarParsing.uuid(text, into: out) else { return false }
-                builder.append(bytes: UnsafeRawBufferPointer(out))
-                return true
-            }
-        case .bytes:
-            var decoded: [UInt8] = []
-            decoded.reserveCapacity(text.count / 2)
-            guard ScalarParsing.hex(text, into: &decoded) else { return false }
-            decoded.withUnsafeBytes { builder.append(bytes: $0) }
-        }
-        return true
+        builder.append(text: text)
     }
 
     /// Trims ASCII spaces and tabs from both ends (non-text types tolerate padding).

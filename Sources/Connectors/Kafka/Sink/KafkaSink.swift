@@ -88,6 +88,10 @@ public final class KafkaSink: SinkOperator {
         }
         let options = self.options
         let keyBatch = s.keyEncoder.map { Batch(schema: $0.schema, columns: s.keyIndexes.map { batch.columns[$0] }) }
+        // The headers of each operation, built once a batch rather than once a row.
+        let headersByOp = (0...3).map { raw in
+            s.headers + [("dpone.op", Array(Self.opName(RowOperation(rawValue: UInt8(raw)) ?? .upsert, mode: options.mode).utf8))]
+        }
         try await thread.run {
             var value: [UInt8] = []
             var key: [UInt8] = []
@@ -107,8 +111,7 @@ public final class KafkaSink: SinkOperator {
                         Self.encodeValue(batch, row: row, op: op, encoder: valueEncoder, options: options, into: &value)
                     }
                 }
-                let opText = Self.opName(op, mode: options.mode)
-                let headers = s.headers + [("dpone.op", Array(opText.utf8))]
+                let headers = headersByOp[Int(op.rawValue)]
                 try key.withUnsafeBytes { k in
                     try value.withUnsafeBytes { v in
                         try producer.produce(

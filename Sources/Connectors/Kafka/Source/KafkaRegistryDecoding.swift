@@ -84,10 +84,12 @@ struct AvroWireDecoders: WireDecoderSource {
             let client = self.client
             let id = frame.schemaID
             let writer = try KafkaRegistryDecoding.blocking { try await client.schema(id: id) }
-            return try AvroDecoder(writer: AvroSchema(parsing: writer.schema), reader: reader)
-        }
-        guard decoder.schema == schema else {
-            throw DponeError(.schema, "the Avro reader schema does not give the declared columns")
+            let decoder = try AvroDecoder(writer: AvroSchema(parsing: writer.schema), reader: reader)
+            // Checked once per writer schema, not per message.
+            guard decoder.schema == schema else {
+                throw DponeError(.schema, "the Avro reader schema does not give the declared columns")
+            }
+            return decoder
         }
         try decoder.decode(UnsafeRawBufferPointer(rebasing: payload[frame.payload]), into: &columns)
     }

@@ -69,19 +69,22 @@ struct KafkaRowReader: Sendable {
             return .upsert
         case .dpone:
             var data: Range<Int>?
-            var op: String?
+            var op: Range<Int>?
             try JSONObjectReader.forEachMember(of: value) { key, range, kind in
                 if key == "data", kind == .object { data = range }
-                if key == "op", kind == .string { op = String(decoding: value[(range.lowerBound + 1)..<(range.upperBound - 1)], as: UTF8.self) }
+                if key == "op", kind == .string { op = (range.lowerBound + 1)..<(range.upperBound - 1) }
             }
             guard let data else { throw DponeError(.source, "a dpone envelope without a \"data\" object") }
+            // The op's bytes are compared in place (no string per message).
             let operation: RowOperation
-            switch op ?? "upsert" {
-            case "insert", "snapshot": operation = .insert
-            case "update": operation = .update
-            case "upsert": operation = .upsert
-            case "delete": operation = .delete
-            default: throw DponeError(.source, "unknown dpone envelope op \"\(op ?? "")\"")
+            if let op {
+                let text = UnsafeRawBufferPointer(rebasing: value[op])
+                guard let known = Self.envelopeOps.first(where: { $0.0.elementsEqual(text) })?.1 else {
+                    throw DponeError(.source, "unknown dpone envelope op \"\(String(decoding: text, as: UTF8.self))\"")
+                }
+                operation = known
+            } else {
+                operation = .upsert
             }
             try json.read(UnsafeRawBufferPointer(rebasing: value[data]), into: &values)
             return operation
@@ -89,6 +92,11 @@ struct KafkaRowReader: Sendable {
             return try readDebezium(value, into: &values, nested: false)
         }
     }
+
+    static let envelopeOps: [([UInt8], RowOperation)] = [
+        (Array("insert".utf8), .insert), (Array("snapshot".utf8), .insert), (Array("update".utf8), .update),
+        (Array("upsert".utf8), .upsert), (Array("delete".utf8), .delete),
+    ]
 
     private mutating func readDebezium(_ value: UnsafeRawBufferPointer, into values: inout BatchBuilder, nested: Bool) throws -> RowOperation? {
         var before: Range<Int>?

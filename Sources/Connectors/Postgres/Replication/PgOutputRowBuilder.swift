@@ -183,54 +183,11 @@ public enum PostgresText {
     /// bytea_output hex) as `builder.type` and appends it. Returns false, appending nothing, when the
     /// text is not a value of that type.
     public static func append(_ text: UnsafeRawBufferPointer, to builder: inout ColumnBuilder) -> Bool {
-        switch builder.type {
-        case .string, .json:
-            builder.append(bytes: text)
-        case .int64:
-            guard let v = ScalarParsing.int64(text) else { return false }
-            builder.append(v)
-        case .int32:
-            guard let v = ScalarParsing.int64(text), let x = Int32(exactly: v) else { return false }
-            builder.append(x)
-        case .int16:
-            guard let v = ScalarParsing.int64(text), let x = Int16(exactly: v) else { return false }
-            builder.append(x)
-        case .float64:
-            guard let v = ScalarParsing.double(text) else { return false }
-            builder.append(v)
-        case .float32:
-            guard let v = ScalarParsing.float(text) else { return false }
-            builder.append(v)
-        case .decimal(let precision, let scale):
-            guard let v = ScalarParsing.decimal(text, precision: precision, scale: scale) else { return false }
-            builder.append(v)
-        case .bool:
-            guard let v = ScalarParsing.bool(text) else { return false }
-            builder.append(v)
-        case .date:
-            guard let v = ScalarParsing.date(text) else { return false }
-            builder.append(v)
-        case .time:
-            guard let v = ScalarParsing.time(text) else { return false }
-            builder.append(v)
-        case .timestamp(let withTimeZone):
-            // timestamptz always carries its zone in the output; timestamp never does.
-            guard let v = ScalarParsing.timestamp(text), v.hasZone == withTimeZone else { return false }
-            builder.append(v.micros)
-        case .uuid:
-            return withUnsafeTemporaryAllocation(byteCount: 16, alignment: 1) { out in
-                guard ScalarParsing.uuid(text, into: out) else { return false }
-                builder.append(bytes: UnsafeRawBufferPointer(out))
-                return true
-            }
-        case .bytes:
-            // bytea_output = hex: `\x` then two digits a byte (escape format is refused).
-            guard text.count >= 2, text[0] == UInt8(ascii: "\\"), text[1] == UInt8(ascii: "x") else { return false }
-            var decoded: [UInt8] = []
-            decoded.reserveCapacity(text.count / 2)
-            guard ScalarParsing.hex(text, into: &decoded) else { return false }
-            decoded.withUnsafeBytes { builder.append(bytes: $0) }
+        // bytea_output = hex: `\x` then two digits a byte (escape format is refused).
+        if builder.type == .bytes, !(text.count >= 2 && text[0] == UInt8(ascii: "\\") && text[1] == UInt8(ascii: "x")) {
+            return false
         }
-        return true
+        // timestamptz always carries its zone in the output; timestamp never does.
+        return builder.append(text: text, timestampZoneMustMatch: true)
     }
 }
