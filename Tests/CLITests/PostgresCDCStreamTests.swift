@@ -12,6 +12,10 @@ import Testing
     .tags(.integrationReplay, .integrationPostgres), IntegrationGate.replay.trait, IntegrationGate.integration.trait,
     .enabled(if: binaryBuilt, "dpone binary not built"), .serialized)
 struct PostgresCDCStreamTests {
+    /// Source, slot, publication and target live in a database of their own: a slot decodes the
+    /// whole database, and must not decode what the parallel suites do to theirs.
+    static let database = "dpone_test_cdc_stream"
+    let url = PostgresTestServer.url(database: Self.database)
     let dir: String
     let schema = PostgresTestServer.uniqueSchemaName("pgcdc")
     let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
@@ -30,10 +34,10 @@ struct PostgresCDCStreamTests {
             name: pgcdc
             source:
               type: postgres
-              connection: {url: "\(PostgresTestServer.url)"}
+              connection: {url: "\(url)"}
               table: {schema: \(schema), name: src}
               options: {cdc: {slot: \(slot), publication: \(publication)}}
-            sink: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: \(schema), name: dst}, strategy: {mode: cdc_apply, unique_key: id}}
+            sink: {type: postgres, connection: {url: "\(url)"}, table: {schema: \(schema), name: dst}, strategy: {mode: cdc_apply, unique_key: id}}
             state: {dir: \(dir)/state}
             """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -88,7 +92,7 @@ struct PostgresCDCStreamTests {
     }
 
     func cleanUp() async {
-        guard let pg = try? await PostgresConnection.connect(url: PostgresTestServer.url) else { return }
+        guard let pg = try? await PostgresConnection.connect(url: url) else { return }
         for _ in 0..<100 {
             _ = try? await pg.query(
                 "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
@@ -131,7 +135,8 @@ struct PostgresCDCStreamTests {
 
     @Test func snapshotThenChangesLandExactlyAndSIGTERMDrains() async throws {
         try PostgresTestServer.require()
-        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
+        let pg = try await PostgresConnection.connect(url: url)
         do {
             try await setUp(pg)
             let path = try manifest()
@@ -170,13 +175,14 @@ struct PostgresCDCStreamTests {
 
     @Test func killNineThreeTimesAndRestartConvergesAndNeverConfirmsPastState() async throws {
         try PostgresTestServer.require()
-        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
+        let pg = try await PostgresConnection.connect(url: url)
         do {
             try await setUp(pg)
             let path = try manifest()
             var worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/w0.log")
             #expect(try await converge(pg), "snapshot: \(worker.output)")
-            let writer = try await PostgresConnection.connect(url: PostgresTestServer.url)
+            let writer = try await PostgresConnection.connect(url: url)
             let stop = Flag()
             let workload = Task {
                 var i = 0
@@ -217,7 +223,8 @@ struct PostgresCDCStreamTests {
 
     @Test func idleTableSlotFollowsTheServerWAL() async throws {
         try PostgresTestServer.require()
-        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
+        let pg = try await PostgresConnection.connect(url: url)
         do {
             try await setUp(pg)
             let path = try manifest()
@@ -256,7 +263,8 @@ struct PostgresCDCStreamTests {
     /// created again with a snapshot; a slot that disappeared under a done snapshot is a clear error.
     @Test func leftoverSlotIsRecreatedAndAMissingSlotIsAnError() async throws {
         try PostgresTestServer.require()
-        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
+        let pg = try await PostgresConnection.connect(url: url)
         do {
             try await setUp(pg)
             _ = try await pg.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", parameters: [slot])
@@ -294,7 +302,8 @@ struct PostgresCDCStreamTests {
 
     @Test func aTableWithoutReplicaIdentityFailsAtStart() async throws {
         try PostgresTestServer.require()
-        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
+        let pg = try await PostgresConnection.connect(url: url)
         do {
             try await pg.execute("CREATE SCHEMA \(s); CREATE TABLE \(s).src (id int, name text, amount numeric(10,2), big text)")
             let out = try CLI.run(["stream", try manifest(), "--max-duration", "20s"])
@@ -339,7 +348,8 @@ extension PostgresCDCStreamTests {
     @Test func changesToKafkaAsUpsertsAndTombstones() async throws {
         try PostgresTestServer.require()
         try KafkaTestServer.require()
-        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
+        let pg = try await PostgresConnection.connect(url: url)
         do {
             try await pg.execute(
                 """
@@ -353,7 +363,7 @@ extension PostgresCDCStreamTests {
                 name: pgcdc
                 source:
                   type: postgres
-                  connection: {url: "\(PostgresTestServer.url)"}
+                  connection: {url: "\(url)"}
                   table: {schema: \(schema), name: src}
                   options: {cdc: {slot: \(slot), publication: \(publication)}}
                 sink: {type: kafka, connection: {url: "\(try KafkaTestServer.url)"}, topic: \(topic), strategy: {mode: cdc_apply, unique_key: id}}

@@ -7,8 +7,11 @@ import Testing
 /// pgoutput messages captured from the real server (`pg_logical_slot_peek_binary_changes`), decoded
 /// and checked exactly: every message type of protocol 1 that a table change produces, unchanged
 /// TOAST, key and full old tuples, NULLs, truncate of two tables and logical decoding messages.
-@Suite(.tags(.integrationPostgres), IntegrationGate.integration.trait)
+/// Its slots decode a database of their own (`PostgresTestServer.isolatedDatabase`), one test at a time.
+@Suite(.tags(.integrationPostgres), IntegrationGate.integration.trait, .serialized)
 struct PgOutputCaptureTests {
+    static let database = "dpone_test_pgoutput"
+
     /// The two tables and the changes every test here captures.
     static func setUp(_ conn: PostgresConnection, _ schema: String) async throws -> (items: UInt32, fulls: UInt32) {
         let items = PostgresSQL.qualifiedName(schema: schema, name: "items")
@@ -123,7 +126,7 @@ struct PgOutputCaptureTests {
     }
 
     @Test func capturedChangesDecodeExactly() async throws {
-        try await withTestSchema("pgocap") { conn, schema in
+        try await withTestSchema("pgocap", database: Self.database) { conn, schema in
             let (items, fulls) = try await Self.setUp(conn, schema)
             let startedAt = Int64(Date().timeIntervalSince1970 * 1_000_000)
             let captured = try await capturePgOutput(
@@ -181,7 +184,7 @@ struct PgOutputCaptureTests {
     /// The captured changes of `items` through the row builder: typed values, NULLs, and the unchanged
     /// TOAST column reported instead of being written; for `fulls` the old tuple fills it in.
     @Test func capturedChangesBuildRows() async throws {
-        try await withTestSchema("pgorow") { conn, schema in
+        try await withTestSchema("pgorow", database: Self.database) { conn, schema in
             _ = try await Self.setUp(conn, schema)
             let captured = try await capturePgOutput(
                 conn, schema: schema, tables: ["items", "fulls"], changes: Self.changes(schema), messagePrefix: schema)

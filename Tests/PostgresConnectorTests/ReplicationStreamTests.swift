@@ -4,8 +4,11 @@ import PostgresConnector
 import Synchronization
 import Testing
 
-@Suite(.tags(.integrationPostgres), IntegrationGate.integration.trait)
+/// Its slots decode a database of their own (`PostgresTestServer.isolatedDatabase`), one test at a time.
+@Suite(.tags(.integrationPostgres), IntegrationGate.integration.trait, .serialized)
 struct ReplicationStreamTests {
+    static let database = "dpone_test_replication"
+
     /// Drops `slot` once no session holds it (a closed replication connection releases it shortly
     /// after); waits at most 10 s. Slots retain WAL: every test drops what it created.
     static func dropSlotEventually(_ conn: PostgresConnection, _ slot: String) async throws {
@@ -33,7 +36,7 @@ struct ReplicationStreamTests {
     /// confirmed_flush_lsn move exactly there; answers keepalives without confirming more; stops on
     /// request; ends the stream and drops the slot on the same connection.
     @Test func streamsInsertsAndConfirmsTheFlushedPosition() async throws {
-        try await withTestSchema("repl") { conn, schema in
+        try await withTestSchema("repl", database: Self.database) { conn, schema in
             let table = PostgresSQL.qualifiedName(schema: schema, name: "events")
             let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
             let slotName = "dpone_test_repl_\(suffix)"
@@ -47,7 +50,8 @@ struct ReplicationStreamTests {
             // A server asking for a reply after 3 s of silence: the stream must answer keepalives.
             // (Not tighter: between two receive calls the test itself talks to the server, and under
             // the full parallel suite on 2 cores that can take seconds; 2 s made the server drop us.)
-            let stream = try await ReplicationStream.connect(url: PostgresTestServer.url, settings: ["wal_sender_timeout": "6s"])
+            let stream = try await ReplicationStream.connect(
+                url: PostgresTestServer.url(database: Self.database), settings: ["wal_sender_timeout": "6s"])
             do {
                 let identity = try await stream.identifySystem()
                 #expect(identity.timeline >= 1)
@@ -68,7 +72,7 @@ struct ReplicationStreamTests {
                     """)
 
                 // The exported snapshot shows the table as of the consistent point: row 0 only.
-                let reader = try await PostgresConnection.connect(url: PostgresTestServer.url)
+                let reader = try await PostgresConnection.connect(url: PostgresTestServer.url(database: Self.database))
                 try await reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
                 try await reader.execute("SET TRANSACTION SNAPSHOT '\(snapshot)'")
                 #expect(try await reader.query("SELECT string_agg(id::text, ',') FROM \(table)") == [["0"]])
@@ -179,12 +183,13 @@ struct ReplicationStreamTests {
     /// empty result or a hang.
     @Test func terminatedWalSenderFailsTheReceive() async throws {
         try PostgresTestServer.require()
-        let conn = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        let url = try await PostgresTestServer.isolatedDatabase(Self.database)
+        let conn = try await PostgresConnection.connect(url: url)
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         let slotName = "dpone_test_term_\(suffix)"
         let publication = "dpone_test_pub_\(suffix)"
         try await conn.execute("CREATE PUBLICATION \(publication)")
-        let stream = try await ReplicationStream.connect(url: PostgresTestServer.url)
+        let stream = try await ReplicationStream.connect(url: url)
         do {
             let slot = try await stream.createSlot(slotName, snapshot: .nothing)
             try await stream.startReplication(slot: slotName, from: slot.consistentPoint, publications: [publication])
@@ -212,11 +217,12 @@ struct ReplicationStreamTests {
     /// away with the connection, and bad names or slots fail with clear errors.
     @Test func legacySlotSyntaxTemporarySlotsAndErrors() async throws {
         try PostgresTestServer.require()
-        let conn = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        let url = try await PostgresTestServer.isolatedDatabase(Self.database)
+        let conn = try await PostgresConnection.connect(url: url)
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         let exported = "dpone_test_legacy_\(suffix)"
         let temporary = "dpone_test_temp_\(suffix)"
-        let stream = try await ReplicationStream.connect(url: PostgresTestServer.url)
+        let stream = try await ReplicationStream.connect(url: url)
         do {
             let a = try await stream.createSlot(exported, snapshot: .export, syntax: .legacy)
             #expect(a.snapshotName != nil)

@@ -3,12 +3,16 @@ import Flow
 import PostgresConnector
 import Testing
 
-/// Connects to the test server, creates a fresh schema, runs `body`, then drops the schema and closes.
+/// Connects to the test server (its main database, or `database` made by
+/// `PostgresTestServer.isolatedDatabase`), creates a fresh schema, runs `body`, then drops the schema
+/// and closes.
 func withTestSchema<T>(
-    _ prefix: String = "t", _ body: (PostgresConnection, String) async throws -> T
+    _ prefix: String = "t", database: String? = nil, _ body: (PostgresConnection, String) async throws -> T
 ) async throws -> T {
     try PostgresTestServer.require()
-    let connection = try await PostgresConnection.connect(url: PostgresTestServer.url)
+    var url = PostgresTestServer.url
+    if let database { url = try await PostgresTestServer.isolatedDatabase(database) }
+    let connection = try await PostgresConnection.connect(url: url)
     let schema = PostgresTestServer.uniqueSchemaName(prefix)
     let quoted = PostgresSQL.quoteIdentifier(schema)
     try await connection.execute("CREATE SCHEMA \(quoted)")

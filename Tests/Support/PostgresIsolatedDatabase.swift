@@ -1,0 +1,42 @@
+import PostgresConnector
+
+extension PostgresTestServer {
+    /// `url` with its database replaced by `database` (the path after host and port; a query keeps).
+    public static func url(database: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let query = rest.firstIndex(of: "?").map { String(rest[$0...]) } ?? ""
+        let authority = rest[..<(rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex)]
+        return String(url[..<scheme.upperBound]) + authority + "/" + database + query
+    }
+
+    /// The URL of `database` on the test server, created first when it does not exist yet.
+    ///
+    /// Logical decoding reads the WAL of a whole database: every change of every table there is
+    /// decoded (the publication filters only afterwards), so a test that streams or peeks a slot
+    /// would otherwise decode, and can fail on, what hundreds of parallel tests do to their own
+    /// tables (seen in CI: `could not map filenode ... to relation OID`, then every slot of the
+    /// database was wedged at that record). Each suite that creates slots keeps them, its
+    /// publications and its source tables in a database of its own.
+    public static func isolatedDatabase(_ database: String) async throws -> String {
+        let admin = try await PostgresConnection.connect(url: url)
+        func exists() async throws -> Bool {
+            try await !admin.query("SELECT 1 FROM pg_database WHERE datname = $1", parameters: [database]).isEmpty
+        }
+        do {
+            if try await !exists() {
+                do {
+                    try await admin.execute("CREATE DATABASE \(PostgresSQL.quoteIdentifier(database))")
+                } catch {
+                    // Another test process (or suite) created it at the same moment.
+                    guard try await exists() else { throw error }
+                }
+            }
+        } catch {
+            await admin.close()
+            throw error
+        }
+        await admin.close()
+        return url(database: database)
+    }
+}
