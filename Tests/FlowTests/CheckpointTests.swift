@@ -1,4 +1,5 @@
 import Flow
+import Synchronization
 import Testing
 
 @Suite struct CheckpointStateMachineTests {
@@ -114,6 +115,75 @@ import Testing
             _ = try await runner(source: source, sinks: [sink], store: store).run(resumeFrom: nil)
         }
         #expect(!log.all.contains { $0.hasPrefix("ack") })
+    }
+
+    /// A sink failing while the source is blocked on a full channel from its dedicated thread (as
+    /// the files and database sources send): the run ends with the sink's error instead of hanging
+    /// (seen: ClickHouse killed mid-load left `dpone batch` waiting forever). Through a transform,
+    /// so the wake-up travels upstream stage by stage.
+    @Test(.timeLimit(.minutes(1))) func aFailingSinkWakesASourceBlockedOnAFullChannel() async throws {
+        final class BlockingSource: SourceOperator, Sendable {
+            let name = "blocking"
+            let sent = Mutex(0)
+            func outputSchema() async throws -> Schema { makeBatch(first: 0, rows: 0).schema }
+            func run(into output: any SourceOutput, resumeFrom: StateValue?) async throws {
+                try await DedicatedThread.runDetached(name: "test-blocking-source") { _ in
+                    for b in 0..<10_000 {
+                        try output.sendBlocking(makeBatch(first: Int64(b * 100), rows: 100, padding: 100))
+                        self.sent.withLock { $0 += 1 }
+                    }
+                }
+            }
+            func acknowledge(_ checkpoint: CheckpointID) async throws {}
+        }
+        struct Identity: BatchTransform {
+            let name = "identity"
+            func outputSchema(for input: Schema) throws -> Schema { input }
+            func apply(_ batch: Batch) throws -> Batch { batch }
+        }
+        final class FailingSink: SinkOperator, Sendable {
+            let name = "failing"
+            let writes = Mutex(0)
+            func open(schema: Schema) async throws {}
+            func write(_ batch: Batch) async throws {
+                let n = writes.withLock { $0 += 1; return $0 }
+                if n == 3 { throw DponeError(.sink, "the server went away") }
+            }
+            func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit { SinkCommit() }
+            func abort() async {}
+        }
+        let log = EventLog()
+        let source = BlockingSource()
+        let coordinator = CheckpointCoordinator(
+            pipeline: "p", sinks: ["failing"], store: RecordingStateStore(log: log), resumingAfter: CheckpointID(0),
+            loadID: "L", runID: "R")
+        let batchBytes = makeBatch(first: 0, rows: 100, padding: 100).byteCount
+        let graph = PipelineGraph(
+            name: "p", source: source, transforms: [Identity()], sinks: [FailingSink()],
+            bounds: ChannelBounds(byteLimit: 2 * batchBytes, maxBatches: 4))
+        // Unstructured, so a regression fails here after 20 s instead of hanging the test run.
+        let outcome = Mutex<Result<RunReport, any Error>?>(nil)
+        let run = Task {
+            do {
+                let report = try await GraphRunner(graph: graph, coordinator: coordinator).run(resumeFrom: nil)
+                outcome.withLock { $0 = .success(report) }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while outcome.withLock({ $0 == nil }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        switch outcome.withLock({ $0 }) {
+        case nil:
+            run.cancel()
+            Issue.record("the run did not end 20 s after its sink failed")
+        case .success:
+            Issue.record("the run succeeded although its sink failed")
+        case .failure(let error):
+            #expect((error as? DponeError)?.message == "the server went away", "\(error)")
+        }
+        #expect(source.sent.withLock { $0 } < 100, "the source stopped near the failure, not at the end of its input")
+        #expect(!log.all.contains { $0.hasPrefix("state") })
     }
 
     /// A slow sink holds the whole pipeline to the channel bound: the source cannot run ahead.

@@ -102,18 +102,27 @@ struct SourceBox: ~Copyable, @unchecked Sendable {
 /// The consuming end of a channel. Exactly one task reads it.
 public final class ChannelReceiver: @unchecked Sendable {
     // Only the single consuming task touches `channel`; that is the type's contract.
-    private var channel: BatchChannel.Underlying
+    private var channel: BatchChannel.Underlying?
     public let metrics: EdgeMetrics
 
     init(channel: consuming BatchChannel.Underlying, metrics: EdgeMetrics) {
-        self.channel = channel
+        self.channel = .some(channel)
         self.metrics = metrics
     }
 
-    /// The next message, or nil at end of stream. Rethrows the producer's failure.
+    /// The next message, or nil at end of stream. Rethrows the producer's failure. After `close()`
+    /// it throws.
     public func next() async throws -> FlowMessage? {
-        guard let message = try await channel.next(isolation: nil) else { return nil }
+        guard channel != nil else { throw DponeError(.internal, "receive on a closed channel '\(metrics.name)'") }
+        guard let message = try await channel!.next(isolation: nil) else { return nil }
         metrics.received(message)
         return message
+    }
+
+    /// The consumer is done (it finished or failed): drops the channel, so a producer waiting for
+    /// room, in `send` or `sendBlocking` on its dedicated thread, fails at once instead of waiting
+    /// forever for a consumer that will never read again. Idempotent.
+    public func close() {
+        channel = nil
     }
 }

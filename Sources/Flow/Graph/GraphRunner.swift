@@ -115,6 +115,9 @@ public struct GraphRunner: Sendable {
     static func runTransform(_ transform: any BatchTransform, input: ChannelReceiver, output: ChannelSender)
         async throws
     {
+        // Every consumer drops its input when it ends: a failed stage must wake the producers
+        // upstream (a source blocked on a full channel would otherwise keep the graph from ending).
+        defer { input.close() }
         do {
             while let message = try await input.next() {
                 switch message {
@@ -130,6 +133,7 @@ public struct GraphRunner: Sendable {
     }
 
     static func runBroadcast(input: ChannelReceiver, outputs: [ChannelSender]) async throws {
+        defer { input.close() }
         do {
             while let message = try await input.next() {
                 for output in outputs { try await output.send(message) }
@@ -144,6 +148,7 @@ public struct GraphRunner: Sendable {
     static func runSink(_ sink: any SinkOperator, input: ChannelReceiver, coordinator: CheckpointCoordinator)
         async throws
     {
+        defer { input.close() }
         while let message = try await input.next() {
             switch message {
             case .batch(let batch):
