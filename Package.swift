@@ -116,7 +116,7 @@ let package = Package(
         // Development tool: a librdkafka mock cluster for tests, the demo and CI (not shipped).
         .executableTarget(name: "dpone-kafka-mock", dependencies: ["CKafka"], swiftSettings: strict),
 
-        .target(name: "DponeTestSupport", dependencies: ["Flow", "CKafka", "PostgresConnector"], path: "Tests/Support", swiftSettings: strict),
+        .target(name: "DponeTestSupport", dependencies: ["Flow", "CKafka", "PostgresConnector", "ClickHouseConnector"], path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "FlowTests", dependencies: ["Flow"], swiftSettings: strict),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Flow"], swiftSettings: strict),
         .testTarget(name: "FilesConnectorTests", dependencies: ["FilesConnector", "Flow"], swiftSettings: strict),
