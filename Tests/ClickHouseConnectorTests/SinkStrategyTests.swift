@@ -11,6 +11,10 @@ struct SinkStrategyTests {
     @Test(arguments: ClickHouseTestServer.all)
     func fullRefreshCreatesTheTargetAndReplacesIt(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
+            // The swap is EXCHANGE TABLES on the modern server, the RENAME pair on 18.16
+            // (`ClickHousePublishPlan.swap(exchange:)`): both must publish the same rows.
+            let exchange = try await f.admin.serverInfo().supports(.exchangeTables)
+            #expect(exchange == (server.name != ClickHouseTestServer.legacy.name))
             let first = try await f.load([(1, "ann", 150), (2, "bøb ☃", nil), (3, nil, -1)], mode: .fullRefresh, checkpoint: 1)
             #expect(first == SinkCommit(inserted: 3))
             #expect(try await f.rows() == [["1", "ann", "1.5"], ["2", "bøb ☃", nil], ["3", nil, "-0.01"]])

@@ -147,6 +147,33 @@ let clickHouseStrategyCases: [(name: String, yaml: String, read: String, expecta
     ("scd2", "{mode: scd2, unique_key: id}", "WHERE __dpone__is_current = 1", "mirror"),
 ]
 
+
+/// Compares a target read (rows led by the id as text) with what `expectation` makes of the source
+/// before and after the change every strategy test applies (ids 2 and 3 updated, 5 deleted, one
+/// new id): `mirror` is the source after, `upsert` keeps the deleted row (a merge propagates no
+/// deletes), `keep-first` keeps the first version of existing keys (only_new_rows).
+func expectTarget(
+    _ target: [[String?]], _ expectation: String, before: [[String?]], after: [[String?]], _ what: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let got = target.map { $0.map { $0 ?? "\\N" } }
+    let want: [[String?]]
+    switch expectation {
+    case "upsert":  // deletes are not propagated by a merge
+        want = (after + [before.first { $0[0] == "5" }!]).sorted { Int($0[0]!)! < Int($1[0]!)! }
+    case "keep-first":  // existing keys never rewritten
+        want = (after.filter { !["2", "3"].contains($0[0]) } + before.filter { ["2", "3", "5"].contains($0[0]) })
+            .sorted { Int($0[0]!)! < Int($1[0]!)! }
+    default:
+        want = after.sorted { Int($0[0]!)! < Int($1[0]!)! }
+    }
+    #expect(got.count == want.count, "\(what)", sourceLocation: sourceLocation)
+    let wanted = want.map { $0.map { $0 ?? "\\N" } }
+    if let i = got.indices.first(where: { $0 < wanted.count && got[$0] != wanted[$0] }) {
+        Issue.record("\(what): row \(i) target \(got[i]) expected \(wanted[i])", sourceLocation: sourceLocation)
+    }
+}
+
 extension PostgresToClickHouseTests {
     @Test(arguments: [
         "full_refresh", "append_only_new", "merge", "merge_mutation", "merge_shadow", "replace", "partition_replace",
@@ -191,55 +218,58 @@ extension PostgresToClickHouseTests {
                 "SELECT toString(id), toString(bucket), ifNull(name, '\\\\N'), toString(toInt64(amount * 100)), toString(day) FROM \(ClickHouseSQL.quoteIdentifier(chDatabase)).`t` \(read) ORDER BY id")
             try? await ch.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(chDatabase))")
             await ch.close()
-            let got = target.map { $0.map { $0 ?? "\\N" } }
-            let want: [[String?]]
-            switch strategy.expectation {
-            case "upsert":  // deletes are not propagated by a merge
-                want = (source + [before.first { $0[0] == "5" }!]).sorted { Int($0[0]!)! < Int($1[0]!)! }
-            case "keep-first":  // existing keys never rewritten
-                want = (source.filter { !["2", "3"].contains($0[0]) } + before.filter { ["2", "3", "5"].contains($0[0]) })
-                    .sorted { Int($0[0]!)! < Int($1[0]!)! }
-            default:
-                want = source.sorted { Int($0[0]!)! < Int($1[0]!)! }
-            }
-            #expect(got.count == want.count, "\(name) on \(server.name)")
-            let wanted = want.map { $0.map { $0 ?? "\\N" } }
-            if let i = got.indices.first(where: { $0 < wanted.count && got[$0] != wanted[$0] }) {
-                Issue.record("\(name) on \(server.name): row \(i) target \(got[i]) expected \(wanted[i])")
-            }
+            expectTarget(target, strategy.expectation, before: before, after: source, "\(name) on \(server.name)")
         }
     }
 }
 
 extension PostgresToClickHouseTests {
-    /// ClickHouse -> ClickHouse, both servers: a table copied into another database, then merged.
+    /// ClickHouse -> ClickHouse, both servers: every strategy loads, the source changes (updates, a
+    /// delete, an insert), loads again, and the target equals what the strategy promises, row by row.
     @Test(arguments: ClickHouseTestServer.all)
     func clickHouseToClickHouse(_ server: ClickHouseTestServer) async throws {
         try server.require()
-        let source = PostgresTestServer.uniqueSchemaName("ch2ch_src")
-        let target = PostgresTestServer.uniqueSchemaName("ch2ch_dst")
         let ch = try ClickHouseClient(url: server.url)
-        try await ch.execute("CREATE DATABASE \(ClickHouseSQL.quoteIdentifier(source))")
-        let src = "\(ClickHouseSQL.quoteIdentifier(source)).`items`"
-        try await ch.execute("CREATE TABLE \(src) (id UInt32, sku String, price Decimal(10, 2), seen Date) ENGINE = MergeTree ORDER BY id")
-        try await ch.execute("INSERT INTO \(src) SELECT number, concat('sku-', toString(number)), toDecimal32(number / 2, 2), toDate('2026-05-01') FROM system.numbers LIMIT 2000")
-        for (strategy, read) in [("{mode: full_refresh}", ""), ("{mode: incremental_merge, unique_key: id}", "FINAL")] {
-            try? await ch.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(target))")
+        let read = "SELECT toString(id), toString(bucket), ifNull(sku, '\\\\N'), toString(toInt64(price * 100)), toString(seen) FROM"
+        for strategy in clickHouseStrategyCases {
+            let source = PostgresTestServer.uniqueSchemaName("ch2ch_src")
+            let target = PostgresTestServer.uniqueSchemaName("ch2ch_dst")
+            let src = "\(ClickHouseSQL.quoteIdentifier(source)).`items`"
+            try await ch.execute("CREATE DATABASE \(ClickHouseSQL.quoteIdentifier(source))")
+            // The source as the strategy tests change it: version 1, then ids 2 and 3 updated, 5 gone, 301 new.
+            func fill(_ version: Int) async throws {
+                try? await ch.execute("DROP TABLE IF EXISTS \(src)")
+                try await ch.execute(
+                    "CREATE TABLE \(src) (id UInt32, bucket UInt8, sku Nullable(String), price Decimal(10, 2), seen Date) ENGINE = MergeTree ORDER BY id")
+                let changed = version == 1 ? "0" : "number IN (2, 3)"
+                try await ch.execute(
+                    """
+                    INSERT INTO \(src) SELECT number, number % 3, if(\(changed), 'changed', if(number % 4 = 0, NULL, concat('sku-', toString(number)))),
+                      toDecimal32(number / 8, 2), toDate('2026-05-01') + number % 9
+                    FROM (SELECT number FROM system.numbers LIMIT 302)
+                    WHERE number >= 1 AND number <= \(version == 1 ? 300 : 301) AND (\(version) = 1 OR number != 5)
+                    """)
+            }
+            try await fill(1)
             let doc = try ManifestLoader.parse(
                 yaml: """
                     name: ch2ch
                     source: {type: clickhouse, connection: {url: "\(server.url)"}, table: {schema: \(source), name: items}}
-                    sink: {type: clickhouse, connection: {url: "\(server.url)"}, table: {schema: \(target), name: items}, strategy: \(strategy)}
-                    state: {type: disabled}
+                    sink: {type: clickhouse, connection: {url: "\(server.url)"}, table: {schema: \(target), name: items}, strategy: \(strategy.yaml)}
+                    state: {dir: \(dir)/ch2ch-\(strategy.name)-\(server.name.filter(\.isLetter))}
                     """, path: "\(dir)/cc.yml", environment: [:])
-            let result = await BatchPipeline.run(document: doc, options: BatchOptions())
-            #expect(result.status == .succeeded, "\(strategy) on \(server.name): \(result.error ?? "")")
-            let rows = try await ch.queryRows(
-                "SELECT count(), sum(id), toInt64(sum(price) * 100), min(sku) FROM \(ClickHouseSQL.quoteIdentifier(target)).`items` \(read)")
-            #expect(rows == [["2000", "1999000", "99950000", "sku-0"]], "\(strategy) on \(server.name)")
+            let first = await BatchPipeline.run(document: doc, options: BatchOptions())
+            #expect(first.status == .succeeded, "\(strategy.name) on \(server.name): \(first.error ?? "")")
+            let before = try await ch.queryNullableRows("\(read) \(src) ORDER BY id")
+            try await fill(2)
+            let second = await BatchPipeline.run(document: doc, options: BatchOptions())
+            #expect(second.status == .succeeded, "\(strategy.name) on \(server.name): \(second.error ?? "")")
+            let after = try await ch.queryNullableRows("\(read) \(src) ORDER BY id")
+            let got = try await ch.queryNullableRows("\(read) \(ClickHouseSQL.quoteIdentifier(target)).`items` \(strategy.read) ORDER BY id")
+            expectTarget(got, strategy.expectation, before: before, after: after, "ch -> ch \(strategy.name) on \(server.name)")
+            try? await ch.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(source))")
+            try? await ch.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(target))")
         }
-        try? await ch.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(source))")
-        try? await ch.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(target))")
         await ch.close()
     }
 }
