@@ -31,6 +31,8 @@ import Testing
         #expect(StrategyCapabilities.supportedModes(for: .clickhouse) == LoadMode.allCases)
         #expect(!StrategyCapabilities.supports(.kafka, .partitionReplace))
         #expect(!StrategyCapabilities.supports(.kafka, .scd2))
+        #expect(!StrategyCapabilities.supports(.kafka, .replace))
+        #expect(!StrategyCapabilities.supports(.kafka, .backfill))
         #expect(StrategyCapabilities.supports(.kafka, .cdcApply))
         #expect(StrategyCapabilities.supportedModes(for: .rest).isEmpty)
     }

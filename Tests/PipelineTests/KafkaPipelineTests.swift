@@ -117,6 +117,24 @@ struct KafkaPipelineTests {
         #expect(entry.count == 1)
         #expect(entry.first?.contains("\"topic\":\"\(topic)\",\"partition\":0,\"offset\":") == true)
         #expect(entry.first?.contains("\"payload\":\"\(Data("{\"id\": 999, \"name\": ".utf8).base64EncodedString())\"") == true)
+        let fields = try entry.first.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } ?? nil
+        #expect(fields?["key"] as? String == Data("{\"id\":999}".utf8).base64EncodedString(), "the key, base64")
+        #expect((fields?["error"] as? String)?.isEmpty == false, "the decode error")
+
+        // More undecodable messages than quarantine.max_messages: the run fails before publishing and
+        // commits nothing; the next run with room for them loads the good messages once.
+        let bad = KafkaTestServer.Message(key: "{\"id\":998}", value: "not json", partition: 1)
+        try KafkaTestServer.produce(topic, Self.orders(11...12, version: 3) + [bad, bad])
+        let q2 = "\(dir)/quarantine-capped.jsonl"
+        let capped = await run(try manifest(", on_decode_error: quarantine, quarantine: {path: \(q2), max_messages: 1}"))
+        #expect(capped.status == .failed)
+        #expect(capped.error?.contains("more than 1 undecodable messages (quarantine cap)") == true, "\(capped.error ?? "")")
+        let v3 = "SELECT count(*)::text FROM \(PostgresSQL.quoteIdentifier(schema)).orders WHERE name LIKE '%-v3'"
+        #expect(try await pg.query(v3) == [["0"]], "nothing published past the cap")
+        let roomy = await run(try manifest(", on_decode_error: quarantine, quarantine: {path: \(q2), max_messages: 2}"))
+        #expect(roomy.status == .succeeded, "\(roomy.error ?? "")")
+        #expect(roomy.updatedRows == 2)
+        #expect(try await pg.query(v3) == [["2"]])
         try await pg.execute("DROP SCHEMA \(PostgresSQL.quoteIdentifier(schema)) CASCADE")
         await pg.close()
     }

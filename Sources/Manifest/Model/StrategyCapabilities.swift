@@ -5,7 +5,9 @@ public enum StrategyCapabilities {
         switch sink {
         case .files: [.fullRefresh, .incrementalAppend]
         case .postgres, .clickhouse, .mssql: LoadMode.allCases
-        case .kafka: LoadMode.allCases.filter { $0 != .partitionReplace && $0 != .scd2 }
+        // Kafka events: snapshot, inserts, upserts and tombstones. A predicate window, a partition,
+        // history rows or backfill chunks cannot be replaced in a topic.
+        case .kafka: [.fullRefresh, .incrementalAppend, .incrementalMerge, .snapshotDiff, .cdcApply]
         case .rest: []
         }
     }
