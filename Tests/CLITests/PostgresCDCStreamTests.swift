@@ -44,13 +44,15 @@ struct PostgresCDCStreamTests {
     }
 
     /// A table with a key, a numeric, a short text and an out-of-line (EXTERNAL storage) text of
-    /// more than 2 kB on every third row; 300 seeded rows.
-    func setUp(_ pg: PostgresConnection) async throws {
+    /// more than 2 kB on every third row; 300 seeded rows. `identity` "full": REPLICA IDENTITY FULL
+    /// (old rows arrive whole, TOASTed values included), else the primary key.
+    func setUp(_ pg: PostgresConnection, identity: String = "default") async throws {
         try await pg.execute(
             """
             CREATE SCHEMA \(s);
             CREATE TABLE \(s).src (id int PRIMARY KEY, name text, amount numeric(10,2), big text);
             ALTER TABLE \(s).src ALTER COLUMN big SET STORAGE EXTERNAL;
+            ALTER TABLE \(s).src REPLICA IDENTITY \(identity == "full" ? "FULL" : "DEFAULT");
             INSERT INTO \(s).src SELECT i, 'n' || i, i * 1.5, CASE WHEN i % 3 = 0 THEN repeat(md5(i::text), 200) END
               FROM generate_series(1, 300) AS i;
             CREATE TABLE \(s).other (x serial PRIMARY KEY, payload text);
@@ -107,6 +109,21 @@ struct PostgresCDCStreamTests {
         await pg.close()
     }
 
+    /// Runs `workloadStep` on `writer` until the flag is set; the task returns the number of steps.
+    func startWorkload(_ writer: PostgresConnection) -> (task: Task<Int, any Error>, stop: Flag) {
+        let stop = Flag()
+        let task = Task {
+            var i = 0
+            while !stop.isSet {
+                try await workloadStep(writer, i)
+                i += 1
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            return i
+        }
+        return (task, stop)
+    }
+
     /// One step of a mixed workload on `src`: inserts, updates of short and of non-TOAST columns of
     /// rows with a TOASTed value (so the value streams as unchanged TOAST), deletes, key changes,
     /// and transactions touching one key several times.
@@ -133,12 +150,13 @@ struct PostgresCDCStreamTests {
         }
     }
 
-    @Test func snapshotThenChangesLandExactlyAndSIGTERMDrains() async throws {
+    @Test(arguments: ["default", "full"])
+    func snapshotThenChangesLandExactlyAndSIGTERMDrains(identity: String) async throws {
         try PostgresTestServer.require()
         _ = try await PostgresTestServer.isolatedDatabase(Self.database)
         let pg = try await PostgresConnection.connect(url: url)
         do {
-            try await setUp(pg)
+            try await setUp(pg, identity: identity)
             let path = try manifest()
             let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/worker.log")
             #expect(try await converge(pg), "snapshot: \(worker.output)")
@@ -173,7 +191,9 @@ struct PostgresCDCStreamTests {
         await cleanUp()
     }
 
-    @Test func killNineThreeTimesAndRestartConvergesAndNeverConfirmsPastState() async throws {
+    /// SIGKILL at random moments of the workload (`DPONE_CDC_KILLS`, default 6; the issue's long form
+    /// is 20), a restart after each: never confirmed past the state, exact at the end.
+    @Test func killedRepeatedlyAndRestartedConvergesAndNeverConfirmsPastState() async throws {
         try PostgresTestServer.require()
         _ = try await PostgresTestServer.isolatedDatabase(Self.database)
         let pg = try await PostgresConnection.connect(url: url)
@@ -183,18 +203,10 @@ struct PostgresCDCStreamTests {
             var worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/w0.log")
             #expect(try await converge(pg), "snapshot: \(worker.output)")
             let writer = try await PostgresConnection.connect(url: url)
-            let stop = Flag()
-            let workload = Task {
-                var i = 0
-                while !stop.isSet {
-                    try await workloadStep(writer, i)
-                    i += 1
-                    try await Task.sleep(for: .milliseconds(5))
-                }
-                return i
-            }
-            for round in 1...3 {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1500...3000)))
+            let (workload, stop) = startWorkload(writer)
+            let kills = Int(ProcessInfo.processInfo.environment["DPONE_CDC_KILLS"] ?? "") ?? 6
+            for round in 1...kills {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 700...2500)))
                 worker.killHard()
                 // After the kill: the slot was never confirmed past the durable state.
                 try await Task.sleep(for: .milliseconds(300))
@@ -212,6 +224,46 @@ struct PostgresCDCStreamTests {
             #expect(worker.stop() == 0, "\(worker.output)")
             #expect(try await digest(pg, "src") == digest(pg, "dst"))
             #expect(!worker.output.contains("created replication slot"), "a restart never snapshots again")
+        } catch {
+            await pg.close()
+            await cleanUp()
+            throw error
+        }
+        await pg.close()
+        await cleanUp()
+    }
+
+    /// Killed by `DPONE_FAULT` at each point of the checkpoint protocol, on its third checkpoint
+    /// (after the snapshot's and a streamed one), while the workload runs: the slot was never
+    /// confirmed past the durable state, and the restart converges exactly.
+    @Test(arguments: FaultPoint.allCases.map(\.rawValue))
+    func killedAtEachFaultPointMidStreamConverges(fault: String) async throws {
+        try PostgresTestServer.require()
+        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
+        let pg = try await PostgresConnection.connect(url: url)
+        do {
+            try await setUp(pg)
+            let path = try manifest()
+            let writer = try await PostgresConnection.connect(url: url)
+            let (workload, stop) = startWorkload(writer)
+            let doomed = try StreamProcess(
+                ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/fault.log",
+                environment: ["DPONE_FAULT": fault, "DPONE_FAULT_AFTER": "2"])
+            let deadline = Date().addingTimeInterval(60)
+            while doomed.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            if doomed.process.isRunning { doomed.killHard() }
+            #expect(doomed.process.terminationReason == .uncaughtSignal, "killed at \(fault): \(doomed.output)")
+            let state = try #require(try stateLSN(), "\(fault): \(doomed.output)")
+            let confirmed = try #require(try await confirmedFlush(pg))
+            #expect(try await lsnLessOrEqual(pg, confirmed, state), "\(fault): confirmed \(confirmed) <= state \(state)")
+            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/restart.log")
+            try await Task.sleep(for: .seconds(1))
+            stop.set()
+            _ = try await workload.value
+            await writer.close()
+            #expect(try await converge(pg, seconds: 90), "\(fault), after the restart: \(worker.output)")
+            #expect(worker.stop() == 0, "\(worker.output)")
+            #expect(try await digest(pg, "src") == digest(pg, "dst"))
         } catch {
             await pg.close()
             await cleanUp()

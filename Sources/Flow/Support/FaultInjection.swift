@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,6 +8,9 @@ import Darwin
 
 /// Named crash points for replay tests. `DPONE_FAULT=<point>` makes the process SIGKILL itself when
 /// it reaches that point, as a power cut would; a re-run must then neither lose nor double rows.
+///
+/// `DPONE_FAULT_AFTER=<n>` lets the point pass `n` times first, so a long-running `dpone stream`
+/// dies at a later checkpoint (the first one of a Postgres CDC stream is its snapshot).
 ///
 /// This is a testing facility: it is inert unless the variable is set.
 public enum FaultPoint: String, Sendable, CaseIterable {
@@ -21,6 +26,10 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     /// Kills the process if `DPONE_FAULT` names this point.
     public func trigger() {
         guard let raw = getenv("DPONE_FAULT"), String(cString: raw) == rawValue else { return }
+        let passes = getenv("DPONE_FAULT_AFTER").flatMap { Int(String(cString: $0)) } ?? 0
+        guard Self.hits.add(1, ordering: .relaxed).newValue > passes else { return }
         kill(getpid(), SIGKILL)
     }
+
+    private static let hits = Atomic<Int>(0)
 }
