@@ -4,12 +4,17 @@ import Flow
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Issue 4, through the whole pipeline: ClickHouse killed (-9) while `dpone batch` is loading. The run
 /// exits 1 with a ClickHouse error (no hang, no crash), the state file is byte for byte what the
 /// previous run committed, the target and the ledger hold only the previous checkpoint, and the
 /// next run, with the server back, loads exactly the rows the failed one did not.
 ///
-/// A PRIVATE 18.16 server (`PrivateClickHouse`) so killing it disturbs no other test. Killed, not
+/// The failing run reads a FIFO the test holds open, so the kill lands mid-load whatever the
+/// machine's speed. A PRIVATE 18.16 server (`PrivateClickHouse`) so killing it disturbs no other test. Killed, not
 /// stopped: a graceful stop waits for running queries, and the load then simply finished.
 @Suite(
     .tags(.integrationClickHouse), IntegrationGate.integration.trait,
@@ -51,21 +56,44 @@ struct ClickHouseOutagePipelineTests {
         let statePath = "\(dir)/state/choutage.json"
         let committed = try #require(FileManager.default.contents(atPath: statePath), "run 1 committed no state")
 
-        // Run 2 reads 1.5M new rows; the server stops once their staging is filling.
-        let total = 1_501_000
-        try Self.writeSource(to: "\(dir)/in.csv", ids: 1...total)
+        // Run 2 reads its input from a FIFO: the first 200k new rows, then the input stays open
+        // (the load is in progress, its staging filled) while the server is killed; then it ends.
+        let input = "\(dir)/in.csv"
+        try FileManager.default.removeItem(atPath: input)
+        guard mkfifo(input, 0o644) == 0 else { throw DponeError(.io, "mkfifo \(input) failed") }
+        let killed = DispatchSemaphore(value: 0)
+        let written = DispatchSemaphore(value: 0)
+        Thread {
+            let fd = open(input, O_WRONLY)  // blocks until dpone opens the FIFO
+            if fd >= 0 {
+                let rows = Array(Self.csv(ids: 1...201_000).utf8)
+                var offset = 0
+                while offset < rows.count {
+                    let n = rows.withUnsafeBytes { write(fd, $0.baseAddress! + offset, rows.count - offset) }
+                    if n <= 0 { break }
+                    offset += n
+                }
+                written.signal()
+                killed.wait()
+                close(fd)
+            } else {
+                written.signal()
+            }
+        }.start()
         let run = try StreamProcess(["batch", manifest, "--progress", "none"], log: "\(dir)/run2.log")
+        while written.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(20)) }
         let admin = try ClickHouseClient(url: server.url)
         let staging =
-            "SELECT count() FROM system.tables WHERE database = '\(database)' AND startsWith(name, '__dpone__') AND name != '__dpone__loads'"
+            "SELECT count() FROM system.tables WHERE database = '\(database)' AND startsWith(name, '__dpone__stg_')"
         let deadline = Date().addingTimeInterval(60)
         while run.process.isRunning, Date() < deadline, (try? await admin.queryRows(staging).first?.first) ?? "0" == "0" {
             try await Task.sleep(for: .milliseconds(20))
         }
         await admin.close()
-        #expect(run.process.isRunning, "run 2 ended before the server could be stopped mid-load: \(run.output)")
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(run.process.isRunning, "run 2 is still reading its input: \(run.output)")
+        try await Task.sleep(for: .milliseconds(300))
         try server.crash()
+        killed.signal()
         let stopped = Date()
         while run.process.isRunning, Date().timeIntervalSince(stopped) < 150 { try await Task.sleep(for: .milliseconds(100)) }
         #expect(!run.process.isRunning, "run 2 still running 150 s after the server stopped")
@@ -84,7 +112,10 @@ struct ClickHouseOutagePipelineTests {
             #expect(try await ch.queryRows("SELECT count(), sum(id), max(id) FROM \(target)") == [["1000", "500500", "1000"]])
             #expect(try await ch.queryRows("SELECT checkpoint FROM `\(database)`.`__dpone__loads` ORDER BY checkpoint").count == 1)
 
-            // Run 3 loads exactly the rows run 2 did not publish.
+            // Run 3 (a regular file again) loads exactly the rows run 2 did not publish.
+            let total = 1_501_000
+            try FileManager.default.removeItem(atPath: input)
+            try Self.writeSource(to: input, ids: 1...total)
             let third = try CLI.run(["batch", manifest, "--progress", "none"])
             #expect(third.status == 0, "\(third.stderr.suffix(2000))")
             let sum = total * (total + 1) / 2
@@ -98,7 +129,14 @@ struct ClickHouseOutagePipelineTests {
         await ch.close()
     }
 
-    /// `id,payload` rows, written in chunks (the file is tens of MB).
+    /// `id,payload` rows with a header.
+    static func csv(ids: ClosedRange<Int>) -> String {
+        var text = "id,payload\n"
+        for id in ids { text += "\(id),payload-\(id)-abcdefghijklmnopqrstuvwxyz\n" }
+        return text
+    }
+
+    /// The same rows in a regular file, written in chunks (tens of MB).
     static func writeSource(to path: String, ids: ClosedRange<Int>) throws {
         FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
