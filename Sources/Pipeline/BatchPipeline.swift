@@ -71,7 +71,12 @@ public enum BatchPipeline {
 
             let ticker = ProgressTicker(callback: options.progress, started: started)
             let report = try await GraphRunner(graph: graph, coordinator: coordinator)
-                .run(resumeFrom: previous?.source, onEdges: { ticker.start(edges: $0) })
+                .run(
+                    resumeFrom: previous?.source,
+                    onEdges: { [bounds = options.bounds] edges in
+                        ticker.start(edges: edges)
+                        MetricsRegistry.shared.collectEdges(edges, byteLimit: bounds.byteLimit)
+                    })
             ticker.stop()
 
             let commit = report.sinkCommits[sink.name] ?? SinkCommit()

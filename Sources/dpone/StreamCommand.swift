@@ -59,6 +59,12 @@ struct StreamCommand: AsyncParsableCommand {
     @Option(name: .customLong("state-dir"), help: "Directory of the file state store.")
     var stateDir: String?
 
+    @Option(name: .customLong("metrics-port"), help: "Serve Prometheus metrics at http://ADDRESS:PORT/metrics.")
+    var metricsPort: Int?
+
+    @Option(name: .customLong("metrics-address"), help: "Address the metrics endpoint listens on (0.0.0.0: all interfaces).")
+    var metricsAddress: String = "127.0.0.1"
+
     func run() async throws {
         let document = try ManifestCommand.loadOrExit(manifest)
         let stop = StopSignal()
@@ -85,6 +91,17 @@ struct StreamCommand: AsyncParsableCommand {
             }
         }
         defer { timer?.cancel() }
+        var metrics: MetricsServer?
+        if let metricsPort {
+            do {
+                metrics = try MetricsServer(address: metricsAddress, port: metricsPort)
+                FileHandle.standardError.write(Data("metrics on http://\(metricsAddress):\(metrics!.port)/metrics\n".utf8))
+            } catch {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+        defer { metrics?.stop() }
         let reporter = ProgressReporter(mode: progress)
         let result = await StreamPipeline.run(
             document: document,

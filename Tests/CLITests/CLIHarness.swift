@@ -63,3 +63,28 @@ struct CLI {
 /// Skips when the binary is not built (plain `swift test` without `swift build`); the README's test
 /// command always builds it first.
 let binaryBuilt = CLI.isBuilt
+
+/// A `--metrics-port` endpoint's text (curl), and the value of one sample in it.
+struct MetricsScrape {
+    let text: String
+
+    init(port: Int) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-sf", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        text = String(decoding: data, as: UTF8.self)
+    }
+
+    /// The value of the sample `series` (name plus rendered labels, e.g. `x{slot="s"}`), if present.
+    func value(_ series: String) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1))
+        }
+        return nil
+    }
+}

@@ -107,11 +107,22 @@ struct KafkaStreamTests {
         defer { Task { await dropSchema() } }
         let topic = try KafkaTestServer.createTopic("stream", partitions: 6)
         let path = try manifest(topic: topic)
-        let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/worker.log")
+        let port = try PrivateClickHouse.freePort()
+        let worker = try StreamProcess(
+            ["stream", path, "--checkpoint-interval", "300ms", "--metrics-port", String(port)], log: "\(dir)/worker.log")
         try KafkaTestServer.produce(topic, Self.messages(1...200, version: 1))
         #expect(try await waitFor(["200", "200", "0"]) == ["200", "200", "0"], "\(worker.output)")
         try KafkaTestServer.produce(topic, Self.messages(1...50, version: 2) + Self.messages(201...300, version: 1))
         #expect(try await waitFor(["300", "300", "50"]) == ["300", "300", "50"], "\(worker.output)")
+        // The Prometheus endpoint: rows, checkpoints and their duration, consumer lag per partition.
+        try await Task.sleep(for: .seconds(1.5))
+        let metrics = try MetricsScrape(port: port)
+        #expect(metrics.value("dpone_source_rows_total") == 350, "\(metrics.text)")
+        #expect((metrics.value("dpone_checkpoints_total") ?? 0) >= 2, "\(metrics.text)")
+        #expect((metrics.value("dpone_checkpoint_duration_seconds_count") ?? 0) >= 2, "\(metrics.text)")
+        let lags = (0..<6).compactMap { metrics.value("dpone_consumer_lag{topic=\"\(topic)\",partition=\"\($0)\"}") }
+        #expect(!lags.isEmpty && lags.allSatisfy { $0 == 0 }, "every message consumed: lag 0 per partition \(lags)\n\(metrics.text)")
+        #expect(metrics.text.contains("dpone_channel_occupancy_ratio{edge="), "\(metrics.text)")
         let status = worker.stop()
         #expect(status == 0, "a stop request finishes the checkpoint and exits 0: \(worker.output)")
         let committed = try KafkaTestServer.committed(topic, group: topic, partitions: 6)

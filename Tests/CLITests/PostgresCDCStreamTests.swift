@@ -158,10 +158,20 @@ struct PostgresCDCStreamTests {
         do {
             try await setUp(pg, identity: identity)
             let path = try manifest()
-            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/worker.log")
+            let port = try PrivateClickHouse.freePort()
+            let worker = try StreamProcess(
+                ["stream", path, "--checkpoint-interval", "300ms", "--metrics-port", String(port)], log: "\(dir)/worker.log")
             #expect(try await converge(pg), "snapshot: \(worker.output)")
             #expect(try await digest(pg, "dst").first == "300")
             for i in 0..<200 { try await workloadStep(pg, i) }
+            #expect(try await converge(pg), "changes: \(worker.output)")
+            // The Prometheus endpoint: replication lag of the slot, checkpoints and their duration.
+            try await Task.sleep(for: .seconds(1))
+            let metrics = try MetricsScrape(port: port)
+            #expect(metrics.value("dpone_replication_lag_bytes{slot=\"\(slot)\"}") != nil, "\(metrics.text)")
+            #expect((metrics.value("dpone_replication_lag_seconds{slot=\"\(slot)\"}") ?? -1) >= 0, "\(metrics.text)")
+            #expect((metrics.value("dpone_checkpoint_duration_seconds_count") ?? 0) >= 2, "\(metrics.text)")
+            #expect((metrics.value("dpone_source_rows_total") ?? 0) >= 300, "\(metrics.text)")
             // An update of a non-TOAST column of a row whose big value stays out of line.
             let toasted = try #require(
                 try await pg.query("SELECT min(id)::text FROM \(s).src WHERE big IS NOT NULL AND length(big) = 6400").first?.first ?? nil)

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// Drives `CheckpointStateMachine` and performs its actions: writes state through the `StateStore`
@@ -11,11 +12,15 @@ public actor CheckpointCoordinator {
     private var sources: [any SourceOperator] = []
     public private(set) var committed: [PipelineState] = []
     public private(set) var sinkCommits: [String: SinkCommit] = [:]
+    /// When each pending checkpoint's barrier was injected (uptime ns), for the duration metric.
+    private var injectedAt: [CheckpointID: UInt64] = [:]
+    private let metrics: MetricsRegistry
 
     public init(
         pipeline: String, sinks: [String], store: any StateStore, resumingAfter durable: CheckpointID,
-        loadID: String, runID: String
+        loadID: String, runID: String, metrics: MetricsRegistry = .shared
     ) {
+        self.metrics = metrics
         self.machine = CheckpointStateMachine(sinks: Set(sinks), resumingAfter: durable)
         self.store = store
         self.pipeline = pipeline
@@ -31,7 +36,9 @@ public actor CheckpointCoordinator {
 
     public func injectBarrier(positions: StateValue) throws -> CheckpointID {
         do {
-            return try machine.injectBarrier(positions: positions)
+            let id = try machine.injectBarrier(positions: positions)
+            injectedAt[id] = DispatchTime.now().uptimeNanoseconds
+            return id
         } catch {
             throw DponeError(.checkpoint, "cannot start a checkpoint after a failure", context: ["pipeline": pipeline])
         }
@@ -68,6 +75,7 @@ public actor CheckpointCoordinator {
                     throw error
                 }
                 committed.append(state)
+                recordDurable(checkpoint)
                 action = try step { try $0.stateDurable(checkpoint) }
             case .acknowledgeSources(let checkpoint):
                 FaultPoint.afterStateBeforeAck.trigger()
@@ -77,6 +85,20 @@ public actor CheckpointCoordinator {
                 action = try step { try $0.sourcesAcknowledged(checkpoint) }
             }
         }
+    }
+
+    /// Checkpoint metrics: count, barrier-to-durable-state duration (histogram and last), time.
+    private func recordDurable(_ checkpoint: CheckpointID) {
+        metrics.add("dpone_checkpoints_total", help: "Checkpoints whose state is durable.")
+        metrics.set(
+            "dpone_last_checkpoint_timestamp_seconds", Date().timeIntervalSince1970,
+            help: "Unix time at which the last checkpoint's state became durable.")
+        guard let start = injectedAt.removeValue(forKey: checkpoint) else { return }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        metrics.observe(
+            "dpone_checkpoint_duration_seconds", seconds,
+            help: "From a checkpoint's barrier to its durable state: every sink published, state written.")
+        metrics.set("dpone_last_checkpoint_duration_seconds", seconds, help: "Duration of the last durable checkpoint.")
     }
 
     /// What a sink needs to publish checkpoint `id`.

@@ -86,6 +86,16 @@ final class KafkaConsumerHandle: @unchecked Sendable {
         return (low, high)
     }
 
+    /// The high watermark librdkafka last saw in a fetch response for the partition (no request;
+    /// nil until the partition was fetched).
+    func cachedHighWatermark(topic: String, partition: Int32) -> Int64? {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        guard rd_kafka_get_watermark_offsets(rk, topic, partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0
+        else { return nil }
+        return high
+    }
+
     /// Runs `call` on a partition list built from `entries` and returns the offsets it leaves there.
     private func withList(
         _ entries: [KafkaPartitionOffset], _ call: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> rd_kafka_resp_err_t

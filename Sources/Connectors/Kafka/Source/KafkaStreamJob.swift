@@ -28,6 +28,7 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
     private var dirty = false
     private var lastCheckpoint = Date()
     private var lastEmitted: CheckpointID?
+    private var lastLagSample = Date.distantPast
     private var intake: KafkaMessageIntake
 
     private var owned = Set<Int32>()
@@ -96,6 +97,7 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
             if dirty && Date().timeIntervalSince(lastCheckpoint) >= mode.checkpointInterval { try checkpoint() }
             try commitDurable(sync: false)
             if intake.isFull { try emit() }
+            recordLag()
         }
         // Stop: publish what was read, wait until it is durable, then leave the group (the
         // revocation commits the final offsets).
@@ -123,6 +125,19 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         try intake.take(message)
         positions[p] = m.offset + 1
         dirty = true
+    }
+
+    /// `dpone_consumer_lag{topic,partition}`: messages in an owned partition beyond what this
+    /// worker consumed (from the watermark of the last fetch; at most once a second).
+    private func recordLag() {
+        guard let consumer, Date().timeIntervalSince(lastLagSample) >= 1 else { return }
+        lastLagSample = Date()
+        for p in owned {
+            guard let high = consumer.cachedHighWatermark(topic: options.topic, partition: p), let consumed = positions[p] else { continue }
+            MetricsRegistry.shared.set(
+                "dpone_consumer_lag", Double(max(0, high - consumed)), labels: [("topic", options.topic), ("partition", String(p))],
+                help: "Messages of an owned partition beyond what this worker consumed.")
+        }
     }
 
     private func emit() throws {
@@ -178,6 +193,7 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         for p in partitions {
             positions[p] = nil
             owned.remove(p)
+            MetricsRegistry.shared.remove("dpone_consumer_lag", labels: [("topic", options.topic), ("partition", String(p))])
         }
     }
 }

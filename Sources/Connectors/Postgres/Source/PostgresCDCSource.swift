@@ -96,6 +96,8 @@ public final class PostgresCDCSource: SourceOperator {
     private let stream = Mutex<ReplicationStream?>(nil)
     /// The newest durable checkpoint.
     private let durable = Mutex<CheckpointID?>(nil)
+    /// The lsn of the newest durable checkpoint (what the slot is confirmed to).
+    private let durableLSN = Mutex<LSN?>(nil)
 
     public init(name: String, options: PostgresCDCSourceOptions) throws {
         guard ReplicationStreamNames.isValidSlot(options.slot) else {
@@ -144,6 +146,7 @@ public final class PostgresCDCSource: SourceOperator {
     public func acknowledge(_ checkpoint: CheckpointID, positions: StateValue) async throws {
         durable.withLock { if $0.map({ $0 < checkpoint }) ?? true { $0 = checkpoint } }
         guard let p = try CDCPositions(positions), p.slot == options.slot else { return }
+        durableLSN.withLock { if $0.map({ $0 < p.lsn }) ?? true { $0 = p.lsn } }
         stream.withLock { $0 }?.confirm(flushed: p.lsn)
     }
 
@@ -354,6 +357,7 @@ public final class PostgresCDCSource: SourceOperator {
     }
 
     var durableCheckpoint: CheckpointID? { durable.withLock { $0 } }
+    var durablePosition: LSN? { durableLSN.withLock { $0 } }
 
     static func sourceError(_ error: any Error) -> any Error {
         if let pg = error as? PostgresError { return pg.dponeError(.source) }
@@ -394,6 +398,10 @@ struct CDCStreamLoop {
     var dirty = false
     var lastCheckpoint = ContinuousClock.now
     var lastEmitted: CheckpointID?
+    /// When the first commit not yet in a checkpoint arrived, and per emitted checkpoint not yet
+    /// durable when its first commit arrived: the replication lag in seconds is the age of the oldest.
+    var firstDirtyAt: ContinuousClock.Instant?
+    var inFlight: [(lsn: LSN, since: ContinuousClock.Instant)] = []
 
     init(source: PostgresCDCSource, tableSchema: Schema, output: any SourceOutput, stream: ReplicationStream, start: LSN) {
         self.source = source
@@ -416,6 +424,7 @@ struct CDCStreamLoop {
                 throw DponeError(.source, "the server ended replication of slot \(options.slot)")
             }
             for message in got.messages { try handle(message.message) }
+            recordLag(serverWAL: max(got.serverWALEnd, lastCommitEnd))
             guard !inTransaction else { continue }
             if rows.rowCount >= options.batchRows { try await emit() }
             let elapsed = ContinuousClock.now - lastCheckpoint
@@ -459,7 +468,10 @@ struct CDCStreamLoop {
         case .commit(let commit):
             let n = rows.rowCount - lsnColumn.count
             for _ in 0..<n { lsnColumn.append(Int64(bitPattern: commit.endLSN.value)) }
-            if n > 0 { dirty = true }
+            if n > 0 {
+                dirty = true
+                if firstDirtyAt == nil { firstDirtyAt = .now }
+            }
             lastCommitEnd = commit.endLSN
             inTransaction = false
         case .relation(let relation):
@@ -548,5 +560,25 @@ struct CDCStreamLoop {
         checkpointLSN = lsn
         dirty = false
         lastCheckpoint = .now
+        if let since = firstDirtyAt { inFlight.append((lsn, since)) }
+        firstDirtyAt = nil
+    }
+
+    /// Replication lag gauges (label `slot`): bytes of WAL the server has beyond the durable lsn,
+    /// and seconds the oldest change not yet durable has waited (0 when everything is durable).
+    private mutating func recordLag(serverWAL: LSN) {
+        let durable = source.durablePosition
+        if let durable { inFlight.removeAll { $0.lsn <= durable } }
+        let oldest = inFlight.first?.since ?? firstDirtyAt
+        let age = oldest.map { ContinuousClock.now - $0 } ?? .zero
+        let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
+        let bytes = durable.map { serverWAL > $0 ? Double(serverWAL.value - $0.value) : 0 } ?? 0
+        let slot = [("slot", options.slot)]
+        MetricsRegistry.shared.set(
+            "dpone_replication_lag_bytes", bytes, labels: slot,
+            help: "WAL the server has written beyond the last durable checkpoint's lsn (what the slot retains for dpone).")
+        MetricsRegistry.shared.set(
+            "dpone_replication_lag_seconds", seconds, labels: slot,
+            help: "Age of the oldest received change whose checkpoint is not durable yet (0: all durable).")
     }
 }
