@@ -138,7 +138,7 @@ struct ClickHouseOutagePipelineTests {
 
     /// The same rows in a regular file, written in chunks (tens of MB).
     static func writeSource(to path: String, ids: ClosedRange<Int>) throws {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         try handle.write(contentsOf: Data("id,payload\n".utf8))

@@ -47,11 +47,12 @@ struct ReplicationStreamTests {
                 INSERT INTO \(table) VALUES (0, 'before', 0, '2024-01-01 00:00:00+00');
                 CREATE PUBLICATION \(publication) FOR TABLE \(table);
                 """)
-            // A server asking for a reply after 3 s of silence: the stream must answer keepalives.
+            // A server asking for a reply after 10 s of silence: the stream must answer keepalives.
             // (Not tighter: between two receive calls the test itself talks to the server, and under
-            // the full parallel suite on 2 cores that can take seconds; 2 s made the server drop us.)
+            // the full parallel suite on 2 cores that took more than 6 s in CI; 2 s and 6 s made the
+            // server drop us.)
             let stream = try await ReplicationStream.connect(
-                url: PostgresTestServer.url(database: Self.database), settings: ["wal_sender_timeout": "6s"])
+                url: PostgresTestServer.url(database: Self.database), settings: ["wal_sender_timeout": "20s"])
             do {
                 let identity = try await stream.identifySystem()
                 #expect(identity.timeline >= 1)
@@ -137,11 +138,11 @@ struct ReplicationStreamTests {
                 }
                 #expect(confirmed == commit.endLSN)
 
-                // Idle for 8 s: keepalives requesting a reply arrive and are answered (else the
-                // server would drop the connection after 6 s), and nothing beyond what was
+                // Idle for 13 s: keepalives requesting a reply arrive (after 10 s) and are answered
+                // (else the server would drop the connection after 20 s), and nothing beyond what was
                 // confirmed is reported even though the server's WAL moved on.
                 try await conn.execute("CREATE TABLE \(PostgresSQL.qualifiedName(schema: schema, name: "other")) (x int)")
-                let idle = try await stream.receive(timeout: .seconds(8))
+                let idle = try await stream.receive(timeout: .seconds(13))
                 #expect(idle.messages.isEmpty)
                 #expect(!idle.endOfStream)
                 #expect(idle.serverWALEnd >= commit.endLSN)
