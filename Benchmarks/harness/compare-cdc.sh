@@ -31,7 +31,7 @@ rm -rf "$WORK"; mkdir -p "$WORK"
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 cleanup() {
-  [ -n "${WORKER:-}" ] && kill "$WORKER" 2>/dev/null || true
+  [ -n "${WORKER:-}" ] && pkill -TERM -P "$WORKER" 2>/dev/null || true
   [ -n "${SCRAPER:-}" ] && kill "$SCRAPER" 2>/dev/null || true
   sleep 1
   "${PSQL[@]}" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'bench_cdc_slot' AND NOT active" >/dev/null 2>&1 || true
@@ -78,7 +78,7 @@ SNAP_END=$(date +%s.%N)
 
 ( while true; do
     printf '%s\n' "$(date +%s.%N)" >>"$WORK/scrapes"
-    curl -sf --max-time 1 "http://127.0.0.1:$PORT/metrics" | grep -E '^dpone_(replication_lag_seconds|last_checkpoint_duration_seconds|checkpoints_total) ' >>"$WORK/scrapes" || true
+    curl -sf --max-time 1 "http://127.0.0.1:$PORT/metrics" | grep -E '^dpone_(replication_lag_seconds|last_checkpoint_duration_seconds|checkpoints_total)[ {]' >>"$WORK/scrapes" || true
     sleep 0.2
   done ) &
 SCRAPER=$!
@@ -101,7 +101,8 @@ wait_for "SELECT count(*) FROM benchcdc.dst WHERE updated = 1" "$CHANGES" 1200
 T1=$(date +%s.%N)
 sleep 2
 kill "$SCRAPER"; SCRAPER=""
-kill -TERM "$WORKER"; wait "$WORKER" || true; WORKER=""
+# SIGTERM to dpone itself (time(1), its parent, would die without forwarding it).
+pkill -TERM -P "$WORKER" || true; wait "$WORKER" || true; WORKER=""
 DIFF=$(count "SELECT count(*) FROM (SELECT id, amount, note, updated FROM benchcdc.src EXCEPT SELECT id, amount, note, updated FROM benchcdc.dst) d")
 DSTN=$(count "SELECT count(*) FROM benchcdc.dst")
 
