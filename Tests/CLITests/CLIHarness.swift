@@ -48,6 +48,32 @@ struct CLI {
             stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// `run` without blocking a cooperative thread while the process works: output goes to files
+    /// and the exit is awaited with `Task.sleep`. For long runs (a blocked pool thread starves every
+    /// other test of the parallel suite; a replication test's walsender timed out behind one).
+    static func runAsync(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> Output {
+        let dir = NSTemporaryDirectory() + "dpone-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DPONE_") }
+        env["COLUMNS"] = "100"
+        for (k, v) in extra { env[k] = v }
+        process.environment = env
+        let out = "\(dir)/out", err = "\(dir)/err"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        try process.run()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        return Output(
+            status: process.terminationStatus, killed: process.terminationReason == .uncaughtSignal,
+            stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "", stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+
     /// Compares `actual` with the golden file `Golden/<name>`; `DPONE_UPDATE_GOLDEN=1` rewrites it.
     static func expectGolden(_ actual: String, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let url = packageRoot.appendingPathComponent("Tests/CLITests/Golden/\(name)")

@@ -51,7 +51,7 @@ struct ClickHouseOutagePipelineTests {
 
         // Run 1 publishes ids 1...1000 and commits cursor 1000.
         try Self.writeSource(to: "\(dir)/in.csv", ids: 1...1000)
-        let first = try CLI.run(["batch", manifest, "--progress", "none"])
+        let first = try await CLI.runAsync(["batch", manifest, "--progress", "none"])
         #expect(first.status == 0, "\(first.stderr)")
         let statePath = "\(dir)/state/choutage.json"
         let committed = try #require(FileManager.default.contents(atPath: statePath), "run 1 committed no state")
@@ -116,7 +116,7 @@ struct ClickHouseOutagePipelineTests {
             let total = 1_501_000
             try FileManager.default.removeItem(atPath: input)
             try Self.writeSource(to: input, ids: 1...total)
-            let third = try CLI.run(["batch", manifest, "--progress", "none"])
+            let third = try await CLI.runAsync(["batch", manifest, "--progress", "none"])
             #expect(third.status == 0, "\(third.stderr.suffix(2000))")
             let sum = total * (total + 1) / 2
             #expect(

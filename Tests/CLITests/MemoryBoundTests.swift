@@ -14,7 +14,7 @@ import Testing
 struct MemoryBoundTests {
     static let limitBytes = 150 * 1024 * 1024
 
-    @Test func aLargeCSVRunsInBoundedMemory() throws {
+    @Test func aLargeCSVRunsInBoundedMemory() async throws {
         let dir = NSTemporaryDirectory() + "dpone-memory-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -32,7 +32,8 @@ struct MemoryBoundTests {
         FileManager.default.createFile(atPath: "\(dir)/big.csv", contents: nil)
         awk.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/big.csv"))
         try awk.run()
-        awk.waitUntilExit()
+        // Waiting by polling: a blocked cooperative thread would starve the parallel suite.
+        while awk.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         #expect(awk.terminationStatus == 0)
         let size = try FileManager.default.attributesOfItem(atPath: "\(dir)/big.csv")[.size] as? Int ?? 0
         #expect(size > 190_000_000)
@@ -59,11 +60,11 @@ struct MemoryBoundTests {
         process.executableURL = URL(fileURLWithPath: release)
         process.arguments = ["batch", "pipeline.yml", "--format", "json", "--progress", "none"]
         process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        let out = Pipe()
-        process.standardOutput = out
+        _ = FileManager.default.createFile(atPath: "\(dir)/result.json", contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/result.json"))
         try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/result.json"))
         #expect(process.terminationStatus == 0)
         let result = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(result["extracted_rows"] as? Int == 2_200_000)

@@ -93,6 +93,29 @@ struct PostgresCDCStreamTests {
         try await pg.query("SELECT ($1::pg_lsn <= $2::pg_lsn)::text", parameters: [a, b]).first?.first == "true"
     }
 
+    /// Connects to the suite's database (created when missing), runs `body`, and always drops the
+    /// slot, the publication and the schema afterwards.
+    func withDatabase(_ body: (PostgresConnection) async throws -> Void) async throws {
+        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
+        let pg = try await PostgresConnection.connect(url: url)
+        do {
+            try await body(pg)
+        } catch {
+            await pg.close()
+            await cleanUp()
+            throw error
+        }
+        await pg.close()
+        await cleanUp()
+    }
+
+    /// The slot's confirmed_flush_lsn is not past the lsn in dpone's state.
+    func expectSlotWithinState(_ pg: PostgresConnection, _ what: String) async throws {
+        let state = try #require(try stateLSN(), "\(what): no state")
+        let confirmed = try #require(try await confirmedFlush(pg))
+        #expect(try await lsnLessOrEqual(pg, confirmed, state), "\(what): confirmed \(confirmed) <= state \(state)")
+    }
+
     func cleanUp() async {
         guard let pg = try? await PostgresConnection.connect(url: url) else { return }
         for _ in 0..<100 {
@@ -153,9 +176,7 @@ struct PostgresCDCStreamTests {
     @Test(arguments: ["default", "full"])
     func snapshotThenChangesLandExactlyAndSIGTERMDrains(identity: String) async throws {
         try PostgresTestServer.require()
-        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
-        let pg = try await PostgresConnection.connect(url: url)
-        do {
+        try await withDatabase { pg in
             try await setUp(pg, identity: identity)
             let path = try manifest()
             let port = try PrivateClickHouse.freePort()
@@ -189,25 +210,15 @@ struct PostgresCDCStreamTests {
                 "SELECT d.name, length(d.big)::text, (d.big = s.big)::text FROM \(s).dst AS d JOIN \(s).src AS s USING (id) WHERE id = \(toasted)")
             #expect(kept == [["toast-kept", "6400", "true"]], "the unchanged TOAST value is intact")
             // The slot is confirmed up to what the state holds, not beyond.
-            let state = try #require(try stateLSN())
-            let confirmed = try #require(try await confirmedFlush(pg))
-            #expect(try await lsnLessOrEqual(pg, confirmed, state), "confirmed \(confirmed) <= state \(state)")
-        } catch {
-            await pg.close()
-            await cleanUp()
-            throw error
+            try await expectSlotWithinState(pg, "at the end")
         }
-        await pg.close()
-        await cleanUp()
     }
 
     /// SIGKILL at random moments of the workload (`DPONE_CDC_KILLS`, default 6; the issue's long form
     /// is 20), a restart after each: never confirmed past the state, exact at the end.
     @Test func killedRepeatedlyAndRestartedConvergesAndNeverConfirmsPastState() async throws {
         try PostgresTestServer.require()
-        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
-        let pg = try await PostgresConnection.connect(url: url)
-        do {
+        try await withDatabase { pg in
             try await setUp(pg)
             let path = try manifest()
             var worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/w0.log")
@@ -220,9 +231,7 @@ struct PostgresCDCStreamTests {
                 worker.killHard()
                 // After the kill: the slot was never confirmed past the durable state.
                 try await Task.sleep(for: .milliseconds(300))
-                let state = try #require(try stateLSN(), "round \(round): \(worker.output)")
-                let confirmed = try #require(try await confirmedFlush(pg))
-                #expect(try await lsnLessOrEqual(pg, confirmed, state), "round \(round): confirmed \(confirmed) <= state \(state)")
+                try await expectSlotWithinState(pg, "round \(round): \(worker.output)")
                 worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/w\(round).log")
             }
             try await Task.sleep(for: .seconds(1))
@@ -234,13 +243,7 @@ struct PostgresCDCStreamTests {
             #expect(worker.stop() == 0, "\(worker.output)")
             #expect(try await digest(pg, "src") == digest(pg, "dst"))
             #expect(!worker.output.contains("created replication slot"), "a restart never snapshots again")
-        } catch {
-            await pg.close()
-            await cleanUp()
-            throw error
         }
-        await pg.close()
-        await cleanUp()
     }
 
     /// Killed by `DPONE_FAULT` at each point of the checkpoint protocol, on its third checkpoint
@@ -249,9 +252,7 @@ struct PostgresCDCStreamTests {
     @Test(arguments: FaultPoint.allCases.map(\.rawValue))
     func killedAtEachFaultPointMidStreamConverges(fault: String) async throws {
         try PostgresTestServer.require()
-        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
-        let pg = try await PostgresConnection.connect(url: url)
-        do {
+        try await withDatabase { pg in
             try await setUp(pg)
             let path = try manifest()
             let writer = try await PostgresConnection.connect(url: url)
@@ -263,9 +264,7 @@ struct PostgresCDCStreamTests {
             while doomed.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
             if doomed.process.isRunning { doomed.killHard() }
             #expect(doomed.process.terminationReason == .uncaughtSignal, "killed at \(fault): \(doomed.output)")
-            let state = try #require(try stateLSN(), "\(fault): \(doomed.output)")
-            let confirmed = try #require(try await confirmedFlush(pg))
-            #expect(try await lsnLessOrEqual(pg, confirmed, state), "\(fault): confirmed \(confirmed) <= state \(state)")
+            try await expectSlotWithinState(pg, "\(fault): \(doomed.output)")
             let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/restart.log")
             try await Task.sleep(for: .seconds(1))
             stop.set()
@@ -274,20 +273,12 @@ struct PostgresCDCStreamTests {
             #expect(try await converge(pg, seconds: 90), "\(fault), after the restart: \(worker.output)")
             #expect(worker.stop() == 0, "\(worker.output)")
             #expect(try await digest(pg, "src") == digest(pg, "dst"))
-        } catch {
-            await pg.close()
-            await cleanUp()
-            throw error
         }
-        await pg.close()
-        await cleanUp()
     }
 
     @Test func idleTableSlotFollowsTheServerWAL() async throws {
         try PostgresTestServer.require()
-        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
-        let pg = try await PostgresConnection.connect(url: url)
-        do {
+        try await withDatabase { pg in
             try await setUp(pg)
             let path = try manifest()
             let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/idle.log")
@@ -307,27 +298,17 @@ struct PostgresCDCStreamTests {
                 if !advanced { try await Task.sleep(for: .milliseconds(250)) }
             }
             #expect(advanced, "confirmed_flush_lsn reached \(walAfterWrites) (from \(start ?? "?")): \(worker.output)")
-            let state = try #require(try stateLSN())
-            let confirmed = try #require(try await confirmedFlush(pg))
-            #expect(try await lsnLessOrEqual(pg, confirmed, state), "confirmed \(confirmed) <= state \(state)")
+            try await expectSlotWithinState(pg, "at the end")
             #expect(worker.stop() == 0, "\(worker.output)")
             #expect(try await digest(pg, "src") == digest(pg, "dst"))
-        } catch {
-            await pg.close()
-            await cleanUp()
-            throw error
         }
-        await pg.close()
-        await cleanUp()
     }
 
     /// A slot without dpone state (a first start that died before its snapshot was durable) is
     /// created again with a snapshot; a slot that disappeared under a done snapshot is a clear error.
     @Test func leftoverSlotIsRecreatedAndAMissingSlotIsAnError() async throws {
         try PostgresTestServer.require()
-        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
-        let pg = try await PostgresConnection.connect(url: url)
-        do {
+        try await withDatabase { pg in
             try await setUp(pg)
             _ = try await pg.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", parameters: [slot])
             let path = try manifest()
@@ -341,13 +322,7 @@ struct PostgresCDCStreamTests {
             let out = try CLI.run(["stream", path, "--max-duration", "20s"])
             #expect(out.status == 1, "\(out.stdout) \(out.stderr)")
             #expect(out.stdout.contains("does not exist, but dpone's state says its snapshot was taken"), "\(out.stdout) \(out.stderr)")
-        } catch {
-            await pg.close()
-            await cleanUp()
-            throw error
         }
-        await pg.close()
-        await cleanUp()
     }
 
     func cleanUpSlotOnly(_ pg: PostgresConnection) async {
@@ -364,22 +339,14 @@ struct PostgresCDCStreamTests {
 
     @Test func aTableWithoutReplicaIdentityFailsAtStart() async throws {
         try PostgresTestServer.require()
-        _ = try await PostgresTestServer.isolatedDatabase(Self.database)
-        let pg = try await PostgresConnection.connect(url: url)
-        do {
+        try await withDatabase { pg in
             try await pg.execute("CREATE SCHEMA \(s); CREATE TABLE \(s).src (id int, name text, amount numeric(10,2), big text)")
             let out = try CLI.run(["stream", try manifest(), "--max-duration", "20s"])
             #expect(out.status == 1, "\(out.stdout) \(out.stderr)")
             #expect(out.stdout.contains("has no usable replica identity"), "\(out.stdout) \(out.stderr)")
             #expect(try await confirmedFlush(pg) == nil, "no slot was created")
             #expect(try await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", parameters: [slot]).isEmpty)
-        } catch {
-            await pg.close()
-            await cleanUp()
-            throw error
         }
-        await pg.close()
-        await cleanUp()
     }
 
     @Test func batchRefusesCDCAndStreamRefusesAPlainPostgresSource() throws {
