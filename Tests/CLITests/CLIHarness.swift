@@ -22,10 +22,16 @@ struct CLI {
     static var isBuilt: Bool { FileManager.default.isExecutableFile(atPath: binary) }
 
     /// Runs dpone with `arguments` in `directory`, with a fixed terminal width and no inherited
-    /// fault injection or connection variables.
+    /// fault injection or connection variables. Output goes to files and the exit is awaited with
+    /// `Task.sleep`, never by blocking: the suite's CLI tests run in parallel, and each blocked
+    /// cooperative thread (there are as many as cores) starved every other test (in CI a
+    /// replication test's walsender timed out behind them).
     static func run(_ arguments: [String], in directory: String? = nil, environment extra: [String: String] = [:])
-        throws -> Output
+        async throws -> Output
     {
+        let dir = NSTemporaryDirectory() + "dpone-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -34,44 +40,18 @@ struct CLI {
         env["COLUMNS"] = "100"
         for (k, v) in extra { env[k] = v }
         process.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read before waiting so a large output cannot fill the pipe and deadlock.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus, killed: process.terminationReason == .uncaughtSignal, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
-    /// `run` without blocking a cooperative thread while the process works: output goes to files
-    /// and the exit is awaited with `Task.sleep`. For long runs (a blocked pool thread starves every
-    /// other test of the parallel suite; a replication test's walsender timed out behind one).
-    static func runAsync(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> Output {
-        let dir = NSTemporaryDirectory() + "dpone-cli-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DPONE_") }
-        env["COLUMNS"] = "100"
-        for (k, v) in extra { env[k] = v }
-        process.environment = env
-        let out = "\(dir)/out", err = "\(dir)/err"
+        let out = "\(dir)/out"
+        let err = "\(dir)/err"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         _ = FileManager.default.createFile(atPath: err, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
         try process.run()
-        while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         return Output(
             status: process.terminationStatus, killed: process.terminationReason == .uncaughtSignal,
-            stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "", stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+            stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 
     /// Compares `actual` with the golden file `Golden/<name>`; `DPONE_UPDATE_GOLDEN=1` rewrites it.

@@ -51,7 +51,7 @@ struct ClickHouseOutagePipelineTests {
 
         // Run 1 publishes ids 1...1000 and commits cursor 1000.
         try Self.writeSource(to: "\(dir)/in.csv", ids: 1...1000)
-        let first = try await CLI.runAsync(["batch", manifest, "--progress", "none"])
+        let first = try await CLI.run(["batch", manifest, "--progress", "none"])
         #expect(first.status == 0, "\(first.stderr)")
         let statePath = "\(dir)/state/choutage.json"
         let committed = try #require(FileManager.default.contents(atPath: statePath), "run 1 committed no state")
@@ -97,7 +97,7 @@ struct ClickHouseOutagePipelineTests {
         let stopped = Date()
         while run.process.isRunning, Date().timeIntervalSince(stopped) < 150 { try await Task.sleep(for: .milliseconds(100)) }
         #expect(!run.process.isRunning, "run 2 still running 150 s after the server stopped")
-        if run.process.isRunning { run.killHard() }
+        if run.process.isRunning { await run.killHard() }
         #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 1, "exit \(run.process.terminationStatus)")
         #expect(run.output.contains("ClickHouse"), "the error names the sink: \(run.output.suffix(2000))")
         #expect(!run.output.contains(":dpone@"), "no password in the output")
@@ -116,7 +116,7 @@ struct ClickHouseOutagePipelineTests {
             let total = 1_501_000
             try FileManager.default.removeItem(atPath: input)
             try Self.writeSource(to: input, ids: 1...total)
-            let third = try await CLI.runAsync(["batch", manifest, "--progress", "none"])
+            let third = try await CLI.run(["batch", manifest, "--progress", "none"])
             #expect(third.status == 0, "\(third.stderr.suffix(2000))")
             let sum = total * (total + 1) / 2
             #expect(

@@ -59,8 +59,8 @@ struct ClickHouseReplayTests {
             try text.write(toFile: "\(dir)/in.csv", atomically: true, encoding: .utf8)
         }
 
-        func run(fault: String? = nil) throws -> CLI.Output {
-            try CLI.run(["batch", "\(dir)/pipeline.yml", "--progress", "none"], environment: fault.map { ["DPONE_FAULT": $0] } ?? [:])
+        func run(fault: String? = nil) async throws -> CLI.Output {
+            try await CLI.run(["batch", "\(dir)/pipeline.yml", "--progress", "none"], environment: fault.map { ["DPONE_FAULT": $0] } ?? [:])
         }
 
         func target(_ read: String) async throws -> [[String]] {
@@ -77,20 +77,20 @@ struct ClickHouseReplayTests {
         }
     }
 
-    func scenario(_ w: Workspace, fault: String?) throws {
+    func scenario(_ w: Workspace, fault: String?) async throws {
         try w.writeSource(1...3000, version: 1)
         if let fault {
-            let killed = try w.run(fault: fault)
+            let killed = try await w.run(fault: fault)
             #expect(killed.killed && killed.status == SIGKILL, "killed at \(fault): \(killed.stdout) \(killed.stderr)")
         }
-        let first = try w.run()
+        let first = try await w.run()
         #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
         try w.writeSource(1...4000, version: 2)
         if let fault {
-            let killed = try w.run(fault: fault)
+            let killed = try await w.run(fault: fault)
             #expect(killed.killed && killed.status == SIGKILL)
         }
-        let second = try w.run()
+        let second = try await w.run()
         #expect(second.status == 0, "\(second.stdout) \(second.stderr)")
     }
 
@@ -106,8 +106,8 @@ struct ClickHouseReplayTests {
             try server.require()
             let reference = try Workspace(strategy, server: server)
             let faulty = try Workspace(strategy, server: server)
-            try scenario(reference, fault: nil)
-            try scenario(faulty, fault: fault)
+            try await scenario(reference, fault: nil)
+            try await scenario(faulty, fault: fault)
             let expected = try await reference.target(strategy.read)
             let actual = try await faulty.target(strategy.read)
             await reference.drop()
@@ -174,8 +174,8 @@ struct PostgresToClickHouseReplayTests {
             await pg.close()
         }
 
-        func run(fault: String? = nil) throws -> CLI.Output {
-            try CLI.run(["batch", "\(dir)/pipeline.yml", "--progress", "none"], environment: fault.map { ["DPONE_FAULT": $0] } ?? [:])
+        func run(fault: String? = nil) async throws -> CLI.Output {
+            try await CLI.run(["batch", "\(dir)/pipeline.yml", "--progress", "none"], environment: fault.map { ["DPONE_FAULT": $0] } ?? [:])
         }
 
         func target(_ read: String) async throws -> [[String]] {
@@ -200,17 +200,17 @@ struct PostgresToClickHouseReplayTests {
     func scenario(_ w: Workspace, fault: String?) async throws {
         try await w.writeSource(1...3000, version: 1)
         if let fault {
-            let killed = try w.run(fault: fault)
+            let killed = try await w.run(fault: fault)
             #expect(killed.killed && killed.status == SIGKILL, "killed at \(fault): \(killed.stdout) \(killed.stderr)")
         }
-        let first = try w.run()
+        let first = try await w.run()
         #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
         try await w.writeSource(1...4000, version: 2, delete: 10...20)
         if let fault {
-            let killed = try w.run(fault: fault)
+            let killed = try await w.run(fault: fault)
             #expect(killed.killed && killed.status == SIGKILL)
         }
-        let second = try w.run()
+        let second = try await w.run()
         #expect(second.status == 0, "\(second.stdout) \(second.stderr)")
     }
 

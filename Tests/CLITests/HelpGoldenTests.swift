@@ -14,33 +14,33 @@ struct HelpGoldenTests {
         ["state", "show", "--help"],
         ["state", "reset", "--help"],
     ])
-    func helpMatchesGolden(arguments: [String]) throws {
-        let out = try CLI.run(arguments)
+    func helpMatchesGolden(arguments: [String]) async throws {
+        let out = try await CLI.run(arguments)
         #expect(out.status == 0)
         #expect(out.stderr == "")
         let name = "help-" + arguments.filter { $0 != "--help" }.joined(separator: "-")
         try CLI.expectGolden(out.stdout, (name == "help-" ? "help-dpone" : name) + ".txt")
     }
 
-    @Test func versionPrintsTheVersion() throws {
-        let out = try CLI.run(["--version"])
+    @Test func versionPrintsTheVersion() async throws {
+        let out = try await CLI.run(["--version"])
         #expect(out.status == 0)
         #expect(out.stdout.hasPrefix("dpone "))
     }
 
-    @Test func badUsageExitsTwo() throws {
-        let missing = try CLI.run(["batch"])
+    @Test func badUsageExitsTwo() async throws {
+        let missing = try await CLI.run(["batch"])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("Missing expected argument '<manifest>'"))
-        let unknown = try CLI.run(["batch", "x.yml", "--format", "xml"])
+        let unknown = try await CLI.run(["batch", "x.yml", "--format", "xml"])
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("xml"))
-        let noCommand = try CLI.run(["frobnicate"])
+        let noCommand = try await CLI.run(["frobnicate"])
         #expect(noCommand.status == 2)
     }
 
-    @Test func aMissingManifestFileExitsTwo() throws {
-        let out = try CLI.run(["batch", "/nonexistent/pipeline.yml"])
+    @Test func aMissingManifestFileExitsTwo() async throws {
+        let out = try await CLI.run(["batch", "/nonexistent/pipeline.yml"])
         #expect(out.status == 2)
         #expect(out.stderr.contains("/nonexistent/pipeline.yml"))
     }

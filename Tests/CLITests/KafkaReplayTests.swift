@@ -47,19 +47,19 @@ struct KafkaReplayTests {
             state: {dir: \(dir)/state-files}
             """.write(toFile: "\(dir)/files.yml", atomically: true, encoding: .utf8)
 
-        func load(_ manifest: String) throws {
-            let killed = try CLI.run(["batch", "\(dir)/\(manifest)", "--progress", "none"], environment: ["DPONE_FAULT": fault])
+        func load(_ manifest: String) async throws {
+            let killed = try await CLI.run(["batch", "\(dir)/\(manifest)", "--progress", "none"], environment: ["DPONE_FAULT": fault])
             #expect(killed.killed && killed.status == SIGKILL, "killed at \(fault): \(killed.stdout) \(killed.stderr)")
-            let rerun = try CLI.run(["batch", "\(dir)/\(manifest)", "--progress", "none"])
+            let rerun = try await CLI.run(["batch", "\(dir)/\(manifest)", "--progress", "none"])
             #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
         }
         try KafkaTestServer.produce(topic, Self.messages(1...300, version: 1))
-        try load("pg.yml")
-        try load("files.yml")
+        try await load("pg.yml")
+        try await load("files.yml")
         // Updates of 1...100 and new keys arrive between runs.
         try KafkaTestServer.produce(topic, Self.messages(1...100, version: 2) + Self.messages(301...400, version: 1))
-        try load("pg.yml")
-        try load("files.yml")
+        try await load("pg.yml")
+        try await load("files.yml")
 
         let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
         let rows = try await pg.query(

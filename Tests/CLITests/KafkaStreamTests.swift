@@ -27,19 +27,20 @@ final class StreamProcess: @unchecked Sendable {
     var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
     /// SIGTERM, then waits up to `seconds` for the exit status.
-    func stop(within seconds: Double = 30) -> Int32? {
+    /// SIGTERM, then waits up to `seconds` for the exit status (without blocking a thread).
+    func stop(within seconds: Double = 30) async -> Int32? {
         kill(process.processIdentifier, SIGTERM)
-        return waitExit(seconds)
+        return await waitExit(seconds)
     }
 
-    func killHard() {
+    func killHard() async {
         kill(process.processIdentifier, SIGKILL)
-        _ = waitExit(10)
+        _ = await waitExit(10)
     }
 
-    func waitExit(_ seconds: Double) -> Int32? {
+    func waitExit(_ seconds: Double) async -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(50_000) }
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
         return process.isRunning ? nil : process.terminationStatus
     }
 }
@@ -123,7 +124,7 @@ struct KafkaStreamTests {
         let lags = (0..<6).compactMap { metrics.value("dpone_consumer_lag{topic=\"\(topic)\",partition=\"\($0)\"}") }
         #expect(!lags.isEmpty && lags.allSatisfy { $0 == 0 }, "every message consumed: lag 0 per partition \(lags)\n\(metrics.text)")
         #expect(metrics.text.contains("dpone_channel_occupancy_ratio{edge="), "\(metrics.text)")
-        let status = worker.stop()
+        let status = await worker.stop()
         #expect(status == 0, "a stop request finishes the checkpoint and exits 0: \(worker.output)")
         let committed = try KafkaTestServer.committed(topic, group: topic, partitions: 6)
         #expect(committed.reduce(0, +) == 350, "every consumed offset committed after its state: \(committed)")
@@ -134,7 +135,7 @@ struct KafkaStreamTests {
         #expect(try await waitFor(["310", "310", "50"]) == ["310", "310", "50"], "\(again.output)")
         try await Task.sleep(for: .seconds(5.5))
         #expect(again.output.contains("rows/s"), "a plain status line every 5 s: \(again.output)")
-        #expect(again.stop() == 0)
+        #expect(await again.stop() == 0)
         #expect(try KafkaTestServer.committed(topic, group: topic, partitions: 6).reduce(0, +) == 360)
     }
 
@@ -150,20 +151,20 @@ struct KafkaStreamTests {
         try KafkaTestServer.produce(topic, Self.messages(1...600, version: 1))
         #expect(try await waitFor(["600", "600", "0"]) == ["600", "600", "0"], "a: \(a.output)\nb: \(b.output)")
         #expect(a.output.contains("partitions assigned") && b.output.contains("partitions assigned"), "both workers own partitions")
-        a.killHard()
+        await a.killHard()
         try KafkaTestServer.produce(topic, Self.messages(301...600, version: 2) + Self.messages(601...900, version: 1))
         #expect(try await waitFor(["900", "900", "300"], seconds: 90) == ["900", "900", "300"], "b: \(b.output)")
-        #expect(b.stop() == 0, "\(b.output)")
+        #expect(await b.stop() == 0, "\(b.output)")
     }
 
-    @Test func rewritingStrategiesAreRefused() throws {
+    @Test func rewritingStrategiesAreRefused() async throws {
         let path = "\(dir)/refused.yml"
         try """
             name: refused
             source: {type: kafka, connection: {url: "kafka://127.0.0.1:1"}, topic: t}
             sink: {type: files, path: \(dir)/out.csv, strategy: {mode: full_refresh}}
             """.write(toFile: path, atomically: true, encoding: .utf8)
-        let out = try CLI.run(["stream", path])
+        let out = try await CLI.run(["stream", path])
         #expect(out.status == 2, "a usage error")
         #expect(out.stdout.contains("cannot run continuously"), "\(out.stdout) \(out.stderr)")
     }

@@ -17,14 +17,14 @@ struct ManifestErrorGoldenTests {
     }
 
     @Test(arguments: fixtures)
-    func validateReportsFileLineColumnAndExitsTwo(fixture: String) throws {
+    func validateReportsFileLineColumnAndExitsTwo(fixture: String) async throws {
         let expected = try String(
             contentsOfFile: Self.fixtureDirectory + "/" + fixture.replacingOccurrences(of: ".yml", with: ".expected"),
             encoding: .utf8)
         // Run from the package root so the printed path is the relative one the fixtures expect.
         let relative = "Tests/ManifestTests/Fixtures/bad/\(fixture)"
         for command in [["manifest", "validate"], ["batch"]] {
-            let out = try CLI.run(command + [relative], in: CLI.packageRoot.path, environment: ManifestFixtureEnv.values)
+            let out = try await CLI.run(command + [relative], in: CLI.packageRoot.path, environment: ManifestFixtureEnv.values)
             #expect(out.status == 2, "\(command) \(fixture)")
             #expect(out.stdout == "", "\(command) \(fixture)")
             #expect(

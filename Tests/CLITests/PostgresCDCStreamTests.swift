@@ -198,7 +198,7 @@ struct PostgresCDCStreamTests {
                 try await pg.query("SELECT min(id)::text FROM \(s).src WHERE big IS NOT NULL AND length(big) = 6400").first?.first ?? nil)
             try await pg.execute("UPDATE \(s).src SET name = 'toast-kept' WHERE id = \(toasted)")
             #expect(try await converge(pg), "changes: \(worker.output)")
-            #expect(worker.stop() == 0, "a stop request publishes and exits 0: \(worker.output)")
+            #expect(await worker.stop() == 0, "a stop request publishes and exits 0: \(worker.output)")
             #expect(try await digest(pg, "src") == digest(pg, "dst"))
             // Streamed, not re-snapshotted: many commits' lsns, several checkpoints in the ledger.
             let lsns = try await pg.query("SELECT count(DISTINCT __dpone__lsn)::text FROM \(s).dst")
@@ -228,7 +228,7 @@ struct PostgresCDCStreamTests {
             let kills = Int(ProcessInfo.processInfo.environment["DPONE_CDC_KILLS"] ?? "") ?? 6
             for round in 1...kills {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 700...2500)))
-                worker.killHard()
+                await worker.killHard()
                 // After the kill: the slot was never confirmed past the durable state.
                 try await Task.sleep(for: .milliseconds(300))
                 try await expectSlotWithinState(pg, "round \(round): \(worker.output)")
@@ -240,7 +240,7 @@ struct PostgresCDCStreamTests {
             await writer.close()
             #expect(steps > 10, "the workload ran during the kills (\(steps) steps)")
             #expect(try await converge(pg, seconds: 90), "after restarts: \(worker.output)")
-            #expect(worker.stop() == 0, "\(worker.output)")
+            #expect(await worker.stop() == 0, "\(worker.output)")
             #expect(try await digest(pg, "src") == digest(pg, "dst"))
             #expect(!worker.output.contains("created replication slot"), "a restart never snapshots again")
         }
@@ -262,7 +262,7 @@ struct PostgresCDCStreamTests {
                 environment: ["DPONE_FAULT": fault, "DPONE_FAULT_AFTER": "2"])
             let deadline = Date().addingTimeInterval(60)
             while doomed.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            if doomed.process.isRunning { doomed.killHard() }
+            if doomed.process.isRunning { await doomed.killHard() }
             #expect(doomed.process.terminationReason == .uncaughtSignal, "killed at \(fault): \(doomed.output)")
             try await expectSlotWithinState(pg, "\(fault): \(doomed.output)")
             let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/restart.log")
@@ -271,7 +271,7 @@ struct PostgresCDCStreamTests {
             _ = try await workload.value
             await writer.close()
             #expect(try await converge(pg, seconds: 90), "\(fault), after the restart: \(worker.output)")
-            #expect(worker.stop() == 0, "\(worker.output)")
+            #expect(await worker.stop() == 0, "\(worker.output)")
             #expect(try await digest(pg, "src") == digest(pg, "dst"))
         }
     }
@@ -299,7 +299,7 @@ struct PostgresCDCStreamTests {
             }
             #expect(advanced, "confirmed_flush_lsn reached \(walAfterWrites) (from \(start ?? "?")): \(worker.output)")
             try await expectSlotWithinState(pg, "at the end")
-            #expect(worker.stop() == 0, "\(worker.output)")
+            #expect(await worker.stop() == 0, "\(worker.output)")
             #expect(try await digest(pg, "src") == digest(pg, "dst"))
         }
     }
@@ -316,10 +316,10 @@ struct PostgresCDCStreamTests {
             #expect(try await converge(pg), "\(worker.output)")
             try await pg.execute("UPDATE \(s).src SET name = 'after' WHERE id = 1")
             #expect(try await converge(pg), "\(worker.output)")
-            #expect(worker.stop() == 0, "\(worker.output)")
+            #expect(await worker.stop() == 0, "\(worker.output)")
             #expect(worker.output.contains("dropping replication slot left by a start"), "\(worker.output)")
             await cleanUpSlotOnly(pg)
-            let out = try CLI.run(["stream", path, "--max-duration", "20s"])
+            let out = try await CLI.run(["stream", path, "--max-duration", "20s"])
             #expect(out.status == 1, "\(out.stdout) \(out.stderr)")
             #expect(out.stdout.contains("does not exist, but dpone's state says its snapshot was taken"), "\(out.stdout) \(out.stderr)")
         }
@@ -341,7 +341,7 @@ struct PostgresCDCStreamTests {
         try PostgresTestServer.require()
         try await withDatabase { pg in
             try await pg.execute("CREATE SCHEMA \(s); CREATE TABLE \(s).src (id int, name text, amount numeric(10,2), big text)")
-            let out = try CLI.run(["stream", try manifest(), "--max-duration", "20s"])
+            let out = try await CLI.run(["stream", try manifest(), "--max-duration", "20s"])
             #expect(out.status == 1, "\(out.stdout) \(out.stderr)")
             #expect(out.stdout.contains("has no usable replica identity"), "\(out.stdout) \(out.stderr)")
             #expect(try await confirmedFlush(pg) == nil, "no slot was created")
@@ -349,7 +349,7 @@ struct PostgresCDCStreamTests {
         }
     }
 
-    @Test func batchRefusesCDCAndStreamRefusesAPlainPostgresSource() throws {
+    @Test func batchRefusesCDCAndStreamRefusesAPlainPostgresSource() async throws {
         let path = "\(dir)/batch.yml"
         try """
             name: cdcbatch
@@ -357,7 +357,7 @@ struct PostgresCDCStreamTests {
             sink: {type: postgres, connection: {url: "postgresql://u@127.0.0.1:1/db"}, table: {name: dst}, strategy: {mode: cdc_apply, unique_key: id}}
             state: {dir: \(dir)/state-batch}
             """.write(toFile: path, atomically: true, encoding: .utf8)
-        let out = try CLI.run(["batch", path])
+        let out = try await CLI.run(["batch", path])
         #expect(out.status == 2, "a usage error: \(out.stdout) \(out.stderr)")
         #expect(out.stdout.contains("run this manifest with dpone stream"), "\(out.stdout) \(out.stderr)")
     }
@@ -413,7 +413,7 @@ extension PostgresCDCStreamTests {
                 if records.count >= 25 { break }
                 try await Task.sleep(for: .milliseconds(300))
             }
-            #expect(worker.stop() == 0, "\(worker.output)")
+            #expect(await worker.stop() == 0, "\(worker.output)")
             #expect(records.count == 25, "20 snapshot rows, 2 updates, 2 deletes, 1 insert: \(records.count)\n\(worker.output)")
             let tombstones = records.filter { $0.value == nil }.compactMap(\.key).sorted()
             #expect(tombstones == ["{\"id\":3}", "{\"id\":4}"], "\(tombstones)")

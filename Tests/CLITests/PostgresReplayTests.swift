@@ -62,8 +62,8 @@ struct PostgresReplayTests {
             try text.write(toFile: "\(dir)/in.csv", atomically: true, encoding: .utf8)
         }
 
-        func run(fault: String? = nil) throws -> CLI.Output {
-            try CLI.run(["batch", "\(dir)/pipeline.yml", "--progress", "none"], environment: fault.map { ["DPONE_FAULT": $0] } ?? [:])
+        func run(fault: String? = nil) async throws -> CLI.Output {
+            try await CLI.run(["batch", "\(dir)/pipeline.yml", "--progress", "none"], environment: fault.map { ["DPONE_FAULT": $0] } ?? [:])
         }
 
         func target(_ columns: String) async throws -> [[String?]] {
@@ -83,20 +83,20 @@ struct PostgresReplayTests {
 
     /// Load 1..3000 (v1), then 1..4000 (v2: some rows changed, 1000 new; for incremental sources the
     /// file grows and only new ids are read).
-    func scenario(_ w: Workspace, fault: String?) throws {
+    func scenario(_ w: Workspace, fault: String?) async throws {
         try w.writeSource(1...3000, version: 1)
         if let fault {
-            let killed = try w.run(fault: fault)
+            let killed = try await w.run(fault: fault)
             #expect(killed.killed && killed.status == SIGKILL, "killed at \(fault): \(killed.stderr)")
         }
-        let first = try w.run()
+        let first = try await w.run()
         #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
         try w.writeSource(1...4000, version: 2)
         if let fault {
-            let killed = try w.run(fault: fault)
+            let killed = try await w.run(fault: fault)
             #expect(killed.killed && killed.status == SIGKILL)
         }
-        let second = try w.run()
+        let second = try await w.run()
         #expect(second.status == 0, "\(second.stdout) \(second.stderr)")
     }
 
@@ -112,8 +112,8 @@ struct PostgresReplayTests {
                 await faulty.drop()
             }
         }
-        try scenario(reference, fault: nil)
-        try scenario(faulty, fault: fault)
+        try await scenario(reference, fault: nil)
+        try await scenario(faulty, fault: fault)
         let expected = try await reference.target(strategy.compare)
         let actual = try await faulty.target(strategy.compare)
         #expect(!expected.isEmpty)
@@ -136,8 +136,8 @@ struct PostgresReplayTests {
                 await faulty.drop()
             }
         }
-        try scenario(reference, fault: nil)
-        try scenario(faulty, fault: fault)
+        try await scenario(reference, fault: nil)
+        try await scenario(faulty, fault: fault)
         let expected = try await reference.target(strategy.compare)
         let actual = try await faulty.target(strategy.compare)
         #expect(actual.count == 4000 && expected.count == 4000, "\(strategyName) at \(fault): every id exactly once")

@@ -49,8 +49,8 @@ struct ReplayTests {
             try handle.close()
         }
 
-        func run(fault: String? = nil) throws -> CLI.Output {
-            try CLI.run(
+        func run(fault: String? = nil) async throws -> CLI.Output {
+            try await CLI.run(
                 ["batch", "\(dir)/pipeline.yml", "--progress", "none"],
                 environment: fault.map { ["DPONE_FAULT": $0] } ?? [:])
         }
@@ -74,30 +74,30 @@ struct ReplayTests {
 
     /// Two loads (5000 rows, then 2500 more), uninterrupted: incremental_append reads only the new
     /// rows the second time, full_refresh rereads and replaces everything.
-    func reference(_ strategy: Strategy) throws -> [String] {
+    func reference(_ strategy: Strategy) async throws -> [String] {
         let w = try Workspace(strategy: strategy)
         try w.appendRows(1...5000)
-        #expect(try w.run().status == 0)
+        #expect(try await w.run().status == 0)
         try w.appendRows(5001...7500)
-        #expect(try w.run().status == 0)
+        #expect(try await w.run().status == 0)
         return try w.output()
     }
 
     @Test(arguments: FaultPoint.allCases.map(\.rawValue), Strategy.allCases)
-    func killedAtAFaultPointAndRerunMatchesAnUninterruptedRun(fault: String, strategy: Strategy) throws {
-        let expected = try reference(strategy)
+    func killedAtAFaultPointAndRerunMatchesAnUninterruptedRun(fault: String, strategy: Strategy) async throws {
+        let expected = await try reference(strategy)
         #expect(!expected.isEmpty)
 
         let w = try Workspace(strategy: strategy)
         try w.appendRows(1...5000)
-        let killed = try w.run(fault: fault)
+        let killed = try await w.run(fault: fault)
         #expect(killed.killed && killed.status == SIGKILL, "the run died at \(fault): \(killed.stderr)")
-        #expect(try w.run().status == 0)
+        await #expect(try await w.run().status == 0)
 
         try w.appendRows(5001...7500)
-        let killedAgain = try w.run(fault: fault)
+        let killedAgain = try await w.run(fault: fault)
         #expect(killedAgain.killed && killedAgain.status == SIGKILL)
-        let rerun = try w.run()
+        let rerun = try await w.run()
         #expect(rerun.status == 0, "\(rerun.stderr)")
 
         let actual = try w.output()

@@ -34,9 +34,9 @@ struct RunResultGoldenTests {
         return dir
     }
 
-    @Test func jsonResultMatchesGolden() throws {
+    @Test func jsonResultMatchesGolden() async throws {
         let dir = try workspace()
-        let out = try CLI.run(["batch", "pipeline.yml", "--format", "json"], in: dir)
+        let out = try await CLI.run(["batch", "pipeline.yml", "--format", "json"], in: dir)
         #expect(out.status == 0, "\(out.stderr)")
         let parsed = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8))
         let object = try #require(parsed as? [String: Any])
@@ -47,7 +47,7 @@ struct RunResultGoldenTests {
         try CLI.expectGolden(String(decoding: normalised, as: UTF8.self) + "\n", "run-result.json")
     }
 
-    @Test func aFailedRunPrintsAJSONResultAndExitsOne() throws {
+    @Test func aFailedRunPrintsAJSONResultAndExitsOne() async throws {
         let dir = try workspace()
         try "id,name\nx,a\n".write(toFile: "\(dir)/in.csv", atomically: true, encoding: .utf8)
         try """
@@ -61,7 +61,7 @@ struct RunResultGoldenTests {
             sink: {type: files, path: out, strategy: {mode: incremental_append}}
             state: {dir: state}
             """.write(toFile: "\(dir)/pipeline.yml", atomically: true, encoding: .utf8)
-        let out = try CLI.run(["batch", "pipeline.yml", "--format", "json"], in: dir)
+        let out = try await CLI.run(["batch", "pipeline.yml", "--format", "json"], in: dir)
         #expect(out.status == 1)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
         #expect(object["status"] as? String == "failed")
@@ -70,26 +70,26 @@ struct RunResultGoldenTests {
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/state/golden.json"))
     }
 
-    @Test func stateShowAndResetWork() throws {
+    @Test func stateShowAndResetWork() async throws {
         let dir = try workspace()
-        #expect(try CLI.run(["batch", "pipeline.yml"], in: dir).status == 0)
-        let show = try CLI.run(["state", "show", "pipeline.yml"], in: dir)
+        #expect(try await CLI.run(["batch", "pipeline.yml"], in: dir).status == 0)
+        let show = try await CLI.run(["state", "show", "pipeline.yml"], in: dir)
         #expect(show.status == 0)
         #expect(show.stdout.contains("\"checkpoint\" : 1"))
-        let reset = try CLI.run(["state", "reset", "pipeline.yml"], in: dir)
+        let reset = try await CLI.run(["state", "reset", "pipeline.yml"], in: dir)
         #expect(reset.status == 0)
         #expect(reset.stdout.contains("checkpoint numbering continues after 1"))
-        let after = try CLI.run(["state", "show", "pipeline.yml"], in: dir).stdout
+        let after = try await CLI.run(["state", "show", "pipeline.yml"], in: dir).stdout
         #expect(after.contains("\"checkpoint\" : 1") && !after.contains("cursor"), "positions forgotten, numbering kept")
         // The next run reads everything again into a new part: nothing is overwritten.
-        #expect(try CLI.run(["batch", "pipeline.yml"], in: dir).status == 0)
+        #expect(try await CLI.run(["batch", "pipeline.yml"], in: dir).status == 0)
         let parts = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/out").sorted()
         #expect(parts == ["part-00000001.csv", "part-00000002.csv"])
     }
 
-    @Test func textResultSummarisesTheRun() throws {
+    @Test func textResultSummarisesTheRun() async throws {
         let dir = try workspace()
-        let out = try CLI.run(["batch", "pipeline.yml"], in: dir)
+        let out = try await CLI.run(["batch", "pipeline.yml"], in: dir)
         #expect(out.status == 0)
         #expect(out.stdout.contains("golden: succeeded (files -> files, incremental_append)"))
         #expect(out.stdout.contains("extracted 3, loaded 3 (inserted 3"))
@@ -98,29 +98,29 @@ struct RunResultGoldenTests {
 }
 
 extension RunResultGoldenTests {
-    @Test func dryRunPrintsThePlanAndChangesNothing() throws {
+    @Test func dryRunPrintsThePlanAndChangesNothing() async throws {
         let dir = try workspace()
-        let out = try CLI.run(["batch", "pipeline.yml", "--dry-run"], in: dir)
+        let out = try await CLI.run(["batch", "pipeline.yml", "--dry-run"], in: dir)
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stdout.contains("plan for golden"))
         #expect(out.stdout.contains("before: none (first run: reads everything)"))
         #expect(out.stdout.contains("rename it to out/part-00000001.<ext>"))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/out"))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/state/golden.json"))
-        let json = try CLI.run(["batch", "pipeline.yml", "--dry-run", "--format", "json"], in: dir)
+        let json = try await CLI.run(["batch", "pipeline.yml", "--dry-run", "--format", "json"], in: dir)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(object["next_checkpoint"] as? Int == 1)
     }
 }
 
 extension RunResultGoldenTests {
-    @Test func aDeletedStateNeverOverwritesPublishedParts() throws {
+    @Test func aDeletedStateNeverOverwritesPublishedParts() async throws {
         let dir = try workspace()
-        #expect(try CLI.run(["batch", "pipeline.yml"], in: dir).status == 0)
+        #expect(try await CLI.run(["batch", "pipeline.yml"], in: dir).status == 0)
         try "id,name\n1,a\n2,b\n3,c\n4,d\n".write(toFile: "\(dir)/in.csv", atomically: true, encoding: .utf8)
-        #expect(try CLI.run(["batch", "pipeline.yml"], in: dir).status == 0)
+        #expect(try await CLI.run(["batch", "pipeline.yml"], in: dir).status == 0)
         try FileManager.default.removeItem(atPath: "\(dir)/state/golden.json")
-        let out = try CLI.run(["batch", "pipeline.yml"], in: dir)
+        let out = try await CLI.run(["batch", "pipeline.yml"], in: dir)
         #expect(out.status == 1)
         #expect(out.stdout.contains("already holds part 2"), "\(out.stdout)")
         let first = try String(contentsOfFile: "\(dir)/out/part-00000001.csv", encoding: .utf8)
