@@ -9,20 +9,22 @@
 #   W1  compare-clickhouse.sh  PG -> ClickHouse full_refresh vs psql | curl TabSeparated (narrow, and 50-column wide)
 #   W2  compare-postgres.sh    PG -> PG full_refresh / incremental_merge vs psql binary COPY pipe
 #       peers-postgres.sh      PG -> PG: dpone vs Sling vs dpone-python 0.88.0 (PyPI)
+#   W1  peers-clickhouse.sh    PG -> modern ClickHouse 26.9: dpone vs raw pipe vs Sling vs dpone-python
 #   W3  compare-kafka.sh       Kafka JSON, 64 partitions -> ClickHouse vs consume-only
 #   W4  compare-cdc.sh         PG CDC -> PG (dpone stream, cdc_apply): changes/s, lag p50/p99
 # and writes test_artifacts/benchmarks/<date>_summary.md with the ratio of every workload (a
 # harness that fails is recorded with its exit code; the others still run). Sizes: W1_ROWS,
-# W1_WIDE_ROWS, W2_ROWS, PEER_ROWS, W3_MESSAGES, W4_ROWS, W4_CHANGES, RUNS override the defaults.
+# W1_WIDE_ROWS, W2_ROWS, PEER_ROWS, PEER_CH_ROWS, W3_MESSAGES, W4_ROWS, W4_CHANGES, RUNS override the defaults.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 H=Benchmarks/harness
 if [ "${QUICK:-0}" = 1 ]; then
-  : "${W1_ROWS:=500000}" "${W1_WIDE_ROWS:=100000}" "${W2_ROWS:=500000}" "${PEER_ROWS:=200000}" "${W3_MESSAGES:=250000}"
-  : "${W4_ROWS:=200000}" "${W4_CHANGES:=200000}" "${RUNS:=1}"
+  : "${W1_ROWS:=500000}" "${W1_WIDE_ROWS:=100000}" "${W2_ROWS:=500000}" "${PEER_ROWS:=200000}" "${PEER_CH_ROWS:=200000}" "${W3_MESSAGES:=250000}"
+  : "${W4_ROWS:=200000}" "${W4_CHANGES:=200000}" "${RUNS:=1}" "${RSS_SMALL:=100000}" "${RSS_LARGE:=1000000}"
 fi
-: "${W1_ROWS:=5000000}" "${W1_WIDE_ROWS:=1000000}" "${W2_ROWS:=1000000}" "${PEER_ROWS:=1000000}" "${W3_MESSAGES:=2000000}"
+: "${W1_ROWS:=5000000}" "${W1_WIDE_ROWS:=1000000}" "${W2_ROWS:=5000000}" "${PEER_ROWS:=1000000}" "${PEER_CH_ROWS:=1000000}" "${W3_MESSAGES:=2000000}"
 : "${W4_ROWS:=1000000}" "${W4_CHANGES:=1000000}" "${RUNS:=3}"
+: "${RSS_SMALL:=1000000}" "${RSS_LARGE:=10000000}"
 LOG=.build/bench-all
 mkdir -p "$LOG"
 STATUS="$LOG/status"
@@ -37,15 +39,19 @@ step() { # name command...
 }
 step w1_narrow "$H/compare-clickhouse.sh" "$W1_ROWS" "$RUNS" narrow
 step w1_wide "$H/compare-clickhouse.sh" "$W1_WIDE_ROWS" "$RUNS" wide
+# W1's memory target: peak RSS within 10% between RSS_SMALL and RSS_LARGE rows (one run each).
+step w1_rss_small "$H/compare-clickhouse.sh" "$RSS_SMALL" 1 narrow
+step w1_rss_large "$H/compare-clickhouse.sh" "$RSS_LARGE" 1 narrow
+step w1_peers "$H/peers-clickhouse.sh" "$PEER_CH_ROWS" "$RUNS"
 step w2 "$H/compare-postgres.sh" "$W2_ROWS" "$RUNS"
 step w2_peers "$H/peers-postgres.sh" "$PEER_ROWS" 1
 step w3 "$H/compare-kafka.sh" "$W3_MESSAGES" "$RUNS"
 step w4 "$H/compare-cdc.sh" "$W4_ROWS" "$W4_CHANGES"
 
-python3 - "$STATUS" "$W1_ROWS" "$W1_WIDE_ROWS" "$W2_ROWS" "$PEER_ROWS" "$W3_MESSAGES" "$W4_CHANGES" <<'PY'
+python3 - "$STATUS" "$W1_ROWS" "$W1_WIDE_ROWS" "$W2_ROWS" "$PEER_ROWS" "$W3_MESSAGES" "$W4_CHANGES" "$PEER_CH_ROWS" "$RSS_SMALL" "$RSS_LARGE" <<'PY'
 import json, sys, datetime, os
 status = dict(line.split() for line in open(sys.argv[1]))
-w1, w1w, w2, peer, w3, w4 = sys.argv[2:8]
+w1, w1w, w2, peer, w3, w4, peer_ch, rss_small, rss_large = sys.argv[2:11]
 date = datetime.date.today().isoformat()
 d = "test_artifacts/benchmarks"
 def load(slug):
@@ -60,6 +66,22 @@ def ch(doc):
     return f"dpone {a['rows_per_s']:,} rows/s vs raw {b['rows_per_s']:,}: **{doc['ratio_dpone_to_raw']}x**; dpone RSS {a['peak_rss_mb']} MB"
 row(f"W1 PG -> ClickHouse full_refresh, {int(w1):,} narrow rows", "w1_narrow", f"pg-to-clickhouse-{w1}", ch)
 row(f"W1 wide (50 columns), {int(w1w):,} rows", "w1_wide", f"pg-to-clickhouse-{w1w}-wide", ch)
+small = load(f"pg-to-clickhouse-{rss_small}") if status.get("w1_rss_small") == "0" else None
+large = load(f"pg-to-clickhouse-{rss_large}") if status.get("w1_rss_large") == "0" else None
+if small and large:
+    a, b = (x["results"]["dpone_full_refresh_native"]["peak_rss_mb"] for x in (small, large))
+    rows.append((f"W1 memory, {int(rss_small):,} vs {int(rss_large):,} rows", f"dpone peak RSS {a} MB vs {b} MB: **{(b - a) / a * 100:+.1f}%** (target within 10%)"))
+else:
+    rows.append((f"W1 memory, {int(rss_small):,} vs {int(rss_large):,} rows", "failed (see .build/bench-all/w1_rss_*.log)"))
+def peers_ch(doc):
+    r = doc["results"]; a = r["dpone"]
+    parts = [f"dpone {a['rows_per_s']:,} rows/s ({a['peak_rss_mb']} MB)"]
+    for k, v in r.items():
+        if k != "dpone":
+            parts.append(f"{k} {v['rows_per_s']:,} ({v['peak_rss_mb']} MB): dpone **{a['rows_per_s'] / v['rows_per_s']:.2f}x**")
+    parts += [f"{k} failed: `{why}`" for k, why in doc.get("failures", {}).items()]
+    return "; ".join(parts)
+row(f"W1 peers on modern ClickHouse, {int(peer_ch):,} rows", "w1_peers", f"peers-pg-to-clickhouse-modern-{peer_ch}", peers_ch)
 def pg(doc):
     r = doc["results"]; a, b, m = r["dpone_full_refresh"], r["raw_binary_copy"], r["dpone_incremental_merge_20pct"]
     return (f"full_refresh dpone {a['rows_per_s']:,} rows/s vs binary COPY pipe {b['rows_per_s']:,}: **{doc['ratio_dpone_to_raw']}x**, "
