@@ -78,8 +78,9 @@ enum ConnectorFactory {
         }
     }
 
+    /// `monotonicLSN`: the source is PostgreSQL CDC (see `PostgresSinkOptions.monotonicLSN`).
     static func sink(
-        _ config: SinkConfig, pipeline: String, loadID: String, targetAtomicState: TableName? = nil
+        _ config: SinkConfig, pipeline: String, loadID: String, targetAtomicState: TableName? = nil, monotonicLSN: Bool = false
     ) throws -> any SinkOperator {
         switch config.type {
         case .kafka:
@@ -103,7 +104,8 @@ enum ConnectorFactory {
                 name: "postgres:\(target)",
                 options: PostgresSinkOptions(
                     url: connection.resolved.url, target: target, mode: try loadMode(config.strategy),
-                    uniqueKey: config.strategy.uniqueKey, targetAtomicState: targetAtomicState, loadID: loadID))
+                    uniqueKey: config.strategy.uniqueKey, targetAtomicState: targetAtomicState, loadID: loadID,
+                    monotonicLSN: monotonicLSN))
         case .files:
             guard let path = config.path, let file = config.options.file else {
                 throw DponeError(.manifest, "a files sink needs a path")

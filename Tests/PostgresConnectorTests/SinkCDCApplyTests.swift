@@ -88,4 +88,46 @@ struct SinkCDCApplyTests {
             await sink.close()
         }
     }
+
+    /// A replay after a kill between publish and state (PostgreSQL CDC: monotonic lsn) re-delivers
+    /// events already applied, in checkpoints cut differently. Found by the CDC crash loop: a key
+    /// change with unchanged TOAST filled from the old key's target row, which the first
+    /// publication had deleted, so the value became NULL, and a later update in the same replay
+    /// carried that NULL into the target. A row inserted and deleted in one checkpoint came back
+    /// while a replay held only its insert. With the ledger's applied_lsn those events are skipped.
+    @Test func aReplayOfAppliedEventsIsAFirstApplication() async throws {
+        try await withTestSchema("cdcreplay") { conn, schema in
+            let target = TableName(schema: schema, name: "dst")
+            let sink = PostgresSink(
+                name: "t",
+                options: PostgresSinkOptions(
+                    url: PostgresTestServer.url, target: target, mode: .cdcApply, uniqueKey: ["id"], monotonicLSN: true))
+            try await sink.open(schema: Self.schema)
+            let t = target.sql
+            let moved = #"["big", "__dpone__moved"]"#
+            _ = try await publish(sink, 1, [(.insert, 1, "a", "V0", 50, nil), (.insert, 2, "b", "B", 50, nil)])
+            // Checkpoint 2: key 1 moves to 101 with big unchanged (filled from the target's row 1).
+            _ = try await publish(sink, 2, [(.delete, 1, nil, nil, 100, nil), (.update, 101, "a", nil, 100, moved)])
+            #expect(try await rows(conn, t) == [["2", "b", "B", "50"], ["101", "a", "V0", "100"]])
+            // The state stayed at 1: the replay's checkpoint 2 holds the move again and a later update
+            // of the moved row that leaves big unchanged.
+            _ = try await publish(sink, 2, [
+                (.delete, 1, nil, nil, 100, nil), (.update, 101, "a", nil, 100, moved),
+                (.update, 101, "a2", nil, 300, #"["big"]"#),
+            ])
+            #expect(try await rows(conn, t) == [["2", "b", "B", "50"], ["101", "a2", "V0", "300"]])
+            // Checkpoint 3 inserts and deletes key 7; its replay is cut after the insert.
+            _ = try await publish(sink, 3, [(.insert, 7, "g", "G", 400, nil), (.delete, 7, nil, nil, 500, nil)])
+            _ = try await publish(sink, 3, [(.insert, 7, "g", "G", 400, nil)])
+            #expect(try await rows(conn, t) == [["2", "b", "B", "50"], ["101", "a2", "V0", "300"]])
+            // The shorter replay did not lower the watermark: checkpoint 4 replays the delete and a
+            // new change; only the new one applies.
+            _ = try await publish(sink, 4, [(.delete, 7, nil, nil, 500, nil), (.update, 2, "b2", nil, 600, #"["big"]"#)])
+            #expect(try await rows(conn, t) == [["2", "b2", "B", "600"], ["101", "a2", "V0", "300"]])
+            let applied = try await conn.query(
+                "SELECT checkpoint::text, applied_lsn::text FROM \(PostgresSQL.quoteIdentifier(schema)).__dpone__loads ORDER BY checkpoint")
+            #expect(applied == [["1", "50"], ["2", "300"], ["3", "500"], ["4", "600"]])
+            await sink.close()
+        }
+    }
 }

@@ -253,6 +253,14 @@ extension FinalizerSQL {
         return (sameKey, fromOldKey + sameKey)
     }
 
+    /// cdc_apply from a monotonic source: deletes the staged events at or below `appliedLSN` (the
+    /// highest lsn already published; digits only), returning how many. A key change's delete and
+    /// update share their commit lsn, so they stay or go together.
+    public static func cdcDropApplied(_ plan: LoadPlan, appliedLSN: String) -> String {
+        let lsn = appliedLSN.allSatisfy { $0.isNumber || $0 == "-" } ? appliedLSN : "NULL"
+        return "WITH gone AS (DELETE FROM \(plan.staging.sql) WHERE \(q(TechnicalColumns.lsn)) <= \(lsn) RETURNING 1) SELECT count(*) FROM gone"
+    }
+
     /// Whether any staged event lists unchanged columns (else the fill is skipped).
     public static func cdcNeedsFill(_ plan: LoadPlan) -> String {
         "SELECT count(*) FROM (SELECT 1 FROM \(plan.staging.sql) WHERE \(q(TechnicalColumns.unchanged)) IS NOT NULL LIMIT 1) AS listed"

@@ -123,6 +123,8 @@ public final class PostgresSink: SinkOperator {
             "CREATE SCHEMA IF NOT EXISTS \(PostgresSQL.quoteIdentifier(target.schema))",
             "CREATE SCHEMA IF NOT EXISTS \(PostgresSQL.quoteIdentifier(options.ledger.schema))",
             Self.ledgerDDL(options.ledger),
+            // Ledgers created before applied_lsn existed gain it (NULL on their old rows).
+            "ALTER TABLE \(options.ledger.sql) ADD COLUMN IF NOT EXISTS applied_lsn bigint",
         ]
         if let stagingSchema = options.stagingSchema {
             statements.append("CREATE SCHEMA IF NOT EXISTS \(PostgresSQL.quoteIdentifier(stagingSchema))")
@@ -207,6 +209,7 @@ public final class PostgresSink: SinkOperator {
           updated bigint NOT NULL,
           deleted bigint NOT NULL,
           committed_at timestamptz NOT NULL DEFAULT now(),
+          applied_lsn bigint,
           PRIMARY KEY (pipeline, target, checkpoint)
         )
         """
@@ -317,6 +320,8 @@ public final class PostgresSink: SinkOperator {
         let targetText = options.target.description
         let retention = options.ledgerRetention
         let stateTable = options.targetAtomicState
+        let monotonicLSN = options.monotonicLSN
+        let logger = self.logger
         let commit: SinkCommit
         do {
             commit = try await connection.run { session -> SinkCommit in
@@ -364,6 +369,23 @@ public final class PostgresSink: SinkOperator {
                             deleted: Int(row[3] ?? "0") ?? 0, publishedPositions: positions)
                     }
                     var counts = Counts()
+                    // The highest lsn published before (monotonic sources): events at or below it
+                    // are applied already and leave staging, so a replay is a first application.
+                    var appliedLSN: String? = nil
+                    if plan.mode == .cdcApply, monotonicLSN {
+                        appliedLSN = try session.query(
+                            "SELECT max(applied_lsn)::text FROM \(ledger.sql) WHERE pipeline = $1 AND target = $2",
+                            parameters: [context.pipeline, targetText]
+                        ).first?.first ?? nil
+                        if let appliedLSN {
+                            let dropped = try session.query(FinalizerSQL.cdcDropApplied(plan, appliedLSN: appliedLSN)).first?.first ?? nil
+                            if let dropped, dropped != "0" {
+                                logger.notice(
+                                    "replayed events already applied were skipped",
+                                    metadata: ["table": "\(plan.target)", "checkpoint": "\(context.id)", "events": "\(dropped)", "applied_lsn": "\(appliedLSN)"])
+                            }
+                        }
+                    }
                     if plan.mode == .cdcApply,
                         Int(try session.query(FinalizerSQL.cdcNeedsFill(plan)).first?.first.flatMap { $0 } ?? "0") ?? 0 > 0
                     {
@@ -383,8 +405,12 @@ public final class PostgresSink: SinkOperator {
                     }
                     let result = counts.commit(for: plan.mode)
                     let positionsJSON = String(decoding: try JSONEncoder().encode(context.positions), as: UTF8.self)
+                    // applied_lsn never goes down (a replay may publish less than the first time).
+                    let applied =
+                        plan.mode == .cdcApply && monotonicLSN
+                        ? "(SELECT greatest(\(appliedLSN ?? "NULL")::bigint, max(\(PostgresSQL.quoteIdentifier(TechnicalColumns.lsn)))) FROM \(plan.staging.sql))" : "NULL"
                     _ = try session.query(
-                        "INSERT INTO \(ledger.sql) (pipeline, target, checkpoint, load_id, run_id, positions, inserted, updated, deleted) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9) ON CONFLICT (pipeline, target, checkpoint) DO UPDATE SET load_id = EXCLUDED.load_id, run_id = EXCLUDED.run_id, positions = EXCLUDED.positions, inserted = EXCLUDED.inserted, updated = EXCLUDED.updated, deleted = EXCLUDED.deleted, committed_at = now()",
+                        "INSERT INTO \(ledger.sql) AS l (pipeline, target, checkpoint, load_id, run_id, positions, inserted, updated, deleted, applied_lsn) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, \(applied)) ON CONFLICT (pipeline, target, checkpoint) DO UPDATE SET load_id = EXCLUDED.load_id, run_id = EXCLUDED.run_id, positions = EXCLUDED.positions, inserted = EXCLUDED.inserted, updated = EXCLUDED.updated, deleted = EXCLUDED.deleted, committed_at = now(), applied_lsn = greatest(l.applied_lsn, EXCLUDED.applied_lsn)",
                         parameters: [
                             context.pipeline, targetText, String(context.id.rawValue), context.loadID, context.runID,
                             positionsJSON, String(result.inserted), String(result.updated), String(result.deleted),

@@ -18,12 +18,20 @@ public struct PostgresSinkOptions: Sendable {
     public var ledgerRetention: Int
     /// Names the staging table (`__dpone__stg_<load id>_<table>`); random when nil.
     public var loadID: String?
+    /// cdc_apply from a source whose `__dpone__lsn` only grows from one checkpoint to the next and
+    /// never splits one lsn across checkpoints (PostgreSQL logical replication: commit order, a
+    /// checkpoint only between transactions). Then every staged event at or below the highest lsn
+    /// already published (the ledger's `applied_lsn`) is dropped before the fill and the apply, so
+    /// a replay after a crash between publish and state is exactly a first application. Without it
+    /// (events from several Kafka partitions, say) only the per-row lsn guard applies.
+    public var monotonicLSN: Bool
 
     public init(
         url: String, target: TableName, stagingSchema: String? = nil, mode: LoadPlan.Mode, uniqueKey: [String] = [],
         ledger: TableName? = nil, targetAtomicState: TableName? = nil,
-        ledgerRetention: Int = 1000, loadID: String? = nil
+        ledgerRetention: Int = 1000, loadID: String? = nil, monotonicLSN: Bool = false
     ) {
+        self.monotonicLSN = monotonicLSN
         self.loadID = loadID
         self.url = url
         self.target = target
