@@ -91,6 +91,8 @@ for run in $(seq 1 "$RUNS"); do
   measure raw_full bash -c raw
 done
 
+# PROFILE=1: one more (untimed) run under a system-wide profile: where the time goes.
+[ "${PROFILE:-0}" = 1 ] && Benchmarks/harness/profile.sh "w1-$SHAPE-$ROWS" "$DPONE" batch "$WORK/full.yml" --progress none
 SRC=$(psql -X -At "$PG_URL" -c "SELECT count(*) || ' ' || sum(id) || ' ' || sum($SUM_COL) FROM bench.src")
 DST=$(ch "SELECT concat(toString(count()), ' ', toString(sum(id)), ' ', toString(sum($SUM_COL))) FROM bench.dst")
 RAWN=$(ch "SELECT concat(toString(count()), ' ', toString(sum(id)), ' ', toString(sum($SUM_COL))) FROM bench.raw")

@@ -71,6 +71,11 @@ for run in $(seq 1 "$RUNS"); do
 done
 LOADED=$(ch "SELECT count() FROM bench_w3.events")
 CONSUMED=$(cat "$WORK/consumed")
+# PROFILE=1: one more (untimed) run under a system-wide profile (after the counts: it appends again).
+if [ "${PROFILE:-0}" = 1 ]; then
+  ch "DROP TABLE IF EXISTS bench_w3.events" >/dev/null
+  Benchmarks/harness/profile.sh "w3-$MESSAGES" "$DPONE" batch "$WORK/w3.yml" --progress none
+fi
 python3 - "$WORK/times" "$MESSAGES" "$RUNS" "$LOADED" "$CONSUMED" "$AVG" <<'PY'
 import json, statistics, sys, datetime, subprocess, os
 times, n, runs, loaded, consumed, avg = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])

@@ -77,6 +77,14 @@ DST=$("${PSQL[@]}" -At -c "SELECT count(*) FROM bench.dst_dpone")
 RAWN=$("${PSQL[@]}" -At -c "SELECT count(*) FROM bench.dst_raw")
 DIFF=$("${PSQL[@]}" -At -c "SELECT count(*) FROM (SELECT id, created_at, amount, note, active FROM bench.src EXCEPT SELECT id, created_at, amount, note, active FROM bench.dst_dpone) d")
 CHANGED=$(( ROWS / 5 ))
+# PROFILE=1: one more (untimed) full refresh and merge under a system-wide profile.
+if [ "${PROFILE:-0}" = 1 ]; then
+  Benchmarks/harness/profile.sh "w2-full-$ROWS" "$DPONE" batch "$WORK/full.yml" --progress none
+  "$DPONE" state reset "$WORK/merge.yml" >/dev/null
+  "$DPONE" batch "$WORK/merge.yml" --progress none >/dev/null
+  "${PSQL[@]}" -c "UPDATE bench.src SET note = note || ' vp' WHERE id % 5 = 0"
+  Benchmarks/harness/profile.sh "w2-merge-$ROWS" "$DPONE" batch "$WORK/merge.yml" --progress none
+fi
 
 python3 - "$WORK/times" "$ROWS" "$CHANGED" "$SRC" "$DST" "$RAWN" "$DIFF" "$RUNS" <<'PY'
 import json, statistics, sys, datetime, subprocess, platform, os

@@ -12,7 +12,8 @@
 #   W1  peers-clickhouse.sh    PG -> modern ClickHouse 26.9: dpone vs raw pipe vs Sling vs dpone-python
 #   W3  compare-kafka.sh       Kafka JSON, 64 partitions -> ClickHouse vs consume-only
 #   W4  compare-cdc.sh         PG CDC -> PG (dpone stream, cdc_apply): changes/s, lag p50/p99
-# and writes test_artifacts/benchmarks/<date>_summary.md with the ratio of every workload (a
+# plus the profiles of profile.sh (PROFILE=1, the default here), and writes
+# test_artifacts/benchmarks/<date>_summary.md with the ratio of every workload (a
 # harness that fails is recorded with its exit code; the others still run). Sizes: W1_ROWS,
 # W1_WIDE_ROWS, W2_ROWS, PEER_ROWS, PEER_CH_ROWS, W3_MESSAGES, W4_ROWS, W4_CHANGES, RUNS override the defaults.
 set -uo pipefail
@@ -25,6 +26,9 @@ fi
 : "${W1_ROWS:=5000000}" "${W1_WIDE_ROWS:=1000000}" "${W2_ROWS:=5000000}" "${PEER_ROWS:=1000000}" "${PEER_CH_ROWS:=1000000}" "${W3_MESSAGES:=2000000}"
 : "${W4_ROWS:=1000000}" "${W4_CHANGES:=1000000}" "${RUNS:=3}"
 : "${RSS_SMALL:=1000000}" "${RSS_LARGE:=10000000}"
+# Each W1/W2/W3 harness adds one untimed run under a system-wide perf profile (profile.sh) after its
+# timed runs: test_artifacts/benchmarks/<date>_profile-*.txt. PROFILE=0 skips them.
+export PROFILE="${PROFILE:-1}"
 LOG=.build/bench-all
 mkdir -p "$LOG"
 STATUS="$LOG/status"
@@ -109,6 +113,11 @@ with open(f"{d}/{date}_summary.md", "w") as f:
     f.write(f"# Benchmarks summary — {date}\n\nRunner: `Benchmarks/harness/run-all.sh`{' (QUICK=1)' if os.environ.get('QUICK') == '1' else ''}; "
             "each line's artifact is beside this file (same date).\n\n| workload | result |\n| --- | --- |\n")
     for w, r in rows: f.write(f"| {w} | {r} |\n")
+    import glob
+    profiles = sorted(glob.glob(f"{d}/{date}_profile-*.txt"))
+    if profiles:
+        f.write("\nProfiles (where the time goes, one untimed run each under `perf record -a`): "
+                + ", ".join(f"`{os.path.basename(p)}`" for p in profiles) + "\n")
 print(open(f"{d}/{date}_summary.md").read())
 PY
 ! grep -qv ' 0$' "$STATUS"
