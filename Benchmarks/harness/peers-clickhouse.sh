@@ -37,30 +37,16 @@ WORK="$PWD/.build/bench-peers-ch"
 mkdir -p "$WORK/cwd"
 ch() { curl -sS --fail-with-body --data-binary "$1" "$CH_URL"; }
 
-if [ ! -x "$WORK/sling/sling_linux_amd64/bin/sling-linux-amd64" ]; then
-  rm -rf "$WORK/wheel" "$WORK/sling"
-  python3 -m pip download -q --no-deps -d "$WORK/wheel" sling-linux-amd64
-  python3 -m zipfile -e "$WORK"/wheel/sling_linux_amd64-*.whl "$WORK/sling"
-  chmod +x "$WORK/sling/sling_linux_amd64/bin/sling-linux-amd64"
-fi
-SLING="$WORK/sling/sling_linux_amd64/bin/sling-linux-amd64"
-SLING_VERSION=$(cat "$WORK/sling/sling_linux_amd64/bin/VERSION")
+source Benchmarks/harness/peers-lib.sh
+install_sling "$WORK"
 CH_HOSTPORT="${CH_URL#http://}"; CH_HOSTPORT="${CH_HOSTPORT%%/*}"
 export PG="$PG_URL?sslmode=disable" SLING_DISABLE_TELEMETRY=true SLING_HOME_DIR="$WORK/sling-home"
 export CHM="{type: clickhouse, http_url: \"http://$CH_HOSTPORT/peers\", host: ${CH_HOSTPORT%%:*}, database: peers, user: default}"
 mkdir -p "$SLING_HOME_DIR"
 
 PYVENV="$WORK/dpone-python-venv"
-if [ ! -x "$PYVENV/bin/dpone" ] || ! "$PYVENV/bin/python" -c 'import psycopg, clickhouse_connect' 2>/dev/null; then
-  rm -rf "$PYVENV"
-  python3 -m venv "$PYVENV"
-  "$PYVENV/bin/pip" install -q --disable-pip-version-check 'dpone[postgres,clickhouse]==0.88.0'
-fi
-DPONE_PY_VERSION=$("$PYVENV/bin/python" -c 'import importlib.metadata as m; print(m.version("dpone"))')
-[[ "$PG_URL" =~ ^postgresql://([^:]+):([^@]+)@([^:/]+):([0-9]+)/(.+)$ ]] || { echo "unexpected URL $PG_URL" >&2; exit 1; }
-export DPONE_CONN_PEERS_PG_USERNAME="${BASH_REMATCH[1]}" DPONE_CONN_PEERS_PG_PASSWORD="${BASH_REMATCH[2]}" \
-  DPONE_CONN_PEERS_PG_HOST="${BASH_REMATCH[3]}" DPONE_CONN_PEERS_PG_PORT="${BASH_REMATCH[4]}" \
-  DPONE_CONN_PEERS_PG_DATABASE="${BASH_REMATCH[5]}"
+install_dpone_python "$PYVENV" postgres,clickhouse 'import psycopg, clickhouse_connect'
+export_pg_connection PEERS_PG "$PG_URL"
 export DPONE_CONN_PEERS_CH_HOST="${CH_HOSTPORT%%:*}" DPONE_CONN_PEERS_CH_PORT="${CH_HOSTPORT##*:}" \
   DPONE_CONN_PEERS_CH_USERNAME=default DPONE_CONN_PEERS_CH_PASSWORD= DPONE_CONN_PEERS_CH_DATABASE=peers \
   DPONE_CONN_PEERS_CH_DRIVER=http

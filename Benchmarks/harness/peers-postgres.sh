@@ -26,28 +26,13 @@ DPONE="$PWD/.build/release/dpone"
 URL="$(scripts/postgres.sh start | tail -n 1)"
 WORK="$PWD/.build/bench-peers"
 mkdir -p "$WORK"
-if [ ! -x "$WORK/sling/sling_linux_amd64/bin/sling-linux-amd64" ]; then
-  python3 -m pip download -q --no-deps -d "$WORK/wheel" sling-linux-amd64
-  python3 -m zipfile -e "$WORK"/wheel/sling_linux_amd64-*.whl "$WORK/sling"
-  chmod +x "$WORK/sling/sling_linux_amd64/bin/sling-linux-amd64"
-fi
-SLING="$WORK/sling/sling_linux_amd64/bin/sling-linux-amd64"
-SLING_VERSION=$(cat "$WORK/sling/sling_linux_amd64/bin/VERSION")
+source Benchmarks/harness/peers-lib.sh
+install_sling "$WORK"
 export PG="$URL?sslmode=disable" SLING_DISABLE_TELEMETRY=true SLING_HOME_DIR="$WORK/sling-home"
 mkdir -p "$SLING_HOME_DIR"
 
-PYVENV="$WORK/dpone-python-venv"
-if [ ! -x "$PYVENV/bin/dpone" ] || ! "$PYVENV/bin/python" -c 'import psycopg' 2>/dev/null; then
-  rm -rf "$PYVENV"
-  python3 -m venv "$PYVENV"
-  "$PYVENV/bin/pip" install -q --disable-pip-version-check 'dpone[postgres]==0.88.0'
-fi
-DPONE_PY="$PYVENV/bin/dpone"
-DPONE_PY_VERSION=$("$PYVENV/bin/python" -c 'import importlib.metadata as m; print(m.version("dpone"))')
-[[ "$URL" =~ ^postgresql://([^:]+):([^@]+)@([^:/]+):([0-9]+)/(.+)$ ]] || { echo "unexpected URL $URL" >&2; exit 1; }
-export DPONE_CONN_PEERS_PG_USERNAME="${BASH_REMATCH[1]}" DPONE_CONN_PEERS_PG_PASSWORD="${BASH_REMATCH[2]}" \
-  DPONE_CONN_PEERS_PG_HOST="${BASH_REMATCH[3]}" DPONE_CONN_PEERS_PG_PORT="${BASH_REMATCH[4]}" \
-  DPONE_CONN_PEERS_PG_DATABASE="${BASH_REMATCH[5]}"
+install_dpone_python "$WORK/dpone-python-venv" postgres 'import psycopg'
+export_pg_connection PEERS_PG "$URL"
 mkdir -p "$WORK/dpone-python-cwd"   # its runtime dirs (.dpone/...) land here, not in the checkout
 
 psql -X -q -v ON_ERROR_STOP=1 "$URL" <<SQL
