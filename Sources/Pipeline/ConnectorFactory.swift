@@ -90,10 +90,16 @@ enum ConnectorFactory {
                 throw DponeError(.manifest, "a clickhouse sink needs a connection and a table")
             }
             let target = ClickHouseTableName(database: table.schema ?? "default", name: table.name)
+            let mode = try clickHouseMode(config.strategy)
+            if mode == .cdcApply, !monotonicLSN {
+                throw DponeError(
+                    .usage, "strategy mode cdc_apply into clickhouse applies the changes of a postgres source with options.cdc",
+                    hint: "stream a postgres source with options.cdc, or use incremental_merge")
+            }
             return ClickHouseSink(
                 name: "clickhouse:\(target)",
                 options: ClickHouseSinkOptions(
-                    url: clickHouseURL(connection.resolved), target: target, mode: try clickHouseMode(config.strategy),
+                    url: clickHouseURL(connection.resolved), target: target, mode: mode,
                     uniqueKey: config.strategy.uniqueKey, loadID: loadID))
         case .postgres:
             guard let connection = config.connection, let table = config.table else {
@@ -240,7 +246,9 @@ enum ConnectorFactory {
             }
         case .scd2:
             return .scd2(deletePolicy: strategy.historyDeletePolicy == .expire ? .expire : .ignore)
-        case .cdcApply, .backfill:
+        case .cdcApply:
+            return .cdcApply
+        case .backfill:
             throw DponeError(
                 .usage, "strategy mode \(strategy.mode.rawValue) is not available for clickhouse sinks in this build yet")
         }

@@ -11,7 +11,8 @@ struct ClickHouseLedger: Sendable {
     var ddl: String {
         """
         CREATE TABLE IF NOT EXISTS \(table.sql) (pipeline String, target String, checkpoint UInt64, load_id String, \
-        run_id String, positions String, inserted UInt64, updated UInt64, deleted UInt64, committed_at DateTime DEFAULT now()) \
+        run_id String, positions String, inserted UInt64, updated UInt64, deleted UInt64, committed_at DateTime DEFAULT now(), \
+        applied_lsn Int64 DEFAULT 0) \
         ENGINE = MergeTree ORDER BY (pipeline, target, checkpoint)
         """
     }
@@ -28,12 +29,32 @@ struct ClickHouseLedger: Sendable {
         "SELECT max(checkpoint) FROM \(table.sql) WHERE \(scope(pipeline))"
     }
 
-    func recordSQL(_ context: CheckpointContext, _ commit: SinkCommit) throws -> String {
+    /// `applied_lsn` (cdc_apply: the highest lsn the checkpoint applied up to) on a ledger made
+    /// before it existed.
+    func ensureAppliedColumn(on client: ClickHouseClient) async throws {
+        let has = "SELECT count() FROM system.columns WHERE database = \(ClickHouseSQL.quoteLiteral(table.database)) AND table = \(ClickHouseSQL.quoteLiteral(table.name)) AND name = 'applied_lsn'"
+        guard try await client.queryRows(has).first?.first == "0" else { return }
+        do {
+            try await client.execute("ALTER TABLE \(table.sql) ADD COLUMN applied_lsn Int64 DEFAULT 0")
+        } catch {
+            // Another sink of the same ledger may have added it meanwhile.
+            guard try await client.queryRows(has).first?.first != "0" else { throw error }
+        }
+    }
+
+    /// cdc_apply: the highest lsn published to the target (nil when nothing was).
+    func applied(_ pipeline: String, on client: ClickHouseClient) async throws -> Int64? {
+        let row = try await client.queryRows("SELECT count(), max(applied_lsn) FROM \(table.sql) WHERE \(scope(pipeline))").first
+        guard let row, row.count == 2, row[0] != "0" else { return nil }
+        return Int64(row[1])
+    }
+
+    func recordSQL(_ context: CheckpointContext, _ commit: SinkCommit, appliedLSN: Int64 = 0) throws -> String {
         let positions = String(decoding: try JSONEncoder().encode(context.positions), as: UTF8.self)
         let text = [context.pipeline, target, String(context.id.rawValue), context.loadID, context.runID, positions]
         let values = text.enumerated().map { $0.offset == 2 ? $0.element : ClickHouseSQL.quoteLiteral($0.element) }
-            + [commit.inserted, commit.updated, commit.deleted].map { String($0) }
-        return "INSERT INTO \(table.sql) (pipeline, target, checkpoint, load_id, run_id, positions, inserted, updated, deleted) VALUES (\(values.joined(separator: ", ")))"
+            + [commit.inserted, commit.updated, commit.deleted].map { String($0) } + [String(appliedLSN)]
+        return "INSERT INTO \(table.sql) (pipeline, target, checkpoint, load_id, run_id, positions, inserted, updated, deleted, applied_lsn) VALUES (\(values.joined(separator: ", ")))"
     }
 
     /// The commit recorded with the checkpoint, or nil when it was never published.

@@ -61,6 +61,8 @@ public enum ClickHouseTechnicalColumns {
     public static let validTo = "__dpone__valid_to_at"
     /// `Bool` (`UInt8` on 18.16): whether the row is the current `scd2` version of its key.
     public static let isCurrent = "__dpone__is_current"
+    /// `UInt8`: 1 on a `cdc_apply` row that records a delete (readers filter it after `FINAL`).
+    public static let isDeleted = "__dpone__is_deleted"
 }
 
 extension ClickHouseTypeSupport {

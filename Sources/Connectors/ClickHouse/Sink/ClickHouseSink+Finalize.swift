@@ -9,6 +9,20 @@ extension ClickHouseSink {
         let client = try self.client
         do {
             try await finishStaging()
+            if options.mode == .cdcApply {
+                // A replay is applied again (events above the ledger's applied lsn only), not
+                // skipped: it may cover more changes than the first publication.
+                try await ledger.refuseNewer(than: context, on: client)
+                let plan = publishPlan()
+                try await runChecks(plan, context: context, on: client)
+                let (commit, applied) = try await cdcApply(context, on: client)
+                try await client.execute(try ledger.recordSQL(context, commit, appliedLSN: applied))
+                await dropAttemptTables(on: client)
+                logger.info(
+                    "published",
+                    metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "inserted": "\(commit.inserted)", "applied_lsn": "\(applied)"])
+                return commit
+            }
             if let published = try await ledger.lookup(context, on: client) {
                 await dropAttemptTables(on: client)
                 logger.info("checkpoint already published", metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)"])
@@ -47,7 +61,8 @@ extension ClickHouseSink {
 
     func publishPlan() -> ClickHousePublishPlan {
         let (schema, types, technical) = state.withLock { ($0.schema, $0.stagingTypes, $0.technicalColumns) }
-        let required = ClickHouseTargetShape.notNullColumns(mode: options.mode, uniqueKey: options.mode.matchesByKey ? options.uniqueKey : [])
+        let keyed = options.mode.matchesByKey || options.mode == .cdcApply
+        let required = ClickHouseTargetShape.notNullColumns(mode: options.mode, uniqueKey: keyed ? options.uniqueKey : [])
         let names = schema?.names ?? []
         let nullableRequired = zip(names, types).filter { required.contains($0.0) && $0.1.isNullable }.map(\.0)
         return ClickHousePublishPlan(
@@ -128,7 +143,35 @@ extension ClickHouseSink {
             return SinkCommit(inserted: try await scalar(plan.countTagged(checkpoint), on: client), deleted: deleted)
         case .snapshotDiff, .scd2:
             return try await diff(plan, checkpoint: checkpoint, on: client)
+        case .cdcApply:
+            throw DponeError(.internal, "cdc_apply publishes through cdcApply")
         }
+    }
+
+    /// cdc_apply (see `ClickHouseCDCApplySQL`): one row per staged key above the applied lsn.
+    /// Returns the commit and the lsn the ledger records as applied.
+    func cdcApply(_ context: CheckpointContext, on client: ClickHouseClient) async throws -> (SinkCommit, Int64) {
+        let applied = try await ledger.applied(context.pipeline, on: client)
+        let (values, notNull) = state.withLock { ($0.cdcValues, $0.cdcNotNull) }
+        let sql = ClickHouseCDCApplySQL(
+            target: options.target, staging: staging, key: options.uniqueKey, values: values, notNullValues: notNull,
+            applied: applied)
+        if try await scalar(sql.movedCount(), on: client) > 0 {
+            let chained = try await scalar(sql.chainCheck(), on: client)
+            if chained > 0 {
+                throw DponeError(
+                    .sink,
+                    "\(chained) staged key change(s) of \(options.target) leave columns unchanged (TOAST) whose values come from a key changed earlier in the same checkpoint, which the ClickHouse cdc_apply does not resolve; the target is untouched",
+                    hint: "a shorter --checkpoint-interval separates the key changes, or set REPLICA IDENTITY FULL on the source table",
+                    context: ["table": options.target.description, "checkpoint": "\(context.id)"])
+            }
+        }
+        let counts = try await client.queryRows(sql.counts()).first ?? []
+        let number = { (i: Int) in counts.count > i ? Int(counts[i]) ?? 0 : 0 }
+        let top = Int64(try await client.queryRows(sql.maxPending()).first?.first ?? "0") ?? 0
+        try await client.execute(sql.insert(checkpoint: context.id.rawValue))
+        FaultPoint.midFinalize.trigger()
+        return (SinkCommit(inserted: number(0), updated: number(1), deleted: number(2)), max(applied ?? 0, top))
     }
 
     /// `snapshot_diff` and `scd2`: counts first, then the mutations (each awaited), then the insert.

@@ -47,6 +47,11 @@ public final class ClickHouseSink: SinkOperator {
         var technicalColumns: [String] = []
         var stream: ClickHouseInsertStream?
         var stagingCreated = false
+        /// cdc_apply: the next staged event's `__dpone__seq`.
+        var sequence: Int64 = 0
+        /// cdc_apply: the target's non-key business columns, and those stored non-Nullable.
+        var cdcValues: [String] = []
+        var cdcNotNull: Set<String> = []
     }
 
     let state = Mutex(State())
@@ -85,30 +90,44 @@ public final class ClickHouseSink: SinkOperator {
                 try await client.execute("CREATE DATABASE IF NOT EXISTS \(ClickHouseSQL.quoteIdentifier(options.ledger.database))", idempotent: true)
             }
             try await client.execute(ledger.ddl, idempotent: true)
+            try await ledger.ensureAppliedColumn(on: client)
             try await dropLeftovers(on: client)
+            // cdc_apply: the target keeps the columns and __dpone__lsn; the unchanged-columns list,
+            // the operation and the staging order are staged only.
+            let cdc = options.mode == .cdcApply
+            let targetSchema = cdc ? Schema(schema.fields.filter { $0.name != CDCColumns.unchanged }) : schema
+            let stagedSchema =
+                cdc
+                ? Schema(
+                    schema.fields + [
+                        Field(CDCColumns.operation, .int16, nullable: false), Field(CDCColumns.sequence, .int64, nullable: false),
+                    ]) : schema
             var existing = try await describe(target, on: client)
             if existing.isEmpty {
                 let create = ClickHouseTargetShape.createStatement(
-                    target: target, incoming: schema, mode: options.mode, uniqueKey: options.uniqueKey, support: support)
+                    target: target, incoming: targetSchema, mode: options.mode, uniqueKey: options.uniqueKey, support: support)
                 try await client.execute(create, idempotent: true)
             } else {
                 let alter = try ClickHouseTargetShape.evolutionStatements(
-                    target: target, existing: existing, incoming: schema, mode: options.mode, support: support)
+                    target: target, existing: existing, incoming: targetSchema, mode: options.mode, support: support)
                 for statement in alter {
                     logger.notice("evolving target", metadata: ["table": "\(target)", "ddl": "\(statement)"])
                     try await client.execute(statement)
                 }
             }
             existing = try await describe(target, on: client)
-            let types = ClickHouseTargetShape.stagingTypes(incoming: schema, existing: existing)
-            let encoder = try NativeEncoder(schema: schema, targetTypes: types, support: support)
+            var types = ClickHouseTargetShape.stagingTypes(incoming: stagedSchema, existing: existing)
+            if cdc { types[types.count - 2] = .int16; types[types.count - 1] = .int64 }
+            let encoder = try NativeEncoder(schema: stagedSchema, targetTypes: types, support: support)
             let technical = existing.map(\.name).filter {
                 $0 == ClickHouseTechnicalColumns.checkpoint || $0 == ClickHouseTechnicalColumns.version
             }
+            let values = targetSchema.names.filter { !options.uniqueKey.contains($0) && $0 != CDCColumns.lsn }
+            let notNull = Set(existing.filter { values.contains($0.name) && !$0.type.isNullable }.map(\.name))
             state.withLock {
                 $0 = State(
-                    client: client, server: server, schema: schema, encoder: encoder, stagingTypes: types,
-                    technicalColumns: technical)
+                    client: client, server: server, schema: stagedSchema, encoder: encoder, stagingTypes: types,
+                    technicalColumns: technical, cdcValues: values, cdcNotNull: notNull)
             }
         } catch {
             await client.close()
@@ -145,6 +164,14 @@ public final class ClickHouseSink: SinkOperator {
     /// Stages a batch: the first one creates the staging table and opens the insert stream.
     public func write(_ batch: Batch) async throws {
         guard batch.rowCount > 0 else { return }
+        var batch = batch
+        if options.mode == .cdcApply {
+            let first = state.withLock { s in
+                defer { s.sequence += Int64(batch.rowCount) }
+                return s.sequence
+            }
+            batch = batch.withOperationAndSequence(first: first)
+        }
         let (encoder, existingStream) = state.withLock { ($0.encoder, $0.stream) }
         guard let encoder else { throw DponeError(.internal, "clickhouse sink used before open", context: ["sink": name]) }
         var bytes: [UInt8] = []

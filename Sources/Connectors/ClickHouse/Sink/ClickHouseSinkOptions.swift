@@ -20,6 +20,10 @@ public enum ClickHouseLoadMode: Sendable, Equatable {
     /// Keep history by key: a changed row closes the current version (`__dpone__valid_to_at`,
     /// `__dpone__is_current = 0`) and adds a new one; missing keys handled by `deletePolicy`.
     case scd2(deletePolicy: ClickHouseHistoryDeletePolicy)
+    /// Apply change events (PostgreSQL CDC: `__dpone__lsn`, `__dpone__unchanged`, the batch's row
+    /// operations) by key into `ReplacingMergeTree(__dpone__version)` with version = lsn and
+    /// `__dpone__is_deleted`; see `ClickHouseCDCApplySQL`.
+    case cdcApply
 
     /// `incremental_merge` with the default policy (`replacing_merge_tree`).
     public static var incrementalMerge: ClickHouseLoadMode { .incrementalMerge(policy: .replacingMergeTree) }
@@ -38,10 +42,15 @@ public enum ClickHouseLoadMode: Sendable, Equatable {
         case .replace: "replace"
         case .snapshotDiff: "snapshot_diff"
         case .scd2: "scd2"
+        case .cdcApply: "cdc_apply"
         }
     }
 
-    /// Whether the mode matches rows by the unique key (staged keys must then be non-NULL and unique).
+    /// Whether the target is `ReplacingMergeTree(__dpone__version)`.
+    public var isReplacing: Bool { self == .incrementalMerge(policy: .replacingMergeTree) || self == .cdcApply }
+
+    /// Whether the mode matches rows by the unique key (staged keys must then be non-NULL and unique;
+    /// cdc_apply stages several events per key, so only non-NULL).
     public var matchesByKey: Bool {
         switch self {
         case .incrementalAppend(let onlyNew): onlyNew
@@ -135,6 +144,16 @@ public struct ClickHouseSinkOptions: Sendable {
             if uniqueKey.contains(ClickHouseTechnicalColumns.rowHash) {
                 throw DponeError(.usage, "the unique_key cannot include \(ClickHouseTechnicalColumns.rowHash)", context: ["table": target.description])
             }
+        case .cdcApply:
+            if uniqueKey.isEmpty {
+                throw DponeError(.usage, "mode cdc_apply needs a unique_key (changes are applied by key)", context: ["table": target.description])
+            }
+            for column in [CDCColumns.lsn, CDCColumns.unchanged] where schema.index(of: column) == nil {
+                throw DponeError(
+                    .schema, "mode cdc_apply needs the change column \(column), which the incoming schema lacks",
+                    hint: "cdc_apply applies the changes of a postgres source with options.cdc (dpone stream)",
+                    context: ["table": target.description])
+            }
         case .incrementalMerge, .incrementalAppend(onlyNewRows: true):
             if uniqueKey.isEmpty {
                 throw DponeError(.usage, "mode \(mode.name) needs a unique_key", context: ["table": target.description])
@@ -155,7 +174,8 @@ public struct ClickHouseSinkOptions: Sendable {
         }
         let reserved: Set<String> = [
             ClickHouseTechnicalColumns.version, ClickHouseTechnicalColumns.deletedAt, ClickHouseTechnicalColumns.validFrom,
-            ClickHouseTechnicalColumns.validTo, ClickHouseTechnicalColumns.isCurrent,
+            ClickHouseTechnicalColumns.validTo, ClickHouseTechnicalColumns.isCurrent, ClickHouseTechnicalColumns.isDeleted,
+            CDCColumns.operation, CDCColumns.sequence,
         ]
         for field in schema.fields where field.name.hasPrefix("__dpone__checkpoint") || reserved.contains(field.name) {
             throw DponeError(.schema, "source column \(field.name) collides with a dpone technical column", context: ["table": target.description])

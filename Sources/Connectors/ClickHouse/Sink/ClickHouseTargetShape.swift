@@ -19,7 +19,8 @@ public enum ClickHouseTargetShape {
         for mode: ClickHouseLoadMode, support: ClickHouseTypeSupport
     ) -> [(name: String, type: ClickHouseType)] {
         var columns: [(String, ClickHouseType)] = []
-        if mode == .incrementalMerge(policy: .replacingMergeTree) { columns.append((ClickHouseTechnicalColumns.version, .uint64)) }
+        if mode.isReplacing { columns.append((ClickHouseTechnicalColumns.version, .uint64)) }
+        if mode == .cdcApply { columns.append((ClickHouseTechnicalColumns.isDeleted, .uint8)) }
         columns.append((ClickHouseTechnicalColumns.checkpoint, .uint64))
         let timestamp = ClickHouseTypes.ddlType(for: .timestamp(withTimeZone: true), nullable: false, support: support)
         switch mode {
@@ -60,7 +61,7 @@ public enum ClickHouseTargetShape {
         }
         columns += technicalColumns(for: mode, support: support).map { "\(ClickHouseSQL.quoteIdentifier($0.name)) \($0.type.name)" }
         let engine =
-            mode == .incrementalMerge(policy: .replacingMergeTree)
+            mode.isReplacing
             ? "ReplacingMergeTree(\(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.version)))" : "MergeTree"
         var clauses = ["ENGINE = \(engine)"]
         if case .partitionReplace(let column, _) = mode {
@@ -105,7 +106,7 @@ public enum ClickHouseTargetShape {
         for column in technicalColumns(for: mode, support: support) where byName[column.name] == nil {
             if column.name == ClickHouseTechnicalColumns.version {
                 throw DponeError(
-                    .schema, "incremental_merge needs target \(target) to be a ReplacingMergeTree(\(column.name)) it created",
+                    .schema, "\(mode.name) needs target \(target) to be a ReplacingMergeTree(\(column.name)) it created",
                     hint: "load into a new table, recreate the target with that engine, or set merge_policy: mutation_delete_insert (or shadow_swap), which work on a plain MergeTree",
                     context: ["table": target.description])
             }

@@ -73,12 +73,12 @@ public enum TechnicalColumns {
     public static let validFrom = "__dpone__valid_from_at"
     public static let validTo = "__dpone__valid_to_at"
     public static let isCurrent = "__dpone__is_current"
-    /// cdc_apply: the change's commit end LSN (staged and kept in the target).
-    public static let lsn = "__dpone__lsn"
-    /// cdc_apply: a JSON array of the column names an update left unchanged (TOAST), or NULL (staged only).
-    public static let unchanged = "__dpone__unchanged"
-    /// cdc_apply: the row operation (0 insert, 1 update, 2 delete, 3 upsert), added by the sink (staged only).
-    public static let operation = "__dpone__op"
+    /// cdc_apply (see `CDCColumns`): the commit end LSN, staged and kept in the target.
+    public static let lsn = CDCColumns.lsn
+    /// cdc_apply: the columns an update left unchanged (staged only).
+    public static let unchanged = CDCColumns.unchanged
+    /// cdc_apply: the row operation, added by the sink (staged only).
+    public static let operation = CDCColumns.operation
     /// cdc_apply: staging order within a checkpoint, added by the sink (staged only).
-    public static let sequence = "__dpone__seq"
+    public static let sequence = CDCColumns.sequence
 }

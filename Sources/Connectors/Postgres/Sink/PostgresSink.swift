@@ -256,17 +256,7 @@ public final class PostgresSink: SinkOperator {
             defer { s.sequence += Int64(batch.rowCount) }
             return s.sequence
         }
-        var op = ColumnBuilder(type: .int16, reservingCapacity: batch.rowCount)
-        var seq = ColumnBuilder(type: .int64, reservingCapacity: batch.rowCount)
-        for i in 0..<batch.rowCount {
-            op.append(Int16((batch.operations?[i] ?? .upsert).rawValue))
-            seq.append(first + Int64(i))
-        }
-        let schema = Schema(
-            batch.schema.fields + [
-                Field(TechnicalColumns.operation, .int16, nullable: false), Field(TechnicalColumns.sequence, .int64, nullable: false),
-            ])
-        return Batch(schema: schema, columns: batch.columns + [op.finish(), seq.finish()], operations: batch.operations)
+        return batch.withOperationAndSequence(first: first)
     }
 
     /// Creates this attempt's staging table and starts the COPY into it.
