@@ -206,6 +206,9 @@ public final class ClickHouseSink: SinkOperator {
         state.withLock { $0.stagingCreated = true }
     }
 
+    /// cdc_apply stores a delete as a tombstone of its key; every other mode would store it as a row.
+    public var appliesDeletes: Bool { options.mode == .cdcApply }
+
     public func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit {
         throw DponeError(.internal, "the clickhouse sink publishes with its checkpoint context")
     }
