@@ -22,7 +22,7 @@
 #   - role `dpone`, password `dpone` (SUPERUSER, REPLICATION): scram-sha-256 over TCP 127.0.0.1/::1,
 #     so a wrong password is a real authentication failure (SQLSTATE 28P01) in tests.
 #   - database `dpone` owned by `dpone`.
-# Settings: wal_level=logical, max_replication_slots=10, max_wal_senders=10, max_connections=300; fsync and
+# Settings: wal_level=logical, max_replication_slots=32, max_wal_senders=32, max_connections=300; fsync and
 # synchronous_commit keep their defaults (on).
 #
 # When run as root the cluster belongs to the system user `dpone-pg` (created when missing):
@@ -118,8 +118,8 @@ listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = '$RUN'
 wal_level = logical
-max_replication_slots = 10
-max_wal_senders = 10
+max_replication_slots = 32
+max_wal_senders = 32
 # Tests run in parallel and each run holds a few connections (source, sink, state, lock).
 max_connections = 300
 fsync = on

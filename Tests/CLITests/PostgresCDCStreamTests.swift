@@ -150,8 +150,8 @@ struct PostgresCDCStreamTests {
     /// One step of a mixed workload on `src`: inserts, updates of short and of non-TOAST columns of
     /// rows with a TOASTed value (so the value streams as unchanged TOAST), deletes, key changes,
     /// and transactions touching one key several times.
-    func workloadStep(_ pg: PostgresConnection, _ i: Int) async throws {
-        let t = "\(s).src"
+    func workloadStep(_ pg: PostgresConnection, _ i: Int, table: String = "src") async throws {
+        let t = "\(s).\(table)"
         switch i % 8 {
         case 0:
             try await pg.execute("INSERT INTO \(t) VALUES (\(1_000_000 + i), 'ins\(i)', \(i), CASE WHEN \(i) % 16 = 0 THEN repeat('z', 3000) END)")

@@ -92,6 +92,30 @@ public final class KafkaSink: SinkOperator {
         let headersByOp = (0...3).map { raw in
             s.headers + [("dpone.op", Array(Self.opName(RowOperation(rawValue: UInt8(raw)) ?? .upsert, mode: options.mode).utf8))]
         }
+        // CDC rows whose update left TOAST values unchanged (the server did not send them): the
+        // JSON value omits those columns (a partial row: consumers keep the key's previous values)
+        // and the `dpone.unchanged` header lists them, so a placeholder never reaches a consumer as
+        // the value. One encoder per distinct list, per batch.
+        let unchangedColumn = batch.schema.index(of: CDCColumns.unchanged).map { batch.columns[$0] }
+        var partialEncoders: [String: (JSONLinesEncoder, Batch)] = [:]
+        func partial(_ listed: String) -> (JSONLinesEncoder, Batch) {
+            if let cached = partialEncoders[listed] { return cached }
+            let names = Set((try? JSONDecoder().decode([String].self, from: Data(listed.utf8))) ?? [])
+            let keep = batch.schema.fields.indices.filter { !names.contains(batch.schema[$0].name) }
+            let sub = Batch(schema: Schema(keep.map { batch.schema[$0] }), columns: keep.map { batch.columns[$0] }, operations: batch.operations)
+            let made = (JSONLinesEncoder(schema: sub.schema), sub)
+            partialEncoders[listed] = made
+            return made
+        }
+        var partialRows: [Int: (JSONLinesEncoder, Batch, String)] = [:]
+        if let unchangedColumn, unchangedColumn.nullCount < batch.rowCount, s.wire == nil {
+            for row in 0..<batch.rowCount where !unchangedColumn.isNull(row) {
+                guard case .string(let listed) = unchangedColumn.value(at: row) else { continue }
+                let (encoder, sub) = partial(listed)
+                partialRows[row] = (encoder, sub, listed)
+            }
+        }
+        let partials = partialRows
         try await thread.run {
             var value: [UInt8] = []
             var key: [UInt8] = []
@@ -107,11 +131,26 @@ public final class KafkaSink: SinkOperator {
                 if !tombstone {
                     if let wire = s.wire {
                         try wire.encode(batch, row: row, into: &value)
+                    } else if let (encoder, sub, _) = partials[row] {
+                        Self.encodeValue(sub, row: row, op: op, encoder: encoder, options: options, into: &value)
                     } else {
                         Self.encodeValue(batch, row: row, op: op, encoder: valueEncoder, options: options, into: &value)
                     }
                 }
-                let headers = headersByOp[Int(op.rawValue)]
+                var headers = headersByOp[Int(op.rawValue)]
+                if let (_, _, listed) = partials[row] {
+                    headers.append(("dpone.unchanged", Array(listed.utf8)))
+                    // A key change (the staged row before it deletes the old key): the unchanged
+                    // values are the old key's, named here.
+                    if listed.contains(CDCColumns.movedMarker), row > 0, batch.operations?[row - 1] == .delete,
+                        let keyBatch, let keyEncoder = s.keyEncoder
+                    {
+                        var old: [UInt8] = []
+                        keyEncoder.encode(keyBatch, rows: (row - 1)..<row, into: &old)
+                        old.removeLast()
+                        headers.append(("dpone.moved_from", old))
+                    }
+                }
                 try key.withUnsafeBytes { k in
                     try value.withUnsafeBytes { v in
                         try producer.produce(
