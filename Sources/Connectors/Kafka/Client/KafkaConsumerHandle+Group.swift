@@ -8,12 +8,18 @@ import Synchronization
 /// partitions are released.
 protocol KafkaRebalanceHandler: AnyObject, Sendable {
     func assigned(_ partitions: [Int32])
-    func revoking(_ partitions: [Int32])
+    /// `lost`: the group already gave them away (this member's session expired): nothing can be
+    /// committed for them any more.
+    func revoking(_ partitions: [Int32], lost: Bool)
 }
 
 /// Boxes the handler for librdkafka's opaque pointer.
 final class KafkaRebalanceBox: @unchecked Sendable {
     weak var handler: (any KafkaRebalanceHandler)?
+    /// Incremental (cooperative-sticky) assignment, decided from the configured strategy once:
+    /// asking librdkafka (`rd_kafka_rebalance_protocol`) inside the callback is a round trip to its
+    /// main thread that can hang during close (librdkafka #4041).
+    var cooperative = false
 }
 
 extension KafkaConsumerHandle {
@@ -21,12 +27,13 @@ extension KafkaConsumerHandle {
     /// `box.handler` hears of assignments and revocations. Must be called before any poll.
     static func makeGroupMember(properties: KafkaProperties, box: KafkaRebalanceBox) throws -> KafkaConsumerHandle {
         let conf = try properties.makeConf()
+        box.cooperative = (properties["partition.assignment.strategy"] ?? "").contains("cooperative-sticky")
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(box).toOpaque())
         rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, opaque in
             guard let rk, let partitions, let opaque else { return }
             let box = Unmanaged<KafkaRebalanceBox>.fromOpaque(opaque).takeUnretainedValue()
             let ids = (0..<Int(partitions.pointee.cnt)).map { partitions.pointee.elems[$0].partition }
-            let cooperative = String(validatingCString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+            let cooperative = box.cooperative
             if err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
                 if cooperative {
                     _ = rd_kafka_incremental_assign(rk, partitions).map { rd_kafka_error_destroy($0) }
@@ -35,7 +42,7 @@ extension KafkaConsumerHandle {
                 }
                 box.handler?.assigned(ids)
             } else {
-                box.handler?.revoking(ids)
+                box.handler?.revoking(ids, lost: rd_kafka_assignment_lost(rk) != 0)
                 if cooperative {
                     _ = rd_kafka_incremental_unassign(rk, partitions).map { rd_kafka_error_destroy($0) }
                 } else {

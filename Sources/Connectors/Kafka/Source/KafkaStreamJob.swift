@@ -34,6 +34,11 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
     private var owned = Set<Int32>()
     /// The durable positions committed to the group so far (consumer thread).
     private var committedDurable: CheckpointID?
+    /// When a background commit last failed: retried at most once a second (each try may wait 2 s
+    /// for a coordinator busy with a rebalance, and the loop must keep polling meanwhile).
+    private var lastCommitFailure = Date.distantPast
+    /// librdkafka holds this unretained as its opaque pointer: it lives as long as the job.
+    private let rebalanceBox = KafkaRebalanceBox()
 
     /// The newest acknowledged (durable) checkpoint and its positions, set by `acknowledged` from
     /// the coordinator; the consumer thread commits them (only for partitions it still owns, so a
@@ -66,8 +71,10 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         guard let stored = try KafkaPositions(value, topic: options.topic) else { return }
         let offsets = stored.partitionOffsets.filter { owned.contains($0.partition) }
         guard let consumer else { return }
+        if !sync, Date().timeIntervalSince(lastCommitFailure) < 1 { return }
         let (ok, error) = consumer.commit(offsets, timeoutMs: sync ? 10_000 : 2_000)
         guard ok else {
+            lastCommitFailure = Date()
             // Retried with the next durable checkpoint (or on revocation); until then the next
             // owner of a partition would re-read since the previous commit: never a loss.
             logger.warning("offset commit failed", metadata: ["error": "\(error ?? "")"])
@@ -77,7 +84,7 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
     }
 
     func run() throws {
-        let box = KafkaRebalanceBox()
+        let box = rebalanceBox
         box.handler = self
         var properties = options.consumerProperties
         properties.setDefault("partition.assignment.strategy", "cooperative-sticky")
@@ -101,8 +108,9 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         }
         // Stop: publish what was read, wait until it is durable, then leave the group (the
         // revocation commits the final offsets).
+        // Bounded: a stop request must end the process within the supervisor's patience.
         if dirty { try checkpoint() }
-        try awaitDurable()
+        try awaitDurable(seconds: 20)
         try commitDurable(sync: true)
         consumer.close()
         self.consumer = nil
@@ -178,11 +186,22 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         logger.notice("partitions assigned", metadata: ["topic": "\(options.topic)", "partitions": "\(partitions)"])
     }
 
-    func revoking(_ partitions: [Int32]) {
-        logger.notice("partitions revoked", metadata: ["topic": "\(options.topic)", "partitions": "\(partitions)"])
+    func revoking(_ partitions: [Int32], lost: Bool) {
+        logger.notice("partitions revoked", metadata: ["topic": "\(options.topic)", "partitions": "\(partitions)", "lost": "\(lost)"])
+        if lost {
+            // The session expired and another member owns them already: committing would fail
+            // (stale generation) and waiting only delays rejoining. What was read from them is
+            // published with the next checkpoint and re-read by their new owner (at-least-once).
+            for p in partitions {
+                positions[p] = nil
+                owned.remove(p)
+                MetricsRegistry.shared.remove("dpone_consumer_lag", labels: [("topic", options.topic), ("partition", String(p))])
+            }
+            return
+        }
         do {
             if dirty { try checkpoint() }
-            try awaitDurable()
+            try awaitDurable(seconds: mode.stop.isStopped ? 20 : 120)
             try commitDurable(sync: true, force: true)
         } catch {
             // The checkpoint did not become durable (the run is failing): nothing is committed, so
