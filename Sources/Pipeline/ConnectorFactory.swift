@@ -17,10 +17,17 @@ enum ConnectorFactory {
             }
             return try postgresCDCSource(config, cdc: cdc, continuous: continuous)
         }
+        if let continuous, config.type == .postgres, let interval = config.options.pollInterval {
+            // xmin / cursor polling: the batch source, run again after each durable checkpoint.
+            var bounded = config
+            bounded.options.pollInterval = nil
+            return PollingSource(try source(bounded, pipeline: pipeline), interval: interval, mode: continuous)
+        }
         if continuous != nil && config.type != .kafka {
             throw DponeError(
-                .usage, "dpone stream reads kafka sources and postgres sources with cdc; a \(config.type.rawValue) source is read with dpone batch",
-                hint: config.type == .postgres ? "add source.options.cdc: {slot: ..., publication: ...} to stream a postgres table's changes" : nil)
+                .usage, "dpone stream reads kafka sources, postgres sources with cdc, and incremental postgres sources with poll_interval; a \(config.type.rawValue) source is read with dpone batch",
+                hint: config.type == .postgres
+                    ? "add source.options.cdc: {slot: ..., publication: ...} to stream a table's changes, or poll_interval (with incremental_strategy: xmin or incremental_column) to re-read it" : nil)
         }
         switch config.type {
         case .kafka:

@@ -14,13 +14,7 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
 
     init?(argument: String) {
         text = argument
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, scale) in units where argument.hasSuffix(suffix) {
-            guard let v = Double(argument.dropLast(suffix.count)), v > 0 else { return nil }
-            seconds = v * scale
-            return
-        }
-        guard let v = Double(argument), v > 0 else { return nil }
+        guard let v = ManifestDuration.seconds(argument) else { return nil }
         seconds = v
     }
 }

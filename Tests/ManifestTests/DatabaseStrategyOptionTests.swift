@@ -113,6 +113,11 @@ extension DatabaseStrategyOptionTests {
         #expect(firstError(Self.source("{incremental_strategy: xmin}", mode: "{mode: full_refresh}"))?
             .hasPrefix("incremental_strategy 'xmin' cannot be used with strategy mode 'full_refresh'") == true)
         #expect(firstError(Self.source("{incremental_colum: id}"))?.hasPrefix("unknown key 'incremental_colum'") == true)
+        let polled = try parse(Self.source("{incremental_strategy: xmin, poll_interval: 500ms}"))
+        #expect(polled.source.options.pollInterval == 0.5)
+        #expect(try parse(Self.source("{incremental_column: id, poll_interval: 2m}")).source.options.pollInterval == 120)
+        #expect(firstError(Self.source("{poll_interval: 5s}"))?.hasPrefix("poll_interval needs an incremental read") == true)
+        #expect(firstError(Self.source("{incremental_strategy: xmin, poll_interval: soon}"))?.hasPrefix("invalid poll_interval 'soon'") == true)
     }
 
     @Test func partitionReplaceNeedsAColumn() throws {

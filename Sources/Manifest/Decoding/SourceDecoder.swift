@@ -1,7 +1,7 @@
 extension ManifestDecoder {
     static let sourceKeys = endpointKeys + ["options"]
     static let commonSourceOptionKeys = ["incremental_column", "batch_rows", "schema", "columns", "custom_predicate"]
-    static let postgresSourceOptionKeys = ["incremental_strategy", "lookback", "unbounded_numeric", "cdc"]
+    static let postgresSourceOptionKeys = ["incremental_strategy", "lookback", "unbounded_numeric", "cdc", "poll_interval"]
     static let cdcKeys = ["slot", "publication", "create"]
 
     func source(_ ref: NodeRef) -> SourceConfig? {
@@ -64,9 +64,19 @@ extension ManifestDecoder {
             if let r = map["unbounded_numeric"], let policy: UnboundedNumericPolicy = ctx.choice(r, "unbounded numeric policy") {
                 options.unboundedNumeric = policy
             }
+            if let r = map["poll_interval"], type == .postgres, let text = ctx.string(r) {
+                if let seconds = ManifestDuration.seconds(text) {
+                    options.pollInterval = seconds
+                } else {
+                    ctx.fail(r, "invalid poll_interval '\(text)'", hint: "a positive duration: 5s, 500ms, 1m")
+                }
+                if options.incrementalStrategy != .xmin && options.incrementalColumn == nil {
+                    ctx.fail(r, "poll_interval needs an incremental read", hint: "set incremental_strategy: xmin or incremental_column")
+                }
+            }
             if let r = map["cdc"], type == .postgres {
                 options.cdc = cdcOptions(r)
-                for conflicting in ["incremental_column", "incremental_strategy", "lookback", "custom_predicate", "columns"]
+                for conflicting in ["incremental_column", "incremental_strategy", "lookback", "custom_predicate", "columns", "poll_interval"]
                 where map.has(conflicting) {
                     ctx.fail(map[conflicting]!, "\(conflicting) cannot be used with cdc", hint: "cdc streams every change of the whole table")
                 }
@@ -113,5 +123,19 @@ extension ManifestDecoder {
             return nil
         }
         return n
+    }
+}
+
+/// Durations as manifests and the command line write them.
+public enum ManifestDuration {
+    /// A positive duration `5s`, `500ms`, `2m`, `1h` or plain seconds, in seconds (nil when invalid).
+    public static func seconds(_ text: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let v = Double(text.dropLast(suffix.count)), v > 0 else { return nil }
+            return v * scale
+        }
+        guard let v = Double(text), v > 0 else { return nil }
+        return v
     }
 }

@@ -64,6 +64,9 @@ public struct SourceOptions: Sendable, Hashable, Codable {
     public var kafka: KafkaOptions?
     /// `cdc`: logical-replication CDC (postgres sources, `dpone stream` only).
     public var cdc: PostgresCDCOptions?
+    /// `poll_interval` (seconds; written `5s`, `500ms`, `1m`): `dpone stream` re-reads an incremental
+    /// postgres source (xmin or incremental_column) this long after each durable checkpoint.
+    public var pollInterval: Double?
     /// Connector-specific keys not modelled here (non-files types only), env-resolved.
     public var extra: [String: ManifestValue]
 

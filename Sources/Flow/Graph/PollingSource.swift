@@ -1,0 +1,93 @@
+import Synchronization
+
+/// `dpone stream` over a bounded, resumable source (a Postgres table read by xmin or cursor):
+/// runs it, waits until its checkpoint is durable, sleeps `interval`, and runs it again from the
+/// durable positions, until stopped.
+///
+/// Each round is one bounded read ending in one checkpoint. The next round resumes from the
+/// positions the durable state holds for that checkpoint (`acknowledge(_:positions:)`), not from
+/// what the round emitted: when a sink found the checkpoint already published (a replay after a
+/// crash between publish and state), it is the published positions that count, so rows the replay
+/// read past them are read again rather than skipped.
+public final class PollingSource: SourceOperator {
+    public let inner: any SourceOperator
+    public let interval: Double
+    public let mode: ContinuousMode
+
+    private struct Progress: Sendable {
+        var emitted: CheckpointID?
+        var durable: (id: CheckpointID, positions: StateValue)?
+    }
+    private let progress = Mutex(Progress())
+
+    public var name: String { inner.name }
+
+    public init(_ inner: any SourceOperator, interval: Double, mode: ContinuousMode) {
+        self.inner = inner
+        self.interval = interval
+        self.mode = mode
+    }
+
+    public func outputSchema() async throws -> Schema { try await inner.outputSchema() }
+
+    public func run(into output: any SourceOutput, resumeFrom: StateValue?) async throws {
+        var positions = resumeFrom
+        while !mode.stop.isStopped {
+            try Task.checkCancellation()
+            let recorder = RecordingOutput(output)
+            try await inner.run(into: recorder, resumeFrom: positions)
+            if let emitted = recorder.lastCheckpoint {
+                progress.withLock { $0.emitted = emitted }
+                // The next round starts where the durable state is.
+                while true {
+                    try Task.checkCancellation()
+                    if let durable = progress.withLock({ $0.durable }), durable.id >= emitted {
+                        positions = durable.positions
+                        break
+                    }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            var slept = 0.0
+            while slept < interval, !mode.stop.isStopped {
+                try await Task.sleep(for: .milliseconds(50))
+                slept += 0.05
+            }
+        }
+    }
+
+    public func acknowledge(_ checkpoint: CheckpointID) async throws { try await inner.acknowledge(checkpoint) }
+
+    public func acknowledge(_ checkpoint: CheckpointID, positions: StateValue) async throws {
+        progress.withLock { p in
+            if p.durable.map({ $0.id < checkpoint }) ?? true { p.durable = (checkpoint, positions) }
+        }
+        try await inner.acknowledge(checkpoint, positions: positions)
+    }
+}
+
+/// Passes everything through and remembers the last checkpoint's id.
+final class RecordingOutput: SourceOutput {
+    let output: any SourceOutput
+    private let last = Mutex<CheckpointID?>(nil)
+    var lastCheckpoint: CheckpointID? { last.withLock { $0 } }
+
+    init(_ output: any SourceOutput) { self.output = output }
+
+    func send(_ batch: Batch) async throws { try await output.send(batch) }
+    func sendBlocking(_ batch: Batch) throws { try output.sendBlocking(batch) }
+
+    @discardableResult
+    func checkpoint(positions: StateValue) async throws -> CheckpointID {
+        let id = try await output.checkpoint(positions: positions)
+        last.withLock { $0 = id }
+        return id
+    }
+
+    @discardableResult
+    func checkpointBlocking(positions: StateValue) throws -> CheckpointID {
+        let id = try output.checkpointBlocking(positions: positions)
+        last.withLock { $0 = id }
+        return id
+    }
+}
