@@ -17,7 +17,7 @@ final class StreamProcess: @unchecked Sendable {
         env["DPONE_LOG_LEVEL"] = "info"
         for (k, v) in extra { env[k] = v }
         process.environment = env
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = handle
         process.standardError = handle

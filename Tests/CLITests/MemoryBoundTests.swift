@@ -29,7 +29,7 @@ struct MemoryBoundTests {
                 printf "%d,customer-%07d,%d.%02d,2026-%02d-%02dT%02d:%02d:%02d.%06dZ,%s,\\"note %d, with comma\\"\\n", i, i % 1000003, i % 100000, i % 100, i % 12 + 1, i % 28 + 1, i % 24, i % 60, i % 60, i % 1000000, (i % 2 ? "true" : "false"), i }
             """
         ]
-        FileManager.default.createFile(atPath: "\(dir)/big.csv", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(dir)/big.csv", contents: nil)
         awk.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/big.csv"))
         try awk.run()
         // Waiting by polling: a blocked cooperative thread would starve the parallel suite.

@@ -85,14 +85,14 @@ struct ReplayTests {
 
     @Test(arguments: FaultPoint.allCases.map(\.rawValue), Strategy.allCases)
     func killedAtAFaultPointAndRerunMatchesAnUninterruptedRun(fault: String, strategy: Strategy) async throws {
-        let expected = await try reference(strategy)
+        let expected = try await reference(strategy)
         #expect(!expected.isEmpty)
 
         let w = try Workspace(strategy: strategy)
         try w.appendRows(1...5000)
         let killed = try await w.run(fault: fault)
         #expect(killed.killed && killed.status == SIGKILL, "the run died at \(fault): \(killed.stderr)")
-        await #expect(try await w.run().status == 0)
+        #expect(try await w.run().status == 0)
 
         try w.appendRows(5001...7500)
         let killedAgain = try await w.run(fault: fault)

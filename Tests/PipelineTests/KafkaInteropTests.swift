@@ -174,8 +174,8 @@ enum Interop {
     static func run(_ arguments: [String]) throws -> String {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("interop-\(UUID().uuidString).out")
         let err = FileManager.default.temporaryDirectory.appendingPathComponent("interop-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: out)
             try? FileManager.default.removeItem(at: err)
