@@ -60,7 +60,8 @@ public enum BatchPipeline {
             let source = try ConnectorFactory.source(document.source, pipeline: document.name, continuous: options.continuous)
             let sink = try ConnectorFactory.sink(
                 document.sink, pipeline: document.name, loadID: loadID, targetAtomicState: try StateStores.targetAtomicTable(for: document),
-                monotonicLSN: document.source.type == .postgres && document.source.options.cdc != nil)
+                monotonicLSN: document.source.type == .postgres && document.source.options.cdc != nil,
+                keepLastDuplicate: document.source.type == .kafka)
             let loadedAt = Int64(Date().timeIntervalSince1970 * 1_000_000)
             let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: loadedAt)
             let graph = PipelineGraph(

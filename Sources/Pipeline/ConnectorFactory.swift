@@ -86,8 +86,11 @@ enum ConnectorFactory {
     }
 
     /// `monotonicLSN`: the source is PostgreSQL CDC (see `PostgresSinkOptions.monotonicLSN`).
+    /// `keepLastDuplicate`: the default of `duplicate_policy` when the manifest does not set it
+    /// (true for Kafka sources: a topic repeats keys by nature).
     static func sink(
-        _ config: SinkConfig, pipeline: String, loadID: String, targetAtomicState: TableName? = nil, monotonicLSN: Bool = false
+        _ config: SinkConfig, pipeline: String, loadID: String, targetAtomicState: TableName? = nil, monotonicLSN: Bool = false,
+        keepLastDuplicate: Bool = false
     ) throws -> any SinkOperator {
         switch config.type {
         case .kafka:
@@ -113,12 +116,12 @@ enum ConnectorFactory {
                 throw DponeError(.manifest, "a postgres sink needs a connection and a table")
             }
             let target = TableName(schema: table.schema ?? "public", name: table.name)
-            return PostgresSink(
-                name: "postgres:\(target)",
-                options: PostgresSinkOptions(
-                    url: connection.resolved.url, target: target, mode: try loadMode(config.strategy),
-                    uniqueKey: config.strategy.uniqueKey, targetAtomicState: targetAtomicState, loadID: loadID,
-                    monotonicLSN: monotonicLSN))
+            var options = PostgresSinkOptions(
+                url: connection.resolved.url, target: target, mode: try loadMode(config.strategy),
+                uniqueKey: config.strategy.uniqueKey, targetAtomicState: targetAtomicState, loadID: loadID,
+                monotonicLSN: monotonicLSN)
+            options.keepLastDuplicate = config.strategy.duplicatePolicy.map { $0 == "last" } ?? keepLastDuplicate
+            return PostgresSink(name: "postgres:\(target)", options: options)
         case .files:
             guard let path = config.path, let file = config.options.file else {
                 throw DponeError(.manifest, "a files sink needs a path")

@@ -45,6 +45,8 @@ import Testing
     @Test func policiesAreRead() throws {
         let merge = try parse(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id, merge_policy: upsert, duplicate_policy: fail}"))
         #expect(merge.sink.strategy.mergePolicy == .upsert)
+        #expect(merge.sink.strategy.duplicatePolicy == "fail")
+        #expect(try parse(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id, duplicate_policy: last}")).sink.strategy.duplicatePolicy == "last")
         for policy in ["mutation_delete_insert", "shadow_swap", "replacing_merge_tree"] {
             let ch = try parse(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id, merge_policy: \(policy)}", sink: "clickhouse"))
             #expect(ch.sink.strategy.mergePolicy?.rawValue == policy)

@@ -49,8 +49,14 @@ extension ManifestDecoder {
                 config.mergePolicy = p
             }
         }
-        if let r = map["duplicate_policy"], let text = ctx.string(r), text != "fail" {
-            ctx.fail(r, "unknown duplicate policy '\(text)'; expected: fail", hint: "duplicate keys always fail the load before the target is touched")
+        if let r = map["duplicate_policy"], let text = ctx.string(r) {
+            if text == "last" && sink != .postgres {
+                ctx.fail(r, "duplicate_policy 'last' needs a postgres sink", hint: "\(sink.rawValue) sinks refuse keys staged twice (fail)")
+            } else if text == "fail" || text == "last" {
+                config.duplicatePolicy = text
+            } else {
+                ctx.fail(r, "unknown duplicate policy '\(text)'; expected: fail, last", hint: "fail refuses a key staged twice in one checkpoint; last keeps its last row")
+            }
         }
         if let r = map["diff"], let diff = ctx.mapping(r) {
             diff.rejectUnknownKeys(["delete_policy", "compare"], ctx)

@@ -69,6 +69,10 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
     public var customPredicate: String?
     /// `merge_policy`; nil means the sink type's default (`StrategyCapabilities.mergePolicies`).
     public var mergePolicy: MergePolicy?
+    /// `duplicate_policy`: `fail` (a key staged twice in one checkpoint fails it before the target
+    /// changes) or `last` (the last staged row of a key wins: a Kafka topic's later message). nil:
+    /// `last` for Kafka sources into a Postgres sink, `fail` otherwise.
+    public var duplicatePolicy: String?
     /// `diff.delete_policy`; default `hard_delete`.
     public var diffDeletePolicy: DiffDeletePolicy = .hardDelete
     /// `scd2.delete_policy`; default `expire`.
@@ -96,6 +100,7 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
         case overwriteType = "overwrite_type"
         case customPredicate = "custom_predicate"
         case mergePolicy = "merge_policy"
+        case duplicatePolicy = "duplicate_policy"
         case diffDeletePolicy = "diff_delete_policy"
         case historyDeletePolicy = "scd2_delete_policy"
         case partitionColumn = "partition_column"

@@ -261,6 +261,13 @@ extension FinalizerSQL {
         return "WITH gone AS (DELETE FROM \(plan.staging.sql) WHERE \(q(TechnicalColumns.lsn)) <= \(lsn) RETURNING 1) SELECT count(*) FROM gone"
     }
 
+    /// `duplicate_policy: last`: deletes every staged row of a key but its last (staging is filled by
+    /// one COPY into a fresh table, so physical order is staging order), returning how many.
+    public static func keepLastPerKey(_ plan: LoadPlan) -> String {
+        let s = plan.staging.sql
+        return "WITH gone AS (DELETE FROM \(s) AS a USING \(s) AS b WHERE \(keyMatch(plan.uniqueKey, "a", "b")) AND b.ctid > a.ctid RETURNING 1) SELECT count(*) FROM gone"
+    }
+
     /// Whether any staged event lists unchanged columns (else the fill is skipped).
     public static func cdcNeedsFill(_ plan: LoadPlan) -> String {
         "SELECT count(*) FROM (SELECT 1 FROM \(plan.staging.sql) WHERE \(q(TechnicalColumns.unchanged)) IS NOT NULL LIMIT 1) AS listed"

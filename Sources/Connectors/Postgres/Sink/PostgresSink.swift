@@ -311,19 +311,28 @@ public final class PostgresSink: SinkOperator {
         let retention = options.ledgerRetention
         let stateTable = options.targetAtomicState
         let monotonicLSN = options.monotonicLSN
+        let keepLast = options.keepLastDuplicate
         let logger = self.logger
         let commit: SinkCommit
         do {
             commit = try await connection.run { session -> SinkCommit in
                 try w.write(finalBytes)
                 try w.finish()
+                if keepLast, plan.matchesByKey, !plan.uniqueKey.isEmpty, plan.mode != .cdcApply {
+                    let dropped = try session.query(FinalizerSQL.keepLastPerKey(plan)).first?.first ?? nil
+                    if let dropped, dropped != "0" {
+                        logger.info(
+                            "earlier rows of keys staged again were dropped (duplicate_policy last)",
+                            metadata: ["table": "\(plan.target)", "checkpoint": "\(context.id)", "rows": "\(dropped)"])
+                    }
+                }
                 for check in FinalizerSQL.keyChecks(plan) {
                     let count = Int(try session.query(check.sql).first?.first.flatMap { $0 } ?? "0") ?? 0
                     if count > 0 {
                         throw DponeError(
                             .sink,
                             "staging for \(plan.target) has \(count) \(check.what)\(plan.uniqueKey.isEmpty ? "" : " (\(plan.uniqueKey.joined(separator: ", ")))"); the target is untouched",
-                            hint: "deduplicate the source or fix the unique_key; duplicate_policy is fail",
+                            hint: "deduplicate the source or fix the unique_key, or set duplicate_policy: last to keep each key's last row",
                             context: ["table": plan.target.description, "checkpoint": "\(context.id)"])
                     }
                 }

@@ -25,6 +25,10 @@ public struct PostgresSinkOptions: Sendable {
     /// a replay after a crash between publish and state is exactly a first application. Without it
     /// (events from several Kafka partitions, say) only the per-row lsn guard applies.
     public var monotonicLSN: Bool
+    /// Keys staged more than once in a checkpoint (modes that match by key): false fails the
+    /// checkpoint before the target changes; true keeps each key's last staged row (a Kafka topic's
+    /// later message for the key), dropping the earlier ones in staging first.
+    public var keepLastDuplicate: Bool = false
 
     public init(
         url: String, target: TableName, stagingSchema: String? = nil, mode: LoadPlan.Mode, uniqueKey: [String] = [],
