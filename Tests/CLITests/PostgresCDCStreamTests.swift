@@ -405,7 +405,7 @@ extension PostgresCDCStreamTests {
             let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/kafka.log")
             // The snapshot first (20 upserts), then the changes stream.
             let snapshotDeadline = Date().addingTimeInterval(60)
-            while Date() < snapshotDeadline, ((try? KafkaTestServer.consumeAll(topic, partitions: 3))?.count ?? 0) < 20 {
+            while Date() < snapshotDeadline, ((try? await KafkaTestServer.consumeAllOffPool(topic, partitions: 3))?.count ?? 0) < 20 {
                 try await Task.sleep(for: .milliseconds(300))
             }
             try await pg.execute(
@@ -413,7 +413,7 @@ extension PostgresCDCStreamTests {
             var records: [KafkaTestServer.Record] = []
             let deadline = Date().addingTimeInterval(60)
             while Date() < deadline {
-                records = (try? KafkaTestServer.consumeAll(topic, partitions: 3)) ?? []
+                records = (try? await KafkaTestServer.consumeAllOffPool(topic, partitions: 3)) ?? []
                 if records.count >= 25 { break }
                 try await Task.sleep(for: .milliseconds(300))
             }

@@ -150,7 +150,7 @@ extension PostgresCDCStreamTests {
                     chRows = (try? await ch.queryNullableRows(
                         "SELECT toString(id), name, toString(toInt64(amount * 100)), big FROM `\(database)`.`\(table)` FINAL WHERE __dpone__is_deleted = 0"
                     ).sorted { (Int($0[0] ?? "") ?? 0) < (Int($1[0] ?? "") ?? 0) }) ?? []
-                    kafkaRows = Self.kafkaRows((try? KafkaTestServer.consumeAll(topics[table] ?? "", partitions: 1)) ?? [])
+                    kafkaRows = Self.kafkaRows((try? await KafkaTestServer.consumeAllOffPool(topics[table] ?? "", partitions: 1)) ?? [])
                     if pgRows == want, chRows == want, kafkaRows == want { break }
                     try await Task.sleep(for: .milliseconds(500))
                 }

@@ -114,6 +114,16 @@ public enum KafkaTestServer {
         public var headers: [String: String]
     }
 
+    /// `consumeAll` on a thread of its own, so a test polling a topic in a loop never holds a
+    /// thread of the cooperative pool (2 on this machine) while librdkafka reads.
+    public static func consumeAllOffPool(_ topic: String, partitions: Int) async throws -> [Record] {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try consumeAll(topic, partitions: partitions) })
+            }.start()
+        }
+    }
+
     /// Every message of `topic` from the beginning to the high watermarks at call time (blocking).
     public static func consumeAll(_ topic: String, partitions: Int) throws -> [Record] {
         var errbuf = [CChar](repeating: 0, count: 512)
