@@ -108,7 +108,8 @@ public final class KafkaSink: SinkOperator {
             return made
         }
         var partialRows: [Int: (JSONLinesEncoder, Batch, String)] = [:]
-        if let unchangedColumn, unchangedColumn.nullCount < batch.rowCount, s.wire == nil {
+        // Registry formats (a fixed schema) keep the column, NULL, but carry the same header.
+        if let unchangedColumn, unchangedColumn.nullCount < batch.rowCount {
             for row in 0..<batch.rowCount where !unchangedColumn.isNull(row) {
                 guard case .string(let listed) = unchangedColumn.value(at: row) else { continue }
                 let (encoder, sub) = partial(listed)
