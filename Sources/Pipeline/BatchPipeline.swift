@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Manifest
 import Operators
+import PostgresConnector
 
 /// Options of one `dpone batch` run.
 public struct BatchOptions: Sendable {
@@ -58,16 +59,26 @@ public enum BatchPipeline {
             let previous = try await store.load(pipeline: document.name)
 
             let source = try ConnectorFactory.source(document.source, pipeline: document.name, continuous: options.continuous)
-            let sink = try ConnectorFactory.sink(
-                document.sink, pipeline: document.name, loadID: loadID, targetAtomicState: try StateStores.targetAtomicTable(for: document),
-                monotonicLSN: document.source.type == .postgres && document.source.options.cdc != nil,
-                keepLastDuplicate: document.source.type == .kafka)
             let loadedAt = Int64(Date().timeIntervalSince1970 * 1_000_000)
-            let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: loadedAt)
-            let graph = PipelineGraph(
-                name: document.name, source: source, transforms: transforms, sinks: [sink], bounds: options.bounds)
+            let graph: PipelineGraph
+            if let cdc = source as? PostgresCDCSource, !(document.source.options.cdc?.tables.isEmpty ?? true) {
+                graph = PipelineGraph(
+                    name: document.name, source: source,
+                    routes: try await CDCRoutes.routes(document, source: cdc, loadID: loadID, loadedAt: loadedAt),
+                    bounds: options.bounds)
+            } else {
+                let sink = try ConnectorFactory.sink(
+                    document.sink, pipeline: document.name, loadID: loadID,
+                    targetAtomicState: try StateStores.targetAtomicTable(for: document),
+                    monotonicLSN: document.source.type == .postgres && document.source.options.cdc != nil,
+                    keepLastDuplicate: document.source.type == .kafka)
+                let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: loadedAt)
+                graph = PipelineGraph(
+                    name: document.name, source: source, transforms: transforms, sinks: [sink], bounds: options.bounds)
+            }
+            let sinkNames = graph.sinks.map(\.name)
             let coordinator = CheckpointCoordinator(
-                pipeline: document.name, sinks: [sink.name], store: store,
+                pipeline: document.name, sinks: sinkNames, store: store,
                 resumingAfter: StateStores.resumePoint(store: store, previous: previous), loadID: loadID, runID: runID)
             coordinatorBox.coordinator = coordinator
 
@@ -75,23 +86,28 @@ public enum BatchPipeline {
             let report = try await GraphRunner(graph: graph, coordinator: coordinator)
                 .run(
                     resumeFrom: previous?.source,
-                    onEdges: { [bounds = options.bounds] edges in
-                        ticker.start(edges: edges)
+                    onEdges: { [bounds = options.bounds, routes = graph.routes.count] edges in
+                        ticker.start(edges: Array(edges.prefix(routes)))
                         MetricsRegistry.shared.collectEdges(edges, byteLimit: bounds.byteLimit)
                     })
             ticker.stop()
 
-            let commit = report.sinkCommits[sink.name] ?? SinkCommit()
+            let commit = sinkNames.reduce(into: SinkCommit()) { total, name in
+                let c = report.sinkCommits[name] ?? SinkCommit()
+                total.inserted += c.inserted
+                total.updated += c.updated
+                total.deleted += c.deleted
+            }
             result.status = .succeeded
             result.extractedRows = report.sourceRows
-            result.loadedRows = report.edges.last?.rows ?? 0
+            result.loadedRows = report.loadedRows
             result.insertedRows = commit.inserted
             result.updatedRows = commit.updated
             result.deletedRows = commit.deleted
             result.checkpoints = report.committed.count
             result.state = report.committed.last
             result.edges = report.edges.map(RunResult.Edge.init)
-            result.megabytesPerSecond = Double(report.edges.first?.bytes ?? 0) / 1_048_576
+            result.megabytesPerSecond = Double(report.sourceBytes) / 1_048_576
         } catch {
             let dpone = error as? DponeError
             result.error = dpone.map(\.description) ?? String(describing: error)
@@ -158,17 +174,18 @@ final class ProgressTicker: Sendable {
         self.started = started
     }
 
+    /// - Parameter edges: the source's edges (one per route).
     func start(edges: [EdgeMetrics]) {
-        guard let callback, let edge = edges.first else { return }
+        guard let callback, !edges.isEmpty else { return }
         let started = self.started
         task.set(
             Task.detached {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(250))
-                    let s = edge.snapshot
+                    let s = edges.map(\.snapshot)
                     callback(
                         ProgressSample(
-                            rows: s.rows, bytes: s.bytes,
+                            rows: s.reduce(0) { $0 + $1.rows }, bytes: s.reduce(0) { $0 + $1.bytes },
                             elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
                 }
             })

@@ -177,21 +177,23 @@ enum ConnectorFactory {
         return chain
     }
 
-    /// A postgres source with `cdc` (dpone stream): logical replication of one table.
+    /// A postgres source with `cdc` (dpone stream): logical replication of `source.table`, or of
+    /// every table of `cdc.tables` on one slot (one route each).
     static func postgresCDCSource(_ config: SourceConfig, cdc: PostgresCDCOptions, continuous: ContinuousMode) throws
         -> any SourceOperator
     {
-        guard let connection = config.connection, let table = config.table else {
-            throw DponeError(.manifest, "a postgres source needs a connection and a table")
+        let refs = cdc.tables.isEmpty ? config.table.map { [$0] } ?? [] : cdc.tables.map(\.table)
+        guard let connection = config.connection, !refs.isEmpty else {
+            throw DponeError(.manifest, "a postgres source needs a connection and a table (or cdc.tables)")
         }
+        let tables = refs.map { PostgresCDCTable(schema: $0.schema ?? "public", table: $0.name) }
         return try PostgresCDCSource(
-            name: "postgres-cdc:\(table.schema ?? "public").\(table.name)",
+            name: tables.count == 1 ? "postgres-cdc:\(tables[0])" : "postgres-cdc:\(cdc.slot)",
             options: PostgresCDCSourceOptions(
-                url: connection.resolved.url, schema: table.schema ?? "public", table: table.name, slot: cdc.slot,
-                publication: cdc.publication, create: cdc.create,
-                batchRows: config.options.batchRows ?? PostgresSourceOptions.defaultBatchRows,
+                url: connection.resolved.url, tables: tables, slot: cdc.slot, publication: cdc.publication,
+                create: cdc.create, batchRows: config.options.batchRows ?? PostgresSourceOptions.defaultBatchRows,
                 typePolicy: PostgresTypes.Policy(unboundedNumeric: config.options.unboundedNumeric == .text ? .text : .fail),
-                mode: continuous))
+                mode: continuous, snapshotParallelism: cdc.snapshotParallelism ?? 2))
     }
 
     /// The Postgres finalizer mode a manifest strategy asks for.

@@ -77,8 +77,9 @@ extension PostgresCDCStreamTests {
     }
 
     /// The acceptance workload: three tables (default identity, FULL, TOASTed text) changed
-    /// concurrently while nine `dpone stream` processes replicate each into PostgreSQL, ClickHouse
-    /// (18.16) and Kafka; after the workload stops and the streams drain, every target equals its
+    /// concurrently while three `dpone stream` processes replicate them into PostgreSQL, ClickHouse
+    /// (18.16) and Kafka, each process streaming all three tables on one slot (`cdc.tables`) into a
+    /// target per table; after the workload stops and the streams drain, every target equals its
     /// source exactly, and SIGTERM ends every stream with 0.
     @Test func threeTablesIntoPostgresClickHouseAndKafkaConverge() async throws {
         try PostgresTestServer.require()
@@ -92,28 +93,27 @@ extension PostgresCDCStreamTests {
             var workers: [(String, StreamProcess)] = []
             for table in Self.workloadTables {
                 // One partition: the reduction below follows key changes across keys in topic order.
-                let topic = try KafkaTestServer.createTopic("cdc3", partitions: 1)
-                topics[table] = topic
-                let sinks = [
-                    ("pg", "{type: postgres, connection: {url: \"\(url)\"}, table: {schema: \(schema), name: \(table)_dst}, strategy: {mode: cdc_apply, unique_key: id}}"),
-                    ("ch", "{type: clickhouse, connection: {url: \"\(ClickHouseTestServer.legacy.url)\"}, table: {schema: \(database), name: \(table)}, strategy: {mode: cdc_apply, unique_key: id}}"),
-                    ("kafka", "{type: kafka, connection: {url: \"\(try KafkaTestServer.url)\"}, topic: \(topic), strategy: {mode: cdc_apply, unique_key: id}}"),
-                ]
-                for (kind, sink) in sinks {
-                    let name = "\(table)_\(kind)"
-                    let path = "\(dir)/\(name).yml"
-                    try """
-                        name: \(name)
-                        source:
-                          type: postgres
-                          connection: {url: "\(url)"}
-                          table: {schema: \(schema), name: \(table)}
-                          options: {cdc: {slot: \(slot)_\(name), publication: \(publication)_\(name)}}
-                        sink: \(sink)
-                        state: {dir: \(dir)/state-\(name)}
-                        """.write(toFile: path, atomically: true, encoding: .utf8)
-                    workers.append((name, try StreamProcess(["stream", path, "--checkpoint-interval", "500ms"], log: "\(dir)/\(name).log")))
-                }
+                topics[table] = try KafkaTestServer.createTopic("cdc3", partitions: 1)
+            }
+            let entries = Self.workloadTables.map { "{table: \(schema).\($0), sink_topic: \(topics[$0]!)}" }.joined(separator: ", ")
+            let sinks = [
+                ("pg", "{type: postgres, connection: {url: \"\(url)\"}, table: \"\(schema).{table}_dst\", strategy: {mode: cdc_apply}}"),
+                ("ch", "{type: clickhouse, connection: {url: \"\(ClickHouseTestServer.legacy.url)\"}, table: {schema: \(database), name: \"{table}\"}, strategy: {mode: cdc_apply}}"),
+                ("kafka", "{type: kafka, connection: {url: \"\(try KafkaTestServer.url)\"}, strategy: {mode: cdc_apply}}"),
+            ]
+            for (kind, sink) in sinks {
+                let name = "three_\(kind)"
+                let path = "\(dir)/\(name).yml"
+                try """
+                    name: \(name)
+                    source:
+                      type: postgres
+                      connection: {url: "\(url)"}
+                      options: {cdc: {slot: \(slot)_\(name), publication: \(publication)_\(name), tables: [\(entries)]}}
+                    sink: \(sink)
+                    state: {dir: \(dir)/state-\(name)}
+                    """.write(toFile: path, atomically: true, encoding: .utf8)
+                workers.append((name, try StreamProcess(["stream", path, "--checkpoint-interval", "500ms"], log: "\(dir)/\(name).log")))
             }
             // The workload: one connection and task per table, concurrently, for a few seconds.
             let stop = Flag()
@@ -140,7 +140,7 @@ extension PostgresCDCStreamTests {
             // Drain: every target equal to its source.
             for table in Self.workloadTables {
                 let want = try await tableRows(pg, table)
-                let workerLog = { (kind: String) in workers.first { $0.0 == "\(table)_\(kind)" }?.1.output ?? "" }
+                let workerLog = { (kind: String) in workers.first { $0.0 == "three_\(kind)" }?.1.output ?? "" }
                 var pgRows: [[String?]] = []
                 var chRows: [[String?]] = []
                 var kafkaRows: [[String?]] = []
@@ -162,19 +162,17 @@ extension PostgresCDCStreamTests {
                 #expect(await worker.stop() == 0, "\(name): \(worker.output)")
             }
             // Every pipeline's slot and publication go with the database scaffold's clean-up.
-            for table in Self.workloadTables {
-                for kind in ["pg", "ch", "kafka"] {
-                    let name = "\(table)_\(kind)"
-                    for _ in 0..<50 {
-                        let dropped = try? await pg.query(
-                            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
-                            parameters: ["\(slot)_\(name)"])
-                        if dropped?.isEmpty == false { break }
-                        if (try? await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", parameters: ["\(slot)_\(name)"]).isEmpty) ?? true { break }
-                        try await Task.sleep(for: .milliseconds(100))
-                    }
-                    try? await pg.execute("DROP PUBLICATION IF EXISTS \(PostgresSQL.quoteIdentifier("\(publication)_\(name)"))")
+            for kind in ["pg", "ch", "kafka"] {
+                let name = "three_\(kind)"
+                for _ in 0..<50 {
+                    let dropped = try? await pg.query(
+                        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
+                        parameters: ["\(slot)_\(name)"])
+                    if dropped?.isEmpty == false { break }
+                    if (try? await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", parameters: ["\(slot)_\(name)"]).isEmpty) ?? true { break }
+                    try await Task.sleep(for: .milliseconds(100))
                 }
+                try? await pg.execute("DROP PUBLICATION IF EXISTS \(PostgresSQL.quoteIdentifier("\(publication)_\(name)"))")
             }
         }
         try? await ch.execute("DROP DATABASE IF EXISTS `\(database)`", idempotent: true)

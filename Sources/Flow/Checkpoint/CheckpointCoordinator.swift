@@ -15,6 +15,11 @@ public actor CheckpointCoordinator {
     /// When each pending checkpoint's barrier was injected (uptime ns), for the duration metric.
     private var injectedAt: [CheckpointID: UInt64] = [:]
     private let metrics: MetricsRegistry
+    /// Sinks that published a checkpoint and wait until its state is durable (`awaitDurable`).
+    private var durableWaiters: [(id: CheckpointID, token: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var nextWaiterToken: UInt64 = 0
+    /// Pending checkpoints that carry a complete copy of the source.
+    private var snapshots: Set<CheckpointID> = []
 
     public init(
         pipeline: String, sinks: [String], store: any StateStore, resumingAfter durable: CheckpointID,
@@ -34,10 +39,13 @@ public actor CheckpointCoordinator {
     public var lastDurable: CheckpointID { machine.lastDurable }
     public var lastAcknowledged: CheckpointID { machine.lastAcknowledged }
 
-    public func injectBarrier(positions: StateValue) throws -> CheckpointID {
+    /// - Parameter snapshot: the checkpoint's batches are a complete copy of the source
+    ///   (`CheckpointContext.isSnapshot`).
+    public func injectBarrier(positions: StateValue, snapshot: Bool = false) throws -> CheckpointID {
         do {
             let id = try machine.injectBarrier(positions: positions)
             injectedAt[id] = DispatchTime.now().uptimeNanoseconds
+            if snapshot { snapshots.insert(id) }
             return id
         } catch {
             throw DponeError(.checkpoint, "cannot start a checkpoint after a failure", context: ["pipeline": pipeline])
@@ -72,11 +80,14 @@ public actor CheckpointCoordinator {
                     try await store.commit(state)
                 } catch {
                     machine.fail()
+                    resumeWaiters()
                     throw error
                 }
                 committed.append(state)
+                snapshots = snapshots.filter { $0 > checkpoint }
                 recordDurable(checkpoint)
                 action = try step { try $0.stateDurable(checkpoint) }
+                resumeWaiters()
             case .acknowledgeSources(let checkpoint):
                 FaultPoint.afterStateBeforeAck.trigger()
                 // The positions made durable (a replayed checkpoint's are the ledger's, not the re-read ones).
@@ -85,6 +96,45 @@ public actor CheckpointCoordinator {
                 action = try step { try $0.sourcesAcknowledged(checkpoint) }
             }
         }
+    }
+
+    /// Returns once the state of checkpoint `id` is durable. A sink calls it after it published `id`,
+    /// so that with several sinks none publishes `id + 1` while another has not published `id`: a
+    /// replay after a crash is then, for every sink, of its newest publication at most. Throws when
+    /// the run failed or the task is cancelled.
+    public func awaitDurable(_ id: CheckpointID) async throws {
+        if machine.lastDurable >= id { return }
+        if machine.failed { throw DponeError(.checkpoint, "the run failed before checkpoint \(id) became durable") }
+        nextWaiterToken += 1
+        let token = nextWaiterToken
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                durableWaiters.append((id, token, c))
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(token) }
+        }
+    }
+
+    private func cancelWaiter(_ token: UInt64) {
+        guard let i = durableWaiters.firstIndex(where: { $0.token == token }) else { return }
+        durableWaiters.remove(at: i).continuation.resume(throwing: CancellationError())
+    }
+
+    private func resumeWaiters() {
+        let durable = machine.lastDurable
+        let failed = machine.failed
+        var waiting: [(id: CheckpointID, token: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        for w in durableWaiters {
+            if w.id <= durable {
+                w.continuation.resume()
+            } else if failed {
+                w.continuation.resume(throwing: DponeError(.checkpoint, "the run failed before checkpoint \(w.id) became durable"))
+            } else {
+                waiting.append(w)
+            }
+        }
+        durableWaiters = waiting
     }
 
     /// Checkpoint metrics: count, barrier-to-durable-state duration (histogram and last), time.
@@ -106,11 +156,15 @@ public actor CheckpointCoordinator {
         guard let positions = machine.positions(of: id) else {
             throw DponeError(.checkpoint, "checkpoint \(id) is not pending", context: ["pipeline": pipeline])
         }
-        return CheckpointContext(id: id, pipeline: pipeline, positions: positions, loadID: loadID, runID: runID)
+        return CheckpointContext(
+            id: id, pipeline: pipeline, positions: positions, loadID: loadID, runID: runID, isSnapshot: snapshots.contains(id))
     }
 
     /// A sink failed to finalize: no further state is written in this run.
-    public func fail() { machine.fail() }
+    public func fail() {
+        machine.fail()
+        resumeWaiters()
+    }
 
     private func step(
         _ transition: (inout CheckpointStateMachine) throws -> CheckpointStateMachine.Action
@@ -119,6 +173,7 @@ public actor CheckpointCoordinator {
             return try transition(&machine)
         } catch {
             machine.fail()
+            resumeWaiters()
             throw DponeError(.checkpoint, "checkpoint protocol violated: \(error)", context: ["pipeline": pipeline])
         }
     }

@@ -6,7 +6,12 @@ public struct RunReport: Sendable {
     public var edges: [EdgeMetrics.Snapshot]
     public var sinkCommits: [String: SinkCommit]
     public var committed: [PipelineState]
+    /// Rows and bytes the source emitted, over all its routes.
     public var sourceRows: Int
+    public var sourceBytes: Int
+    /// Rows that reached the sinks (after the transforms), over all routes.
+    public var loadedRows: Int
+    /// The first route's output schema.
     public var outputSchema: Schema
     public var durationSeconds: Double
 }
@@ -27,62 +32,83 @@ public struct GraphRunner: Sendable {
     /// - Parameters:
     ///   - resumeFrom: the source positions of the last durable state.
     ///   - onEdges: called with the edge list once the graph is wired, so a caller can poll progress.
+    ///     The source's edges (one per route) come first, in route order.
     public func run(
         resumeFrom: StateValue?, onEdges: (@Sendable ([EdgeMetrics]) -> Void)? = nil
     ) async throws -> RunReport {
         let start = DispatchTime.now().uptimeNanoseconds
-        let schemas = try graph.resolveSchemas(sourceSchema: try await graph.source.outputSchema())
-        let outputSchema = schemas[schemas.count - 1]
+        let sourceSchemas = try await graph.source.outputSchemas()
+        guard sourceSchemas.count == graph.routes.count else {
+            throw DponeError(
+                .internal, "source \(graph.source.name) has \(sourceSchemas.count) outputs, the graph \(graph.routes.count) routes")
+        }
         await coordinator.register(source: graph.source)
 
-        // Wire the edges: source -> t1 -> ... -> tn -> (broadcast) -> sinks.
+        // Wire each route: source -> t1 -> ... -> tn -> (broadcast) -> sinks.
         var edges: [EdgeMetrics] = []
-        let first = BatchChannel.make(name: "\(graph.source.name)->\(graph.transforms.first?.name ?? "sinks")", bounds: graph.bounds)
-        edges.append(first.sender.metrics)
-        var upstream = first.receiver
+        var sourceSenders: [ChannelSender] = []
         var stages: [(any BatchTransform, ChannelReceiver, ChannelSender)] = []
-        for (i, t) in graph.transforms.enumerated() {
-            let nextName = i + 1 < graph.transforms.count ? graph.transforms[i + 1].name : "sinks"
-            let edge = BatchChannel.make(name: "\(t.name)->\(nextName)", bounds: graph.bounds)
-            edges.append(edge.sender.metrics)
-            stages.append((t, upstream, edge.sender))
-            upstream = edge.receiver
-        }
         var sinkInputs: [(any SinkOperator, ChannelReceiver)] = []
-        var broadcastOutputs: [ChannelSender] = []
-        if graph.sinks.count == 1 {
-            sinkInputs.append((graph.sinks[0], upstream))
-        } else {
-            for sink in graph.sinks {
-                let edge = BatchChannel.make(name: "broadcast->\(sink.name)", bounds: graph.bounds)
+        var broadcasts: [(ChannelReceiver, [ChannelSender])] = []
+        var sinkSchemas: [(any SinkOperator, Schema)] = []
+        var outputSchema = sourceSchemas[0]
+        var routeOutputs: [EdgeMetrics] = []
+        let named = graph.routes.count > 1
+        for (r, route) in graph.routes.enumerated() {
+            let schemas = try PipelineGraph.resolve(route.transforms, sourceSchema: sourceSchemas[r])
+            if r == 0 { outputSchema = schemas[schemas.count - 1] }
+            let prefix = named ? "\(route.name): " : ""
+            let first = BatchChannel.make(
+                name: "\(prefix)\(graph.source.name)->\(route.transforms.first?.name ?? "sinks")", bounds: graph.bounds)
+            edges.append(first.sender.metrics)
+            sourceSenders.append(first.sender)
+            var upstream = first.receiver
+            var last = first.sender.metrics
+            for (i, t) in route.transforms.enumerated() {
+                let nextName = i + 1 < route.transforms.count ? route.transforms[i + 1].name : "sinks"
+                let edge = BatchChannel.make(name: "\(prefix)\(t.name)->\(nextName)", bounds: graph.bounds)
                 edges.append(edge.sender.metrics)
-                broadcastOutputs.append(edge.sender)
-                sinkInputs.append((sink, edge.receiver))
+                stages.append((t, upstream, edge.sender))
+                upstream = edge.receiver
+                last = edge.sender.metrics
             }
+            routeOutputs.append(last)
+            if route.sinks.count == 1 {
+                sinkInputs.append((route.sinks[0], upstream))
+            } else {
+                var outputs: [ChannelSender] = []
+                for sink in route.sinks {
+                    let edge = BatchChannel.make(name: "\(prefix)broadcast->\(sink.name)", bounds: graph.bounds)
+                    edges.append(edge.sender.metrics)
+                    outputs.append(edge.sender)
+                    sinkInputs.append((sink, edge.receiver))
+                }
+                broadcasts.append((upstream, outputs))
+            }
+            for sink in route.sinks { sinkSchemas.append((sink, schemas[schemas.count - 1])) }
         }
+        let sourceEdges = sourceSenders.map(\.metrics)
         onEdges?(edges)
 
-        for sink in graph.sinks { try await sink.open(schema: outputSchema) }
+        for (sink, schema) in sinkSchemas { try await sink.open(schema: schema) }
 
-        let sourceOutput = SourceChannelOutput(sender: first.sender, coordinator: coordinator)
+        let sourceOutput = SourceChannelOutput(senders: sourceSenders, coordinator: coordinator)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 let source = graph.source
                 group.addTask {
                     do {
                         try await source.run(into: sourceOutput, resumeFrom: resumeFrom)
-                        sourceOutput.sender.finish()
+                        sourceOutput.finish()
                     } catch {
-                        sourceOutput.sender.finish(throwing: error)
+                        sourceOutput.finish(throwing: error)
                         throw error
                     }
                 }
                 for (transform, input, output) in stages {
                     group.addTask { try await Self.runTransform(transform, input: input, output: output) }
                 }
-                if !broadcastOutputs.isEmpty {
-                    let input = upstream
-                    let outputs = broadcastOutputs
+                for (input, outputs) in broadcasts {
                     group.addTask { try await Self.runBroadcast(input: input, outputs: outputs) }
                 }
                 for (sink, input) in sinkInputs {
@@ -103,7 +129,9 @@ public struct GraphRunner: Sendable {
             edges: edges.map(\.snapshot),
             sinkCommits: await coordinator.sinkCommits,
             committed: await coordinator.committed,
-            sourceRows: edges[0].snapshot.rows,
+            sourceRows: sourceEdges.reduce(0) { $0 + $1.snapshot.rows },
+            sourceBytes: sourceEdges.reduce(0) { $0 + $1.snapshot.bytes },
+            loadedRows: routeOutputs.reduce(0) { $0 + $1.snapshot.rows },
             outputSchema: outputSchema,
             durationSeconds: elapsed)
     }
@@ -165,29 +193,53 @@ public struct GraphRunner: Sendable {
                 FaultPoint.afterStage.trigger()
                 let commit = try await sink.finalize(try await coordinator.context(for: id))
                 try await coordinator.sinkFinalized(sink.name, id, commit: commit)
+                // Several sinks: align, so no sink runs a checkpoint ahead of the durable state.
+                try await coordinator.awaitDurable(id)
             }
         }
         try Task.checkCancellation()
     }
 }
 
-/// The source's view of its output edge: batches go to the channel; a checkpoint first registers
-/// with the coordinator (which numbers it) and then travels as a barrier behind the batches before it.
+/// The source's view of its output edges (one per route): batches go to their route's channel; a
+/// checkpoint first registers with the coordinator (which numbers it) and then travels as a barrier
+/// behind the batches before it, on every route.
 struct SourceChannelOutput: SourceOutput {
-    let sender: ChannelSender
+    let senders: [ChannelSender]
     let coordinator: CheckpointCoordinator
 
-    func send(_ batch: Batch) async throws {
-        try await sender.send(.batch(batch))
+    func finish() { for s in senders { s.finish() } }
+    func finish(throwing error: any Error) { for s in senders { s.finish(throwing: error) } }
+
+    func send(_ batch: Batch) async throws { try await send(batch, route: 0) }
+    func sendBlocking(_ batch: Batch) throws { try sendBlocking(batch, route: 0) }
+
+    func send(_ batch: Batch, route: Int) async throws {
+        try await sender(route).send(.batch(batch))
     }
 
-    func sendBlocking(_ batch: Batch) throws {
-        try sender.sendBlocking(.batch(batch))
+    func sendBlocking(_ batch: Batch, route: Int) throws {
+        try sender(route).sendBlocking(.batch(batch))
+    }
+
+    private func sender(_ route: Int) throws -> ChannelSender {
+        guard senders.indices.contains(route) else {
+            throw DponeError(.internal, "a batch of route \(route) was sent; the graph has \(senders.count) routes")
+        }
+        return senders[route]
     }
 
     func checkpoint(positions: StateValue) async throws -> CheckpointID {
-        let id = try await coordinator.injectBarrier(positions: positions)
-        try await sender.send(.barrier(id))
+        try await checkpoint(positions: positions, snapshot: false)
+    }
+
+    func snapshotCheckpoint(positions: StateValue) async throws -> CheckpointID {
+        try await checkpoint(positions: positions, snapshot: true)
+    }
+
+    private func checkpoint(positions: StateValue, snapshot: Bool) async throws -> CheckpointID {
+        let id = try await coordinator.injectBarrier(positions: positions, snapshot: snapshot)
+        for s in senders { try await s.send(.barrier(id)) }
         return id
     }
 
@@ -201,7 +253,7 @@ struct SourceChannelOutput: SourceOutput {
         }
         semaphore.wait()
         let id = try box.get()
-        try sender.sendBlocking(.barrier(id))
+        for s in senders { try s.sendBlocking(.barrier(id)) }
         return id
     }
 }

@@ -39,6 +39,34 @@ public protocol SourceOutput: Sendable {
     /// Blocking variant of `checkpoint(positions:)` for dedicated threads.
     @discardableResult
     func checkpointBlocking(positions: StateValue) throws -> CheckpointID
+    /// Sends a batch of output `route` (a source with several outputs, one per table of a replication
+    /// slot: see `SourceOperator.outputSchemas()`); suspends while that route's channel is full.
+    /// The default sends route 0 and refuses others.
+    func send(_ batch: Batch, route: Int) async throws
+    /// Blocking variant of `send(_:route:)` for dedicated threads.
+    func sendBlocking(_ batch: Batch, route: Int) throws
+    /// A checkpoint whose batches are a complete copy of the source (an initial snapshot): sinks that
+    /// apply changes by key converge the target to it (`CheckpointContext.isSnapshot`). The default
+    /// sends an ordinary checkpoint.
+    @discardableResult
+    func snapshotCheckpoint(positions: StateValue) async throws -> CheckpointID
+}
+
+extension SourceOutput {
+    public func send(_ batch: Batch, route: Int) async throws {
+        guard route == 0 else { throw DponeError(.internal, "this output has one route, a batch of route \(route) was sent") }
+        try await send(batch)
+    }
+
+    public func sendBlocking(_ batch: Batch, route: Int) throws {
+        guard route == 0 else { throw DponeError(.internal, "this output has one route, a batch of route \(route) was sent") }
+        try sendBlocking(batch)
+    }
+
+    @discardableResult
+    public func snapshotCheckpoint(positions: StateValue) async throws -> CheckpointID {
+        try await checkpoint(positions: positions)
+    }
 }
 
 /// Reads an external system and emits batches and checkpoint barriers.
@@ -46,6 +74,9 @@ public protocol SourceOperator: Sendable {
     var name: String { get }
     /// The schema of every batch the source emits. Called before `run`.
     func outputSchema() async throws -> Schema
+    /// The schema of each output route, in route order (a source with one output: `[outputSchema()]`,
+    /// the default). Every route has its own channel, transforms and sinks; barriers go to all.
+    func outputSchemas() async throws -> [Schema]
     /// Emits batches into `output` until the input is exhausted or the task is cancelled.
     /// A bounded source MUST emit a checkpoint after its last batch (the run's final barrier).
     /// `resumeFrom` is the source's positions in the last durable state (nil on a first run).
@@ -61,6 +92,8 @@ public protocol SourceOperator: Sendable {
 }
 
 extension SourceOperator {
+    public func outputSchemas() async throws -> [Schema] { [try await outputSchema()] }
+
     public func acknowledge(_ checkpoint: CheckpointID, positions: StateValue) async throws {
         try await acknowledge(checkpoint)
     }
@@ -93,13 +126,21 @@ public struct CheckpointContext: Sendable, Equatable {
     public var positions: StateValue
     public var loadID: String
     public var runID: String
+    /// The checkpoint's batches are a complete copy of the source table (a CDC source's initial
+    /// snapshot): a sink that applies changes by key removes the target rows whose keys are not in
+    /// it, so a snapshot taken again (after a crash before its state was written) leaves no row the
+    /// source deleted in between.
+    public var isSnapshot: Bool
 
-    public init(id: CheckpointID, pipeline: String, positions: StateValue, loadID: String, runID: String) {
+    public init(
+        id: CheckpointID, pipeline: String, positions: StateValue, loadID: String, runID: String, isSnapshot: Bool = false
+    ) {
         self.id = id
         self.pipeline = pipeline
         self.positions = positions
         self.loadID = loadID
         self.runID = runID
+        self.isSnapshot = isSnapshot
     }
 }
 

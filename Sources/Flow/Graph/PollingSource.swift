@@ -76,6 +76,15 @@ final class RecordingOutput: SourceOutput {
 
     func send(_ batch: Batch) async throws { try await output.send(batch) }
     func sendBlocking(_ batch: Batch) throws { try output.sendBlocking(batch) }
+    func send(_ batch: Batch, route: Int) async throws { try await output.send(batch, route: route) }
+    func sendBlocking(_ batch: Batch, route: Int) throws { try output.sendBlocking(batch, route: route) }
+
+    @discardableResult
+    func snapshotCheckpoint(positions: StateValue) async throws -> CheckpointID {
+        let id = try await output.snapshotCheckpoint(positions: positions)
+        last.withLock { $0 = id }
+        return id
+    }
 
     @discardableResult
     func checkpoint(positions: StateValue) async throws -> CheckpointID {

@@ -13,7 +13,7 @@ struct ManifestDecoder {
         let name = map.required("name", ctx).flatMap(name)
         let description = map["description"].flatMap { ctx.string($0) }
         let source = map.required("source", ctx).flatMap(source)
-        let sink = map.required("sink", ctx).flatMap(sink)
+        let sink = map.required("sink", ctx).flatMap { self.sink($0, severalTables: Self.listsCDCTables(map["source"])) }
         let state = map["state"].map(state) ?? StateConfig()
         let transforms = map["transforms"].map(transforms) ?? []
         guard ctx.errors.isEmpty, let name, let source, let sink, let state, let transforms else { return nil }
@@ -37,7 +37,9 @@ struct ManifestDecoder {
                 hint: "use mode incremental_append (or incremental_merge) to load only new rows, or drop incremental_column")
             return nil
         }
-        if sink.strategy.mode == .cdcApply, sink.type == .postgres, sink.strategy.uniqueKey.isEmpty,
+        let cdcTables = source.options.cdc?.tables ?? []
+        if !cdcTables.isEmpty, !cdcTablesFit(cdcTables, sink: sink, state: state, map: map) { return nil }
+        if sink.strategy.mode == .cdcApply, sink.type == .postgres, sink.strategy.uniqueKey.isEmpty, cdcTables.isEmpty,
             let r = map["sink"].flatMap({ ctx.mapping($0) })?["strategy"]
         {
             ctx.fail(
@@ -61,6 +63,42 @@ struct ManifestDecoder {
         }
         return ManifestDocument(
             name: name, description: description, source: source, sink: sink, state: state, transforms: transforms)
+    }
+
+    /// Several tables on one slot: each table's sink target must be distinct, and the state cannot
+    /// live in one sink's transaction.
+    private func cdcTablesFit(_ tables: [CDCTableConfig], sink: SinkConfig, state: StateConfig, map: MappingReader) -> Bool {
+        let sinkMap = map["sink"].flatMap { ctx.mapping($0) }
+        let several = tables.count > 1
+        switch sink.type {
+        case .kafka:
+            let templated = sink.topic?.contains("{table}") ?? false
+            if !templated, tables.contains(where: { $0.sinkTopic == nil }), several || sink.topic == nil,
+                let r = sinkMap?["topic"] ?? map["sink"]
+            {
+                ctx.fail(
+                    r, sink.topic == nil ? "missing required key 'topic' (a table of cdc.tables has no sink_topic)" : "sink.topic names one topic for \(tables.count) tables",
+                    hint: "write the table's name into it (topic: \"cdc.{table}\") or give each entry of cdc.tables a sink_topic")
+                return false
+            }
+        case .postgres, .clickhouse, .mssql:
+            let templated = sink.table.map { $0.name.contains("{table}") } ?? true
+            if several, !templated, tables.contains(where: { $0.sinkTable == nil }), let r = sinkMap?["table"] {
+                ctx.fail(
+                    r, "sink.table names one table for \(tables.count) tables",
+                    hint: "write the table's name into it (table: \"replica.{table}\"), drop it (each table keeps its name), or give each entry of cdc.tables a sink_table")
+                return false
+            }
+        default:
+            break
+        }
+        if state.atomicity == .targetAtomic, let r = map["state"].flatMap({ ctx.mapping($0) })?["atomicity"] {
+            ctx.fail(
+                r, "atomicity 'target_atomic' writes the state in the one sink's transaction; cdc.tables has a sink per table",
+                hint: "drop atomicity (the state is written after every table's sink published; their ledgers make a replay harmless)")
+            return false
+        }
+        return true
     }
 
     private func name(_ ref: NodeRef) -> String? {

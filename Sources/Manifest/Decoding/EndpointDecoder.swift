@@ -1,3 +1,5 @@
+import Yams
+
 /// Checks shared by sources and sinks: `path`, `table`, `topic` and the connection fit the type.
 struct EndpointFields {
     var path: String?
@@ -12,7 +14,9 @@ extension ManifestDecoder {
     static let endpointKeys = ["type", "path", "connection_ref", "connection", "table", "topic"]
 
     /// Reads the addressing fields of a source or sink (`role`), requiring those `type` needs.
-    func endpointFields(_ map: MappingReader, type: EndpointType, role: String) -> EndpointFields {
+    /// - Parameter tableOptional: the table (and a kafka sink's topic) may be absent: a cdc source
+    ///   listing `cdc.tables`, and its sink.
+    func endpointFields(_ map: MappingReader, type: EndpointType, role: String, tableOptional: Bool = false) -> EndpointFields {
         var fields = EndpointFields(complete: true)
         let what = "a \(type.rawValue) \(role)"
         if type == .files {
@@ -21,13 +25,20 @@ extension ManifestDecoder {
         } else {
             map.rejectKey("path", ctx, "'path' applies only to a files \(role)")
         }
-        if type.isDatabase {
+        if type.isDatabase, tableOptional {
+            if let r = map["table"] {
+                fields.table = table(r)
+                if fields.table == nil { fields.complete = false }
+            }
+        } else if type.isDatabase {
             fields.table = map.required("table", ctx, because: "\(what) needs one").flatMap(table)
             if fields.table == nil { fields.complete = false }
         } else {
             map.rejectKey("table", ctx, "'table' applies only to a postgres, clickhouse or mssql \(role)")
         }
-        if type == .kafka {
+        if type == .kafka, tableOptional {
+            fields.topic = map["topic"].flatMap { ctx.string($0) }
+        } else if type == .kafka {
             fields.topic = map.required("topic", ctx, because: "\(what) needs one").flatMap { ctx.string($0) }
             if fields.topic == nil { fields.complete = false }
         } else {
@@ -42,5 +53,22 @@ extension ManifestDecoder {
             map.rejectKey("connection", ctx, "'connection' does not apply to a files \(role)")
         }
         return fields
+    }
+}
+
+extension ManifestDecoder {
+    /// The node at `path` below `ref` through mappings, without reporting anything (nil when absent).
+    static func peek(_ ref: NodeRef?, _ path: [String]) -> Yams.Node? {
+        guard var node = ref?.node else { return nil }
+        for key in path {
+            guard case .mapping(let map) = node, let next = map.first(where: { $0.key.string == key })?.value else { return nil }
+            node = next
+        }
+        return node
+    }
+
+    /// Whether a source mapping lists `options.cdc.tables` (several tables on one slot).
+    static func listsCDCTables(_ source: NodeRef?) -> Bool {
+        peek(source, ["options", "cdc", "tables"]) != nil
     }
 }

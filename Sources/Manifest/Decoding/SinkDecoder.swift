@@ -2,7 +2,9 @@ extension ManifestDecoder {
     static let sinkKeys = endpointKeys + ["strategy", "options"]
     static let commonSinkOptionKeys = ["lineage", "row_hash"]
 
-    func sink(_ ref: NodeRef) -> SinkConfig? {
+    /// - Parameter severalTables: the source lists `cdc.tables`: a table sink's `table` is optional
+    ///   (a template with `{table}`, or each entry's `sink_table`).
+    func sink(_ ref: NodeRef, severalTables: Bool = false) -> SinkConfig? {
         guard let map = ctx.mapping(ref) else { return nil }
         map.rejectUnknownKeys(Self.sinkKeys, ctx)
         guard
@@ -10,7 +12,7 @@ extension ManifestDecoder {
                 ctx.choice($0, "sink type", allowed: EndpointType.sinkTypes)
             })
         else { return nil }
-        let fields = endpointFields(map, type: type, role: "sink")
+        let fields = endpointFields(map, type: type, role: "sink", tableOptional: severalTables)
         let strategy = map["strategy"].map { self.strategy($0, sink: type) } ?? StrategyConfig()
         // An appending files sink writes part files into a directory, whose name has no extension to
         // infer a format from: csv unless options.format says otherwise.

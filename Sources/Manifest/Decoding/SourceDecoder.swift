@@ -2,7 +2,8 @@ extension ManifestDecoder {
     static let sourceKeys = endpointKeys + ["options"]
     static let commonSourceOptionKeys = ["incremental_column", "batch_rows", "schema", "columns", "custom_predicate"]
     static let postgresSourceOptionKeys = ["incremental_strategy", "lookback", "unbounded_numeric", "cdc", "poll_interval"]
-    static let cdcKeys = ["slot", "publication", "create"]
+    static let cdcKeys = ["slot", "publication", "create", "tables", "snapshot_parallelism"]
+    static let cdcTableKeys = ["table", "sink_table", "sink_topic", "unique_key"]
 
     func source(_ ref: NodeRef) -> SourceConfig? {
         guard let map = ctx.mapping(ref) else { return nil }
@@ -10,7 +11,11 @@ extension ManifestDecoder {
         guard let type: EndpointType = map.required("type", ctx).flatMap({ ctx.choice($0, "source type") }) else {
             return nil
         }
-        let fields = endpointFields(map, type: type, role: "source")
+        let severalTables = type == .postgres && Self.listsCDCTables(ref)
+        let fields = endpointFields(map, type: type, role: "source", tableOptional: severalTables)
+        if severalTables, let r = map["table"] {
+            ctx.fail(r, "source.table cannot be used with cdc.tables", hint: "list every replicated table under source.options.cdc.tables")
+        }
         let options = sourceOptions(map["options"], type: type, path: fields.path, pathRef: map["path"], owner: map)
         guard fields.complete, let options else { return nil }
         return SourceConfig(
@@ -111,8 +116,40 @@ extension ManifestDecoder {
             ctx.fail(publicationRef, "invalid publication name '\(publication)'", hint: "use 1 to 63 characters")
             return nil
         }
+        var tables: [CDCTableConfig] = []
+        if let r = map["tables"], let list = ctx.list(r) {
+            if list.isEmpty { ctx.fail(r, "cdc.tables is empty", hint: "list the tables to replicate, or drop the key and set source.table") }
+            var seen: Set<String> = []
+            for item in list {
+                guard let entry = cdcTable(item) else { continue }
+                let name = "\(entry.table.schema ?? "public").\(entry.table.name)"
+                if !seen.insert(name).inserted { ctx.fail(item, "table \(name) is listed twice in cdc.tables") }
+                tables.append(entry)
+            }
+        }
+        var parallelism: Int?
+        if let r = map["snapshot_parallelism"] { parallelism = positiveInt(r) }
         guard let slot, let publication else { return nil }
-        return PostgresCDCOptions(slot: slot, publication: publication, create: create)
+        return PostgresCDCOptions(
+            slot: slot, publication: publication, create: create, tables: tables, snapshotParallelism: parallelism)
+    }
+
+    /// One entry of `cdc.tables`: `schema.table` or `{table, sink_table, sink_topic, unique_key}`.
+    func cdcTable(_ ref: NodeRef) -> CDCTableConfig? {
+        if case .scalar = ref.node {
+            return table(ref).map { CDCTableConfig(table: $0) }
+        }
+        guard let map = ctx.mapping(ref) else { return nil }
+        map.rejectUnknownKeys(Self.cdcTableKeys, ctx)
+        guard let table = map.required("table", ctx).flatMap({ self.table($0) }) else { return nil }
+        var entry = CDCTableConfig(table: table)
+        if let r = map["sink_table"] { entry.sinkTable = self.table(r) }
+        if let r = map["sink_topic"] { entry.sinkTopic = ctx.string(r) }
+        if let r = map["unique_key"] {
+            entry.uniqueKey = ctx.stringOrList(r)
+            if entry.uniqueKey?.isEmpty == true { ctx.fail(r, "unique_key is empty") }
+        }
+        return entry
     }
 
     /// A strictly positive integer.

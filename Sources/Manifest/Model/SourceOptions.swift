@@ -25,17 +25,48 @@ public struct PostgresCDCOptions: Sendable, Hashable, Codable {
     public var publication: String
     /// Create the publication and the slot (with an initial snapshot) when the slot is missing.
     public var create: Bool
+    /// `tables`: several tables on this slot, each applied to its own sink target (instead of
+    /// `source.table`). Empty: the source's one table.
+    public var tables: [CDCTableConfig]
+    /// `snapshot_parallelism`: tables the initial snapshot copies at once (default 2).
+    public var snapshotParallelism: Int?
 
-    public init(slot: String, publication: String, create: Bool = true) {
+    public init(
+        slot: String, publication: String, create: Bool = true, tables: [CDCTableConfig] = [], snapshotParallelism: Int? = nil
+    ) {
         self.slot = slot
         self.publication = publication
         self.create = create
+        self.tables = tables
+        self.snapshotParallelism = snapshotParallelism
     }
 
     /// PostgreSQL's rule for slot names.
     public static func isValidSlotName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 63
             && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
+    }
+}
+
+/// One entry of `source.options.cdc.tables`: `public.orders`, or
+/// `{table: public.orders, sink_table: replica.orders, sink_topic: cdc.orders, unique_key: [id]}`.
+public struct CDCTableConfig: Sendable, Hashable, Codable {
+    /// The replicated table.
+    public var table: TableRef
+    /// The sink table for it; default: `sink.table` with `{table}` / `{schema}` replaced by the source
+    /// table's name / schema, or the source table's name in the sink's default schema.
+    public var sinkTable: TableRef?
+    /// The Kafka sink topic for it; default: `sink.topic` with `{table}` / `{schema}` replaced.
+    public var sinkTopic: String?
+    /// The key its changes are applied by; default: `sink.strategy.unique_key`, else the table's
+    /// replica identity index or primary key.
+    public var uniqueKey: [String]?
+
+    public init(table: TableRef, sinkTable: TableRef? = nil, sinkTopic: String? = nil, uniqueKey: [String]? = nil) {
+        self.table = table
+        self.sinkTable = sinkTable
+        self.sinkTopic = sinkTopic
+        self.uniqueKey = uniqueKey
     }
 }
 

@@ -261,6 +261,17 @@ extension FinalizerSQL {
         return "WITH gone AS (DELETE FROM \(plan.staging.sql) WHERE \(q(TechnicalColumns.lsn)) <= \(lsn) RETURNING 1) SELECT count(*) FROM gone"
     }
 
+    /// cdc_apply of a snapshot checkpoint (`CheckpointContext.isSnapshot`: staging holds the whole
+    /// source table): deletes the target rows whose key staging lacks and whose lsn is below the
+    /// snapshot's, returning how many. A snapshot taken again after a crash before its state was
+    /// written so leaves no row the source deleted in between.
+    public static func cdcSnapshotPrune(_ plan: LoadPlan) -> String {
+        let t = plan.target.sql
+        let s = plan.staging.sql
+        let lsn = q(TechnicalColumns.lsn)
+        return "WITH gone AS (DELETE FROM \(t) AS t WHERE NOT EXISTS (SELECT 1 FROM \(s) AS s WHERE \(keyMatch(plan.uniqueKey))) AND (t.\(lsn) IS NULL OR t.\(lsn) < (SELECT coalesce(max(\(lsn)), 9223372036854775807) FROM \(s))) RETURNING 1) SELECT count(*) FROM gone"
+    }
+
     /// `duplicate_policy: last`: deletes every staged row of a key but its last (staging is filled by
     /// one COPY into a fresh table, so physical order is staging order), returning how many.
     public static func keepLastPerKey(_ plan: LoadPlan) -> String {

@@ -371,6 +371,7 @@ public final class PostgresSink: SinkOperator {
                     // The highest lsn published before (monotonic sources): events at or below it
                     // are applied already and leave staging, so a replay is a first application.
                     var appliedLSN: String? = nil
+                    var replayed = false
                     if plan.mode == .cdcApply, monotonicLSN {
                         appliedLSN = try session.query(
                             "SELECT max(applied_lsn)::text FROM \(ledger.sql) WHERE pipeline = $1 AND target = $2",
@@ -379,6 +380,7 @@ public final class PostgresSink: SinkOperator {
                         if let appliedLSN {
                             let dropped = try session.query(FinalizerSQL.cdcDropApplied(plan, appliedLSN: appliedLSN)).first?.first ?? nil
                             if let dropped, dropped != "0" {
+                                replayed = true
                                 logger.notice(
                                     "replayed events already applied were skipped",
                                     metadata: ["table": "\(plan.target)", "checkpoint": "\(context.id)", "events": "\(dropped)", "applied_lsn": "\(appliedLSN)"])
@@ -395,6 +397,15 @@ public final class PostgresSink: SinkOperator {
                             var filled = 0
                             for sql in fill.repeated { filled += Int(try session.query(sql).first?.first.flatMap { $0 } ?? "0") ?? 0 }
                             if filled == 0 { break }
+                        }
+                    }
+                    if plan.mode == .cdcApply, context.isSnapshot, !replayed {
+                        let pruned = Int(try session.query(FinalizerSQL.cdcSnapshotPrune(plan)).first?.first.flatMap { $0 } ?? "0") ?? 0
+                        counts.deleted += pruned
+                        if pruned > 0 {
+                            logger.notice(
+                                "rows absent from the snapshot were deleted (an earlier snapshot of the table was published)",
+                                metadata: ["table": "\(plan.target)", "checkpoint": "\(context.id)", "rows": "\(pruned)"])
                         }
                     }
                     for (i, step) in FinalizerSQL.steps(plan).enumerated() {

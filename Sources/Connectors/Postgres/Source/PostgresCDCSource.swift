@@ -3,30 +3,47 @@ import Foundation
 import Logging
 import Synchronization
 
+/// A table a `PostgresCDCSource` replicates.
+public struct PostgresCDCTable: Sendable, Hashable, CustomStringConvertible {
+    public var schema: String
+    public var table: String
+
+    public init(schema: String, table: String) {
+        self.schema = schema
+        self.table = table
+    }
+
+    /// `"schema"."table"`.
+    public var qualified: String { PostgresSQL.qualifiedName(schema: schema, name: table) }
+    public var description: String { "\(schema).\(table)" }
+}
+
 /// Where a `PostgresCDCSource` reads.
 public struct PostgresCDCSourceOptions: Sendable {
     public var url: String
-    public var schema: String
-    public var table: String
+    /// The replicated tables, one output route each (in this order), all on one slot.
+    public var tables: [PostgresCDCTable]
     public var slot: String
     public var publication: String
-    /// Create the publication (for the table) and the slot (with an initial snapshot) when missing.
+    /// Create the publication (for the tables) and the slot (with an initial snapshot) when missing.
     public var create: Bool
     public var batchRows: Int
     public var typePolicy: PostgresTypes.Policy
     public var mode: ContinuousMode
-    /// Seconds between checkpoints that only move the slot forward (no change of the table arrived
+    /// Seconds between checkpoints that only move the slot forward (no change of the tables arrived
     /// but the server's WAL did). Never below `mode.checkpointInterval`.
     public var idleCheckpointSeconds: Double
+    /// Tables copied at once by the initial snapshot (each on its own connection, all inside the
+    /// slot's exported snapshot).
+    public var snapshotParallelism: Int
 
     public init(
-        url: String, schema: String, table: String, slot: String, publication: String, create: Bool = true,
+        url: String, tables: [PostgresCDCTable], slot: String, publication: String, create: Bool = true,
         batchRows: Int = 65_536, typePolicy: PostgresTypes.Policy = .strict, mode: ContinuousMode,
-        idleCheckpointSeconds: Double = 5
+        idleCheckpointSeconds: Double = 5, snapshotParallelism: Int = 2
     ) {
         self.url = url
-        self.schema = schema
-        self.table = table
+        self.tables = tables
         self.slot = slot
         self.publication = publication
         self.create = create
@@ -34,6 +51,18 @@ public struct PostgresCDCSourceOptions: Sendable {
         self.typePolicy = typePolicy
         self.mode = mode
         self.idleCheckpointSeconds = idleCheckpointSeconds
+        self.snapshotParallelism = max(1, snapshotParallelism)
+    }
+
+    /// One table.
+    public init(
+        url: String, schema: String, table: String, slot: String, publication: String, create: Bool = true,
+        batchRows: Int = 65_536, typePolicy: PostgresTypes.Policy = .strict, mode: ContinuousMode,
+        idleCheckpointSeconds: Double = 5
+    ) {
+        self.init(
+            url: url, tables: [PostgresCDCTable(schema: schema, table: table)], slot: slot, publication: publication,
+            create: create, batchRows: batchRows, typePolicy: typePolicy, mode: mode, idleCheckpointSeconds: idleCheckpointSeconds)
     }
 }
 
@@ -67,32 +96,36 @@ struct CDCPositions: Sendable, Equatable {
     }
 }
 
-/// `dpone stream` from a PostgreSQL table through logical replication (`pgoutput`).
+/// `dpone stream` from PostgreSQL tables through logical replication (`pgoutput`), several tables
+/// on one slot: each table is an output route (`outputSchemas()`, in `options.tables` order) with
+/// its own channel and sinks.
 ///
-/// - First start (no state; `create`): the publication is created for the table when missing, the
-///   slot is created with an exported snapshot, the table is copied inside that snapshot as inserts,
-///   and a checkpoint records `{slot, lsn: consistent point, snapshot_done: true}`. A slot left by a
-///   first start that never recorded its snapshot is dropped and created again.
+/// - First start (no state; `create`): the publication is created for the tables when missing, the
+///   slot is created with an exported snapshot, the tables are copied inside that snapshot as
+///   inserts (`snapshotParallelism` at once, one connection each), and one snapshot checkpoint
+///   (`SourceOutput.snapshotCheckpoint`) records `{slot, lsn: consistent point, snapshot_done: true}`.
+///   A slot left by a first start that never recorded its snapshot is dropped and created again.
 /// - Then (and on restart, from the state's lsn; a done snapshot is never taken again) the slot is
-///   streamed: the table's inserts, updates and deletes become rows with operations insert / update /
-///   delete, the table's columns plus `__dpone__lsn` (the commit's end LSN) and
+///   streamed: each table's inserts, updates and deletes become rows of its route with operations
+///   insert / update / delete, the table's columns plus `__dpone__lsn` (the commit's end LSN) and
 ///   `__dpone__unchanged` (a JSON array of the columns an update left as unchanged TOAST, else
 ///   NULL: the sink keeps its current values there). An update that changes the key is a delete of
-///   the old key then an update of the new one.
+///   the old key then an update of the new one. Changes of tables the publication has but the
+///   manifest does not name are skipped.
 /// - Checkpoints only at commit boundaries, every `checkpointInterval` when changes arrived, with
-///   `{slot, lsn: last commit end}`; batches are emitted at commit boundaries too (a transaction is
-///   held in memory until its commit).
+///   `{slot, lsn: last commit end}`, on every route; batches are emitted at commit boundaries too
+///   (a transaction is held in memory until its commit).
 /// - The slot is confirmed only with positions of durable checkpoints (`acknowledge`). When no
 ///   change is in flight and the server's WAL moved on (writes to other tables), an empty checkpoint
 ///   at the server's reported position (at most every `idleCheckpointSeconds`) lets the slot advance,
-///   so an idle table does not retain WAL without bound.
+///   so idle tables do not retain WAL without bound.
 /// - A table whose replica identity cannot identify rows (NOTHING, or DEFAULT without a primary key)
-///   fails at start. TRUNCATE of the table fails the run.
+///   fails at start. TRUNCATE of a replicated table fails the run.
 public final class PostgresCDCSource: SourceOperator {
     public let name: String
     public let options: PostgresCDCSourceOptions
     let logger = Logger(label: "dpone.postgres.cdc")
-    private let table = Mutex<PostgresTable?>(nil)
+    private let described = Mutex<[PostgresTable]?>(nil)
     private let stream = Mutex<ReplicationStream?>(nil)
     /// The newest durable checkpoint.
     private let durable = Mutex<CheckpointID?>(nil)
@@ -103,34 +136,43 @@ public final class PostgresCDCSource: SourceOperator {
         guard ReplicationStreamNames.isValidSlot(options.slot) else {
             throw DponeError(.manifest, "invalid replication slot name \"\(options.slot)\"", hint: "use 1 to 63 lowercase letters, digits and underscores")
         }
+        guard !options.tables.isEmpty, Set(options.tables).count == options.tables.count else {
+            throw DponeError(.manifest, "a cdc source needs one or more distinct tables (\(options.tables.map(\.description).joined(separator: ", ")))")
+        }
         self.name = name
         self.options = options
     }
 
-    var qualifiedTable: String { PostgresSQL.qualifiedName(schema: options.schema, name: options.table) }
+    var tableList: String { options.tables.map(\.qualified).joined(separator: ", ") }
 
-    private func describe() async throws -> PostgresTable {
-        if let t = table.withLock({ $0 }) { return t }
+    private func describe() async throws -> [PostgresTable] {
+        if let t = described.withLock({ $0 }) { return t }
         let connection = try await PostgresConnection.connect(url: options.url)
         do {
-            let described = try await PostgresCatalog.describeTable(
-                schema: options.schema, table: options.table, on: connection, policy: options.typePolicy)
-            await connection.close()
-            if let array = described.columns.first(where: { $0.typeName.hasSuffix("[]") }) {
-                throw DponeError(
-                    .schema, "column \"\(array.name)\" of \(qualifiedTable) is an array (\(array.typeName)), which cdc does not map yet",
-                    context: ["table": qualifiedTable, "column": array.name])
+            var tables: [PostgresTable] = []
+            for t in options.tables {
+                let table = try await PostgresCatalog.describeTable(
+                    schema: t.schema, table: t.table, on: connection, policy: options.typePolicy)
+                if let array = table.columns.first(where: { $0.typeName.hasSuffix("[]") }) {
+                    throw DponeError(
+                        .schema, "column \"\(array.name)\" of \(t.qualified) is an array (\(array.typeName)), which cdc does not map yet",
+                        context: ["table": t.qualified, "column": array.name])
+                }
+                tables.append(table)
             }
-            table.withLock { $0 = described }
-            return described
+            await connection.close()
+            described.withLock { $0 = tables }
+            return tables
         } catch {
             await connection.close()
             throw error
         }
     }
 
-    public func outputSchema() async throws -> Schema {
-        Self.outputSchema(for: try await describe().schema)
+    public func outputSchema() async throws -> Schema { try await outputSchemas()[0] }
+
+    public func outputSchemas() async throws -> [Schema] {
+        try await describe().map { Self.outputSchema(for: $0.schema) }
     }
 
     static func outputSchema(for tableSchema: Schema) -> Schema {
@@ -138,6 +180,36 @@ public final class PostgresCDCSource: SourceOperator {
             tableSchema.fields + [
                 Field(TechnicalColumns.lsn, .int64, nullable: false), Field(TechnicalColumns.unchanged, .string),
             ])
+    }
+
+    /// Per table, the columns that identify its rows: the replica identity index's (`USING INDEX`),
+    /// else the primary key's, in index order; nil when the table has neither (REPLICA IDENTITY FULL
+    /// without a primary key: the manifest must name the key).
+    public func identityKeys() async throws -> [[String]?] {
+        let connection = try await PostgresConnection.connect(url: options.url)
+        do {
+            var keys: [[String]?] = []
+            for t in options.tables {
+                let rows = try await connection.query(
+                    """
+                    SELECT a.attname
+                    FROM pg_index i
+                    JOIN pg_class c ON c.oid = i.indrelid
+                    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                    WHERE i.indrelid = to_regclass($1)
+                      AND (CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END)
+                    ORDER BY k.n
+                    """, parameters: [t.qualified])
+                let names = rows.compactMap { $0.first ?? nil }
+                keys.append(names.isEmpty ? nil : names)
+            }
+            await connection.close()
+            return keys
+        } catch {
+            await connection.close()
+            throw PostgresCDCSource.sourceError(error)
+        }
     }
 
     public func acknowledge(_ checkpoint: CheckpointID) async throws {}
@@ -151,7 +223,7 @@ public final class PostgresCDCSource: SourceOperator {
     }
 
     public func run(into output: any SourceOutput, resumeFrom: StateValue?) async throws {
-        let described = try await describe()
+        let tables = try await describe()
         let resume = try CDCPositions(resumeFrom)
         let admin = try await PostgresConnection.connect(url: options.url)
         let replication: ReplicationStream
@@ -175,7 +247,7 @@ public final class PostgresCDCSource: SourceOperator {
                         throw DponeError(
                             .source,
                             "replication slot \(options.slot) does not exist, but dpone's state says its snapshot was taken: changes since \(resume.lsn) are lost to this pipeline",
-                            hint: "reset the state (dpone state reset) so the next run creates the slot and snapshots \(qualifiedTable) again")
+                            hint: "reset the state (dpone state reset) so the next run creates the slot and snapshots \(tableList) again")
                     }
                     start = resume.lsn
                     logger.info("resuming", metadata: ["slot": "\(options.slot)", "lsn": "\(start)"])
@@ -202,10 +274,12 @@ public final class PostgresCDCSource: SourceOperator {
                         throw DponeError(.source, "the server exported no snapshot for slot \(options.slot)")
                     }
                     logger.notice(
-                        "created replication slot; copying the table",
-                        metadata: ["slot": "\(options.slot)", "consistent_point": "\(created.consistentPoint)"])
-                    try await snapshot(described, snapshotName: snapshotName, lsn: created.consistentPoint, on: admin, into: output)
-                    snapshotCheckpoint = try await output.checkpoint(
+                        "created replication slot; copying the tables",
+                        metadata: [
+                            "slot": "\(options.slot)", "consistent_point": "\(created.consistentPoint)", "tables": "\(tableList)",
+                        ])
+                    try await snapshot(tables, snapshotName: snapshotName, lsn: created.consistentPoint, into: output)
+                    snapshotCheckpoint = try await output.snapshotCheckpoint(
                         positions: CDCPositions(slot: options.slot, lsn: created.consistentPoint, snapshotDone: true).stateValue)
                     start = created.consistentPoint
                 }
@@ -233,7 +307,7 @@ public final class PostgresCDCSource: SourceOperator {
                 }
             }
             var loop = CDCStreamLoop(
-                source: self, tableSchema: described.schema, output: output, stream: replication, start: start)
+                source: self, tableSchemas: tables.map(\.schema), output: output, stream: replication, start: start)
             loop.lastEmitted = snapshotCheckpoint
             try await loop.run()
             try? await replication.sendStatusUpdate()
@@ -246,65 +320,107 @@ public final class PostgresCDCSource: SourceOperator {
         await replication.close()
     }
 
-    /// Fails unless updates and deletes of the table identify their row.
+    /// Fails unless updates and deletes of every table identify their row.
     private func checkReplicaIdentity(_ admin: PostgresConnection) async throws {
-        let rows = try await admin.query(
-            """
-            SELECT c.relreplident::text,
-                   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)::text,
-                   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)::text
-            FROM pg_class c WHERE c.oid = to_regclass($1)
-            """, parameters: [qualifiedTable])
-        guard let row = rows.first else {
-            throw DponeError(.schema, "table \(qualifiedTable) does not exist", context: ["table": qualifiedTable])
-        }
-        let identity = row[0] ?? "d"
-        let usable =
-            switch identity {
-            case "f": true
-            case "d": row[1] == "true"
-            case "i": row[2] == "true"
-            default: false
+        for t in options.tables {
+            let qualifiedTable = t.qualified
+            let rows = try await admin.query(
+                """
+                SELECT c.relreplident::text,
+                       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)::text,
+                       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)::text
+                FROM pg_class c WHERE c.oid = to_regclass($1)
+                """, parameters: [qualifiedTable])
+            guard let row = rows.first else {
+                throw DponeError(.schema, "table \(qualifiedTable) does not exist", context: ["table": qualifiedTable])
             }
-        guard usable else {
-            let what = identity == "n" ? "REPLICA IDENTITY NOTHING" : "REPLICA IDENTITY DEFAULT without a primary key"
-            throw DponeError(
-                .schema,
-                "table \(qualifiedTable) has no usable replica identity (\(what)): its updates and deletes cannot be replicated",
-                hint: "add a primary key, or ALTER TABLE \(qualifiedTable) REPLICA IDENTITY FULL (or USING INDEX a unique index)",
-                context: ["table": qualifiedTable])
+            let identity = row[0] ?? "d"
+            let usable =
+                switch identity {
+                case "f": true
+                case "d": row[1] == "true"
+                case "i": row[2] == "true"
+                default: false
+                }
+            guard usable else {
+                let what = identity == "n" ? "REPLICA IDENTITY NOTHING" : "REPLICA IDENTITY DEFAULT without a primary key"
+                throw DponeError(
+                    .schema,
+                    "table \(qualifiedTable) has no usable replica identity (\(what)): its updates and deletes cannot be replicated",
+                    hint: "add a primary key, or ALTER TABLE \(qualifiedTable) REPLICA IDENTITY FULL (or USING INDEX a unique index)",
+                    context: ["table": qualifiedTable])
+            }
         }
     }
 
-    /// The publication must exist and include the table; created for it when missing and `create`.
+    /// The publication must exist and include every table; created for them when missing and `create`.
     private func requirePublication(_ admin: PostgresConnection, create: Bool) async throws {
+        let publication = PostgresSQL.quoteIdentifier(options.publication)
         let exists = try await !admin.query("SELECT 1 FROM pg_publication WHERE pubname = $1", parameters: [options.publication])
             .isEmpty
         if !exists {
             guard create else {
                 throw DponeError(
                     .source, "publication \(options.publication) does not exist",
-                    hint: "CREATE PUBLICATION \(PostgresSQL.quoteIdentifier(options.publication)) FOR TABLE \(qualifiedTable), or set cdc.create: true")
+                    hint: "CREATE PUBLICATION \(publication) FOR TABLE \(tableList), or set cdc.create: true")
             }
-            try await admin.execute(
-                "CREATE PUBLICATION \(PostgresSQL.quoteIdentifier(options.publication)) FOR TABLE \(qualifiedTable)")
-            logger.notice("created publication", metadata: ["publication": "\(options.publication)", "table": "\(qualifiedTable)"])
+            try await admin.execute("CREATE PUBLICATION \(publication) FOR TABLE \(tableList)")
+            logger.notice("created publication", metadata: ["publication": "\(options.publication)", "tables": "\(tableList)"])
             return
         }
-        let included = try await !admin.query(
-            "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3",
-            parameters: [options.publication, options.schema, options.table]
-        ).isEmpty
-        guard included else {
+        var missing: [String] = []
+        for t in options.tables {
+            let included = try await !admin.query(
+                "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3",
+                parameters: [options.publication, t.schema, t.table]
+            ).isEmpty
+            if !included { missing.append(t.qualified) }
+        }
+        guard missing.isEmpty else {
             throw DponeError(
-                .source, "publication \(options.publication) does not include \(qualifiedTable)",
-                hint: "ALTER PUBLICATION \(PostgresSQL.quoteIdentifier(options.publication)) ADD TABLE \(qualifiedTable)")
+                .source, "publication \(options.publication) does not include \(missing.joined(separator: ", "))",
+                hint: "ALTER PUBLICATION \(publication) ADD TABLE \(missing.joined(separator: ", "))")
         }
     }
 
-    /// Copies the table as of the exported snapshot into insert rows stamped with `lsn`.
+    /// Copies every table as of the exported snapshot into insert rows of its route stamped with
+    /// `lsn`, `snapshotParallelism` tables at once, each on its own connection.
     private func snapshot(
-        _ table: PostgresTable, snapshotName: String, lsn: LSN, on connection: PostgresConnection, into output: any SourceOutput
+        _ tables: [PostgresTable], snapshotName: String, lsn: LSN, into output: any SourceOutput
+    ) async throws {
+        let width = min(options.snapshotParallelism, tables.count)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = 0
+            func start(_ route: Int) {
+                group.addTask {
+                    let connection = try await PostgresConnection.connect(url: self.options.url)
+                    do {
+                        try await self.copy(
+                            tables[route], route: route, snapshotName: snapshotName, lsn: lsn, on: connection, into: output)
+                        await connection.close()
+                    } catch {
+                        await connection.close()
+                        throw error
+                    }
+                }
+            }
+            while next < width {
+                start(next)
+                next += 1
+            }
+            while try await group.next() != nil {
+                if next < tables.count {
+                    start(next)
+                    next += 1
+                }
+            }
+        }
+    }
+
+    /// Copies one table as of the exported snapshot into insert rows of `route` stamped with `lsn`.
+    private func copy(
+        _ table: PostgresTable, route: Int, snapshotName: String, lsn: LSN, on connection: PostgresConnection,
+        into output: any SourceOutput
     ) async throws {
         let schema = table.schema
         let outSchema = Self.outputSchema(for: schema)
@@ -312,7 +428,7 @@ public final class PostgresCDCSource: SourceOperator {
         let sql = "COPY (SELECT \(table.selectList) FROM \(table.qualifiedName)) TO STDOUT (FORMAT binary)"
         let batchRows = options.batchRows
         let flag = CancellationFlag()
-        let what = "copying \(qualifiedTable)"
+        let what = "copying \(table.qualifiedName)"
         let logger = self.logger
         try await withTaskCancellationHandler {
             try await connection.run { session in
@@ -335,7 +451,7 @@ public final class PostgresCDCSource: SourceOperator {
                             schema: outSchema, columns: builder.finish().columns + [lsnColumn.finish(), unchanged.finish()],
                             operations: Array(repeating: .insert, count: n))
                         rows += n
-                        try output.sendBlocking(batch)
+                        try output.sendBlocking(batch, route: route)
                     }
                     _ = try session.copyOut(sql) { chunk in
                         try flag.check(what)
@@ -345,7 +461,7 @@ public final class PostgresCDCSource: SourceOperator {
                     try decoder.finish()
                     try emit()
                     try session.execute("COMMIT")
-                    logger.notice("snapshot copied", metadata: ["rows": "\(rows)"])
+                    logger.notice("snapshot copied", metadata: ["table": "\(table.qualifiedName)", "rows": "\(rows)"])
                 } catch {
                     try? session.execute("ROLLBACK")
                     throw error
@@ -371,214 +487,3 @@ enum ReplicationStreamNames {
     }
 }
 
-/// The streaming part of one `PostgresCDCSource.run` (one task).
-struct CDCStreamLoop {
-    let source: PostgresCDCSource
-    let tableSchema: Schema
-    let outputSchema: Schema
-    let output: any SourceOutput
-    let stream: ReplicationStream
-    var options: PostgresCDCSourceOptions { source.options }
-
-    var rows: BatchBuilder
-    var lsnColumn = ColumnBuilder(type: .int64)
-    var unchangedColumn = ColumnBuilder(type: .string)
-    var operations: [RowOperation] = []
-    var builder: PgOutputRowBuilder?
-    var relationID: UInt32?
-    var keyIndexes: [Int] = []
-
-    var inTransaction = false
-    var transactionStart = 0
-    /// End of the last commit received (or the start position).
-    var lastCommitEnd: LSN
-    /// The lsn of the last checkpoint emitted.
-    var checkpointLSN: LSN
-    /// Changes received since the last checkpoint.
-    var dirty = false
-    var lastCheckpoint = ContinuousClock.now
-    var lastEmitted: CheckpointID?
-    /// When the first commit not yet in a checkpoint arrived, and per emitted checkpoint not yet
-    /// durable when its first commit arrived: the replication lag in seconds is the age of the oldest.
-    var firstDirtyAt: ContinuousClock.Instant?
-    var inFlight: [(lsn: LSN, since: ContinuousClock.Instant)] = []
-
-    init(source: PostgresCDCSource, tableSchema: Schema, output: any SourceOutput, stream: ReplicationStream, start: LSN) {
-        self.source = source
-        self.tableSchema = tableSchema
-        self.outputSchema = PostgresCDCSource.outputSchema(for: tableSchema)
-        self.output = output
-        self.stream = stream
-        rows = BatchBuilder(schema: tableSchema, reservingCapacity: 1024)
-        lastCommitEnd = start
-        checkpointLSN = start
-    }
-
-    mutating func run() async throws {
-        let mode = options.mode
-        let idleSeconds = max(options.idleCheckpointSeconds, mode.checkpointInterval)
-        while !mode.stop.isStopped {
-            let got = try await stream.receive(timeout: .milliseconds(200))
-            if Task.isCancelled { throw CancellationError() }
-            if got.endOfStream {
-                throw DponeError(.source, "the server ended replication of slot \(options.slot)")
-            }
-            for message in got.messages { try handle(message.message) }
-            recordLag(serverWAL: max(got.serverWALEnd, lastCommitEnd))
-            guard !inTransaction else { continue }
-            if rows.rowCount >= options.batchRows { try await emit() }
-            let elapsed = ContinuousClock.now - lastCheckpoint
-            if dirty {
-                if elapsed >= .milliseconds(Int(mode.checkpointInterval * 1000)) { try await checkpoint(at: lastCommitEnd) }
-            } else if got.messages.isEmpty, elapsed >= .milliseconds(Int(idleSeconds * 1000)),
-                lastEmitted.map({ id in source.durableCheckpoint.map { $0 >= id } ?? false }) ?? true
-            {
-                // Nothing in flight: everything received is published. Let the slot follow the
-                // server's WAL (through a checkpoint, so the state never lags the slot).
-                let position = max(lastCommitEnd, got.serverWALEnd)
-                if position > checkpointLSN { try await checkpoint(at: position) }
-            }
-        }
-        // Stop: drop a transaction whose commit has not arrived (it is streamed again), publish the
-        // rest and wait until it is durable, so the slot is confirmed before the connection closes.
-        if inTransaction {
-            for i in rows.columns.indices { rows.columns[i].truncate(to: transactionStart) }
-            unchangedColumn.truncate(to: transactionStart)
-            operations.removeLast(operations.count - transactionStart)
-            inTransaction = false
-        }
-        if dirty { try await checkpoint(at: lastCommitEnd) }
-        if let target = lastEmitted {
-            let deadline = ContinuousClock.now + .seconds(120)
-            while source.durableCheckpoint.map({ $0 < target }) ?? true {
-                if Task.isCancelled { throw CancellationError() }
-                guard ContinuousClock.now < deadline else {
-                    throw DponeError(.source, "checkpoint \(target) did not become durable within 120 s of the stop request")
-                }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        }
-    }
-
-    private mutating func handle(_ message: PgOutputMessage) throws {
-        switch message {
-        case .begin:
-            inTransaction = true
-            transactionStart = rows.rowCount
-        case .commit(let commit):
-            let n = rows.rowCount - lsnColumn.count
-            for _ in 0..<n { lsnColumn.append(Int64(bitPattern: commit.endLSN.value)) }
-            if n > 0 {
-                dirty = true
-                if firstDirtyAt == nil { firstDirtyAt = .now }
-            }
-            lastCommitEnd = commit.endLSN
-            inTransaction = false
-        case .relation(let relation):
-            guard relation.namespace == options.schema, relation.name == options.table else { return }
-            if relation.replicaIdentity == .nothing {
-                throw DponeError(
-                    .schema, "table \(source.qualifiedTable) has REPLICA IDENTITY NOTHING: its updates and deletes cannot be replicated",
-                    hint: "add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL")
-            }
-            if relation.columns.map(\.name) != tableSchema.names {
-                throw DponeError(
-                    .schema,
-                    "the columns of \(source.qualifiedTable) changed while streaming (now: \(relation.columns.map(\.name).joined(separator: ", ")); read as: \(tableSchema.names.joined(separator: ", "))): dpone stream does not follow ALTER TABLE yet",
-                    hint: "reset the state (dpone state reset) and drop the slot so the next run snapshots the table again",
-                    context: ["table": source.qualifiedTable])
-            }
-            builder = try PgOutputRowBuilder(relation: relation, schema: tableSchema)
-            relationID = relation.id
-            let keys = Set(relation.keyColumns)
-            keyIndexes = relation.columns.indices.filter { keys.contains(relation.columns[$0].name) }
-        case .insert(let insert) where insert.relationID == relationID:
-            try append(insert.new, .insert)
-        case .update(let update) where update.relationID == relationID:
-            var fallback: PgOutputTuple?
-            var moved = false
-            switch update.old {
-            case .key(let old)?:
-                // 'K' is sent only when the key changed.
-                try append(old, .delete)
-                moved = true
-            case .full(let old)?:
-                if keyIndexes.contains(where: { old[$0] != update.new[$0] }) {
-                    try append(old, .delete)
-                    moved = true
-                }
-                fallback = old
-            case nil:
-                break
-            }
-            // A moved row's unchanged TOAST values are the old key's (the sink reads them there).
-            try append(update.new, .update, fallback: fallback, moved: moved)
-        case .delete(let delete) where delete.relationID == relationID:
-            try append(delete.old.tuple, .delete)
-        case .truncate(let truncate) where relationID.map({ truncate.relationIDs.contains($0) }) ?? false:
-            throw DponeError(
-                .source, "\(source.qualifiedTable) was truncated: cdc_apply does not replicate TRUNCATE",
-                hint: "reload the target (reset the state so the next run snapshots the table again)")
-        default:
-            break
-        }
-    }
-
-    private mutating func append(
-        _ tuple: PgOutputTuple, _ op: RowOperation, fallback: PgOutputTuple? = nil, moved: Bool = false
-    ) throws {
-        guard let builder else {
-            throw DponeError(.source, "a change of \(source.qualifiedTable) arrived before its relation message")
-        }
-        let unchanged = try builder.append(tuple, to: &rows, fallback: fallback)
-        if unchanged.isEmpty || op == .delete {
-            unchangedColumn.appendNull()
-        } else {
-            let names = unchanged.indexes.map { tableSchema[$0].name } + (moved ? [FinalizerSQL.movedMarker] : [])
-            let json = String(decoding: (try? JSONEncoder().encode(names)) ?? Data("[]".utf8), as: UTF8.self)
-            unchangedColumn.append(string: json)
-        }
-        operations.append(op)
-    }
-
-    /// Sends the rows of complete transactions.
-    private mutating func emit() async throws {
-        let n = rows.rowCount
-        guard n > 0 else { return }
-        precondition(lsnColumn.count == n && unchangedColumn.count == n && operations.count == n)
-        let batch = Batch(
-            schema: outputSchema, columns: rows.finish().columns + [lsnColumn.finish(), unchangedColumn.finish()],
-            operations: operations)
-        operations.removeAll(keepingCapacity: true)
-        try await output.send(batch)
-    }
-
-    private mutating func checkpoint(at lsn: LSN) async throws {
-        try await emit()
-        lastEmitted = try await output.checkpoint(
-            positions: CDCPositions(slot: options.slot, lsn: lsn, snapshotDone: true).stateValue)
-        checkpointLSN = lsn
-        dirty = false
-        lastCheckpoint = .now
-        if let since = firstDirtyAt { inFlight.append((lsn, since)) }
-        firstDirtyAt = nil
-    }
-
-    /// Replication lag gauges (label `slot`): bytes of WAL the server has beyond the durable lsn,
-    /// and seconds the oldest change not yet durable has waited (0 when everything is durable).
-    private mutating func recordLag(serverWAL: LSN) {
-        let durable = source.durablePosition
-        if let durable { inFlight.removeAll { $0.lsn <= durable } }
-        let oldest = inFlight.first?.since ?? firstDirtyAt
-        let age = oldest.map { ContinuousClock.now - $0 } ?? .zero
-        let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
-        let bytes = durable.map { serverWAL > $0 ? Double(serverWAL.value - $0.value) : 0 } ?? 0
-        let slot = [("slot", options.slot)]
-        MetricsRegistry.shared.set(
-            "dpone_replication_lag_bytes", bytes, labels: slot,
-            help: "WAL the server has written beyond the last durable checkpoint's lsn (what the slot retains for dpone).")
-        MetricsRegistry.shared.set(
-            "dpone_replication_lag_seconds", seconds, labels: slot,
-            help: "Age of the oldest received change whose checkpoint is not durable yet (0: all durable).")
-    }
-}

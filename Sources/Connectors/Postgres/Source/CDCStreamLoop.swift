@@ -1,0 +1,263 @@
+import Flow
+import Foundation
+
+/// The rows of one replicated table (one output route) not yet emitted.
+struct CDCRouteBuffer {
+    let table: PostgresCDCTable
+    let tableSchema: Schema
+    let outputSchema: Schema
+    var rows: BatchBuilder
+    var lsnColumn = ColumnBuilder(type: .int64)
+    var unchangedColumn = ColumnBuilder(type: .string)
+    var operations: [RowOperation] = []
+    var builder: PgOutputRowBuilder?
+    var keyIndexes: [Int] = []
+    /// Rows before the open transaction's first change.
+    var transactionStart = 0
+
+    init(table: PostgresCDCTable, tableSchema: Schema) {
+        self.table = table
+        self.tableSchema = tableSchema
+        self.outputSchema = PostgresCDCSource.outputSchema(for: tableSchema)
+        rows = BatchBuilder(schema: tableSchema, reservingCapacity: 1024)
+    }
+
+    var qualified: String { table.qualified }
+
+    /// Takes back the rows of a transaction whose commit has not arrived.
+    mutating func dropOpenTransaction() {
+        for i in rows.columns.indices { rows.columns[i].truncate(to: transactionStart) }
+        unchangedColumn.truncate(to: transactionStart)
+        operations.removeLast(operations.count - transactionStart)
+    }
+
+    /// Stamps the rows of the committed transaction with its end lsn; returns how many there were.
+    mutating func commit(_ lsn: LSN) -> Int {
+        let n = rows.rowCount - lsnColumn.count
+        for _ in 0..<n { lsnColumn.append(Int64(bitPattern: lsn.value)) }
+        return n
+    }
+
+    mutating func append(_ tuple: PgOutputTuple, _ op: RowOperation, fallback: PgOutputTuple? = nil, moved: Bool = false) throws {
+        guard let builder else {
+            throw DponeError(.source, "a change of \(qualified) arrived before its relation message")
+        }
+        let unchanged = try builder.append(tuple, to: &rows, fallback: fallback)
+        if unchanged.isEmpty || op == .delete {
+            unchangedColumn.appendNull()
+        } else {
+            let names = unchanged.indexes.map { tableSchema[$0].name } + (moved ? [FinalizerSQL.movedMarker] : [])
+            let json = String(decoding: (try? JSONEncoder().encode(names)) ?? Data("[]".utf8), as: UTF8.self)
+            unchangedColumn.append(string: json)
+        }
+        operations.append(op)
+    }
+
+    /// The rows of complete transactions as one batch (nil when there are none).
+    mutating func take() -> Batch? {
+        let n = rows.rowCount
+        guard n > 0 else { return nil }
+        precondition(lsnColumn.count == n && unchangedColumn.count == n && operations.count == n)
+        let batch = Batch(
+            schema: outputSchema, columns: rows.finish().columns + [lsnColumn.finish(), unchangedColumn.finish()],
+            operations: operations)
+        operations.removeAll(keepingCapacity: true)
+        return batch
+    }
+}
+
+/// The streaming part of one `PostgresCDCSource.run` (one task).
+struct CDCStreamLoop {
+    let source: PostgresCDCSource
+    let output: any SourceOutput
+    let stream: ReplicationStream
+    var options: PostgresCDCSourceOptions { source.options }
+
+    var routes: [CDCRouteBuffer]
+    /// The route of each relation id seen in a relation message (tables the manifest names only).
+    var routeOf: [UInt32: Int] = [:]
+
+    var inTransaction = false
+    /// End of the last commit received (or the start position).
+    var lastCommitEnd: LSN
+    /// The lsn of the last checkpoint emitted.
+    var checkpointLSN: LSN
+    /// Changes received since the last checkpoint.
+    var dirty = false
+    var lastCheckpoint = ContinuousClock.now
+    var lastEmitted: CheckpointID?
+    /// When the first commit not yet in a checkpoint arrived, and per emitted checkpoint not yet
+    /// durable when its first commit arrived: the replication lag in seconds is the age of the oldest.
+    var firstDirtyAt: ContinuousClock.Instant?
+    var inFlight: [(lsn: LSN, since: ContinuousClock.Instant)] = []
+
+    init(source: PostgresCDCSource, tableSchemas: [Schema], output: any SourceOutput, stream: ReplicationStream, start: LSN) {
+        self.source = source
+        self.output = output
+        self.stream = stream
+        routes = zip(source.options.tables, tableSchemas).map { CDCRouteBuffer(table: $0, tableSchema: $1) }
+        lastCommitEnd = start
+        checkpointLSN = start
+    }
+
+    mutating func run() async throws {
+        let mode = options.mode
+        let idleSeconds = max(options.idleCheckpointSeconds, mode.checkpointInterval)
+        while !mode.stop.isStopped {
+            let got = try await stream.receive(timeout: .milliseconds(200))
+            if Task.isCancelled { throw CancellationError() }
+            if got.endOfStream {
+                throw DponeError(.source, "the server ended replication of slot \(options.slot)")
+            }
+            for message in got.messages { try handle(message.message) }
+            recordLag(serverWAL: max(got.serverWALEnd, lastCommitEnd))
+            guard !inTransaction else { continue }
+            if routes.contains(where: { $0.rows.rowCount >= options.batchRows }) { try await emit() }
+            let elapsed = ContinuousClock.now - lastCheckpoint
+            if dirty {
+                if elapsed >= .milliseconds(Int(mode.checkpointInterval * 1000)) { try await checkpoint(at: lastCommitEnd) }
+            } else if got.messages.isEmpty, elapsed >= .milliseconds(Int(idleSeconds * 1000)),
+                lastEmitted.map({ id in source.durableCheckpoint.map { $0 >= id } ?? false }) ?? true
+            {
+                // Nothing in flight: everything received is published. Let the slot follow the
+                // server's WAL (through a checkpoint, so the state never lags the slot).
+                let position = max(lastCommitEnd, got.serverWALEnd)
+                if position > checkpointLSN { try await checkpoint(at: position) }
+            }
+        }
+        // Stop: drop a transaction whose commit has not arrived (it is streamed again), publish the
+        // rest and wait until it is durable, so the slot is confirmed before the connection closes.
+        if inTransaction {
+            for r in routes.indices { routes[r].dropOpenTransaction() }
+            inTransaction = false
+        }
+        if dirty { try await checkpoint(at: lastCommitEnd) }
+        if let target = lastEmitted {
+            let deadline = ContinuousClock.now + .seconds(120)
+            while source.durableCheckpoint.map({ $0 < target }) ?? true {
+                if Task.isCancelled { throw CancellationError() }
+                guard ContinuousClock.now < deadline else {
+                    throw DponeError(.source, "checkpoint \(target) did not become durable within 120 s of the stop request")
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
+    private mutating func handle(_ message: PgOutputMessage) throws {
+        switch message {
+        case .begin:
+            inTransaction = true
+            for r in routes.indices { routes[r].transactionStart = routes[r].rows.rowCount }
+        case .commit(let commit):
+            var changed = 0
+            for r in routes.indices { changed += routes[r].commit(commit.endLSN) }
+            if changed > 0 {
+                dirty = true
+                if firstDirtyAt == nil { firstDirtyAt = .now }
+            }
+            lastCommitEnd = commit.endLSN
+            inTransaction = false
+        case .relation(let relation):
+            guard let r = routes.firstIndex(where: { $0.table.schema == relation.namespace && $0.table.table == relation.name })
+            else {
+                // A table of the publication the manifest does not name.
+                routeOf[relation.id] = nil
+                return
+            }
+            try bind(relation, to: r)
+        case .insert(let insert):
+            guard let r = routeOf[insert.relationID] else { return }
+            try routes[r].append(insert.new, .insert)
+        case .update(let update):
+            guard let r = routeOf[update.relationID] else { return }
+            var fallback: PgOutputTuple?
+            var moved = false
+            switch update.old {
+            case .key(let old)?:
+                // 'K' is sent only when the key changed.
+                try routes[r].append(old, .delete)
+                moved = true
+            case .full(let old)?:
+                if routes[r].keyIndexes.contains(where: { old[$0] != update.new[$0] }) {
+                    try routes[r].append(old, .delete)
+                    moved = true
+                }
+                fallback = old
+            case nil:
+                break
+            }
+            // A moved row's unchanged TOAST values are the old key's (the sink reads them there).
+            try routes[r].append(update.new, .update, fallback: fallback, moved: moved)
+        case .delete(let delete):
+            guard let r = routeOf[delete.relationID] else { return }
+            try routes[r].append(delete.old.tuple, .delete)
+        case .truncate(let truncate):
+            for id in truncate.relationIDs {
+                guard let r = routeOf[id] else { continue }
+                throw DponeError(
+                    .source, "\(routes[r].qualified) was truncated: cdc_apply does not replicate TRUNCATE",
+                    hint: "reload the target (reset the state so the next run snapshots the tables again)")
+            }
+        default:
+            break
+        }
+    }
+
+    private mutating func bind(_ relation: PgOutputRelation, to r: Int) throws {
+        let route = routes[r]
+        if relation.replicaIdentity == .nothing {
+            throw DponeError(
+                .schema, "table \(route.qualified) has REPLICA IDENTITY NOTHING: its updates and deletes cannot be replicated",
+                hint: "add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL")
+        }
+        if relation.columns.map(\.name) != route.tableSchema.names {
+            throw DponeError(
+                .schema,
+                "the columns of \(route.qualified) changed while streaming (now: \(relation.columns.map(\.name).joined(separator: ", ")); read as: \(route.tableSchema.names.joined(separator: ", "))): dpone stream does not follow ALTER TABLE yet",
+                hint: "reset the state (dpone state reset) and drop the slot so the next run snapshots the tables again",
+                context: ["table": route.qualified])
+        }
+        routes[r].builder = try PgOutputRowBuilder(relation: relation, schema: route.tableSchema)
+        let keys = Set(relation.keyColumns)
+        routes[r].keyIndexes = relation.columns.indices.filter { keys.contains(relation.columns[$0].name) }
+        routeOf = routeOf.filter { $0.value != r }
+        routeOf[relation.id] = r
+    }
+
+    /// Sends the rows of complete transactions, route by route.
+    private mutating func emit() async throws {
+        for r in routes.indices {
+            if let batch = routes[r].take() { try await output.send(batch, route: r) }
+        }
+    }
+
+    private mutating func checkpoint(at lsn: LSN) async throws {
+        try await emit()
+        lastEmitted = try await output.checkpoint(
+            positions: CDCPositions(slot: options.slot, lsn: lsn, snapshotDone: true).stateValue)
+        checkpointLSN = lsn
+        dirty = false
+        lastCheckpoint = .now
+        if let since = firstDirtyAt { inFlight.append((lsn, since)) }
+        firstDirtyAt = nil
+    }
+
+    /// Replication lag gauges (label `slot`): bytes of WAL the server has beyond the durable lsn,
+    /// and seconds the oldest change not yet durable has waited (0 when everything is durable).
+    private mutating func recordLag(serverWAL: LSN) {
+        let durable = source.durablePosition
+        if let durable { inFlight.removeAll { $0.lsn <= durable } }
+        let oldest = inFlight.first?.since ?? firstDirtyAt
+        let age = oldest.map { ContinuousClock.now - $0 } ?? .zero
+        let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
+        let bytes = durable.map { serverWAL > $0 ? Double(serverWAL.value - $0.value) : 0 } ?? 0
+        let slot = [("slot", options.slot)]
+        MetricsRegistry.shared.set(
+            "dpone_replication_lag_bytes", bytes, labels: slot,
+            help: "WAL the server has written beyond the last durable checkpoint's lsn (what the slot retains for dpone).")
+        MetricsRegistry.shared.set(
+            "dpone_replication_lag_seconds", seconds, labels: slot,
+            help: "Age of the oldest received change whose checkpoint is not durable yet (0: all durable).")
+    }
+}
