@@ -1,0 +1,127 @@
+import DponeTestSupport
+import Flow
+import Foundation
+import PostgresConnector
+import Testing
+
+extension PostgresCDCStreamTests {
+    /// Two tables on one slot (`cdc.tables`): `src` (primary-key identity) into `dst`, and `src2`
+    /// (REPLICA IDENTITY FULL) into `dst2`.
+    func twoTableManifest() throws -> String {
+        let path = "\(dir)/cdc2.yml"
+        try """
+            name: pgcdc
+            source:
+              type: postgres
+              connection: {url: "\(url)"}
+              options:
+                cdc:
+                  slot: \(slot)
+                  publication: \(publication)
+                  tables: [{table: \(schema).src, sink_table: \(schema).dst}, {table: \(schema).src2, sink_table: \(schema).dst2}]
+            sink: {type: postgres, connection: {url: "\(url)"}, strategy: {mode: cdc_apply}}
+            state: {dir: \(dir)/state}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func setUpSecondTable(_ pg: PostgresConnection) async throws {
+        try await pg.execute(
+            """
+            CREATE TABLE \(s).src2 (LIKE \(s).src INCLUDING ALL);
+            ALTER TABLE \(s).src2 ALTER COLUMN big SET STORAGE EXTERNAL;
+            ALTER TABLE \(s).src2 REPLICA IDENTITY FULL;
+            INSERT INTO \(s).src2 SELECT id + 5, name || '/2', amount * 2, big FROM \(s).src WHERE id % 2 = 0;
+            """)
+    }
+
+    func convergeBoth(_ pg: PostgresConnection, seconds: Double = 60) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let a = try? await digest(pg, "dst"), let b = try? await digest(pg, "dst2"),
+                try await digest(pg, "src") == a, try await digest(pg, "src2") == b
+            {
+                return true
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        return false
+    }
+
+    /// Both tables stream through one slot into their own targets while a workload changes both;
+    /// SIGKILL at random moments (`DPONE_CDC_KILLS`, default 4) and a restart after each never
+    /// confirm the slot past the state, and both targets end exact. One slot serves both tables.
+    @Test func twoTablesOnOneSlotSurviveKillsAndEndExact() async throws {
+        try PostgresTestServer.require()
+        try await withDatabase { pg in
+            try await setUp(pg)
+            try await setUpSecondTable(pg)
+            let path = try twoTableManifest()
+            var worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/m0.log")
+            #expect(try await convergeBoth(pg), "snapshot of both tables: \(worker.output)")
+            let slots = try await pg.query("SELECT count(*)::text FROM pg_replication_slots WHERE slot_name = $1", parameters: [slot])
+            #expect(slots.first?.first == "1")
+            let writer = try await PostgresConnection.connect(url: url)
+            let stop = Flag()
+            let workload = Task {
+                var i = 0
+                while !stop.isSet {
+                    try await workloadStep(writer, i / 2, table: i % 2 == 0 ? "src" : "src2")
+                    i += 1
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                return i
+            }
+            let kills = Int(ProcessInfo.processInfo.environment["DPONE_CDC_KILLS"] ?? "") ?? 4
+            for round in 1...kills {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 700...2500)))
+                await worker.killHard()
+                try await Task.sleep(for: .milliseconds(300))
+                try await expectSlotWithinState(pg, "round \(round): \(worker.output)")
+                worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/m\(round).log")
+            }
+            try await Task.sleep(for: .seconds(1))
+            stop.set()
+            let steps = try await workload.value
+            await writer.close()
+            #expect(steps > 10, "the workload ran during the kills (\(steps) steps)")
+            #expect(try await convergeBoth(pg, seconds: 90), "after restarts: \(worker.output)")
+            #expect(await worker.stop() == 0, "\(worker.output)")
+            #expect(try await digest(pg, "src") == digest(pg, "dst"))
+            #expect(try await digest(pg, "src2") == digest(pg, "dst2"))
+            #expect(!worker.output.contains("created replication slot"), "a restart never snapshots again")
+        }
+    }
+
+    /// Killed after the snapshot was published but before its state was written: the restart takes
+    /// a new slot and snapshot, and the target converges to it, rows deleted in between included
+    /// (the snapshot checkpoint deletes target rows it lacks).
+    @Test func aSnapshotPublishedButNotRecordedIsTakenAgainExactly() async throws {
+        try PostgresTestServer.require()
+        try await withDatabase { pg in
+            try await setUp(pg)
+            let path = try manifest()
+            let doomed = try StreamProcess(
+                ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/snapfault.log",
+                environment: ["DPONE_FAULT": FaultPoint.afterFinalizeBeforeState.rawValue, "DPONE_FAULT_AFTER": "0"])
+            let deadline = Date().addingTimeInterval(60)
+            while doomed.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            if doomed.process.isRunning { await doomed.killHard() }
+            #expect(doomed.process.terminationReason == .uncaughtSignal, "\(doomed.output)")
+            #expect(try stateLSN() == nil, "the snapshot's state was never written")
+            #expect(try await digest(pg, "dst") == digest(pg, "src"), "the snapshot was published")
+            try await pg.execute(
+                """
+                DELETE FROM \(s).src WHERE id % 10 = 0;
+                UPDATE \(s).src SET name = 'changed' WHERE id % 10 = 1;
+                INSERT INTO \(s).src VALUES (5000, 'new', 1, NULL);
+                """)
+            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/snaprestart.log")
+            #expect(try await converge(pg), "after the second snapshot: \(worker.output)")
+            let count = try await pg.query("SELECT count(*)::text FROM \(s).dst")
+            #expect(count.first?.first == "271", "270 seeded rows left plus one new")
+            #expect(await worker.stop() == 0, "\(worker.output)")
+            try await expectSlotWithinState(pg, "at the end")
+        }
+    }
+}
