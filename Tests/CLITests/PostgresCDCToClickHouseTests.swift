@@ -84,4 +84,50 @@ extension PostgresCDCStreamTests {
         try? await ch.execute("DROP DATABASE IF EXISTS `\(database)`", idempotent: true)
         await ch.close()
     }
+
+    /// Killed after the snapshot was published into ClickHouse but before its state was written:
+    /// the restart's new snapshot retires (tombstones) the keys deleted in between, so the live
+    /// rows equal the source.
+    @Test(arguments: ClickHouseTestServer.all)
+    func aSnapshotPublishedButNotRecordedIsTakenAgainIntoClickHouse(_ server: ClickHouseTestServer) async throws {
+        try PostgresTestServer.require()
+        try server.require()
+        let database = ClickHouseTestServer.uniqueDatabaseName("pgsnap")
+        let ch = try ClickHouseClient(url: server.url)
+        try await withDatabase { pg in
+            try await setUp(pg)
+            let path = "\(dir)/snap-ch.yml"
+            try """
+                name: pgcdc
+                source:
+                  type: postgres
+                  connection: {url: "\(url)"}
+                  table: {schema: \(schema), name: src}
+                  options: {cdc: {slot: \(slot), publication: \(publication)}}
+                sink: {type: clickhouse, connection: {url: "\(server.url)"}, table: {schema: \(database), name: dst}, strategy: {mode: cdc_apply, unique_key: id}}
+                state: {dir: \(dir)/state}
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            let doomed = try StreamProcess(
+                ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/snap-ch-fault.log",
+                environment: ["DPONE_FAULT": FaultPoint.afterFinalizeBeforeState.rawValue, "DPONE_FAULT_AFTER": "0"])
+            let deadline = Date().addingTimeInterval(60)
+            while doomed.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            if doomed.process.isRunning { await doomed.killHard() }
+            #expect(doomed.process.terminationReason == .uncaughtSignal, "\(doomed.output)")
+            #expect(try stateLSN() == nil, "the snapshot's state was never written")
+            #expect(try await clickHouseRows(ch, database) == sourceRows(pg), "the snapshot was published")
+            try await pg.execute(
+                """
+                DELETE FROM \(s).src WHERE id % 10 = 0;
+                UPDATE \(s).src SET name = 'changed' WHERE id % 10 = 1;
+                INSERT INTO \(s).src VALUES (5000, 'new', 1, NULL);
+                """)
+            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/snap-ch-restart.log")
+            #expect(try await convergeClickHouse(pg, ch, database, seconds: 60), "after the second snapshot: \(worker.output)")
+            #expect(try await clickHouseRows(ch, database).count == 271)
+            #expect(await worker.stop() == 0, "\(worker.output)")
+        }
+        try? await ch.execute("DROP DATABASE IF EXISTS `\(database)`", idempotent: true)
+        await ch.close()
+    }
 }

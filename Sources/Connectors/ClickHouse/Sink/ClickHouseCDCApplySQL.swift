@@ -177,6 +177,28 @@ public struct ClickHouseCDCApplySQL: Sendable {
         "SELECT max(\(lsn)) FROM \(staging.sql) WHERE \(pending)"
     }
 
+    /// Staged events at or below the applied watermark (a replay): `(their count, the highest staged lsn)`.
+    public func stagedAtOrBelowApplied() -> String {
+        "SELECT countIf(NOT (\(pending))), max(\(lsn)) FROM \(staging.sql)"
+    }
+
+    /// A snapshot checkpoint (`CheckpointContext.isSnapshot`, staging holds the whole source table):
+    /// the live target keys staging lacks get a tombstone at `version` (the snapshot's lsn, above
+    /// every published version), so a snapshot taken again leaves no row the source deleted in
+    /// between. Returns the statement and the query counting those keys.
+    public func snapshotPrune(version: Int64, checkpoint: UInt64) -> (count: String, insert: String) {
+        let live =
+            "FROM \(target.sql) FINAL WHERE \(q(ClickHouseTechnicalColumns.isDeleted)) = 0 AND \(q(ClickHouseTechnicalColumns.version)) < \(version) AND (\(keys)) NOT IN (SELECT \(keys) FROM \(staging.sql))"
+        let columns =
+            key + values
+            + [CDCColumns.lsn, ClickHouseTechnicalColumns.version, ClickHouseTechnicalColumns.isDeleted, ClickHouseTechnicalColumns.checkpoint]
+        let select = (key + values).map(q) + ["toInt64(\(version))", "toUInt64(\(version))", "toUInt8(1)", String(checkpoint)]
+        return (
+            "SELECT count() \(live)",
+            "INSERT INTO \(target.sql) (\(ClickHouseSQL.list(columns))) SELECT \(select.joined(separator: ", ")) \(live)"
+        )
+    }
+
     /// The insert of one row per staged key, tagged with `checkpoint`.
     public func insert(checkpoint: UInt64) -> String {
         var select = [keys]

@@ -169,9 +169,32 @@ extension ClickHouseSink {
         let counts = try await client.queryRows(sql.counts()).first ?? []
         let number = { (i: Int) in counts.count > i ? Int(counts[i]) ?? 0 : 0 }
         let top = Int64(try await client.queryRows(sql.maxPending()).first?.first ?? "0") ?? 0
+        // A snapshot checkpoint first applied (no staged event at or below the watermark) also
+        // retires the target keys the snapshot lacks.
+        var prune: (count: String, insert: String)?
+        var pruneVersion: Int64 = 0
+        if context.isSnapshot {
+            let row = try await client.queryRows(sql.stagedAtOrBelowApplied()).first ?? []
+            if row.first == "0" {
+                let stagedTop = row.count > 1 ? Int64(row[1]) ?? 0 : 0
+                pruneVersion = stagedTop > 0 ? stagedTop : (applied ?? 0) + 1
+                prune = sql.snapshotPrune(version: pruneVersion, checkpoint: context.id.rawValue)
+            }
+        }
+        var pruned = 0
+        if let prune { pruned = try await scalar(prune.count, on: client) }
         try await client.execute(sql.insert(checkpoint: context.id.rawValue))
         FaultPoint.midFinalize.trigger()
-        return (SinkCommit(inserted: number(0), updated: number(1), deleted: number(2)), max(applied ?? 0, top))
+        if let prune, pruned > 0 {
+            try await client.execute(prune.insert)
+            logger.notice(
+                "keys absent from the snapshot were deleted (an earlier snapshot of the table was published)",
+                metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "rows": "\(pruned)"])
+        }
+        return (
+            SinkCommit(inserted: number(0), updated: number(1), deleted: number(2) + pruned),
+            max(applied ?? 0, top, pruned > 0 ? pruneVersion : 0)
+        )
     }
 
     /// `snapshot_diff` and `scd2`: counts first, then the mutations (each awaited), then the insert.
