@@ -165,3 +165,55 @@ extension DatabaseStrategyOptionTests {
             .hasPrefix("missing required key 'unique_key' (strategy mode 'cdc_apply'") == true)
     }
 }
+
+extension DatabaseStrategyOptionTests {
+    static func cdcTables(_ tables: String, sink: String = "table: \"replica.{table}\"", type: String = "postgres", state: String = "") -> String {
+        """
+        name: pg
+        source:
+          type: postgres
+          connection_ref: pg
+          options:
+            cdc:
+              slot: s
+              publication: p
+              tables: \(tables)
+        sink: {type: \(type), \(type == "kafka" ? "connection: {url: \"kafka://127.0.0.1:9092\"}" : "connection_ref: pg"), \(sink)\(sink.isEmpty ? "" : ", ")strategy: {mode: cdc_apply}}
+        \(state)
+        """
+    }
+
+    @Test func cdcTablesListSeveralTablesOnOneSlot() throws {
+        let doc = try parse(
+            Self.cdcTables("[public.orders, {table: sales.items, sink_table: replica.lines, unique_key: [order_id, line]}]"))
+        let tables = try #require(doc.source.options.cdc?.tables)
+        #expect(tables.map(\.table) == [TableRef(schema: "public", name: "orders"), TableRef(schema: "sales", name: "items")])
+        #expect(tables[1].sinkTable == TableRef(schema: "replica", name: "lines"))
+        #expect(tables[1].uniqueKey == ["order_id", "line"])
+        #expect(doc.source.table == nil)
+        #expect(doc.sink.table == TableRef(schema: "replica", name: "{table}"))
+        // No sink table: each table keeps its name; no unique_key: the table's primary key at start.
+        #expect(try parse(Self.cdcTables("[a, b]", sink: "")).sink.table == nil)
+        #expect(try parse(Self.cdcTables("[a, b]", sink: "topic: \"cdc.{table}\"", type: "kafka")).sink.topic == "cdc.{table}")
+        #expect(try parse(Self.cdcTables("[a]")).source.options.cdc?.snapshotParallelism == nil)
+    }
+
+    @Test func cdcTablesErrorsNameTheKey() throws {
+        #expect(
+            firstErrorWithLine(Self.cdcTables("[a, b]", sink: "table: replica.one"))
+                == "t.yml:10: sink.table names one table for 2 tables at sink.table")
+        #expect(firstError(Self.cdcTables("[a, a]"))?.hasPrefix("table public.a is listed twice in cdc.tables") == true)
+        #expect(firstError(Self.cdcTables("[]"))?.hasPrefix("cdc.tables is empty") == true)
+        #expect(firstError(Self.cdcTables("[{table: a, name: a}]"))?.hasPrefix("unknown key 'name'") == true)
+        #expect(firstError(Self.cdcTables("[{sink_table: a}]"))?.hasPrefix("missing required key 'table'") == true)
+        #expect(firstError(Self.cdcTables("[{table: a, unique_key: []}]"))?.hasPrefix("unique_key is empty") == true)
+        #expect(firstError(Self.cdcTables("[a, b]", sink: "", type: "kafka"))?.hasPrefix("missing required key 'topic'") == true)
+        #expect(firstError(Self.cdcTables("[a, b]", sink: "topic: one", type: "kafka"))?.hasPrefix("sink.topic names one topic for 2 tables") == true)
+        #expect(
+            firstError(Self.cdcTables("[a, b]", state: "state: {type: postgres, connection_ref: pg, atomicity: target_atomic}"))?
+                .hasPrefix("atomicity 'target_atomic' writes the state in the one sink's transaction") == true)
+        let both = Self.cdcTables("[a]").replacingOccurrences(of: "  connection_ref: pg\n  options:", with: "  connection_ref: pg\n  table: public.src\n  options:")
+        #expect(firstError(both)?.hasPrefix("source.table cannot be used with cdc.tables") == true)
+        #expect(firstError(Self.cdcTables("[a]").replacingOccurrences(of: "publication: p", with: "publication: p\n      snapshot_parallelism: 0"))?.hasPrefix("expected a positive integer") == true)
+    }
+}
