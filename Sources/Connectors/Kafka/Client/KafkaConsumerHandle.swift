@@ -39,12 +39,22 @@ final class KafkaConsumerHandle: @unchecked Sendable {
         rd_kafka_poll_set_consumer(rk)
     }
 
+    /// A cooperative-sticky group member that never received an assignment: librdkafka before
+    /// 2.3.0 aborts destroying it (`rd_kafka_sticky_assignor_state_destroy: Assertion
+    /// 'assignor_state' failed`, librdkafka#4312). Set by the group member until its first assignment.
+    var awaitingFirstCooperativeAssignment = false
+
     deinit { close() }
 
     func close() {
         guard !closed else { return }
         closed = true
         _ = rd_kafka_consumer_close(rk)
+        if awaitingFirstCooperativeAssignment && rd_kafka_version() < 0x0203_0000 {
+            // The group is left; the handle's memory goes with the process (a stopping stream)
+            // rather than abort it.
+            return
+        }
         rd_kafka_destroy(rk)
     }
 

@@ -91,6 +91,7 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         properties["auto.offset.reset"] = options.start == .latest ? "latest" : "earliest"
         properties["enable.partition.eof"] = "false"
         let consumer = try KafkaConsumerHandle.makeGroupMember(properties: properties, box: box)
+        consumer.awaitingFirstCooperativeAssignment = properties["partition.assignment.strategy"] == "cooperative-sticky"
         self.consumer = consumer
         defer { intake.quarantine?.close() }
         try consumer.subscribe(options.topic)
@@ -183,6 +184,7 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
 
     func assigned(_ partitions: [Int32]) {
         owned.formUnion(partitions)
+        consumer?.awaitingFirstCooperativeAssignment = false
         logger.notice("partitions assigned", metadata: ["topic": "\(options.topic)", "partitions": "\(partitions)"])
     }
 
