@@ -1,3 +1,4 @@
+import DponeTestSupport
 import Foundation
 import Testing
 
@@ -74,16 +75,8 @@ let binaryBuilt = CLI.isBuilt
 struct MetricsScrape {
     let text: String
 
-    init(port: Int) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-sf", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        text = String(decoding: data, as: UTF8.self)
+    init(port: Int) async throws {
+        text = try await OffPoolProcess.run("/usr/bin/curl", ["-sf", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"]).stdout
     }
 
     /// The value of the sample `series` (name plus rendered labels, e.g. `x{slot="s"}`), if present.

@@ -24,7 +24,7 @@ struct ClickHouseOutagePipelineTests {
     func serverStoppedMidRunFailsAndLeavesTargetAndStateUntouched() async throws {
         let server = try PrivateClickHouse()
         defer { server.stopQuietly() }
-        try server.run("start")
+        try await server.run("start")
         try await server.waitForPing()
         let dir = NSTemporaryDirectory() + "dpone-choutage-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -104,7 +104,7 @@ struct ClickHouseOutagePipelineTests {
         #expect(FileManager.default.contents(atPath: statePath) == committed, "the state is what run 1 committed")
 
         // Back up: the target and the ledger hold exactly run 1.
-        try server.run("start")
+        try await server.run("start")
         try await server.waitForPing()
         let ch = try ClickHouseClient(url: server.url)
         do {

@@ -117,7 +117,7 @@ struct KafkaStreamTests {
         #expect(try await waitFor(["300", "300", "50"]) == ["300", "300", "50"], "\(worker.output)")
         // The Prometheus endpoint: rows, checkpoints and their duration, consumer lag per partition.
         try await Task.sleep(for: .seconds(1.5))
-        let metrics = try MetricsScrape(port: port)
+        let metrics = try await MetricsScrape(port: port)
         #expect(metrics.value("dpone_source_rows_total") == 350, "\(metrics.text)")
         #expect((metrics.value("dpone_checkpoints_total") ?? 0) >= 2, "\(metrics.text)")
         #expect((metrics.value("dpone_checkpoint_duration_seconds_count") ?? 0) >= 2, "\(metrics.text)")

@@ -188,7 +188,7 @@ struct PostgresCDCStreamTests {
             #expect(try await converge(pg), "changes: \(worker.output)")
             // The Prometheus endpoint: replication lag of the slot, checkpoints and their duration.
             try await Task.sleep(for: .seconds(1))
-            let metrics = try MetricsScrape(port: port)
+            let metrics = try await MetricsScrape(port: port)
             #expect(metrics.value("dpone_replication_lag_bytes{slot=\"\(slot)\"}") != nil, "\(metrics.text)")
             #expect((metrics.value("dpone_replication_lag_seconds{slot=\"\(slot)\"}") ?? -1) >= 0, "\(metrics.text)")
             #expect((metrics.value("dpone_checkpoint_duration_seconds_count") ?? 0) >= 2, "\(metrics.text)")

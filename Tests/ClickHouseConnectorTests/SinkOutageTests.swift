@@ -23,7 +23,7 @@ struct SinkOutageTests {
     func stoppingTheServerMidLoadFailsCleanlyAndLeavesTheTargetUntouched() async throws {
         let server = try PrivateClickHouse()
         defer { server.stopQuietly() }
-        try server.run("start")
+        try await server.run("start")
         try await server.waitForPing()
 
         let database = "outage"
@@ -53,7 +53,7 @@ struct SinkOutageTests {
             let rows: [(Int64, String?, Int?)] = (0..<1000).map { i in (Int64(1000 + b * 1000 + i), "second", i) }
             try await second.write(SinkFixture.batch(rows))
         }
-        try server.run("stop")
+        try await server.run("stop")
 
         let started = Date()
         var failure: DponeError?
@@ -78,7 +78,7 @@ struct SinkOutageTests {
         #expect(error.message.contains("ClickHouse"), "\(error)")
 
         // Back up: the target holds exactly checkpoint 1, the ledger only checkpoint 1.
-        try server.run("start")
+        try await server.run("start")
         try await server.waitForPing()
         let admin = try ClickHouseClient(url: server.url)
         do {

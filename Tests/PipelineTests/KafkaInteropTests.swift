@@ -35,7 +35,7 @@ struct KafkaInteropTests {
         try requireServices()
         let topic = try KafkaTestServer.createTopic("interop_in_\(format)", partitions: 3)
         let count = 20
-        let produced = try Interop.run([
+        let produced = try await Interop.run([
             "produce", "--bootstrap", try KafkaTestServer.bootstrap, "--registry", SchemaRegistryTestServer.url,
             "--topic", topic, "--format", format, "--count", String(count),
         ])
@@ -114,7 +114,7 @@ struct KafkaInteropTests {
         let result = await BatchPipeline.run(document: doc, options: BatchOptions())
         try #require(result.status == .succeeded, "\(result.error ?? "")")
 
-        let output = try Interop.run([
+        let output = try await Interop.run([
             "consume", "--bootstrap", try KafkaTestServer.bootstrap, "--registry", SchemaRegistryTestServer.url,
             "--topic", topic, "--format", format, "--count", String(Self.input.count), "--timeout", "60",
         ])
@@ -170,32 +170,16 @@ enum Interop {
             .appendingPathComponent("scripts/fakes/confluent_interop.py").path
     }
 
-    /// Runs the script with `arguments` and returns its stdout; throws with its stderr when it fails.
-    static func run(_ arguments: [String]) throws -> String {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("interop-\(UUID().uuidString).out")
-        let err = FileManager.default.temporaryDirectory.appendingPathComponent("interop-\(UUID().uuidString).err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: out)
-            try? FileManager.default.removeItem(at: err)
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try python)
-        process.arguments = [script] + arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        process.waitUntilExit()
-        let stdout = try String(contentsOf: out, encoding: .utf8)
-        guard process.terminationStatus == 0 else {
-            let stderr = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
+    /// Runs the script with `arguments` (off the cooperative pool) and returns its stdout; throws
+    /// with its stderr when it fails.
+    static func run(_ arguments: [String]) async throws -> String {
+        let output = try await OffPoolProcess.run(try python, [script] + arguments)
+        guard output.status == 0 else {
             throw KafkaTestError(
-                "confluent_interop.py \(arguments.first ?? "") exited \(process.terminationStatus): \(stderr.suffix(2000))"
-                    + "\nstdout: \(stdout.suffix(1000))")
+                "confluent_interop.py \(arguments.first ?? "") exited \(output.status): \(output.stderr.suffix(2000))"
+                    + "\nstdout: \(output.stdout.suffix(1000))")
         }
-        return stdout
+        return output.stdout
     }
 
     /// Record `i` as confluent_interop.py produces it.
@@ -252,8 +236,8 @@ extension KafkaInteropTests {
         try PostgresTestServer.require()
         let topic = try KafkaTestServer.createTopic("interop_pg_\(format)", partitions: 3)
         let schema = PostgresTestServer.uniqueSchemaName("k2pg_\(format)")
-        func produce(_ start: Int, _ count: Int) throws {
-            let out = try Interop.run([
+        func produce(_ start: Int, _ count: Int) async throws {
+            let out = try await Interop.run([
                 "produce", "--bootstrap", try KafkaTestServer.bootstrap, "--registry", SchemaRegistryTestServer.url,
                 "--topic", topic, "--format", format, "--count", String(count), "--start-id", String(start),
             ])
@@ -270,10 +254,10 @@ extension KafkaInteropTests {
                 sink: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: \(schema), name: records}, strategy: {mode: incremental_merge, unique_key: id}}
                 state: {dir: \(dir)/state-pg-\(format)}
                 """, path: "\(dir)/pg.yml", environment: [:])
-        try produce(1, 15)
+        try await produce(1, 15)
         let first = await BatchPipeline.run(document: doc, options: BatchOptions())
         #expect(first.status == .succeeded && first.insertedRows == 15, "\(first.error ?? "")")
-        try produce(16, 5)
+        try await produce(16, 5)
         let second = await BatchPipeline.run(document: doc, options: BatchOptions())
         #expect(second.status == .succeeded && second.extractedRows == 5 && second.insertedRows == 5, "\(second.error ?? "")")
         let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
@@ -298,7 +282,7 @@ extension KafkaInteropTests {
     @Test func recordSubjectStrategies() async throws {
         try requireServices()
         let topic = try KafkaTestServer.createTopic("interop_subjects", partitions: 1)
-        let out = try Interop.run([
+        let out = try await Interop.run([
             "produce", "--bootstrap", try KafkaTestServer.bootstrap, "--registry", SchemaRegistryTestServer.url,
             "--topic", topic, "--format", "avro", "--count", "4", "--subject-strategy", "record_name",
         ])
@@ -322,7 +306,7 @@ extension KafkaInteropTests {
                 """, path: "\(dir)/subjects.yml", environment: [:])
         let result = await BatchPipeline.run(document: doc, options: BatchOptions())
         #expect(result.status == .succeeded && result.extractedRows == 4, "\(result.error ?? "")")
-        let subjects = try Interop.httpGet(SchemaRegistryTestServer.url + "/subjects")
+        let subjects = try await Interop.httpGet(SchemaRegistryTestServer.url + "/subjects")
         #expect(subjects.contains("\"\(mirror)-acme.sales.Order\""), "\(subjects)")
         let copied = try KafkaTestServer.consumeAll(mirror, partitions: 1)
         #expect(copied.count == 4)
@@ -331,16 +315,8 @@ extension KafkaInteropTests {
 
 extension Interop {
     /// GET `url` with curl (the registry fake's REST answers, for assertions).
-    static func httpGet(_ url: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-sS", "--max-time", "10", url]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+    static func httpGet(_ url: String) async throws -> String {
+        try await OffPoolProcess.run("/usr/bin/curl", ["-sS", "--max-time", "10", url]).stdout
     }
 }
 
@@ -350,7 +326,7 @@ extension KafkaInteropTests {
     func registryCodecsToClickHouse(format: String) async throws {
         try requireServices()
         let topic = try KafkaTestServer.createTopic("interop_ch_\(format)", partitions: 2)
-        let out = try Interop.run([
+        let out = try await Interop.run([
             "produce", "--bootstrap", try KafkaTestServer.bootstrap, "--registry", SchemaRegistryTestServer.url,
             "--topic", topic, "--format", format, "--count", "10",
         ])

@@ -32,27 +32,33 @@ public final class PrivateClickHouse: Sendable {
 
     public var url: String { "http://dpone:dpone@127.0.0.1:\(httpPort)/" }
 
-    /// Runs `scripts/clickhouse.sh <command>` on this server's folder and ports; throws on a non-zero exit.
-    public func run(_ command: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script.path, command]
+    var scriptEnvironment: [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment["DPONE_SERVICES_DIR"] = servicesDir.path
         environment["DPONE_CH_PORT"] = String(httpPort)
         environment["DPONE_CH_TCP_PORT"] = String(tcpPort)
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw DponeError(
-                .internal,
-                "scripts/clickhouse.sh \(command) exited \(process.terminationStatus): \(String(decoding: data, as: UTF8.self))")
+        return environment
+    }
+
+    /// Runs `scripts/clickhouse.sh <command>` on this server's folder and ports (off the cooperative
+    /// pool: a start takes seconds); throws on a non-zero exit.
+    public func run(_ command: String) async throws {
+        let output = try await OffPoolProcess.run("/bin/bash", [script.path, command], environment: scriptEnvironment, mergeStderr: true)
+        guard output.status == 0 else {
+            throw DponeError(.internal, "scripts/clickhouse.sh \(command) exited \(output.status): \(output.stdout)")
         }
+    }
+
+    /// `run` for a `defer` (blocks its thread).
+    func runBlocking(_ command: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script.path, command]
+        process.environment = scriptEnvironment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
     }
 
     /// Waits until a query answers (the script already waits for /ping; this also covers the user
@@ -83,7 +89,7 @@ public final class PrivateClickHouse: Sendable {
     }
 
     public func stopQuietly() {
-        try? run("stop")
+        try? runBlocking("stop")
         try? FileManager.default.removeItem(at: servicesDir)
     }
 

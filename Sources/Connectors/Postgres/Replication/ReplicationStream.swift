@@ -30,6 +30,10 @@ public final class ReplicationStream: Sendable {
     private let durable = Mutex(LSN.invalid)
     private let stopRequested = Atomic<Bool>(false)
     private let closed = Mutex(false)
+    /// While streaming: sends the periodic status update when no `receive` did (the caller may not
+    /// receive for a while, e.g. a source blocked on a full channel behind a slow sink), so the
+    /// server's `wal_sender_timeout` never ends the connection under backpressure.
+    private let heartbeat = Mutex<Task<Void, Never>?>(nil)
 
     /// The connection string with its password replaced by `***`.
     public var redactedURL: String { handle.target.redacted }
@@ -242,8 +246,9 @@ public final class ReplicationStream: Sendable {
     ///     (and for `LSN.invalid`).
     ///   - messages: also stream `pg_logical_emit_message` messages (of every session: they are not
     ///     filtered by publication).
-    ///   - statusInterval: how often `receive` sends an unsolicited status update (keep it well under
-    ///     the server's `wal_sender_timeout`, 60 s by default).
+    ///   - statusInterval: how often an unsolicited status update is sent, by `receive` or, between
+    ///     receives, by the stream itself (keep it well under the server's `wal_sender_timeout`, 60 s by
+    ///     default).
     public func startReplication(
         slot: String, from lsn: LSN = .invalid, publications: [String], messages: Bool = false,
         statusInterval: Duration = .seconds(10)
@@ -281,6 +286,27 @@ public final class ReplicationStream: Sendable {
             state.lastReceived = lsn
         }
         stopRequested.store(false, ordering: .relaxed)
+        let interval = statusInterval
+        let task = Task.detached { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard let self, !Task.isCancelled else { return }
+                try? await self.sendStatusIfDueBetweenReceives()
+            }
+        }
+        heartbeat.withLock { previous in
+            previous?.cancel()
+            previous = task
+        }
+    }
+
+    /// The heartbeat's step, on the connection thread between receives.
+    private func sendStatusIfDueBetweenReceives() async throws {
+        let state = self.state
+        try await run { conn in
+            guard state.streaming else { return }
+            try self.sendStatusIfDue(conn)
+        }
     }
 
     /// One decoded `pgoutput` message with the positions of its XLogData frame.
@@ -366,6 +392,10 @@ public final class ReplicationStream: Sendable {
             return !wasClosed
         }
         guard first else { return }
+        heartbeat.withLock { task in
+            task?.cancel()
+            task = nil
+        }
         let handle = self.handle
         try? await handle.thread.run { handle.finish() }
         handle.thread.stop()
