@@ -125,3 +125,31 @@ extension PostgresCDCStreamTests {
         }
     }
 }
+
+extension PostgresCDCStreamTests {
+    /// One transaction far larger than the channels (200k rows of ~1 KB: about 200 MB of values)
+    /// streams with flat memory, its batches leaving before its commit is read: the stream's peak
+    /// RSS stays under 150 MB, and the target is exact.
+    @Test func aHugeTransactionStreamsWithFlatMemory() async throws {
+        try PostgresTestServer.require()
+        try await withDatabase { pg in
+            try await setUp(pg)
+            let path = try manifest()
+            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "500ms"], log: "\(dir)/huge.log")
+            #expect(try await converge(pg), "snapshot: \(worker.output)")
+            try await pg.execute(
+                "INSERT INTO \(s).src SELECT 10000 + i, repeat(md5(i::text), 32), i, NULL FROM generate_series(1, 200000) AS i")
+            #expect(try await converge(pg, seconds: 180), "after the transaction: \(worker.output)")
+            #expect(await worker.stop() == 0, "\(worker.output)")
+            let peak = try #require(Self.peakRSSMegabytes(worker.output), "\(worker.output)")
+            #expect(peak < 150, "peak RSS \(peak) MB for a 200 MB transaction")
+        }
+    }
+
+    /// The `peak RSS N MB` of a run summary.
+    static func peakRSSMegabytes(_ output: String) -> Double? {
+        guard let range = output.range(of: "peak RSS ", options: .backwards) else { return nil }
+        let rest = output[range.upperBound...]
+        return Double(rest.prefix { $0.isNumber || $0 == "." })
+    }
+}

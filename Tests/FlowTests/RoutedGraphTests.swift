@@ -100,8 +100,10 @@ final class GatedSink: SinkOperator, Sendable {
                 pipeline: "p", sinks: sinks.map(\.name), store: store, resumingAfter: CheckpointID(0), loadID: "L", runID: "R"))
     }
 
+    /// Polls `condition` (returns as soon as it holds; the deadline only bounds a stall, and is
+    /// generous because the full suite keeps both cores busy).
     static func waitUntil(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(90)
         while !condition() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
     }
 
@@ -146,7 +148,9 @@ final class GatedSink: SinkOperator, Sendable {
         let sentSlow = source.sent.withLock { $0[1] }
         // One batch in the sink's write, the channel's bound queued, and the one being sent.
         #expect(sentSlow <= 5, "the source stopped at the stalled route's bound (\(sentSlow) of 30 sent)")
+        try await Self.waitUntil { fast.stagedRows >= (sentSlow - 1) * 100 }
         #expect(fast.stagedRows >= (sentSlow - 1) * 100, "the busy route got the rows read before the stall")
+        #expect(source.sent.withLock { $0[1] } <= 5, "and the source is still held at the bound")
         slow.release()
         let report = try await run.value
         #expect(report.sourceRows == 6000)

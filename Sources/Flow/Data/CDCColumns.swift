@@ -1,7 +1,8 @@
 /// The technical columns of change data (`cdc_apply`), shared by the CDC source and the sinks that
 /// apply it.
 public enum CDCColumns {
-    /// The change's commit end LSN (Int64): on every row a CDC source emits; sinks keep it.
+    /// The change's position (Int64; for PostgreSQL its transaction's commit LSN plus one): on every
+    /// row a CDC source emits, ordered like the commits; sinks keep it.
     public static let lsn = "__dpone__lsn"
     /// A JSON array of the column names an update left unchanged (TOAST), or NULL (staged only).
     public static let unchanged = "__dpone__unchanged"

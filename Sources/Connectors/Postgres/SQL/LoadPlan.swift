@@ -73,7 +73,7 @@ public enum TechnicalColumns {
     public static let validFrom = "__dpone__valid_from_at"
     public static let validTo = "__dpone__valid_to_at"
     public static let isCurrent = "__dpone__is_current"
-    /// cdc_apply (see `CDCColumns`): the commit end LSN, staged and kept in the target.
+    /// cdc_apply (see `CDCColumns`): the change's position, staged and kept in the target.
     public static let lsn = CDCColumns.lsn
     /// cdc_apply: the columns an update left unchanged (staged only).
     public static let unchanged = CDCColumns.unchanged

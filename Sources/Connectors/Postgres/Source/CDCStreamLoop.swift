@@ -12,8 +12,6 @@ struct CDCRouteBuffer {
     var operations: [RowOperation] = []
     var builder: PgOutputRowBuilder?
     var keyIndexes: [Int] = []
-    /// Rows before the open transaction's first change.
-    var transactionStart = 0
 
     init(table: PostgresCDCTable, tableSchema: Schema) {
         self.table = table
@@ -24,21 +22,10 @@ struct CDCRouteBuffer {
 
     var qualified: String { table.qualified }
 
-    /// Takes back the rows of a transaction whose commit has not arrived.
-    mutating func dropOpenTransaction() {
-        for i in rows.columns.indices { rows.columns[i].truncate(to: transactionStart) }
-        unchangedColumn.truncate(to: transactionStart)
-        operations.removeLast(operations.count - transactionStart)
-    }
-
-    /// Stamps the rows of the committed transaction with its end lsn; returns how many there were.
-    mutating func commit(_ lsn: LSN) -> Int {
-        let n = rows.rowCount - lsnColumn.count
-        for _ in 0..<n { lsnColumn.append(Int64(bitPattern: lsn.value)) }
-        return n
-    }
-
-    mutating func append(_ tuple: PgOutputTuple, _ op: RowOperation, fallback: PgOutputTuple? = nil, moved: Bool = false) throws {
+    /// Appends a change stamped with `lsn` (its transaction's position, see `CDCStreamLoop.handle`).
+    mutating func append(
+        _ tuple: PgOutputTuple, _ op: RowOperation, lsn: LSN, fallback: PgOutputTuple? = nil, moved: Bool = false
+    ) throws {
         guard let builder else {
             throw DponeError(.source, "a change of \(qualified) arrived before its relation message")
         }
@@ -51,9 +38,10 @@ struct CDCRouteBuffer {
             unchangedColumn.append(string: json)
         }
         operations.append(op)
+        lsnColumn.append(Int64(bitPattern: lsn.value))
     }
 
-    /// The rows of complete transactions as one batch (nil when there are none).
+    /// The buffered rows as one batch (nil when there are none).
     mutating func take() -> Batch? {
         let n = rows.rowCount
         guard n > 0 else { return nil }
@@ -78,6 +66,9 @@ struct CDCStreamLoop {
     var routeOf: [UInt32: Int] = [:]
 
     var inTransaction = false
+    /// The open transaction's stamp and how many changes of the replicated tables it had so far.
+    var transactionLSN = LSN.invalid
+    var transactionChanges = 0
     /// End of the last commit received (or the start position).
     var lastCommitEnd: LSN
     /// The lsn of the last checkpoint emitted.
@@ -111,8 +102,12 @@ struct CDCStreamLoop {
             }
             for message in got.messages { try handle(message.message) }
             recordLag(serverWAL: max(got.serverWALEnd, lastCommitEnd))
+            // Full batches go out even inside a transaction (memory stays bounded whatever its
+            // size); a checkpoint, which publishes, only ever falls between transactions.
+            if routes.contains(where: { $0.rows.rowCount >= options.batchRows || $0.rows.byteCount >= Self.batchBytes }) {
+                try await emit()
+            }
             guard !inTransaction else { continue }
-            if routes.contains(where: { $0.rows.rowCount >= options.batchRows }) { try await emit() }
             let elapsed = ContinuousClock.now - lastCheckpoint
             if dirty {
                 if elapsed >= .milliseconds(Int(mode.checkpointInterval * 1000)) { try await checkpoint(at: lastCommitEnd) }
@@ -125,12 +120,10 @@ struct CDCStreamLoop {
                 if position > checkpointLSN { try await checkpoint(at: position) }
             }
         }
-        // Stop: drop a transaction whose commit has not arrived (it is streamed again), publish the
-        // rest and wait until it is durable, so the slot is confirmed before the connection closes.
-        if inTransaction {
-            for r in routes.indices { routes[r].dropOpenTransaction() }
-            inTransaction = false
-        }
+        // Stop: finish the open transaction (the server sends a transaction only once it committed,
+        // so its end is already on the way; rows of it may be staged), publish and wait until it is
+        // durable, so the slot is confirmed before the connection closes.
+        if inTransaction { try await finishOpenTransaction() }
         if dirty { try await checkpoint(at: lastCommitEnd) }
         if let target = lastEmitted {
             let deadline = ContinuousClock.now + .seconds(120)
@@ -144,14 +137,42 @@ struct CDCStreamLoop {
         }
     }
 
+    /// Bytes a route buffers before it emits a batch (rows are also capped by `batchRows`).
+    static let batchBytes = 8 << 20
+
+    /// Receives until the open transaction's commit (at most 60 s), emitting full batches.
+    private mutating func finishOpenTransaction() async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while inTransaction {
+            if Task.isCancelled { throw CancellationError() }
+            guard ContinuousClock.now < deadline else {
+                throw DponeError(
+                    .source,
+                    "stopped inside a transaction whose commit did not arrive within 60 s (\(transactionChanges) changes so far): nothing of it is published",
+                    hint: "the next run streams it again from the last durable checkpoint")
+            }
+            let got = try await stream.receive(timeout: .milliseconds(200))
+            if got.endOfStream { throw DponeError(.source, "the server ended replication of slot \(options.slot)") }
+            for message in got.messages { try handle(message.message) }
+            if routes.contains(where: { $0.rows.rowCount >= options.batchRows || $0.rows.byteCount >= Self.batchBytes }) {
+                try await emit()
+            }
+        }
+    }
+
     private mutating func handle(_ message: PgOutputMessage) throws {
         switch message {
-        case .begin:
+        case .begin(let begin):
             inTransaction = true
-            for r in routes.indices { routes[r].transactionStart = routes[r].rows.rowCount }
+            transactionChanges = 0
+            // Every change of the transaction carries its commit record's LSN plus one: known at
+            // Begin (so rows can leave before the commit), ordered like commits, above the slot's
+            // consistent point (the snapshot rows' stamp) and never above the commit's end LSN
+            // (what a checkpoint records), so a replay of it is recognised as applied.
+            transactionLSN = LSN(begin.finalLSN.value + 1)
         case .commit(let commit):
-            var changed = 0
-            for r in routes.indices { changed += routes[r].commit(commit.endLSN) }
+            let changed = transactionChanges
+            transactionChanges = 0
             if changed > 0 {
                 dirty = true
                 if firstDirtyAt == nil { firstDirtyAt = .now }
@@ -168,7 +189,8 @@ struct CDCStreamLoop {
             try bind(relation, to: r)
         case .insert(let insert):
             guard let r = routeOf[insert.relationID] else { return }
-            try routes[r].append(insert.new, .insert)
+            try routes[r].append(insert.new, .insert, lsn: transactionLSN)
+            transactionChanges += 1
         case .update(let update):
             guard let r = routeOf[update.relationID] else { return }
             var fallback: PgOutputTuple?
@@ -176,11 +198,11 @@ struct CDCStreamLoop {
             switch update.old {
             case .key(let old)?:
                 // 'K' is sent only when the key changed.
-                try routes[r].append(old, .delete)
+                try routes[r].append(old, .delete, lsn: transactionLSN)
                 moved = true
             case .full(let old)?:
                 if routes[r].keyIndexes.contains(where: { old[$0] != update.new[$0] }) {
-                    try routes[r].append(old, .delete)
+                    try routes[r].append(old, .delete, lsn: transactionLSN)
                     moved = true
                 }
                 fallback = old
@@ -188,10 +210,12 @@ struct CDCStreamLoop {
                 break
             }
             // A moved row's unchanged TOAST values are the old key's (the sink reads them there).
-            try routes[r].append(update.new, .update, fallback: fallback, moved: moved)
+            try routes[r].append(update.new, .update, lsn: transactionLSN, fallback: fallback, moved: moved)
+            transactionChanges += 1
         case .delete(let delete):
             guard let r = routeOf[delete.relationID] else { return }
-            try routes[r].append(delete.old.tuple, .delete)
+            try routes[r].append(delete.old.tuple, .delete, lsn: transactionLSN)
+            transactionChanges += 1
         case .truncate(let truncate):
             for id in truncate.relationIDs {
                 guard let r = routeOf[id] else { continue }

@@ -107,14 +107,16 @@ struct CDCPositions: Sendable, Equatable {
 ///   A slot left by a first start that never recorded its snapshot is dropped and created again.
 /// - Then (and on restart, from the state's lsn; a done snapshot is never taken again) the slot is
 ///   streamed: each table's inserts, updates and deletes become rows of its route with operations
-///   insert / update / delete, the table's columns plus `__dpone__lsn` (the commit's end LSN) and
+///   insert / update / delete, the table's columns plus `__dpone__lsn` (its transaction's commit
+///   record LSN plus one: known at Begin, ordered like commits, never above the commit's end) and
 ///   `__dpone__unchanged` (a JSON array of the columns an update left as unchanged TOAST, else
 ///   NULL: the sink keeps its current values there). An update that changes the key is a delete of
 ///   the old key then an update of the new one. Changes of tables the publication has but the
 ///   manifest does not name are skipped.
 /// - Checkpoints only at commit boundaries, every `checkpointInterval` when changes arrived, with
-///   `{slot, lsn: last commit end}`, on every route; batches are emitted at commit boundaries too
-///   (a transaction is held in memory until its commit).
+///   `{slot, lsn: last commit end}`, on every route. Batches leave every `batchRows` rows or 8 MB,
+///   inside a transaction too (memory does not grow with a transaction's size); a stop inside a
+///   transaction receives up to its commit first.
 /// - The slot is confirmed only with positions of durable checkpoints (`acknowledge`). When no
 ///   change is in flight and the server's WAL moved on (writes to other tables), an empty checkpoint
 ///   at the server's reported position (at most every `idleCheckpointSeconds`) lets the slot advance,
