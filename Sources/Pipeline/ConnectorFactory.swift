@@ -193,7 +193,8 @@ enum ConnectorFactory {
                 url: connection.resolved.url, tables: tables, slot: cdc.slot, publication: cdc.publication,
                 create: cdc.create, batchRows: config.options.batchRows ?? PostgresSourceOptions.defaultBatchRows,
                 typePolicy: PostgresTypes.Policy(unboundedNumeric: config.options.unboundedNumeric == .text ? .text : .fail),
-                mode: continuous, snapshotParallelism: cdc.snapshotParallelism ?? 2))
+                mode: continuous, snapshotParallelism: cdc.snapshotParallelism ?? 2,
+                snapshotRangeBytes: Int64(cdc.snapshotRangeMB ?? 256) << 20))
     }
 
     /// The Postgres finalizer mode a manifest strategy asks for.

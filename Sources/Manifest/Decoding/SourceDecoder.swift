@@ -2,7 +2,7 @@ extension ManifestDecoder {
     static let sourceKeys = endpointKeys + ["options"]
     static let commonSourceOptionKeys = ["incremental_column", "batch_rows", "schema", "columns", "custom_predicate"]
     static let postgresSourceOptionKeys = ["incremental_strategy", "lookback", "unbounded_numeric", "cdc", "poll_interval"]
-    static let cdcKeys = ["slot", "publication", "create", "tables", "snapshot_parallelism"]
+    static let cdcKeys = ["slot", "publication", "create", "tables", "snapshot_parallelism", "snapshot_range_mb"]
     static let cdcTableKeys = ["table", "sink_table", "sink_topic", "unique_key"]
 
     func source(_ ref: NodeRef) -> SourceConfig? {
@@ -129,9 +129,13 @@ extension ManifestDecoder {
         }
         var parallelism: Int?
         if let r = map["snapshot_parallelism"] { parallelism = positiveInt(r) }
+        var rangeMB: Int?
+        if let r = map["snapshot_range_mb"] { rangeMB = positiveInt(r) }
         guard let slot, let publication else { return nil }
-        return PostgresCDCOptions(
+        var options = PostgresCDCOptions(
             slot: slot, publication: publication, create: create, tables: tables, snapshotParallelism: parallelism)
+        options.snapshotRangeMB = rangeMB
+        return options
     }
 
     /// One entry of `cdc.tables`: `schema.table` or `{table, sink_table, sink_topic, unique_key}`.

@@ -28,8 +28,12 @@ public struct PostgresCDCOptions: Sendable, Hashable, Codable {
     /// `tables`: several tables on this slot, each applied to its own sink target (instead of
     /// `source.table`). Empty: the source's one table.
     public var tables: [CDCTableConfig]
-    /// `snapshot_parallelism`: tables the initial snapshot copies at once (default 2).
+    /// `snapshot_parallelism`: parts (tables, page ranges of large tables) the initial snapshot
+    /// copies at once (default 2).
     public var snapshotParallelism: Int?
+    /// `snapshot_range_mb`: a table larger than this is copied as ctid ranges of about this size
+    /// (default 256).
+    public var snapshotRangeMB: Int?
 
     public init(
         slot: String, publication: String, create: Bool = true, tables: [CDCTableConfig] = [], snapshotParallelism: Int? = nil

@@ -33,14 +33,17 @@ public struct PostgresCDCSourceOptions: Sendable {
     /// Seconds between checkpoints that only move the slot forward (no change of the tables arrived
     /// but the server's WAL did). Never below `mode.checkpointInterval`.
     public var idleCheckpointSeconds: Double
-    /// Tables copied at once by the initial snapshot (each on its own connection, all inside the
-    /// slot's exported snapshot).
+    /// Parts copied at once by the initial snapshot (each on its own connection, all inside the
+    /// slot's exported snapshot): tables, and page ranges of tables above `snapshotRangeBytes`.
     public var snapshotParallelism: Int
+    /// A plain table larger than this is copied as ctid ranges of about this size (when
+    /// `snapshotParallelism` > 1).
+    public var snapshotRangeBytes: Int64
 
     public init(
         url: String, tables: [PostgresCDCTable], slot: String, publication: String, create: Bool = true,
         batchRows: Int = 65_536, typePolicy: PostgresTypes.Policy = .strict, mode: ContinuousMode,
-        idleCheckpointSeconds: Double = 5, snapshotParallelism: Int = 2
+        idleCheckpointSeconds: Double = 5, snapshotParallelism: Int = 2, snapshotRangeBytes: Int64 = 256 << 20
     ) {
         self.url = url
         self.tables = tables
@@ -52,6 +55,7 @@ public struct PostgresCDCSourceOptions: Sendable {
         self.mode = mode
         self.idleCheckpointSeconds = idleCheckpointSeconds
         self.snapshotParallelism = max(1, snapshotParallelism)
+        self.snapshotRangeBytes = max(1 << 20, snapshotRangeBytes)
     }
 
     /// One table.
@@ -385,20 +389,67 @@ public final class PostgresCDCSource: SourceOperator {
         }
     }
 
+    /// A piece of the initial snapshot: a table, or a range of its heap pages (`[from, to)`; `to`
+    /// nil: to the end).
+    struct SnapshotPart: Sendable {
+        var route: Int
+        var pages: (from: Int64, to: Int64?)?
+    }
+
+    /// The snapshot's parts: a plain table larger than `snapshotRangeBytes` is split into ranges of
+    /// heap pages (ctid ranges, TID range scans on PostgreSQL 14+) of about that size.
+    private func snapshotParts(_ tables: [PostgresTable]) async throws -> [SnapshotPart] {
+        guard options.snapshotParallelism > 1 else { return tables.indices.map { SnapshotPart(route: $0, pages: nil) } }
+        let connection = try await PostgresConnection.connect(url: options.url)
+        do {
+            var parts: [SnapshotPart] = []
+            for (route, table) in tables.enumerated() {
+                let row = try await connection.query(
+                    "SELECT c.relkind::text, pg_relation_size(c.oid)::text, current_setting('block_size') FROM pg_class c WHERE c.oid = to_regclass($1)",
+                    parameters: [table.qualifiedName]
+                ).first
+                let bytes = row.flatMap { $0.count == 3 ? Int64($0[1] ?? "") : nil } ?? 0
+                let blockSize = row.flatMap { $0.count == 3 ? Int64($0[2] ?? "") : nil } ?? 8192
+                let ranges = bytes > options.snapshotRangeBytes ? min(256, Int((bytes + options.snapshotRangeBytes - 1) / options.snapshotRangeBytes)) : 1
+                guard row?.first == "r", ranges > 1 else {
+                    parts.append(SnapshotPart(route: route, pages: nil))
+                    continue
+                }
+                let pages = max(1, bytes / blockSize)
+                let step = (pages + Int64(ranges) - 1) / Int64(ranges)
+                for i in 0..<ranges {
+                    let from = Int64(i) * step
+                    parts.append(SnapshotPart(route: route, pages: (from, i == ranges - 1 ? nil : from + step)))
+                }
+            }
+            await connection.close()
+            return parts
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
     /// Copies every table as of the exported snapshot into insert rows of its route stamped with
-    /// `lsn`, `snapshotParallelism` tables at once, each on its own connection.
+    /// `lsn`, `snapshotParallelism` parts (tables, or page ranges of a large table) at once, each on
+    /// its own connection.
     private func snapshot(
         _ tables: [PostgresTable], snapshotName: String, lsn: LSN, into output: any SourceOutput
     ) async throws {
-        let width = min(options.snapshotParallelism, tables.count)
+        let parts = try await snapshotParts(tables)
+        if parts.count > tables.count {
+            logger.notice("copying in ranges", metadata: ["parts": "\(parts.count)", "parallelism": "\(options.snapshotParallelism)"])
+        }
+        let width = min(options.snapshotParallelism, parts.count)
         try await withThrowingTaskGroup(of: Void.self) { group in
             var next = 0
-            func start(_ route: Int) {
+            func start(_ part: SnapshotPart) {
                 group.addTask {
                     let connection = try await PostgresConnection.connect(url: self.options.url)
                     do {
                         try await self.copy(
-                            tables[route], route: route, snapshotName: snapshotName, lsn: lsn, on: connection, into: output)
+                            tables[part.route], route: part.route, pages: part.pages, snapshotName: snapshotName, lsn: lsn,
+                            on: connection, into: output)
                         await connection.close()
                     } catch {
                         await connection.close()
@@ -407,12 +458,12 @@ public final class PostgresCDCSource: SourceOperator {
                 }
             }
             while next < width {
-                start(next)
+                start(parts[next])
                 next += 1
             }
             while try await group.next() != nil {
-                if next < tables.count {
-                    start(next)
+                if next < parts.count {
+                    start(parts[next])
                     next += 1
                 }
             }
@@ -421,13 +472,17 @@ public final class PostgresCDCSource: SourceOperator {
 
     /// Copies one table as of the exported snapshot into insert rows of `route` stamped with `lsn`.
     private func copy(
-        _ table: PostgresTable, route: Int, snapshotName: String, lsn: LSN, on connection: PostgresConnection,
-        into output: any SourceOutput
+        _ table: PostgresTable, route: Int, pages: (from: Int64, to: Int64?)?, snapshotName: String, lsn: LSN,
+        on connection: PostgresConnection, into output: any SourceOutput
     ) async throws {
         let schema = table.schema
         let outSchema = Self.outputSchema(for: schema)
         let formats = table.wireFormats
-        let sql = "COPY (SELECT \(table.selectList) FROM \(table.qualifiedName)) TO STDOUT (FORMAT binary)"
+        var range = ""
+        if let pages {
+            range = " WHERE ctid >= '(\(pages.from),0)'::tid" + (pages.to.map { " AND ctid < '(\($0),0)'::tid" } ?? "")
+        }
+        let sql = "COPY (SELECT \(table.selectList) FROM \(table.qualifiedName)\(range)) TO STDOUT (FORMAT binary)"
         let batchRows = options.batchRows
         let flag = CancellationFlag()
         let what = "copying \(table.qualifiedName)"
@@ -458,12 +513,17 @@ public final class PostgresCDCSource: SourceOperator {
                     _ = try session.copyOut(sql) { chunk in
                         try flag.check(what)
                         try decoder.decode(chunk, into: &builder)
-                        if builder.rowCount >= batchRows { try emit() }
+                        if builder.rowCount >= batchRows || builder.byteCount >= CDCStreamLoop.batchBytes { try emit() }
                     }
                     try decoder.finish()
                     try emit()
                     try session.execute("COMMIT")
-                    logger.notice("snapshot copied", metadata: ["table": "\(table.qualifiedName)", "rows": "\(rows)"])
+                    logger.notice(
+                        "snapshot copied",
+                        metadata: [
+                            "table": "\(table.qualifiedName)", "rows": "\(rows)",
+                            "pages": "\(pages.map { "\($0.from)..<\($0.to.map(String.init) ?? "end")" } ?? "all")",
+                        ])
                 } catch {
                     try? session.execute("ROLLBACK")
                     throw error
