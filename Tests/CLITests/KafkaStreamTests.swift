@@ -38,6 +38,13 @@ final class StreamProcess: @unchecked Sendable {
         _ = await waitExit(10)
     }
 
+    /// Waits up to `seconds` for a process armed with `DPONE_FAULT` to kill itself; SIGKILL after that.
+    func awaitFaultKill(seconds: Double = 60) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning { await killHard() }
+    }
+
     func waitExit(_ seconds: Double) async -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }

@@ -72,14 +72,7 @@ extension PostgresCDCStreamTests {
                 }
                 return i
             }
-            let kills = Int(ProcessInfo.processInfo.environment["DPONE_CDC_KILLS"] ?? "") ?? 4
-            for round in 1...kills {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 700...2500)))
-                await worker.killHard()
-                try await Task.sleep(for: .milliseconds(300))
-                try await expectSlotWithinState(pg, "round \(round): \(worker.output)")
-                worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/m\(round).log")
-            }
+            worker = try await killAndRestart(worker, path: path, rounds: 4, log: "m", pg)
             try await Task.sleep(for: .seconds(1))
             stop.set()
             let steps = try await workload.value
@@ -104,9 +97,7 @@ extension PostgresCDCStreamTests {
             let doomed = try StreamProcess(
                 ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/snapfault.log",
                 environment: ["DPONE_FAULT": FaultPoint.afterFinalizeBeforeState.rawValue, "DPONE_FAULT_AFTER": "0"])
-            let deadline = Date().addingTimeInterval(60)
-            while doomed.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            if doomed.process.isRunning { await doomed.killHard() }
+            try await doomed.awaitFaultKill()
             #expect(doomed.process.terminationReason == .uncaughtSignal, "\(doomed.output)")
             #expect(try stateLSN() == nil, "the snapshot's state was never written")
             #expect(try await digest(pg, "dst") == digest(pg, "src"), "the snapshot was published")

@@ -225,15 +225,7 @@ struct PostgresCDCStreamTests {
             #expect(try await converge(pg), "snapshot: \(worker.output)")
             let writer = try await PostgresConnection.connect(url: url)
             let (workload, stop) = startWorkload(writer)
-            let kills = Int(ProcessInfo.processInfo.environment["DPONE_CDC_KILLS"] ?? "") ?? 6
-            for round in 1...kills {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 700...2500)))
-                await worker.killHard()
-                // After the kill: the slot was never confirmed past the durable state.
-                try await Task.sleep(for: .milliseconds(300))
-                try await expectSlotWithinState(pg, "round \(round): \(worker.output)")
-                worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/w\(round).log")
-            }
+            worker = try await killAndRestart(worker, path: path, rounds: 6, log: "w", pg)
             try await Task.sleep(for: .seconds(1))
             stop.set()
             let steps = try await workload.value
@@ -244,6 +236,23 @@ struct PostgresCDCStreamTests {
             #expect(try await digest(pg, "src") == digest(pg, "dst"))
             #expect(!worker.output.contains("created replication slot"), "a restart never snapshots again")
         }
+    }
+
+    /// SIGKILL at `DPONE_CDC_KILLS` (default `rounds`) random moments, a restart after each; after
+    /// every kill the slot was never confirmed past the durable state. Returns the last worker.
+    func killAndRestart(_ first: StreamProcess, path: String, rounds: Int, log: String, _ pg: PostgresConnection) async throws
+        -> StreamProcess
+    {
+        var worker = first
+        let kills = Int(ProcessInfo.processInfo.environment["DPONE_CDC_KILLS"] ?? "") ?? rounds
+        for round in 1...kills {
+            try await Task.sleep(for: .milliseconds(Int.random(in: 700...2500)))
+            await worker.killHard()
+            try await Task.sleep(for: .milliseconds(300))
+            try await expectSlotWithinState(pg, "round \(round): \(worker.output)")
+            worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/\(log)\(round).log")
+        }
+        return worker
     }
 
     /// Killed by `DPONE_FAULT` at each point of the checkpoint protocol, on its third checkpoint
@@ -260,9 +269,7 @@ struct PostgresCDCStreamTests {
             let doomed = try StreamProcess(
                 ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/fault.log",
                 environment: ["DPONE_FAULT": fault, "DPONE_FAULT_AFTER": "2"])
-            let deadline = Date().addingTimeInterval(60)
-            while doomed.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            if doomed.process.isRunning { await doomed.killHard() }
+            try await doomed.awaitFaultKill()
             #expect(doomed.process.terminationReason == .uncaughtSignal, "killed at \(fault): \(doomed.output)")
             try await expectSlotWithinState(pg, "\(fault): \(doomed.output)")
             let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/restart.log")

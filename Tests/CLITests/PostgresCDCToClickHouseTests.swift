@@ -58,9 +58,7 @@ extension PostgresCDCStreamTests {
             let doomed = try StreamProcess(
                 ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/ch-fault.log",
                 environment: ["DPONE_FAULT": FaultPoint.afterFinalizeBeforeState.rawValue, "DPONE_FAULT_AFTER": "2"])
-            let deadline = Date().addingTimeInterval(60)
-            while doomed.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            if doomed.process.isRunning { await doomed.killHard() }
+            try await doomed.awaitFaultKill()
             #expect(doomed.process.terminationReason == .uncaughtSignal, "killed: \(doomed.output)")
             try await expectSlotWithinState(pg, "after the kill: \(doomed.output)")
             let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/ch-restart.log")
@@ -110,9 +108,7 @@ extension PostgresCDCStreamTests {
             let doomed = try StreamProcess(
                 ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/snap-ch-fault.log",
                 environment: ["DPONE_FAULT": FaultPoint.afterFinalizeBeforeState.rawValue, "DPONE_FAULT_AFTER": "0"])
-            let deadline = Date().addingTimeInterval(60)
-            while doomed.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            if doomed.process.isRunning { await doomed.killHard() }
+            try await doomed.awaitFaultKill()
             #expect(doomed.process.terminationReason == .uncaughtSignal, "\(doomed.output)")
             #expect(try stateLSN() == nil, "the snapshot's state was never written")
             #expect(try await clickHouseRows(ch, database) == sourceRows(pg), "the snapshot was published")

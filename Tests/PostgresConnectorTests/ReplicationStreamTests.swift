@@ -185,55 +185,25 @@ struct ReplicationStreamTests {
     /// the idle server's WAL position is reported. (2 s was too tight: under the parallel suite the
     /// hop from startReplication to the receive alone can wait that long.)
     @Test func keepalivesAreAnsweredWhileReceiving() async throws {
-        try PostgresTestServer.require()
-        let url = try await PostgresTestServer.isolatedDatabase(Self.database)
-        let conn = try await PostgresConnection.connect(url: url)
-        let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
-        let slotName = "dpone_test_keep_\(suffix)"
-        let publication = "dpone_test_pub_\(suffix)"
-        try await conn.execute("CREATE PUBLICATION \(publication)")
-        let stream = try await ReplicationStream.connect(url: url, settings: ["wal_sender_timeout": "10s"])
-        do {
-            let slot = try await stream.createSlot(slotName, snapshot: .nothing)
-            try await stream.startReplication(slot: slotName, from: slot.consistentPoint, publications: [publication])
+        try await withIdleSlotStream("keep", walSenderTimeout: "10s") { stream, _, _, consistentPoint in
             // Under CI's full parallel suite the server twice ended this walsender for a replication
             // timeout: the receive below had not started within wal_sender_timeout. Tests then
             // blocked cooperative threads for seconds (python interop runs, a ClickHouse start,
             // curl); they now wait off the pool (OffPoolProcess), so this runs on time.
             let idle = try await stream.receive(timeout: .seconds(14))
             #expect(!idle.endOfStream)
-            #expect(idle.serverWALEnd >= slot.consistentPoint)
+            #expect(idle.serverWALEnd >= consistentPoint)
             #expect(try await stream.keepalivesAnswered() >= 1)
             let after = try await stream.receive(timeout: .milliseconds(200))
             #expect(!after.endOfStream, "the connection survived the idle time")
-        } catch {
-            await stream.close()
-            try? await Self.dropSlotEventually(conn, slotName)
-            try? await conn.execute("DROP PUBLICATION IF EXISTS \(publication)")
-            await conn.close()
-            throw error
         }
-        await stream.close()
-        try await Self.dropSlotEventually(conn, slotName)
-        try await conn.execute("DROP PUBLICATION \(publication)")
-        await conn.close()
     }
 
     /// A caller that does not receive for longer than wal_sender_timeout (a source blocked behind a
     /// slow sink) keeps its connection: the stream sends its status updates between receives.
     @Test func statusUpdatesContinueBetweenReceives() async throws {
-        try PostgresTestServer.require()
-        let url = try await PostgresTestServer.isolatedDatabase(Self.database)
-        let conn = try await PostgresConnection.connect(url: url)
-        let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
-        let slotName = "dpone_test_beat_\(suffix)"
-        let publication = "dpone_test_pub_\(suffix)"
-        try await conn.execute("CREATE PUBLICATION \(publication)")
-        let stream = try await ReplicationStream.connect(url: url, settings: ["wal_sender_timeout": "2s"])
-        do {
-            let slot = try await stream.createSlot(slotName, snapshot: .nothing)
-            try await stream.startReplication(
-                slot: slotName, from: slot.consistentPoint, publications: [publication], statusInterval: .milliseconds(500))
+        try await withIdleSlotStream("beat", walSenderTimeout: "2s", statusInterval: .milliseconds(500)) {
+            stream, conn, slotName, _ in
             // Three timeouts' worth without a receive.
             try await Task.sleep(for: .seconds(6))
             let active = try await conn.query(
@@ -241,6 +211,28 @@ struct ReplicationStreamTests {
             #expect(active.first?.first == "true", "the walsender is still there")
             let after = try await stream.receive(timeout: .milliseconds(300))
             #expect(!after.endOfStream, "the connection survived")
+        }
+    }
+
+    /// A stream on a new slot of an empty publication (nothing to decode), with the server's
+    /// `wal_sender_timeout`; slot, publication and connections go afterwards, whatever `body` did.
+    func withIdleSlotStream(
+        _ name: String, walSenderTimeout: String, statusInterval: Duration = .seconds(10),
+        _ body: (ReplicationStream, PostgresConnection, String, LSN) async throws -> Void
+    ) async throws {
+        try PostgresTestServer.require()
+        let url = try await PostgresTestServer.isolatedDatabase(Self.database)
+        let conn = try await PostgresConnection.connect(url: url)
+        let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let slotName = "dpone_test_\(name)_\(suffix)"
+        let publication = "dpone_test_pub_\(suffix)"
+        try await conn.execute("CREATE PUBLICATION \(publication)")
+        let stream = try await ReplicationStream.connect(url: url, settings: ["wal_sender_timeout": walSenderTimeout])
+        do {
+            let slot = try await stream.createSlot(slotName, snapshot: .nothing)
+            try await stream.startReplication(
+                slot: slotName, from: slot.consistentPoint, publications: [publication], statusInterval: statusInterval)
+            try await body(stream, conn, slotName, slot.consistentPoint)
         } catch {
             await stream.close()
             try? await Self.dropSlotEventually(conn, slotName)
