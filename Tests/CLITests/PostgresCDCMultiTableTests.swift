@@ -62,16 +62,7 @@ extension PostgresCDCStreamTests {
             let slots = try await pg.query("SELECT count(*)::text FROM pg_replication_slots WHERE slot_name = $1", parameters: [slot])
             #expect(slots.first?.first == "1")
             let writer = try await PostgresConnection.connect(url: url)
-            let stop = Flag()
-            let workload = Task {
-                var i = 0
-                while !stop.isSet {
-                    try await workloadStep(writer, i / 2, table: i % 2 == 0 ? "src" : "src2")
-                    i += 1
-                    try await Task.sleep(for: .milliseconds(5))
-                }
-                return i
-            }
+            let (workload, stop) = startWorkload(writer, tables: ["src", "src2"])
             worker = try await killAndRestart(worker, path: path, rounds: 4, log: "m", pg)
             try await Task.sleep(for: .seconds(1))
             stop.set()
@@ -86,6 +77,27 @@ extension PostgresCDCStreamTests {
         }
     }
 
+    /// Runs the stream at `path` until it kills itself right after publishing its snapshot (before
+    /// the state), checks that no state was written, then changes `src`: 30 of its 300 rows deleted,
+    /// 30 renamed, one added (271 rows).
+    func killAfterTheSnapshotIsPublishedThenChange(_ pg: PostgresConnection, path: String, published: () async throws -> Bool)
+        async throws
+    {
+        let doomed = try StreamProcess(
+            ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/snapfault.log",
+            environment: ["DPONE_FAULT": FaultPoint.afterFinalizeBeforeState.rawValue, "DPONE_FAULT_AFTER": "0"])
+        try await doomed.awaitFaultKill()
+        #expect(doomed.process.terminationReason == .uncaughtSignal, "\(doomed.output)")
+        #expect(try stateLSN() == nil, "the snapshot's state was never written")
+        #expect(try await published(), "the snapshot was published")
+        try await pg.execute(
+            """
+            DELETE FROM \(s).src WHERE id % 10 = 0;
+            UPDATE \(s).src SET name = 'changed' WHERE id % 10 = 1;
+            INSERT INTO \(s).src VALUES (5000, 'new', 1, NULL);
+            """)
+    }
+
     /// Killed after the snapshot was published but before its state was written: the restart takes
     /// a new slot and snapshot, and the target converges to it, rows deleted in between included
     /// (the snapshot checkpoint deletes target rows it lacks).
@@ -94,19 +106,7 @@ extension PostgresCDCStreamTests {
         try await withDatabase { pg in
             try await setUp(pg)
             let path = try manifest()
-            let doomed = try StreamProcess(
-                ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/snapfault.log",
-                environment: ["DPONE_FAULT": FaultPoint.afterFinalizeBeforeState.rawValue, "DPONE_FAULT_AFTER": "0"])
-            try await doomed.awaitFaultKill()
-            #expect(doomed.process.terminationReason == .uncaughtSignal, "\(doomed.output)")
-            #expect(try stateLSN() == nil, "the snapshot's state was never written")
-            #expect(try await digest(pg, "dst") == digest(pg, "src"), "the snapshot was published")
-            try await pg.execute(
-                """
-                DELETE FROM \(s).src WHERE id % 10 = 0;
-                UPDATE \(s).src SET name = 'changed' WHERE id % 10 = 1;
-                INSERT INTO \(s).src VALUES (5000, 'new', 1, NULL);
-                """)
+            try await killAfterTheSnapshotIsPublishedThenChange(pg, path: path) { try await digest(pg, "dst") == digest(pg, "src") }
             let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/snaprestart.log")
             #expect(try await converge(pg), "after the second snapshot: \(worker.output)")
             let count = try await pg.query("SELECT count(*)::text FROM \(s).dst")

@@ -28,7 +28,8 @@ struct PostgresCDCStreamTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
 
-    func manifest() throws -> String {
+    /// The stream's manifest: `src` into `sink` (default: `dst` in the same schema, cdc_apply).
+    func manifest(sink: String? = nil) throws -> String {
         let path = "\(dir)/cdc.yml"
         try """
             name: pgcdc
@@ -37,7 +38,7 @@ struct PostgresCDCStreamTests {
               connection: {url: "\(url)"}
               table: {schema: \(schema), name: src}
               options: {cdc: {slot: \(slot), publication: \(publication)}}
-            sink: {type: postgres, connection: {url: "\(url)"}, table: {schema: \(schema), name: dst}, strategy: {mode: cdc_apply, unique_key: id}}
+            sink: \(sink ?? "{type: postgres, connection: {url: \"\(url)\"}, table: {schema: \(schema), name: dst}, strategy: {mode: cdc_apply, unique_key: id}}")
             state: {dir: \(dir)/state}
             """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -132,13 +133,14 @@ struct PostgresCDCStreamTests {
         await pg.close()
     }
 
-    /// Runs `workloadStep` on `writer` until the flag is set; the task returns the number of steps.
-    func startWorkload(_ writer: PostgresConnection) -> (task: Task<Int, any Error>, stop: Flag) {
+    /// Runs `workloadStep` on `writer` until the flag is set, round-robin over `tables`; the task
+    /// returns the number of steps.
+    func startWorkload(_ writer: PostgresConnection, tables: [String] = ["src"]) -> (task: Task<Int, any Error>, stop: Flag) {
         let stop = Flag()
         let task = Task {
             var i = 0
             while !stop.isSet {
-                try await workloadStep(writer, i)
+                try await workloadStep(writer, i / tables.count, table: tables[i % tables.count])
                 i += 1
                 try await Task.sleep(for: .milliseconds(5))
             }

@@ -20,6 +20,11 @@ extension PostgresCDCStreamTests {
         return rows.sorted { (Int($0.first.flatMap { $0 } ?? "") ?? 0) < (Int($1.first.flatMap { $0 } ?? "") ?? 0) }
     }
 
+    /// The cdc_apply ClickHouse sink section for `dst` in `database`.
+    func clickHouseSink(_ server: ClickHouseTestServer, _ database: String) -> String {
+        "{type: clickhouse, connection: {url: \"\(server.url)\"}, table: {schema: \(database), name: dst}, strategy: {mode: cdc_apply, unique_key: id}}"
+    }
+
     func convergeClickHouse(_ pg: PostgresConnection, _ ch: ClickHouseClient, _ database: String, seconds: Double = 90) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -42,17 +47,7 @@ extension PostgresCDCStreamTests {
         let ch = try ClickHouseClient(url: server.url)
         try await withDatabase { pg in
             try await setUp(pg)
-            let path = "\(dir)/toclickhouse.yml"
-            try """
-                name: pgcdc
-                source:
-                  type: postgres
-                  connection: {url: "\(url)"}
-                  table: {schema: \(schema), name: src}
-                  options: {cdc: {slot: \(slot), publication: \(publication)}}
-                sink: {type: clickhouse, connection: {url: "\(server.url)"}, table: {schema: \(database), name: dst}, strategy: {mode: cdc_apply, unique_key: id}}
-                state: {dir: \(dir)/state}
-                """.write(toFile: path, atomically: true, encoding: .utf8)
+            let path = try manifest(sink: clickHouseSink(server, database))
             let writer = try await PostgresConnection.connect(url: url)
             let (workload, stop) = startWorkload(writer)
             let doomed = try StreamProcess(
@@ -94,30 +89,10 @@ extension PostgresCDCStreamTests {
         let ch = try ClickHouseClient(url: server.url)
         try await withDatabase { pg in
             try await setUp(pg)
-            let path = "\(dir)/snap-ch.yml"
-            try """
-                name: pgcdc
-                source:
-                  type: postgres
-                  connection: {url: "\(url)"}
-                  table: {schema: \(schema), name: src}
-                  options: {cdc: {slot: \(slot), publication: \(publication)}}
-                sink: {type: clickhouse, connection: {url: "\(server.url)"}, table: {schema: \(database), name: dst}, strategy: {mode: cdc_apply, unique_key: id}}
-                state: {dir: \(dir)/state}
-                """.write(toFile: path, atomically: true, encoding: .utf8)
-            let doomed = try StreamProcess(
-                ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/snap-ch-fault.log",
-                environment: ["DPONE_FAULT": FaultPoint.afterFinalizeBeforeState.rawValue, "DPONE_FAULT_AFTER": "0"])
-            try await doomed.awaitFaultKill()
-            #expect(doomed.process.terminationReason == .uncaughtSignal, "\(doomed.output)")
-            #expect(try stateLSN() == nil, "the snapshot's state was never written")
-            #expect(try await clickHouseRows(ch, database) == sourceRows(pg), "the snapshot was published")
-            try await pg.execute(
-                """
-                DELETE FROM \(s).src WHERE id % 10 = 0;
-                UPDATE \(s).src SET name = 'changed' WHERE id % 10 = 1;
-                INSERT INTO \(s).src VALUES (5000, 'new', 1, NULL);
-                """)
+            let path = try manifest(sink: clickHouseSink(server, database))
+            try await killAfterTheSnapshotIsPublishedThenChange(pg, path: path) {
+                try await clickHouseRows(ch, database) == sourceRows(pg)
+            }
             let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/snap-ch-restart.log")
             #expect(try await convergeClickHouse(pg, ch, database, seconds: 60), "after the second snapshot: \(worker.output)")
             #expect(try await clickHouseRows(ch, database).count == 271)

@@ -109,7 +109,12 @@ public actor CheckpointCoordinator {
         let token = nextWaiterToken
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-                durableWaiters.append((id, token, c))
+                // Cancelled before the wait began: the handler's hop may already have run.
+                if Task.isCancelled {
+                    c.resume(throwing: CancellationError())
+                } else {
+                    durableWaiters.append((id, token, c))
+                }
             }
         } onCancel: {
             Task { await self.cancelWaiter(token) }
