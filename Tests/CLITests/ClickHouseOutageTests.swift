@@ -92,7 +92,7 @@ struct ClickHouseOutagePipelineTests {
         await admin.close()
         #expect(run.process.isRunning, "run 2 is still reading its input: \(run.output)")
         try await Task.sleep(for: .milliseconds(300))
-        try server.crash()
+        try await server.crash()
         killed.signal()
         let stopped = Date()
         while run.process.isRunning, Date().timeIntervalSince(stopped) < 150 { try await Task.sleep(for: .milliseconds(100)) }

@@ -1,3 +1,4 @@
+import Synchronization
 import Flow
 import Foundation
 import Testing
@@ -76,6 +77,49 @@ import Testing
         let own = try await thread.run { pthread_self() }
         let underPreference = await withTaskExecutorPreference(thread) { callerThread() }
         #expect(pthread_equal(own, underPreference) != 0)
+    }
+
+    /// The idle job runs on the thread itself, repeatedly while nothing is submitted, never during a
+    /// submitted job, and no more once cleared.
+    @Test func theIdleJobRunsOnTheThreadBetweenJobsUntilCleared() async throws {
+        let thread = DedicatedThread(name: "dpone-test-idle")
+        defer { thread.stop() }
+        let own = try await thread.run { pthread_self() }
+        let runs = Atomic<Int>(0)
+        let inJob = Atomic<Bool>(false)
+        let overlapped = Atomic<Bool>(false)
+        let offThread = Atomic<Bool>(false)
+        thread.setIdleJob(every: .milliseconds(20)) {
+            if inJob.load(ordering: .relaxed) { overlapped.store(true, ordering: .relaxed) }
+            if pthread_equal(pthread_self(), own) == 0 { offThread.store(true, ordering: .relaxed) }
+            runs.add(1, ordering: .relaxed)
+        }
+        // While idle it keeps running (the deadline is generous: the suite shares 2 cores).
+        let deadline = ContinuousClock.now + .seconds(20)
+        while runs.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let idleRuns = runs.load(ordering: .relaxed)
+        #expect(idleRuns >= 3)
+
+        // A job longer than the interval: the idle job waits for it.
+        try await thread.run {
+            inJob.store(true, ordering: .relaxed)
+            Thread.sleep(forTimeInterval: 0.1)
+            inJob.store(false, ordering: .relaxed)
+        }
+        let ranDuringAJob = overlapped.load(ordering: .relaxed)
+        let ranElsewhere = offThread.load(ordering: .relaxed)
+        #expect(!ranDuringAJob)
+        #expect(!ranElsewhere)
+
+        // Cleared: a job queued after the clearing runs once it took effect; no run follows.
+        thread.setIdleJob(every: .zero, nil)
+        try await thread.run {}
+        let cleared = runs.load(ordering: .relaxed)
+        try await Task.sleep(for: .milliseconds(200))
+        let later = runs.load(ordering: .relaxed)
+        #expect(later == cleared)
     }
 
     @Test func aDetachedJobSeesCancellation() async throws {

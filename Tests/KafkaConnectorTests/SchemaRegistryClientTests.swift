@@ -185,7 +185,7 @@ struct SchemaRegistryClientTests {
 
     @Test func basicAuthFailureNeverShowsThePassword() async throws {
         try SchemaRegistryTestServer.require()
-        let registry = try SchemaRegistryTestServer.Private(user: "dpone:open-sesame")
+        let registry = try await SchemaRegistryTestServer.Private.start(user: "dpone:open-sesame")
         defer { registry.stop() }
         let authority = registry.url.replacing("http://", with: "")
 
@@ -218,7 +218,7 @@ struct SchemaRegistryClientTests {
 
     @Test func unreachableRegistryIsRetriedThenReported() async throws {
         try SchemaRegistryTestServer.require()
-        let registry = try SchemaRegistryTestServer.Private()
+        let registry = try await SchemaRegistryTestServer.Private.start()
         let url = registry.url
         registry.stop()  // a port nobody listens on now
         let client = try SchemaRegistryClient(
@@ -237,7 +237,7 @@ struct SchemaRegistryClientTests {
         let live = try Self.client()
         let subject = SchemaRegistryTestServer.uniqueName("failover")
         let id = try await live.register(subject: subject, schema: Self.order)
-        let dead = try SchemaRegistryTestServer.Private()
+        let dead = try await SchemaRegistryTestServer.Private.start()
         let deadURL = dead.url
         dead.stop()
         let client = try SchemaRegistryClient(url: "\(deadURL),\(SchemaRegistryTestServer.url)", timeoutSeconds: 5)

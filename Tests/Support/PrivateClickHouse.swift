@@ -79,13 +79,13 @@ public final class PrivateClickHouse: Sendable {
 
     /// SIGKILL to the server (a crash: no graceful shutdown that lets running queries finish); the
     /// next `run("start")` removes the stale pid file.
-    public func crash() throws {
+    public func crash() async throws {
         let pidFile = servicesDir.appendingPathComponent("clickhouse/run/clickhouse-server.pid").path
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
             let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
         else { throw DponeError(.internal, "no pid in \(pidFile)") }
         guard kill(pid, SIGKILL) == 0 else { throw DponeError(.internal, "kill -9 \(pid) failed") }
-        for _ in 0..<500 where kill(pid, 0) == 0 { usleep(20_000) }
+        for _ in 0..<500 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
     }
 
     public func stopQuietly() {

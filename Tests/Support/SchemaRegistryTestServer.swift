@@ -58,8 +58,14 @@ public enum SchemaRegistryTestServer {
         public let url: String
         private let process: Process
 
-        public init(user: String? = nil) throws {
-            let port = try Self.freePort()
+        private init(url: String, process: Process) {
+            self.url = url
+            self.process = process
+        }
+
+        /// Starts the fake and waits (off the cooperative pool) until it accepts connections.
+        public static func start(user: String? = nil) async throws -> Private {
+            let port = try freePort()
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             var arguments = [
@@ -71,16 +77,16 @@ public enum SchemaRegistryTestServer {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            self.process = process
-            self.url = "http://127.0.0.1:\(port)"
+            let registry = Private(url: "http://127.0.0.1:\(port)", process: process)
             let deadline = Date().addingTimeInterval(10)
             while !IntegrationGate.canConnect(host: "127.0.0.1", port: port) {
                 guard process.isRunning, Date() < deadline else {
                     kill(process.processIdentifier, SIGKILL)
                     throw ServiceUnreachable(description: "the private fake schema registry did not start on port \(port)")
                 }
-                Thread.sleep(forTimeInterval: 0.05)
+                try await Task.sleep(for: .milliseconds(50))
             }
+            return registry
         }
 
         /// Kills the fake (SIGKILL: it keeps nothing, and a SIGTERM could stay blocked in a child of a

@@ -11,6 +11,12 @@ public final class DedicatedThread: TaskExecutor, Sendable {
     private struct Queue: ~Copyable {
         var jobs: [@Sendable () -> Void] = []
         var stopped = false
+        var idle: IdleJob?
+    }
+
+    private struct IdleJob {
+        var interval: Duration
+        var job: @Sendable () -> Void
     }
 
     private let queue = Mutex(Queue())
@@ -25,13 +31,40 @@ public final class DedicatedThread: TaskExecutor, Sendable {
     }
 
     private func loop() {
+        var lastIdle = ContinuousClock.now
         while true {
-            wakeup.wait()
+            let idle = queue.withLock { $0.idle }
+            if let idle {
+                // A timeout consumes no signal, so every queued job still has its own wake-up.
+                _ = wakeup.wait(timeout: .now() + Self.dispatchInterval(idle.interval - (ContinuousClock.now - lastIdle)))
+                if ContinuousClock.now - lastIdle >= idle.interval {
+                    idle.job()
+                    lastIdle = .now
+                }
+            } else {
+                wakeup.wait()
+            }
             let next: (@Sendable () -> Void)? = queue.withLock { q in
                 q.jobs.isEmpty ? nil : q.jobs.removeFirst()
             }
             if let next { next() } else if queue.withLock({ $0.stopped }) { return }
         }
+    }
+
+    private static func dispatchInterval(_ duration: Duration) -> DispatchTimeInterval {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0, attoseconds >= 0 else { return .nanoseconds(0) }
+        return .nanoseconds(Int(min(seconds, 86_400)) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+    }
+
+    /// Runs `job` on this thread between submitted jobs whenever `interval` passed since it last ran
+    /// (at most that late while the thread is idle; after the current job while it is busy), until
+    /// replaced or cleared with `nil`. It needs no cooperative thread: periodic protocol duties
+    /// (a replication connection's status updates) keep their schedule while the pool is saturated.
+    /// `job` must be short and must not capture an owner of this thread strongly.
+    public func setIdleJob(every interval: Duration, _ job: (@Sendable () -> Void)?) {
+        queue.withLock { q in q.idle = job.map { IdleJob(interval: interval, job: $0) } }
+        wakeup.signal()  // re-arm the wait with the new interval; the empty wake-up is harmless
     }
 
     /// Queues `job`; it runs after every job submitted before it.

@@ -22,6 +22,9 @@ import Glibc
 ///   `confirm(flushed:)` / `sendStatusUpdate(flushed:)` (the highest such value), in periodic status
 ///   updates, in answers to keepalives that request one, and on demand. Confirm a transaction with
 ///   its commit's `endLSN` once its changes are durable at the destination.
+/// - While streaming, the connection thread sends the periodic status update itself between calls
+///   (`DedicatedThread.setIdleJob`), so a caller that does not receive for a while (a source blocked
+///   behind a slow sink) keeps its connection past `wal_sender_timeout`.
 public final class ReplicationStream: Sendable {
     let handle: PostgresConnectionHandle
     /// Streaming state; touched on the connection thread only.
@@ -30,10 +33,6 @@ public final class ReplicationStream: Sendable {
     private let durable = Mutex(LSN.invalid)
     private let stopRequested = Atomic<Bool>(false)
     private let closed = Mutex(false)
-    /// While streaming: sends the periodic status update when no `receive` did (the caller may not
-    /// receive for a while, e.g. a source blocked on a full channel behind a slow sink), so the
-    /// server's `wal_sender_timeout` never ends the connection under backpressure.
-    private let heartbeat = Mutex<Task<Void, Never>?>(nil)
 
     /// The connection string with its password replaced by `***`.
     public var redactedURL: String { handle.target.redacted }
@@ -286,27 +285,18 @@ public final class ReplicationStream: Sendable {
             state.lastReceived = lsn
         }
         stopRequested.store(false, ordering: .relaxed)
-        let interval = statusInterval
-        let task = Task.detached { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                guard let self, !Task.isCancelled else { return }
-                try? await self.sendStatusIfDueBetweenReceives()
-            }
-        }
-        heartbeat.withLock { previous in
-            previous?.cancel()
-            previous = task
+        // The heartbeat runs on the connection thread itself, between jobs: no cooperative thread is
+        // needed, so a saturated pool cannot let wal_sender_timeout end the connection.
+        handle.thread.setIdleJob(every: statusInterval) { [weak self] in
+            self?.sendStatusIfDueBetweenReceives()
         }
     }
 
-    /// The heartbeat's step, on the connection thread between receives.
-    private func sendStatusIfDueBetweenReceives() async throws {
-        let state = self.state
-        try await run { conn in
-            guard state.streaming else { return }
-            try self.sendStatusIfDue(conn)
-        }
+    /// The heartbeat's step, on the connection thread between receives. A failure is left for the
+    /// next `receive` to report.
+    private func sendStatusIfDueBetweenReceives() {
+        guard !closed.withLock({ $0 }), state.streaming, let conn = try? handle.open() else { return }
+        try? sendStatusIfDue(conn)
     }
 
     /// One decoded `pgoutput` message with the positions of its XLogData frame.
@@ -392,11 +382,8 @@ public final class ReplicationStream: Sendable {
             return !wasClosed
         }
         guard first else { return }
-        heartbeat.withLock { task in
-            task?.cancel()
-            task = nil
-        }
         let handle = self.handle
+        handle.thread.setIdleJob(every: .zero, nil)
         try? await handle.thread.run { handle.finish() }
         handle.thread.stop()
     }
