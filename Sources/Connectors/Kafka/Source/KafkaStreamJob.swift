@@ -32,8 +32,10 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
     private var intake: KafkaMessageIntake
 
     private var owned = Set<Int32>()
-    /// The durable positions committed to the group so far (consumer thread).
+    /// The durable positions committed to the group so far (consumer thread), and the partitions
+    /// that commit covered.
     private var committedDurable: CheckpointID?
+    private var committedPartitions = Set<Int32>()
     /// When a background commit last failed: retried at most once a second (each try may wait 2 s
     /// for a coordinator busy with a rebalance, and the loop must keep polling meanwhile).
     private var lastCommitFailure = Date.distantPast
@@ -65,22 +67,76 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         durableChanged.signal()
     }
 
-    /// Commits the newest durable positions of owned partitions (consumer thread).
-    private func commitDurable(sync: Bool, force: Bool = false) throws {
-        guard let (id, value) = durable.withLock({ $0 }), force || committedDurable.map({ $0 < id }) ?? true else { return }
-        guard let stored = try KafkaPositions(value, topic: options.topic) else { return }
+    /// Commits the newest durable positions of owned partitions (consumer thread). Skipped when
+    /// that checkpoint was committed already for every owned partition. Returns whether the owned
+    /// partitions' durable offsets are committed now.
+    @discardableResult
+    private func commitDurable(sync: Bool) throws -> Bool {
+        guard let (id, value) = durable.withLock({ $0 }) else { return true }
+        if committedDurable == id, committedPartitions.isSuperset(of: owned) { return true }
+        guard let stored = try KafkaPositions(value, topic: options.topic) else { return true }
         let offsets = stored.partitionOffsets.filter { owned.contains($0.partition) }
-        guard let consumer else { return }
-        if !sync, Date().timeIntervalSince(lastCommitFailure) < 1 { return }
+        guard let consumer else { return false }
+        if !sync, Date().timeIntervalSince(lastCommitFailure) < 1 { return false }
         let (ok, error) = consumer.commit(offsets, timeoutMs: sync ? 10_000 : 2_000)
         guard ok else {
             lastCommitFailure = Date()
             // Retried with the next durable checkpoint (or on revocation); until then the next
             // owner of a partition would re-read since the previous commit: never a loss.
             logger.warning("offset commit failed", metadata: ["error": "\(error ?? "")"])
-            return
+            return false
         }
+        if committedDurable != id { committedPartitions = [] }
         committedDurable = id
+        committedPartitions.formUnion(owned)
+        return true
+    }
+
+    /// The stop's final commit, bounded by `seconds`. A commit sent while the group rebalances
+    /// (another member joining or leaving at the same moment) is refused (`REBALANCE_IN_PROGRESS`,
+    /// a stale generation) until this member has rejoined, which happens inside poll: so poll
+    /// (serving the rebalance; messages fetched now are dropped, they lie beyond the durable
+    /// offsets) and try again. If the group declared the assignment lost meanwhile and hands the
+    /// partitions back, their durable offsets are committed then, unless the group's committed
+    /// offset is already at or past them (another member moved on: never rewind). Giving up loses
+    /// nothing: the next owner re-reads since the last commit.
+    private func commitDurableWhileRejoining(seconds: Double) throws {
+        guard let consumer, let (_, value) = durable.withLock({ $0 }),
+            let stored = try KafkaPositions(value, topic: options.topic)
+        else { return }
+        let deadline = Date().addingTimeInterval(seconds)
+        var pending = Set(stored.partitionOffsets.map(\.partition)).intersection(owned)
+        while !pending.isEmpty {
+            let ownedNow = pending.intersection(owned)
+            if !ownedNow.isEmpty {
+                var offsets = stored.partitionOffsets.filter { ownedNow.contains($0.partition) }
+                if let current = try? consumer.committed(offsets, timeoutMs: 2_000) {
+                    let group = Dictionary(current.map { ($0.partition, $0.offset) }, uniquingKeysWith: max)
+                    offsets.removeAll { mine in group[mine.partition].map { $0 >= 0 && $0 >= mine.offset } ?? false }
+                    pending.subtract(ownedNow.subtracting(offsets.map(\.partition)))
+                }
+                let (ok, error) = consumer.commit(offsets, timeoutMs: 5_000)
+                if ok {
+                    pending.subtract(offsets.map(\.partition))
+                    continue
+                }
+                if Date() >= deadline {
+                    logger.warning("offset commit failed", metadata: ["error": "\(error ?? "")"])
+                }
+            }
+            guard Date() < deadline else {
+                if !pending.isEmpty {
+                    logger.warning(
+                        "stopping with uncommitted durable offsets: their next owner re-reads them",
+                        metadata: ["partitions": "\(pending.sorted())"])
+                }
+                return
+            }
+            let until = Date().addingTimeInterval(0.3)
+            while Date() < until {
+                if let message = consumer.poll(timeoutMs: 100) { rd_kafka_message_destroy(message) }
+            }
+        }
     }
 
     func run() throws {
@@ -112,7 +168,7 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         // Bounded: a stop request must end the process within the supervisor's patience.
         if dirty { try checkpoint() }
         try awaitDurable(seconds: 20)
-        try commitDurable(sync: true)
+        try commitDurableWhileRejoining(seconds: 15)
         consumer.close()
         self.consumer = nil
     }
@@ -204,7 +260,7 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         do {
             if dirty { try checkpoint() }
             try awaitDurable(seconds: mode.stop.isStopped ? 20 : 120)
-            try commitDurable(sync: true, force: true)
+            try commitDurable(sync: true)
         } catch {
             // The checkpoint did not become durable (the run is failing): nothing is committed, so
             // the next owner re-reads from the last durable offsets.
