@@ -109,21 +109,35 @@ final class FakeHTTPServer: Sendable {
     }
 }
 
-/// A port nothing listens on (bound once, then released).
-func closedPort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
-    _ = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+/// A port on 127.0.0.1 where a connection is refused, held for as long as the value lives: the
+/// socket is bound but never listens. It is taken below the kernel's ephemeral range (32768 and
+/// up), where the "free" ports other tests' servers (a private ClickHouse) get from bind(0) lie,
+/// so neither can take the other's port in between.
+final class ClosedPort {
+    let port: Int
+    private let fd: Int32
+
+    init() {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var bound = 0
+        for candidate in 20_011...20_999 {
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = UInt16(candidate).bigEndian
+            inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+            let ok = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            if ok {
+                bound = candidate
+                break
+            }
+        }
+        port = bound
     }
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-    }
-    return Int(UInt16(bigEndian: addr.sin_port))
+
+    deinit { close(fd) }
 }
 
 @Suite("ClickHouse client: transport (fake server)")
@@ -165,7 +179,8 @@ struct ClientTransportTests {
     }
 
     @Test func serverDownIsAClearErrorNamingHostAndPort() async throws {
-        let port = closedPort()
+        let closed = ClosedPort()
+        let port = closed.port
         let client = try ClickHouseClient(Self.fastRetries("http://dpone:topsecret@127.0.0.1:\(port)/"))
         let error = try await #require(throws: ClickHouseError.self) { try await client.query("SELECT 1") }
         #expect(error.kind == .connection)
@@ -177,6 +192,7 @@ struct ClientTransportTests {
         let once = try await #require(throws: ClickHouseError.self) { try await client.execute("DROP TABLE x") }
         #expect(once.attempts == 1)
         await client.close()
+        withExtendedLifetime(closed) {}
     }
 
     @Test func readTimeoutFiresWhenTheServerGoesSilent() async throws {
