@@ -101,20 +101,28 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
     /// offset is already at or past them (another member moved on: never rewind). Giving up loses
     /// nothing: the next owner re-reads since the last commit.
     private func commitDurableWhileRejoining(seconds: Double) throws {
-        guard let consumer, let (_, value) = durable.withLock({ $0 }),
+        guard let consumer, let (id, value) = durable.withLock({ $0 }),
             let stored = try KafkaPositions(value, topic: options.topic)
         else { return }
+        // The revocation inside close must not commit these offsets again: for a partition the
+        // group is already past, that would rewind it.
+        defer {
+            committedDurable = id
+            committedPartitions = owned
+        }
         let deadline = Date().addingTimeInterval(seconds)
         var pending = Set(stored.partitionOffsets.map(\.partition)).intersection(owned)
         while !pending.isEmpty {
             let ownedNow = pending.intersection(owned)
-            if !ownedNow.isEmpty {
-                var offsets = stored.partitionOffsets.filter { ownedNow.contains($0.partition) }
-                if let current = try? consumer.committed(offsets, timeoutMs: 2_000) {
-                    let group = Dictionary(current.map { ($0.partition, $0.offset) }, uniquingKeysWith: max)
-                    offsets.removeAll { mine in group[mine.partition].map { $0 >= 0 && $0 >= mine.offset } ?? false }
-                    pending.subtract(ownedNow.subtracting(offsets.map(\.partition)))
+            // The group's committed offsets first (a failed lookup is retried like a refused commit).
+            if !ownedNow.isEmpty, let current = try? consumer.committed(
+                stored.partitionOffsets.filter { ownedNow.contains($0.partition) }, timeoutMs: 2_000)
+            {
+                let group = Dictionary(current.map { ($0.partition, $0.offset) }, uniquingKeysWith: max)
+                let offsets = stored.partitionOffsets.filter { mine in
+                    ownedNow.contains(mine.partition) && !(group[mine.partition].map { $0 >= 0 && $0 >= mine.offset } ?? false)
                 }
+                pending.subtract(ownedNow.subtracting(offsets.map(\.partition)))
                 let (ok, error) = consumer.commit(offsets, timeoutMs: 5_000)
                 if ok {
                     pending.subtract(offsets.map(\.partition))
