@@ -180,7 +180,10 @@ struct KafkaStreamTests {
         let topic = try KafkaTestServer.createTopic("rebalance", partitions: 6)
         let path = try manifest(topic: topic)
         let a = try StreamProcess(["stream", path, "--checkpoint-interval", "3s", "--worker", "a"], log: "\(dir)/ra.log")
-        try await Task.sleep(for: .seconds(3))
+        // a owns every partition before b exists (a loaded CI once started b inside a's first
+        // rebalance: then nothing moves away from a).
+        let assignedBy = Date().addingTimeInterval(30)
+        while !a.output.contains("partitions assigned"), Date() < assignedBy { try await Task.sleep(for: .milliseconds(100)) }
         try KafkaTestServer.produce(topic, Self.messages(1...300, version: 1))
         try await Task.sleep(for: .seconds(1))
         // a has read these and not yet published them when b joins; more keep arriving meanwhile.
