@@ -26,7 +26,12 @@ final class StreamProcess: @unchecked Sendable {
 
     var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
-    /// SIGTERM, then waits up to `seconds` for the exit status.
+    /// Waits up to `seconds` (without blocking a thread) until the process has logged `text`.
+    func awaitOutput(containing text: String, seconds: Double = 30) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !output.contains(text), Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+    }
+
     /// SIGTERM, then waits up to `seconds` for the exit status (without blocking a thread).
     func stop(within seconds: Double = 30) async -> Int32? {
         kill(process.processIdentifier, SIGTERM)
@@ -182,8 +187,7 @@ struct KafkaStreamTests {
         let a = try StreamProcess(["stream", path, "--checkpoint-interval", "3s", "--worker", "a"], log: "\(dir)/ra.log")
         // a owns every partition before b exists (a loaded CI once started b inside a's first
         // rebalance: then nothing moves away from a).
-        let assignedBy = Date().addingTimeInterval(30)
-        while !a.output.contains("partitions assigned"), Date() < assignedBy { try await Task.sleep(for: .milliseconds(100)) }
+        try await a.awaitOutput(containing: "partitions assigned")
         try KafkaTestServer.produce(topic, Self.messages(1...300, version: 1))
         try await Task.sleep(for: .seconds(1))
         // a has read these and not yet published them when b joins; more keep arriving meanwhile.
@@ -221,8 +225,7 @@ struct KafkaStreamTests {
         let topic = try KafkaTestServer.createTopic("early", partitions: 2)
         let path = try manifest(topic: topic)
         let a = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms", "--worker", "a"], log: "\(dir)/early-a.log")
-        let deadline = Date().addingTimeInterval(30)
-        while !a.output.contains("partitions assigned"), Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        try await a.awaitOutput(containing: "partitions assigned")
         let b = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms", "--worker", "b"], log: "\(dir)/early-b.log")
         try await Task.sleep(for: .milliseconds(1500))
         #expect(!b.output.contains("partitions assigned"), "stopped inside the (mock's 3 s) rebalance")
