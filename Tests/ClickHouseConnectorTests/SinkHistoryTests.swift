@@ -37,14 +37,17 @@ struct SinkHistoryTests {
         return builder.finish()
     }
 
-    /// Opens, stages `rows` with their hash, finalizes `checkpoint`, closes.
+    /// Opens, stages `rows` with their hash, finalizes `checkpoint` (a complete copy of the source
+    /// unless `complete` is false), closes.
     @discardableResult
-    static func load(_ f: SinkFixture, _ rows: [Row], mode: ClickHouseLoadMode, checkpoint: UInt64) async throws -> SinkCommit {
+    static func load(
+        _ f: SinkFixture, _ rows: [Row], mode: ClickHouseLoadMode, checkpoint: UInt64, complete: Bool = true
+    ) async throws -> SinkCommit {
         let sink = f.sink(mode, key: ["id"])
         do {
             try await sink.open(schema: hashedSchema)
             try await sink.write(batch(rows))
-            let commit = try await sink.finalize(SinkFixture.context(checkpoint))
+            let commit = try await sink.finalize(SinkFixture.context(checkpoint, complete: complete))
             await sink.close()
             return commit
         } catch {
@@ -105,6 +108,38 @@ struct SinkHistoryTests {
             let unchanged = try await Self.load(f, [(1, "a", 100)], mode: mode, checkpoint: 4)
             #expect(unchanged.inserted == 0 && unchanged.updated == 0)
             #expect(try await f.stagingTables() == "0")
+        }
+    }
+
+    /// A partial checkpoint (an incremental read: only the rows that changed) applies its rows and
+    /// deletes, soft-deletes or expires nothing, whatever the delete policy; a soft-deleted key it
+    /// brings back is live again.
+    @Test(arguments: ClickHouseTestServer.all)
+    func aPartialCheckpointDetectsNoDeletes(_ server: ClickHouseTestServer) async throws {
+        let rows: [Row] = (1...6).map { (Int64($0), "r\($0)", $0 * 100) }
+        for mode in [ClickHouseLoadMode.snapshotDiff(deletePolicy: .hardDelete), .snapshotDiff(deletePolicy: .softDelete), .scd2(deletePolicy: .expire)] {
+            try await SinkFixture.with(server) { f in
+                #expect(try await Self.load(f, rows, mode: mode, checkpoint: 1) == SinkCommit(inserted: 6))
+                var complete = Array(rows.dropFirst())
+                complete[0].1 = "r2 changed"
+                // The complete checkpoint detects key 1 as deleted; the partial ones only apply.
+                #expect(try await Self.load(f, complete, mode: mode, checkpoint: 2) == SinkCommit(updated: 1, deleted: 1))
+                let partial = try await Self.load(
+                    f, [(1, "r1", 100), (3, "r3 changed", 300), (7, "r7", 700)], mode: mode, checkpoint: 3, complete: false)
+                // Key 1 comes back: a new row (hard_delete), a revived one (soft_delete), a new version (scd2).
+                let revived = mode == .snapshotDiff(deletePolicy: .softDelete)
+                #expect(partial == SinkCommit(inserted: revived ? 1 : 2, updated: revived ? 2 : 1, deleted: 0), "\(mode)")
+                let live: String
+                switch mode {
+                case .snapshotDiff(.softDelete): live = "SELECT id, name FROM \(f.target.sql) WHERE isNull(__dpone__deleted_at) ORDER BY id"
+                case .scd2: live = "SELECT id, name FROM \(f.target.sql) WHERE __dpone__is_current = 1 ORDER BY id"
+                default: live = "SELECT id, name FROM \(f.target.sql) ORDER BY id"
+                }
+                let expected: [[String?]] = [
+                    ["1", "r1"], ["2", "r2 changed"], ["3", "r3 changed"], ["4", "r4"], ["5", "r5"], ["6", "r6"], ["7", "r7"],
+                ]
+                #expect(try await f.admin.queryNullableRows(live) == expected, "\(mode): no key the partial checkpoint lacked was removed")
+            }
         }
     }
 

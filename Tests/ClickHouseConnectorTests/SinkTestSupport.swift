@@ -56,8 +56,9 @@ struct SinkFixture {
         return builder.finish()
     }
 
-    static func context(_ id: UInt64, positions: StateValue = .object(["offset": .int(1)])) -> CheckpointContext {
-        CheckpointContext(id: CheckpointID(id), pipeline: "p", positions: positions, loadID: "l\(id)", runID: "r")
+    /// - Parameter complete: the staged rows are a complete copy of the source (a full read).
+    static func context(_ id: UInt64, positions: StateValue = .object(["offset": .int(1)]), complete: Bool = false) -> CheckpointContext {
+        CheckpointContext(id: CheckpointID(id), pipeline: "p", positions: positions, loadID: "l\(id)", runID: "r", isComplete: complete)
     }
 
     /// Opens a sink, writes `rows`, finalizes checkpoint `checkpoint` and closes it.

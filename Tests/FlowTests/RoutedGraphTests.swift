@@ -35,7 +35,7 @@ final class TwoRouteSource: SourceOperator {
             let positions = StateValue.object(["last_id": .int(next - 1)])
             let id =
                 snapshotFirst && checkpoints == 0
-                ? try await output.snapshotCheckpoint(positions: positions) : try await output.checkpoint(positions: positions)
+                ? try await output.completeCheckpoint(positions: positions) : try await output.checkpoint(positions: positions)
             checkpoints += 1
             log.record("barrier \(id)")
         }
@@ -81,7 +81,7 @@ final class GatedSink: SinkOperator, Sendable {
     func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit { SinkCommit() }
 
     func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
-        snapshots.withLock { $0[context.id.rawValue] = context.isSnapshot }
+        snapshots.withLock { $0[context.id.rawValue] = context.isComplete }
         log.record("finalize \(name) \(context.id)")
         return SinkCommit(inserted: rows.withLock { $0 })
     }

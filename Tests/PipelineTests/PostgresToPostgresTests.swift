@@ -117,15 +117,7 @@ struct PostgresToPostgresTests {
         #expect(first.extractedRows == 4)
         let c = try await connection()
         try await c.execute("UPDATE \(q).src SET t = 'changed' WHERE id = 2; INSERT INTO \(q).src (id, t) VALUES (5, 'new')")
-        // An xmin window ends at the oldest transaction running anywhere on the server, and other
-        // tests' transactions can hold it back: wait until it has passed our writes (otherwise the
-        // rows would simply come one run later).
-        let marker = try await c.query("SELECT txid_current()::text")[0][0]!
-        for _ in 0..<300 {
-            let horizon = try await c.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")[0][0]!
-            if UInt64(horizon)! > UInt64(marker)! { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await PostgresTestServer.awaitXminHorizon(after: c)
         await c.close()
         let second = await BatchPipeline.run(document: doc, options: BatchOptions())
         #expect(second.status == .succeeded, "\(second.error ?? "")")

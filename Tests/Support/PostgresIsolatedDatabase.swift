@@ -40,3 +40,17 @@ extension PostgresTestServer {
         return url(database: database)
     }
 }
+
+extension PostgresTestServer {
+    /// Waits (up to 30 s) until the server's oldest running transaction began after every write `c`
+    /// committed so far. An xmin window ends at that horizon, and other tests' transactions can hold
+    /// it back: without the wait those rows would simply come one run later.
+    public static func awaitXminHorizon(after c: PostgresConnection) async throws {
+        let marker = try await c.query("SELECT txid_current()::text")[0][0]!
+        for _ in 0..<300 {
+            let horizon = try await c.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")[0][0]!
+            if UInt64(horizon)! > UInt64(marker)! { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}

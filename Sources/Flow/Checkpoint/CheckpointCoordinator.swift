@@ -19,7 +19,7 @@ public actor CheckpointCoordinator {
     private var durableWaiters: [(id: CheckpointID, token: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
     private var nextWaiterToken: UInt64 = 0
     /// Pending checkpoints that carry a complete copy of the source.
-    private var snapshots: Set<CheckpointID> = []
+    private var completes: Set<CheckpointID> = []
 
     public init(
         pipeline: String, sinks: [String], store: any StateStore, resumingAfter durable: CheckpointID,
@@ -39,13 +39,13 @@ public actor CheckpointCoordinator {
     public var lastDurable: CheckpointID { machine.lastDurable }
     public var lastAcknowledged: CheckpointID { machine.lastAcknowledged }
 
-    /// - Parameter snapshot: the checkpoint's batches are a complete copy of the source
-    ///   (`CheckpointContext.isSnapshot`).
-    public func injectBarrier(positions: StateValue, snapshot: Bool = false) throws -> CheckpointID {
+    /// - Parameter complete: the checkpoint's batches are a complete copy of the source
+    ///   (`CheckpointContext.isComplete`).
+    public func injectBarrier(positions: StateValue, complete: Bool = false) throws -> CheckpointID {
         do {
             let id = try machine.injectBarrier(positions: positions)
             injectedAt[id] = DispatchTime.now().uptimeNanoseconds
-            if snapshot { snapshots.insert(id) }
+            if complete { completes.insert(id) }
             return id
         } catch {
             throw DponeError(.checkpoint, "cannot start a checkpoint after a failure", context: ["pipeline": pipeline])
@@ -84,7 +84,7 @@ public actor CheckpointCoordinator {
                     throw error
                 }
                 committed.append(state)
-                snapshots = snapshots.filter { $0 > checkpoint }
+                completes = completes.filter { $0 > checkpoint }
                 recordDurable(checkpoint)
                 action = try step { try $0.stateDurable(checkpoint) }
                 resumeWaiters()
@@ -162,7 +162,7 @@ public actor CheckpointCoordinator {
             throw DponeError(.checkpoint, "checkpoint \(id) is not pending", context: ["pipeline": pipeline])
         }
         return CheckpointContext(
-            id: id, pipeline: pipeline, positions: positions, loadID: loadID, runID: runID, isSnapshot: snapshots.contains(id))
+            id: id, pipeline: pipeline, positions: positions, loadID: loadID, runID: runID, isComplete: completes.contains(id))
     }
 
     /// A sink failed to finalize: no further state is written in this run.

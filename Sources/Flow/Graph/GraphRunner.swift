@@ -230,25 +230,33 @@ struct SourceChannelOutput: SourceOutput {
     }
 
     func checkpoint(positions: StateValue) async throws -> CheckpointID {
-        try await checkpoint(positions: positions, snapshot: false)
+        try await inject(positions: positions, complete: false)
     }
 
-    func snapshotCheckpoint(positions: StateValue) async throws -> CheckpointID {
-        try await checkpoint(positions: positions, snapshot: true)
+    func completeCheckpoint(positions: StateValue) async throws -> CheckpointID {
+        try await inject(positions: positions, complete: true)
     }
 
-    private func checkpoint(positions: StateValue, snapshot: Bool) async throws -> CheckpointID {
-        let id = try await coordinator.injectBarrier(positions: positions, snapshot: snapshot)
+    private func inject(positions: StateValue, complete: Bool) async throws -> CheckpointID {
+        let id = try await coordinator.injectBarrier(positions: positions, complete: complete)
         for s in senders { try await s.send(.barrier(id)) }
         return id
     }
 
     func checkpointBlocking(positions: StateValue) throws -> CheckpointID {
+        try injectBlocking(positions: positions, complete: false)
+    }
+
+    func completeCheckpointBlocking(positions: StateValue) throws -> CheckpointID {
+        try injectBlocking(positions: positions, complete: true)
+    }
+
+    private func injectBlocking(positions: StateValue, complete: Bool) throws -> CheckpointID {
         let coordinator = self.coordinator
         let semaphore = DispatchSemaphore(value: 0)
         let box = ResultBox()
         Task {
-            box.set(await Result { try await coordinator.injectBarrier(positions: positions) })
+            box.set(await Result { try await coordinator.injectBarrier(positions: positions, complete: complete) })
             semaphore.signal()
         }
         semaphore.wait()

@@ -45,11 +45,15 @@ public protocol SourceOutput: Sendable {
     func send(_ batch: Batch, route: Int) async throws
     /// Blocking variant of `send(_:route:)` for dedicated threads.
     func sendBlocking(_ batch: Batch, route: Int) throws
-    /// A checkpoint whose batches are a complete copy of the source (an initial snapshot): sinks that
-    /// apply changes by key converge the target to it (`CheckpointContext.isSnapshot`). The default
-    /// sends an ordinary checkpoint.
+    /// A checkpoint whose batches since the previous one are a complete copy of the source (a full
+    /// read, a CDC source's initial snapshot): only such a checkpoint lets a sink treat a target row
+    /// missing from it as deleted (`CheckpointContext.isComplete`). The default sends an ordinary
+    /// (partial) checkpoint, which is the safe direction: a sink then deletes nothing.
     @discardableResult
-    func snapshotCheckpoint(positions: StateValue) async throws -> CheckpointID
+    func completeCheckpoint(positions: StateValue) async throws -> CheckpointID
+    /// Blocking variant of `completeCheckpoint(positions:)` for dedicated threads.
+    @discardableResult
+    func completeCheckpointBlocking(positions: StateValue) throws -> CheckpointID
 }
 
 extension SourceOutput {
@@ -64,8 +68,25 @@ extension SourceOutput {
     }
 
     @discardableResult
-    public func snapshotCheckpoint(positions: StateValue) async throws -> CheckpointID {
+    public func completeCheckpoint(positions: StateValue) async throws -> CheckpointID {
         try await checkpoint(positions: positions)
+    }
+
+    @discardableResult
+    public func completeCheckpointBlocking(positions: StateValue) throws -> CheckpointID {
+        try checkpointBlocking(positions: positions)
+    }
+
+    /// `completeCheckpoint(positions:)` when `complete`, else `checkpoint(positions:)`.
+    @discardableResult
+    public func checkpoint(positions: StateValue, complete: Bool) async throws -> CheckpointID {
+        complete ? try await completeCheckpoint(positions: positions) : try await checkpoint(positions: positions)
+    }
+
+    /// `completeCheckpointBlocking(positions:)` when `complete`, else `checkpointBlocking(positions:)`.
+    @discardableResult
+    public func checkpointBlocking(positions: StateValue, complete: Bool) throws -> CheckpointID {
+        complete ? try completeCheckpointBlocking(positions: positions) : try checkpointBlocking(positions: positions)
     }
 }
 
@@ -126,21 +147,23 @@ public struct CheckpointContext: Sendable, Equatable {
     public var positions: StateValue
     public var loadID: String
     public var runID: String
-    /// The checkpoint's batches are a complete copy of the source table (a CDC source's initial
-    /// snapshot): a sink that applies changes by key removes the target rows whose keys are not in
-    /// it, so a snapshot taken again (after a crash before its state was written) leaves no row the
-    /// source deleted in between.
-    public var isSnapshot: Bool
+    /// The checkpoint's batches are a complete copy of the source (a full read, a CDC source's
+    /// initial snapshot). Only then may a sink treat a target row missing from them as deleted:
+    /// `snapshot_diff` deletes, `scd2` expires, and `cdc_apply` removes keys a snapshot taken again
+    /// (after a crash before its state was written) no longer has. A sink MUST NOT detect deletes
+    /// on a partial checkpoint (an incremental read, a stream of changes): every row that did not
+    /// change would look deleted.
+    public var isComplete: Bool
 
     public init(
-        id: CheckpointID, pipeline: String, positions: StateValue, loadID: String, runID: String, isSnapshot: Bool = false
+        id: CheckpointID, pipeline: String, positions: StateValue, loadID: String, runID: String, isComplete: Bool = false
     ) {
         self.id = id
         self.pipeline = pipeline
         self.positions = positions
         self.loadID = loadID
         self.runID = runID
-        self.isSnapshot = isSnapshot
+        self.isComplete = isComplete
     }
 }
 

@@ -80,22 +80,26 @@ final class RecordingOutput: SourceOutput {
     func sendBlocking(_ batch: Batch, route: Int) throws { try output.sendBlocking(batch, route: route) }
 
     @discardableResult
-    func snapshotCheckpoint(positions: StateValue) async throws -> CheckpointID {
-        let id = try await output.snapshotCheckpoint(positions: positions)
-        last.withLock { $0 = id }
-        return id
+    func completeCheckpoint(positions: StateValue) async throws -> CheckpointID {
+        remember(try await output.completeCheckpoint(positions: positions))
+    }
+
+    @discardableResult
+    func completeCheckpointBlocking(positions: StateValue) throws -> CheckpointID {
+        remember(try output.completeCheckpointBlocking(positions: positions))
     }
 
     @discardableResult
     func checkpoint(positions: StateValue) async throws -> CheckpointID {
-        let id = try await output.checkpoint(positions: positions)
-        last.withLock { $0 = id }
-        return id
+        remember(try await output.checkpoint(positions: positions))
     }
 
     @discardableResult
     func checkpointBlocking(positions: StateValue) throws -> CheckpointID {
-        let id = try output.checkpointBlocking(positions: positions)
+        remember(try output.checkpointBlocking(positions: positions))
+    }
+
+    private func remember(_ id: CheckpointID) -> CheckpointID {
         last.withLock { $0 = id }
         return id
     }

@@ -37,6 +37,7 @@ struct ManifestDecoder {
                 hint: "use mode incremental_append (or incremental_merge) to load only new rows, or drop incremental_column")
             return nil
         }
+        if !partialReadFits(source: source, sink: sink, map: map) { return nil }
         let cdcTables = source.options.cdc?.tables ?? []
         if !cdcTables.isEmpty, !cdcTablesFit(cdcTables, sink: sink, state: state, map: map) { return nil }
         if sink.strategy.mode == .cdcApply, sink.type == .postgres, sink.strategy.uniqueKey.isEmpty, cdcTables.isEmpty,

@@ -182,7 +182,7 @@ public struct ClickHouseCDCApplySQL: Sendable {
         "SELECT countIf(NOT (\(pending))), max(\(lsn)) FROM \(staging.sql)"
     }
 
-    /// A snapshot checkpoint (`CheckpointContext.isSnapshot`, staging holds the whole source table):
+    /// A snapshot checkpoint (`CheckpointContext.isComplete`, staging holds the whole source table):
     /// the live target keys staging lacks get a tombstone at `version` (the snapshot's lsn, above
     /// every published version), so a snapshot taken again leaves no row the source deleted in
     /// between. Returns the statement and the query counting those keys.

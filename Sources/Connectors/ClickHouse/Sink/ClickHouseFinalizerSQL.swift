@@ -21,6 +21,10 @@ public struct ClickHousePublishPlan: Sendable {
     /// Deletes as lightweight `DELETE FROM t WHERE ...` (rows masked at once, every later statement
     /// skips them) instead of an `ALTER TABLE t DELETE WHERE ...` mutation (servers before 22.8).
     public var lightweightDelete: Bool = false
+    /// The staged rows are a complete copy of the source (`CheckpointContext.isComplete`). When
+    /// false, `snapshot_diff` and `scd2` apply what was staged but delete, soft-delete or expire no
+    /// key missing from it: on a partial checkpoint that key only did not change.
+    public var complete: Bool = true
 
     var t: String { target.sql }
     var s: String { staging.sql }
@@ -185,8 +189,11 @@ public struct ClickHousePublishPlan: Sendable {
         switch mode {
         case .snapshotDiff(.softDelete):
             changed = "(\(changed) OR \(keyTuple) IN (SELECT \(keyList) FROM \(t) WHERE isNotNull(\(deletedAt))))"
-            deleted = "(SELECT count() FROM \(t) WHERE isNull(\(deletedAt)) AND \(keyTuple) NOT IN (\(stagedKeys)))"
+            if complete {
+                deleted = "(SELECT count() FROM \(t) WHERE isNull(\(deletedAt)) AND \(keyTuple) NOT IN (\(stagedKeys)))"
+            }
         case .snapshotDiff(.hardDelete), .scd2(.expire):
+            guard complete else { break }
             deleted = "(SELECT count() FROM \(t)\(liveFilter)\(liveFilter.isEmpty ? " WHERE" : " AND") \(keyTuple) NOT IN (\(stagedKeys)))"
         default:
             break
@@ -204,23 +211,28 @@ public struct ClickHousePublishPlan: Sendable {
     /// - snapshot_diff ignore: DELETE of changed staged keys.
     /// - scd2 expire: UPDATE closing every current version whose (key, hash) is not staged (changed and missing).
     /// - scd2 ignore: UPDATE closing current versions of staged keys whose hash changed.
+    ///
+    /// A partial checkpoint (`complete` false) runs each policy's statements without the part for
+    /// missing keys: hard_delete and expire as ignore, soft_delete without its UPDATE.
     public func diffMutations(ts: String) -> [String] {
         let notStaged = "\(keyHashTuple) NOT IN (\(stagedKeyHashes))"
         let stagedKey = "\(keyTuple) IN (\(stagedKeys))"
         let close = "ALTER TABLE \(t) UPDATE \(validTo) = \(ts), \(isCurrent) = 0 WHERE \(isCurrent) = 1 AND"
         switch mode {
-        case .snapshotDiff(.hardDelete):
+        case .snapshotDiff(.hardDelete) where complete:
             return [delete(where: notStaged)]
         case .snapshotDiff(.softDelete):
+            let revive = delete(where: "\(stagedKey) AND (\(notStaged) OR isNotNull(\(deletedAt)))")
+            guard complete else { return [revive] }
             return [
-                delete(where: "\(stagedKey) AND (\(notStaged) OR isNotNull(\(deletedAt)))"),
+                revive,
                 "ALTER TABLE \(t) UPDATE \(deletedAt) = \(ts) WHERE isNull(\(deletedAt)) AND \(keyTuple) NOT IN (\(stagedKeys))",
             ]
-        case .snapshotDiff(.ignore):
+        case .snapshotDiff(.ignore), .snapshotDiff(.hardDelete):
             return [delete(where: "\(stagedKey) AND \(notStaged)")]
-        case .scd2(.expire):
+        case .scd2(.expire) where complete:
             return ["\(close) \(notStaged)"]
-        case .scd2(.ignore):
+        case .scd2(.ignore), .scd2(.expire):
             return ["\(close) \(stagedKey) AND \(notStaged)"]
         default:
             return []

@@ -29,7 +29,13 @@ extension ClickHouseSink {
                 return published
             }
             try await ledger.refuseNewer(than: context, on: client)
-            let plan = publishPlan()
+            var plan = publishPlan()
+            plan.complete = context.isComplete
+            if options.mode.detectsDeletes, !context.isComplete {
+                logger.notice(
+                    "checkpoint is not a complete copy of the source: target rows missing from it are not deleted",
+                    metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)"])
+            }
             try await runChecks(plan, context: context, on: client)
             let commit = try await publish(plan, checkpoint: context.id.rawValue, on: client)
             try await client.execute(try ledger.recordSQL(context, commit))
@@ -173,7 +179,7 @@ extension ClickHouseSink {
         // retires the target keys the snapshot lacks.
         var prune: (count: String, insert: String)?
         var pruneVersion: Int64 = 0
-        if context.isSnapshot {
+        if context.isComplete {
             let row = try await client.queryRows(sql.stagedAtOrBelowApplied()).first ?? []
             if row.first == "0" {
                 let stagedTop = row.count > 1 ? Int64(row[1]) ?? 0 : 0

@@ -49,6 +49,15 @@ public enum ClickHouseLoadMode: Sendable, Equatable {
     /// Whether the target is `ReplacingMergeTree(__dpone__version)`.
     public var isReplacing: Bool { self == .incrementalMerge(policy: .replacingMergeTree) || self == .cdcApply }
 
+    /// Whether the mode treats target keys missing from staging as deleted (`snapshot_diff` with
+    /// `hard_delete` or `soft_delete`, `scd2` with `expire`): sound only on a complete checkpoint.
+    public var detectsDeletes: Bool {
+        switch self {
+        case .snapshotDiff(.hardDelete), .snapshotDiff(.softDelete), .scd2(.expire): true
+        default: false
+        }
+    }
+
     /// Whether the mode matches rows by the unique key (staged keys must then be non-NULL and unique;
     /// cdc_apply stages several events per key, so only non-NULL).
     public var matchesByKey: Bool {

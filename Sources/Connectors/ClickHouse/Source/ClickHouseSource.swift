@@ -75,6 +75,8 @@ public final class ClickHouseSource: SourceOperator {
                 }
                 cursor = start
             }
+            // Without a cursor bound every row the custom predicate selects is read: a complete copy.
+            let complete = predicates.count == (options.customPredicate == nil ? 0 : 1)
             let sql = plan.selectSQL(qualifiedTable: options.qualifiedTable, final: options.final, predicates: predicates)
             let read = ClickHouseTableRead(
                 plan: plan, cursor: cursor, policy: options.typePolicy, batchRows: options.batchRows,
@@ -87,7 +89,7 @@ public final class ClickHouseSource: SourceOperator {
                 }
                 try await client.thread.run {
                     let positions = try read.finish()
-                    try output.checkpointBlocking(positions: positions)
+                    try output.checkpointBlocking(positions: positions, complete: complete)
                 }
             } onCancel: {
                 cancel.cancel()

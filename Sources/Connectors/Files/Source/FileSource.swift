@@ -135,6 +135,7 @@ struct FileReadJob: Sendable {
         try decoder.finish(into: &builder)
         try emit()
         let positions = cursor?.positions ?? .object(["file": .string(options.path), "rows": .int(Int64(rows))])
-        try output.checkpointBlocking(positions: positions)
+        // Without a stored cursor bound every record was read: a complete copy of the file.
+        try output.checkpointBlocking(positions: positions, complete: cursor?.lowerBound == nil)
     }
 }

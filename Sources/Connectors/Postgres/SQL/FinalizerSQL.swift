@@ -148,6 +148,7 @@ public enum FinalizerSQL {
                     counts: .inserted),
             ]
             let missing = "NOT EXISTS (SELECT 1 FROM \(s) AS s WHERE \(keyMatch(key)))"
+            guard plan.complete else { return steps }
             switch policy {
             case .hardDelete:
                 steps.append(FinalizerStep(counted("DELETE FROM \(t) AS t WHERE \(missing)"), counts: .deleted))
@@ -185,7 +186,7 @@ public enum FinalizerSQL {
                         "INSERT INTO \(t) (\(cols), \(from), \(to), \(current)) SELECT \(scols), \(ts), NULL, true FROM \(s) AS s WHERE NOT EXISTS (SELECT 1 FROM \(t) AS t WHERE \(keyMatch(key)) AND t.\(current))"
                     ), counts: .inserted),
             ]
-            if policy == .expire {
+            if policy == .expire, plan.complete {
                 steps.append(
                     FinalizerStep(
                         counted(
@@ -261,7 +262,7 @@ extension FinalizerSQL {
         return "WITH gone AS (DELETE FROM \(plan.staging.sql) WHERE \(q(TechnicalColumns.lsn)) <= \(lsn) RETURNING 1) SELECT count(*) FROM gone"
     }
 
-    /// cdc_apply of a snapshot checkpoint (`CheckpointContext.isSnapshot`: staging holds the whole
+    /// cdc_apply of a snapshot checkpoint (`CheckpointContext.isComplete`: staging holds the whole
     /// source table): deletes the target rows whose key staging lacks and whose lsn is below the
     /// snapshot's, returning how many. A snapshot taken again after a crash before its state was
     /// written so leaves no row the source deleted in between.

@@ -32,6 +32,16 @@ public struct LoadPlan: Sendable {
         /// not above the row's stored `__dpone__lsn` is ignored, so a replay is harmless. Columns an
         /// event lists in `__dpone__unchanged` (unchanged TOAST) keep their current value.
         case cdcApply
+
+        /// Whether the mode treats target keys missing from staging as deleted (`snapshot_diff`
+        /// with `hard_delete` or `soft_delete`, `scd2` with `expire`): only sound when the checkpoint
+        /// is a complete copy of the source (`LoadPlan.complete`).
+        public var detectsDeletes: Bool {
+            switch self {
+            case .snapshotDiff(.hardDelete), .snapshotDiff(.softDelete), .scd2(.expire): true
+            default: false
+            }
+        }
     }
 
     public var target: TableName
@@ -43,10 +53,14 @@ public struct LoadPlan: Sendable {
     /// The load's timestamp as a SQL literal (`'2026-11-25 12:00:00.000000+00'::timestamptz`):
     /// one instant for every row the load touches (soft deletes, SCD2 validity).
     public var loadTimestampSQL: String
+    /// The staged rows are a complete copy of the source (`CheckpointContext.isComplete`). When
+    /// false, `snapshot_diff` and `scd2` apply what was staged but delete or expire nothing: a key
+    /// missing from a partial checkpoint only did not change.
+    public var complete: Bool
 
     public init(
         target: TableName, staging: TableName, columns: [String], uniqueKey: [String], mode: Mode,
-        loadTimestampSQL: String
+        loadTimestampSQL: String, complete: Bool = true
     ) {
         self.target = target
         self.staging = staging
@@ -54,6 +68,7 @@ public struct LoadPlan: Sendable {
         self.uniqueKey = uniqueKey
         self.mode = mode
         self.loadTimestampSQL = loadTimestampSQL
+        self.complete = complete
     }
 
     /// Whether the mode matches rows by `uniqueKey` (and so needs staged keys to be non-NULL and unique).

@@ -301,10 +301,15 @@ public final class PostgresSink: SinkOperator {
         if encoder == nil { encoder = CopyBinaryEncoder(schema: staging.withLock { $0.schema } ?? Schema([])) }
         encoder!.finish(into: &buffer)
         guard let stagingTable = table, let w = writer else { throw DponeError(.internal, "no staging table") }
+        if options.mode.detectsDeletes, !context.isComplete {
+            logger.notice(
+                "checkpoint is not a complete copy of the source: target rows missing from it are not deleted",
+                metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)"])
+        }
         let plan = LoadPlan(
             target: options.target, staging: stagingTable,
             columns: staging.withLock { $0.targetColumns }, uniqueKey: options.uniqueKey, mode: options.mode,
-            loadTimestampSQL: Self.timestampLiteral(Date()))
+            loadTimestampSQL: Self.timestampLiteral(Date()), complete: context.isComplete)
         let finalBytes = buffer
         let ledger = options.ledger
         let targetText = options.target.description
@@ -399,7 +404,7 @@ public final class PostgresSink: SinkOperator {
                             if filled == 0 { break }
                         }
                     }
-                    if plan.mode == .cdcApply, context.isSnapshot, !replayed {
+                    if plan.mode == .cdcApply, context.isComplete, !replayed {
                         let pruned = Int(try session.query(FinalizerSQL.cdcSnapshotPrune(plan)).first?.first.flatMap { $0 } ?? "0") ?? 0
                         counts.deleted += pruned
                         if pruned > 0 {

@@ -107,7 +107,7 @@ struct CDCPositions: Sendable, Equatable {
 /// - First start (no state; `create`): the publication is created for the tables when missing, the
 ///   slot is created with an exported snapshot, the tables are copied inside that snapshot as
 ///   inserts (`snapshotParallelism` at once, one connection each), and one snapshot checkpoint
-///   (`SourceOutput.snapshotCheckpoint`) records `{slot, lsn: consistent point, snapshot_done: true}`.
+///   (`SourceOutput.completeCheckpoint`) records `{slot, lsn: consistent point, snapshot_done: true}`.
 ///   A slot left by a first start that never recorded its snapshot is dropped and created again.
 /// - Then (and on restart, from the state's lsn; a done snapshot is never taken again) the slot is
 ///   streamed: each table's inserts, updates and deletes become rows of its route with operations
@@ -285,7 +285,7 @@ public final class PostgresCDCSource: SourceOperator {
                             "slot": "\(options.slot)", "consistent_point": "\(created.consistentPoint)", "tables": "\(tableList)",
                         ])
                     try await snapshot(tables, snapshotName: snapshotName, lsn: created.consistentPoint, into: output)
-                    snapshotCheckpoint = try await output.snapshotCheckpoint(
+                    snapshotCheckpoint = try await output.completeCheckpoint(
                         positions: CDCPositions(slot: options.slot, lsn: created.consistentPoint, snapshotDone: true).stateValue)
                     start = created.consistentPoint
                 }

@@ -6,7 +6,7 @@ import Flow
 /// (the first statement, so it fixes the snapshot the COPY then reads); `COPY (SELECT ...) TO STDOUT
 /// (FORMAT binary)` decoded chunk by chunk into a `BatchBuilder`, a batch sent with `sendBlocking`
 /// whenever `batchRows` rows or `batchBytes` bytes are reached; `COMMIT`; then one
-/// `checkpointBlocking` with the run's positions. On any error the transaction is rolled back and
+/// `checkpointBlocking` with the run's positions (complete when no cursor or xmin bound filtered it). On any error the transaction is rolled back and
 /// no checkpoint is emitted. `cancel` is polled before every chunk.
 struct PostgresTableRead: Sendable {
     enum Mode: Sendable {
@@ -27,6 +27,7 @@ struct PostgresTableRead: Sendable {
         try session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         let rows: Int
         let positions: StateValue
+        let complete: Bool
         do {
             var predicates = customPredicate.map { [$0] } ?? []
             var cursor: PostgresCursor?
@@ -44,6 +45,9 @@ struct PostgresTableRead: Sendable {
                 if let condition = current.predicate { predicates.append(condition) }
                 window = current
             }
+            // No cursor or xmin bound (a full read, a first incremental run, an xmin fallback): every
+            // row the custom predicate selects was read, a complete copy.
+            complete = predicates.count == (customPredicate == nil ? 0 : 1)
             rows = try copy(session, sql: plan.copySQL(predicates: predicates), cursor: &cursor, into: output, cancel: cancel)
             try session.execute("COMMIT")
             positions = cursor?.positions ?? window?.positions
@@ -52,7 +56,7 @@ struct PostgresTableRead: Sendable {
             try? session.execute("ROLLBACK")
             throw error
         }
-        try output.checkpointBlocking(positions: positions)
+        try output.checkpointBlocking(positions: positions, complete: complete)
         return rows
     }
 
