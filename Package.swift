@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "dpone", targets: ["dpone"]),
         .library(name: "Flow", targets: ["Flow"]),
         .library(name: "Operators", targets: ["Operators"]),
+        .library(name: "Formats", targets: ["Formats"]),
         .library(name: "FilesConnector", targets: ["FilesConnector"]),
         .library(name: "PostgresConnector", targets: ["PostgresConnector"]),
         .library(name: "ClickHouseConnector", targets: ["ClickHouseConnector"]),
@@ -56,9 +57,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Operators", dependencies: ["Flow"], exclude: ["ROW_HASH.md"], swiftSettings: strict),
+        // CSV and JSON Lines codecs and schema inference, shared by the connectors that read or
+        // write text records (files, Kafka).
+        .target(name: "Formats", dependencies: ["Flow"], swiftSettings: strict),
         .target(
             name: "FilesConnector",
-            dependencies: ["Flow"],
+            dependencies: ["Flow", "Formats"],
             path: "Sources/Connectors/Files",
             exclude: ["README.md"],
             swiftSettings: strict
@@ -85,7 +89,7 @@ let package = Package(
         .target(
             name: "KafkaConnector",
             dependencies: [
-                "Flow", "KafkaCodecs", "FilesConnector", "CKafka", "CCurl", .product(name: "Logging", package: "swift-log"),
+                "Flow", "KafkaCodecs", "Formats", "CKafka", "CCurl", .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Connectors/Kafka",
             swiftSettings: strict
@@ -98,7 +102,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Flow", "Operators", "FilesConnector", "PostgresConnector", "ClickHouseConnector", "KafkaConnector",
+                "Flow", "Operators", "Formats", "FilesConnector", "PostgresConnector", "ClickHouseConnector", "KafkaConnector",
                 "Manifest", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -119,7 +123,10 @@ let package = Package(
         .target(name: "DponeTestSupport", dependencies: ["Flow", "CKafka", "PostgresConnector", "ClickHouseConnector"], path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "FlowTests", dependencies: ["Flow"], swiftSettings: strict),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Flow"], swiftSettings: strict),
-        .testTarget(name: "FilesConnectorTests", dependencies: ["FilesConnector", "Flow"], swiftSettings: strict),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "Flow", "DponeTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "FilesConnectorTests", dependencies: ["FilesConnector", "Formats", "Flow", "DponeTestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "PostgresConnectorTests",
             dependencies: ["PostgresConnector", "Flow", "DponeTestSupport"],

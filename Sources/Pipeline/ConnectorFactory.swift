@@ -1,5 +1,6 @@
 import ClickHouseConnector
 import FilesConnector
+import Formats
 import Flow
 import Manifest
 import Operators

@@ -8,7 +8,9 @@ import Testing
     let schema = Schema([Field("id", .int64), Field("name", .string)])
 
     func batch(_ ids: ClosedRange<Int>) -> Batch {
-        CSVEncoderTests.batch(schema, ids.map { [.int(Int64($0)), .string("n\($0)")] })
+        var builder = BatchBuilder(schema: schema)
+        for id in ids { #expect(builder.append(row: [.int(Int64(id)), .string("n\(id)")]) == nil) }
+        return builder.finish()
     }
 
     @Test func fullRefreshPublishesAtomicallyAndReplaces() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import DponeTestSupport
 import Flow
 import Testing
 

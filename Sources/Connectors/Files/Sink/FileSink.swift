@@ -1,6 +1,7 @@
 import Foundation
 import Dispatch
 import Flow
+import Formats
 
 /// Writes batches to local CSV or JSON Lines files, publishing each checkpoint atomically.
 ///

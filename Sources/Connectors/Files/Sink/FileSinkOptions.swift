@@ -1,4 +1,5 @@
 import Flow
+import Formats
 
 /// How a file sink publishes each checkpoint.
 public enum FileLoadStrategy: String, Sendable, Codable, CaseIterable {

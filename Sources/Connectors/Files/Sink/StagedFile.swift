@@ -1,4 +1,5 @@
 import Flow
+import Formats
 
 /// A temporary file being filled with encoded rows; published by renaming it.
 ///

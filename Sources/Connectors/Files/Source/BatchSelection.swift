@@ -1,4 +1,5 @@
 import Flow
+import Formats
 
 /// Copies chosen rows of a batch into a new batch (the incremental filter's output).
 enum BatchSelection {

@@ -1,4 +1,5 @@
 import Flow
+import Formats
 import Synchronization
 
 /// Reads one local CSV or JSON Lines file as a bounded source.

@@ -1,4 +1,5 @@
 import Flow
+import Formats
 
 /// What a `FileSource` reads and how it cuts batches.
 public struct FileSourceOptions: Sendable {

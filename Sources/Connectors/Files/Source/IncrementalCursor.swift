@@ -1,4 +1,5 @@
 import Flow
+import Formats
 
 /// The incremental filter of a file source.
 ///

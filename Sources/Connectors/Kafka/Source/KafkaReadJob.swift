@@ -1,5 +1,5 @@
 import CKafka
-import FilesConnector
+import Formats
 import Flow
 import Foundation
 

@@ -1,4 +1,4 @@
-import FilesConnector
+import Formats
 import Flow
 import Foundation
 import KafkaCodecs

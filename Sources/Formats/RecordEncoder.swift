@@ -1,11 +1,11 @@
 import Flow
 
 /// The encoder of a sink's format.
-enum RecordEncoder: Sendable {
+public enum RecordEncoder: Sendable {
     case csv(CSVEncoder)
     case jsonl(JSONLinesEncoder)
 
-    init(format: FileFormat, schema: Schema, csv: CSVOptions) {
+    public init(format: FileFormat, schema: Schema, csv: CSVOptions) {
         switch format {
         case .csv: self = .csv(CSVEncoder(schema: schema, options: csv))
         case .jsonl: self = .jsonl(JSONLinesEncoder(schema: schema))
@@ -13,11 +13,11 @@ enum RecordEncoder: Sendable {
     }
 
     /// What starts every file: the CSV header line, or nothing.
-    func encodeHeader(into out: inout [UInt8]) {
+    public func encodeHeader(into out: inout [UInt8]) {
         if case .csv(let encoder) = self { encoder.encodeHeader(into: &out) }
     }
 
-    func encode(_ batch: Batch, rows: Range<Int>, into out: inout [UInt8]) {
+    public func encode(_ batch: Batch, rows: Range<Int>, into out: inout [UInt8]) {
         switch self {
         case .csv(let encoder): encoder.encode(batch, rows: rows, into: &out)
         case .jsonl(let encoder): encoder.encode(batch, rows: rows, into: &out)

@@ -5,7 +5,7 @@ import Flow
 /// The one place both codecs (CSV, JSON Lines) and the incremental cursor convert text: what the
 /// encoders write, the decoders read back exactly. The scalar grammar itself lives in Flow
 /// (`ScalarParsing`, `ScalarFormatting`), shared with the operators' casts and filters.
-enum ColumnText {
+package enum ColumnText {
     /// Whether a type's text is the value itself (no parsing): string, json, and bytes (hex).
     /// For the other types an empty field is NULL and surrounding spaces are ignored.
     @inline(__always)
@@ -72,7 +72,7 @@ enum ColumnText {
     }
 
     /// The canonical text of a scalar of `type` (cursor state, diagnostics).
-    static func text(of value: Value, as type: LogicalType) -> String? {
+    package static func text(of value: Value, as type: LogicalType) -> String? {
         if value.isNull { return nil }
         var builder = ColumnBuilder(type: type)
         guard builder.append(value: value) else { return nil }
@@ -83,7 +83,7 @@ enum ColumnText {
     }
 
     /// Parses canonical text into a scalar of `type`, or nil when invalid.
-    static func value(parsing text: String, as type: LogicalType) -> Value? {
+    package static func value(parsing text: String, as type: LogicalType) -> Value? {
         var builder = ColumnBuilder(type: type)
         var copy = text
         let ok = copy.withUTF8 { utf8 -> Bool in

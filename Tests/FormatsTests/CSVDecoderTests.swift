@@ -1,7 +1,8 @@
+import DponeTestSupport
 import Flow
 import Testing
 
-@testable import FilesConnector
+@testable import Formats
 
 @Suite struct CSVDecoderTests {
     let people = Schema([Field("id", .int64), Field("name", .string), Field("note", .string)])

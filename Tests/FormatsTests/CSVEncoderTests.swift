@@ -1,7 +1,7 @@
 import Flow
 import Testing
 
-@testable import FilesConnector
+@testable import Formats
 
 @Suite struct CSVEncoderTests {
     static let allTypes = Schema([

@@ -1,7 +1,8 @@
+import DponeTestSupport
 import Flow
 import Testing
 
-@testable import FilesConnector
+@testable import Formats
 
 @Suite struct JSONLinesTests {
     func jsonl(_ schema: Schema, _ text: String, chunkSize: Int? = nil) throws -> Batch {

@@ -1,0 +1,24 @@
+import Flow
+
+/// The error thrown by `body`, as a DponeError (nil when nothing or something else was thrown).
+public func dponeError(_ body: () throws -> Void) -> DponeError? {
+    do {
+        try body()
+        return nil
+    } catch let error as DponeError {
+        return error
+    } catch {
+        return nil
+    }
+}
+
+public func dponeError(_ body: () async throws -> Void) async -> DponeError? {
+    do {
+        try await body()
+        return nil
+    } catch let error as DponeError {
+        return error
+    } catch {
+        return nil
+    }
+}
