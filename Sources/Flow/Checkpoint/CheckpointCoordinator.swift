@@ -75,7 +75,7 @@ public actor CheckpointCoordinator {
                 FaultPoint.afterFinalizeBeforeState.trigger()
                 let state = PipelineState(
                     pipeline: pipeline, checkpoint: checkpoint, source: positions, loadID: loadID, runID: runID,
-                    committedAt: Self.timestamp())
+                    committedAt: Timestamps.iso8601())
                 do {
                     try await store.commit(state)
                 } catch {
@@ -181,11 +181,5 @@ public actor CheckpointCoordinator {
             resumeWaiters()
             throw DponeError(.checkpoint, "checkpoint protocol violated: \(error)", context: ["pipeline": pipeline])
         }
-    }
-
-    static func timestamp() -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: Date())
     }
 }

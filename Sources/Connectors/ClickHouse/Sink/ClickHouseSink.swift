@@ -64,7 +64,7 @@ public final class ClickHouseSink: SinkOperator {
     public init(name: String, options: ClickHouseSinkOptions) {
         self.name = name
         self.options = options
-        self.loadID = options.loadID ?? Self.randomID()
+        self.loadID = options.loadID ?? ULID.make()
     }
 
     var client: ClickHouseClient {
@@ -248,11 +248,5 @@ public final class ClickHouseSink: SinkOperator {
     static func sinkError(_ error: any Error) -> any Error {
         if let ch = error as? ClickHouseError { return ch.dponeError(.sink) }
         return error
-    }
-
-    static func randomID() -> String {
-        let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz")
-        var g = SystemRandomNumberGenerator()
-        return String((0..<16).map { _ in alphabet[Int(g.next() % 32)] })
     }
 }

@@ -262,7 +262,7 @@ public final class PostgresSink: SinkOperator {
     /// Creates this attempt's staging table and starts the COPY into it.
     private func beginStaging(on connection: PostgresConnection) async throws -> (TableName, CopyInWriter) {
         guard let schema = staging.withLock({ $0.schema }) else { throw DponeError(.internal, "no schema") }
-        let table = options.target.staging(loadID: options.loadID ?? ULIDLike.make(), schema: options.stagingSchema)
+        let table = options.target.staging(loadID: options.loadID ?? ULID.make(), schema: options.stagingSchema)
         let columns = schema.fields.map {
             "\(PostgresSQL.quoteIdentifier($0.name)) \(PostgresTypes.ddlType(for: $0.type))"
         }
@@ -436,7 +436,7 @@ public final class PostgresSink: SinkOperator {
                     if let stateTable {
                         let state = PipelineState(
                             pipeline: context.pipeline, checkpoint: context.id, source: context.positions,
-                            loadID: context.loadID, runID: context.runID, committedAt: Self.isoNow())
+                            loadID: context.loadID, runID: context.runID, committedAt: Timestamps.iso8601())
                         try PostgresStateStore.writeState(state, table: stateTable, in: session)
                     }
                     try session.execute("DROP TABLE IF EXISTS \(plan.staging.sql)")
@@ -488,13 +488,7 @@ public final class PostgresSink: SinkOperator {
     }
 
     static func timestampLiteral(_ date: Date) -> String {
-        "\(PostgresSQL.quoteLiteral(isoNow(date)))::timestamptz"
-    }
-
-    static func isoNow(_ date: Date = Date()) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: date)
+        "\(PostgresSQL.quoteLiteral(Timestamps.iso8601(date)))::timestamptz"
     }
 }
 
@@ -529,14 +523,5 @@ struct Counts {
         default:
             return SinkCommit(inserted: inserted, updated: updated, deleted: deleted)
         }
-    }
-}
-
-/// A short random suffix for staging table names (26 chars, Crockford base32 like a ULID).
-enum ULIDLike {
-    static func make() -> String {
-        let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz")
-        var g = SystemRandomNumberGenerator()
-        return String((0..<16).map { _ in alphabet[Int(g.next() % 32)] })
     }
 }
