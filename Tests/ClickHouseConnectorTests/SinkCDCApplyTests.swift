@@ -12,7 +12,7 @@ import Testing
 struct SinkCDCApplyTests {
     static let schema = Schema([
         Field("id", .int64, nullable: false), Field("name", .string), Field("big", .string),
-        Field(CDCColumns.lsn, .int64, nullable: false), Field(CDCColumns.unchanged, .string),
+        Field(TechnicalColumns.lsn, .int64, nullable: false), Field(TechnicalColumns.unchanged, .string),
     ])
 
     typealias Event = (op: RowOperation, id: Int64, name: String?, big: String?, lsn: Int64, unchanged: String?)

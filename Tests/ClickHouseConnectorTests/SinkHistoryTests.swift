@@ -13,7 +13,7 @@ struct SinkHistoryTests {
     typealias Row = (Int64, String?, Int?)
 
     static let hashedSchema = Schema(
-        SinkFixture.schema.fields + [Field(ClickHouseTechnicalColumns.rowHash, .string, nullable: false)])
+        SinkFixture.schema.fields + [Field(TechnicalColumns.rowHash, .string, nullable: false)])
 
     /// A stand-in for the pipeline's row hash: 64 hex chars that change with name and amount.
     static func hash(_ name: String?, _ cents: Int?) -> String {

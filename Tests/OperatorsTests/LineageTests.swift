@@ -12,10 +12,10 @@ import Testing
         let lineage = LineageColumns(loadID: id, loadedAtMicroseconds: 1_700_000_000_000_001)
         let out = try lineage.apply(batch)
         #expect(out.schema.names == ["x", "__dpone__load_id", "__dpone__loaded_at"])
-        #expect(out.schema[1] == Field(DponeColumns.loadID, .string, nullable: false))
-        #expect(out.schema[2] == Field(DponeColumns.loadedAt, .timestamp(withTimeZone: true), nullable: false))
-        #expect(values(out, DponeColumns.loadID) == Array(repeating: .string(id), count: 3))
-        #expect(values(out, DponeColumns.loadedAt) == Array(repeating: .timestamp(1_700_000_000_000_001, withTimeZone: true), count: 3))
+        #expect(out.schema[1] == Field(TechnicalColumns.loadID, .string, nullable: false))
+        #expect(out.schema[2] == Field(TechnicalColumns.loadedAt, .timestamp(withTimeZone: true), nullable: false))
+        #expect(values(out, TechnicalColumns.loadID) == Array(repeating: .string(id), count: 3))
+        #expect(values(out, TechnicalColumns.loadedAt) == Array(repeating: .timestamp(1_700_000_000_000_001, withTimeZone: true), count: 3))
         #expect(values(out, "x") == [.int(1), .null, .int(3)])
         #expect(out.operations == batch.operations)
         #expect(try lineage.apply(Batch.empty(batch.schema)).rowCount == 0)
@@ -23,7 +23,7 @@ import Testing
 
     @Test func failsWhenTheColumnsExist() {
         let lineage = LineageColumns(loadID: "x", loadedAtMicroseconds: 0)
-        for name in [DponeColumns.loadID, DponeColumns.loadedAt] {
+        for name in [TechnicalColumns.loadID, TechnicalColumns.loadedAt] {
             let error = #expect(throws: DponeError.self) {
                 try lineage.outputSchema(for: Schema([Field("a", .int64), Field(name, .string)]))
             }

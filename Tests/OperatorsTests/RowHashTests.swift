@@ -6,7 +6,7 @@ import Testing
 @Suite struct RowHashTests {
     func hashes(_ batch: Batch, columns: [String]? = nil) throws -> [String] {
         let out = try RowHash(columns: columns).apply(batch)
-        return values(out, DponeColumns.rowHash).map { if case .string(let s) = $0 { s } else { "" } }
+        return values(out, TechnicalColumns.rowHash).map { if case .string(let s) = $0 { s } else { "" } }
     }
 
     @Test func matchesTheDocumentedEncoding() throws {
@@ -27,7 +27,7 @@ import Testing
     @Test func appendsANonNullableHexColumn() throws {
         let batch = allTypeBatch(0..<50, operations: true)
         let out = try RowHash().apply(batch)
-        #expect(out.schema.fields.last == Field(DponeColumns.rowHash, .string, nullable: false))
+        #expect(out.schema.fields.last == Field(TechnicalColumns.rowHash, .string, nullable: false))
         #expect(out.operations == batch.operations)
         for h in try hashes(batch) {
             #expect(h.utf8.count == 64)
@@ -97,7 +97,7 @@ import Testing
     }
 
     @Test func schemaErrors() {
-        let schema = Schema([Field("a", .int64), Field(DponeColumns.rowHash, .string)])
+        let schema = Schema([Field("a", .int64), Field(TechnicalColumns.rowHash, .string)])
         let existing = #expect(throws: DponeError.self) { try RowHash().outputSchema(for: schema) }
         #expect(existing?.kind == .schema)
         let unknown = #expect(throws: DponeError.self) { try RowHash(columns: ["zz"]).outputSchema(for: Schema([Field("a", .int64)])) }
@@ -115,7 +115,7 @@ import Testing
         let batch = builder.finish()
         let out = try RowHash().apply(batch)
         #expect(out.rowCount == rowCount)
-        let h = values(out, DponeColumns.rowHash)
+        let h = values(out, TechnicalColumns.rowHash)
         #expect(Set(h).count == rowCount)
     }
 }

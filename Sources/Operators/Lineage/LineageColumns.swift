@@ -17,14 +17,14 @@ public struct LineageColumns: BatchTransform {
     }
 
     public func outputSchema(for input: Schema) throws -> Schema {
-        for name in [DponeColumns.loadID, DponeColumns.loadedAt] where input.index(of: name) != nil {
+        for name in [TechnicalColumns.loadID, TechnicalColumns.loadedAt] where input.index(of: name) != nil {
             throw DponeError(
                 .schema, "lineage columns: the input already has a column named '\(name)'", context: ["column": name])
         }
         return Schema(
             input.fields + [
-                Field(DponeColumns.loadID, .string, nullable: false),
-                Field(DponeColumns.loadedAt, .timestamp(withTimeZone: true), nullable: false),
+                Field(TechnicalColumns.loadID, .string, nullable: false),
+                Field(TechnicalColumns.loadedAt, .timestamp(withTimeZone: true), nullable: false),
             ])
     }
 

@@ -34,7 +34,7 @@ public struct RowHash: BatchTransform {
     /// Positions of the business columns in `input`.
     func businessColumns(of input: Schema) throws -> [Int] {
         guard let columns else {
-            return input.fields.indices.filter { !DponeColumns.isReserved(input[$0].name) }
+            return input.fields.indices.filter { !TechnicalColumns.isReserved(input[$0].name) }
         }
         return try columns.map { name in
             guard let index = input.index(of: name) else {
@@ -47,13 +47,13 @@ public struct RowHash: BatchTransform {
     }
 
     public func outputSchema(for input: Schema) throws -> Schema {
-        if input.index(of: DponeColumns.rowHash) != nil {
+        if input.index(of: TechnicalColumns.rowHash) != nil {
             throw DponeError(
-                .schema, "row hash: the input already has a column named '\(DponeColumns.rowHash)'",
-                context: ["column": DponeColumns.rowHash])
+                .schema, "row hash: the input already has a column named '\(TechnicalColumns.rowHash)'",
+                context: ["column": TechnicalColumns.rowHash])
         }
         _ = try businessColumns(of: input)
-        return Schema(input.fields + [Field(DponeColumns.rowHash, .string, nullable: false)])
+        return Schema(input.fields + [Field(TechnicalColumns.rowHash, .string, nullable: false)])
     }
 
     public func apply(_ batch: Batch) throws -> Batch {

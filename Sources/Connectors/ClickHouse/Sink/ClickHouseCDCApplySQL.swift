@@ -55,11 +55,11 @@ public struct ClickHouseCDCApplySQL: Sendable {
 
     func q(_ name: String) -> String { ClickHouseSQL.quoteIdentifier(name) }
     var keys: String { ClickHouseSQL.list(key) }
-    var lsn: String { q(CDCColumns.lsn) }
+    var lsn: String { q(TechnicalColumns.lsn) }
     /// Staged events not yet applied.
     var pending: String { applied.map { "\(lsn) > \($0)" } ?? "1" }
     /// Published target rows (versions at or below the watermark).
-    var published: String { applied.map { "\(q(ClickHouseTechnicalColumns.version)) <= \(max($0, 0))" } ?? "0" }
+    var published: String { applied.map { "\(q(TechnicalColumns.version)) <= \(max($0, 0))" } ?? "0" }
 
     /// Whether the JSON array text `u` lists `name` (elements are JSON strings, so `["name"` or
     /// `,"name"` can only match a whole element).
@@ -75,7 +75,7 @@ public struct ClickHouseCDCApplySQL: Sendable {
 
     /// Per key: its pending events in staging order (`__dpone__ev`).
     var events: String {
-        let fields = [q(CDCColumns.sequence), "toInt8(\(q(CDCColumns.operation)))", "ifNull(\(q(CDCColumns.unchanged)), '')", lsn]
+        let fields = [q(TechnicalColumns.sequence), "toInt8(\(q(TechnicalColumns.operation)))", "ifNull(\(q(TechnicalColumns.unchanged)), '')", lsn]
             + values.map(q)
         return "SELECT \(keys), arraySort(x -> tupleElement(x, 1), groupArray(tuple(\(fields.joined(separator: ", "))))) AS __dpone__ev FROM \(staging.sql) WHERE \(pending) GROUP BY \(keys)"
     }
@@ -83,8 +83,8 @@ public struct ClickHouseCDCApplySQL: Sendable {
     /// Per staged key: its published row (`__dpone__tr`: the values, then is_deleted) and
     /// `__dpone__tx = 1` (0 after a join that found none).
     var publishedRows: String {
-        let fields = values.map(q) + ["toUInt8(\(q(ClickHouseTechnicalColumns.isDeleted)))"]
-        return "SELECT \(keys), argMax(tuple(\(fields.joined(separator: ", "))), \(q(ClickHouseTechnicalColumns.version))) AS __dpone__tr, toUInt8(1) AS __dpone__tx FROM \(target.sql) WHERE \(published) AND (\(keys)) IN (SELECT \(keys) FROM \(staging.sql) WHERE \(pending)) GROUP BY \(keys)"
+        let fields = values.map(q) + ["toUInt8(\(q(TechnicalColumns.isDeleted)))"]
+        return "SELECT \(keys), argMax(tuple(\(fields.joined(separator: ", "))), \(q(TechnicalColumns.version))) AS __dpone__tr, toUInt8(1) AS __dpone__tx FROM \(target.sql) WHERE \(published) AND (\(keys)) IN (SELECT \(keys) FROM \(staging.sql) WHERE \(pending)) GROUP BY \(keys)"
     }
 
     /// Where the lifetime (events since the last delete) of the event at `index` of `ev` begins:
@@ -110,7 +110,7 @@ public struct ClickHouseCDCApplySQL: Sendable {
         let e = "arrayElement(\(ev), -1)"
         let reversed = "arrayReverse(arrayPopBack(\(ev)))"
         let start = "arrayElement(\(ev), \(lifetimeStart(index: n, reversed: reversed)))"
-        let moved = Self.listed(at(start, 3), CDCColumns.movedMarker)
+        let moved = Self.listed(at(start, 3), TechnicalColumns.movedMarker)
         var columns = [keys, "\(at(e, 2)) AS __dpone__o", "\(at(e, 4)) AS __dpone__l", "if(\(moved), toInt64(\(at(start, 1))) - 1, toInt64(-2)) AS __dpone__dseq"]
         for (i, column) in values.enumerated() {
             let listed = Self.listed(at(e, 3), column)
@@ -130,7 +130,7 @@ public struct ClickHouseCDCApplySQL: Sendable {
         let idx = "__dpone__idx"
         let reversed = "arrayReverse(arraySlice(\(ev), 1, \(idx) - 1))"
         let startIndex = lifetimeStart(index: idx, reversed: reversed)
-        let startsMoved = "(\(startIndex) < \(idx) AND \(Self.listed(at("arrayElement(\(ev), \(startIndex))", 3), CDCColumns.movedMarker)))"
+        let startsMoved = "(\(startIndex) < \(idx) AND \(Self.listed(at("arrayElement(\(ev), \(startIndex))", 3), TechnicalColumns.movedMarker)))"
         var columns = ["toInt64(\(at("arrayElement(\(ev), \(idx))", 1))) AS __dpone__dseq"]
         for (i, column) in values.enumerated() {
             let j = carrierOrDelete(column, reversed: reversed)
@@ -156,7 +156,7 @@ public struct ClickHouseCDCApplySQL: Sendable {
 
     /// Staged events of key changes (the fill may need the old key).
     public func movedCount() -> String {
-        "SELECT count() FROM \(staging.sql) WHERE \(pending) AND position(ifNull(\(q(CDCColumns.unchanged)), ''), \(ClickHouseSQL.quoteLiteral(CDCColumns.movedMarker))) > 0"
+        "SELECT count() FROM \(staging.sql) WHERE \(pending) AND position(ifNull(\(q(TechnicalColumns.unchanged)), ''), \(ClickHouseSQL.quoteLiteral(TechnicalColumns.movedMarker))) > 0"
     }
 
     /// Last events whose unchanged value would come through a chain of key changes (must be 0).
@@ -188,10 +188,10 @@ public struct ClickHouseCDCApplySQL: Sendable {
     /// between. Returns the statement and the query counting those keys.
     public func snapshotPrune(version: Int64, checkpoint: UInt64) -> (count: String, insert: String) {
         let live =
-            "FROM \(target.sql) FINAL WHERE \(q(ClickHouseTechnicalColumns.isDeleted)) = 0 AND \(q(ClickHouseTechnicalColumns.version)) < \(version) AND (\(keys)) NOT IN (SELECT \(keys) FROM \(staging.sql))"
+            "FROM \(target.sql) FINAL WHERE \(q(TechnicalColumns.isDeleted)) = 0 AND \(q(TechnicalColumns.version)) < \(version) AND (\(keys)) NOT IN (SELECT \(keys) FROM \(staging.sql))"
         let columns =
             key + values
-            + [CDCColumns.lsn, ClickHouseTechnicalColumns.version, ClickHouseTechnicalColumns.isDeleted, ClickHouseTechnicalColumns.checkpoint]
+            + [TechnicalColumns.lsn, TechnicalColumns.version, TechnicalColumns.isDeleted, TechnicalColumns.checkpoint]
         let select = (key + values).map(q) + ["toInt64(\(version))", "toUInt64(\(version))", "toUInt8(1)", String(checkpoint)]
         return (
             "SELECT count() \(live)",
@@ -211,7 +211,7 @@ public struct ClickHouseCDCApplySQL: Sendable {
         ]
         let columns =
             key + values
-            + [CDCColumns.lsn, ClickHouseTechnicalColumns.version, ClickHouseTechnicalColumns.isDeleted, ClickHouseTechnicalColumns.checkpoint]
+            + [TechnicalColumns.lsn, TechnicalColumns.version, TechnicalColumns.isDeleted, TechnicalColumns.checkpoint]
         return "INSERT INTO \(target.sql) (\(ClickHouseSQL.list(columns))) SELECT \(select.joined(separator: ", ")) FROM (\(resolved))"
     }
 }

@@ -66,7 +66,7 @@ public struct ClickHousePublishPlan: Sendable {
 
     /// Rows of the target a previous attempt of `checkpoint` left (append replay cleanup).
     public func countTagged(_ checkpoint: UInt64, in table: ClickHouseTableName? = nil) -> String {
-        "SELECT count() FROM \((table ?? target).sql) WHERE \(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.checkpoint)) = \(checkpoint)"
+        "SELECT count() FROM \((table ?? target).sql) WHERE \(ClickHouseSQL.quoteIdentifier(TechnicalColumns.checkpoint)) = \(checkpoint)"
     }
 
     /// Deletes the target rows `predicate` holds for: `DELETE FROM` with `lightweightDelete`, else an
@@ -77,7 +77,7 @@ public struct ClickHousePublishPlan: Sendable {
 
     /// Deletes the rows a previous attempt of `checkpoint` left.
     public func deleteTagged(_ checkpoint: UInt64) -> String {
-        delete(where: "\(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.checkpoint)) = \(checkpoint)")
+        delete(where: "\(ClickHouseSQL.quoteIdentifier(TechnicalColumns.checkpoint)) = \(checkpoint)")
     }
 
     /// Unfinished mutations of the target (servers without `mutations_sync`).
@@ -95,7 +95,7 @@ public struct ClickHousePublishPlan: Sendable {
     /// `incremental_merge`: staged keys published by an earlier checkpoint (the rows this one updates).
     public func mergeUpdatedCount(_ checkpoint: UInt64) -> String {
         let key = ClickHouseSQL.keyTuple(uniqueKey)
-        return "SELECT count() FROM \(s) WHERE \(key) IN (SELECT \(ClickHouseSQL.list(uniqueKey)) FROM \(t) WHERE \(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.checkpoint)) < \(checkpoint))"
+        return "SELECT count() FROM \(s) WHERE \(key) IN (SELECT \(ClickHouseSQL.list(uniqueKey)) FROM \(t) WHERE \(ClickHouseSQL.quoteIdentifier(TechnicalColumns.checkpoint)) < \(checkpoint))"
     }
 
     /// `incremental_merge` / `mutation_delete_insert`: removes every target row of a staged key.
@@ -163,13 +163,13 @@ public struct ClickHousePublishPlan: Sendable {
 
     var keyTuple: String { ClickHouseSQL.keyTuple(uniqueKey) }
     var keyList: String { ClickHouseSQL.list(uniqueKey) }
-    var keyHashTuple: String { "(\(ClickHouseSQL.list(uniqueKey + [ClickHouseTechnicalColumns.rowHash])))" }
-    var keyHashList: String { ClickHouseSQL.list(uniqueKey + [ClickHouseTechnicalColumns.rowHash]) }
+    var keyHashTuple: String { "(\(ClickHouseSQL.list(uniqueKey + [TechnicalColumns.rowHash])))" }
+    var keyHashList: String { ClickHouseSQL.list(uniqueKey + [TechnicalColumns.rowHash]) }
     var stagedKeys: String { "SELECT \(keyList) FROM \(s)" }
     var stagedKeyHashes: String { "SELECT \(keyHashList) FROM \(s)" }
-    var deletedAt: String { ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.deletedAt) }
-    var isCurrent: String { ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.isCurrent) }
-    var validTo: String { ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.validTo) }
+    var deletedAt: String { ClickHouseSQL.quoteIdentifier(TechnicalColumns.deletedAt) }
+    var isCurrent: String { ClickHouseSQL.quoteIdentifier(TechnicalColumns.isCurrent) }
+    var validTo: String { ClickHouseSQL.quoteIdentifier(TechnicalColumns.validTo) }
 
     /// The live rows a staged row is compared with: every target row for `snapshot_diff`, the
     /// current versions for `scd2`.
@@ -245,8 +245,8 @@ public struct ClickHousePublishPlan: Sendable {
         let filter = "\(keyHashTuple) NOT IN (SELECT \(keyHashList) FROM \(t)\(liveFilter))"
         guard case .scd2 = mode else { return tagInsert(into: target, checkpoint: checkpoint, filter: filter) }
         let cols = ClickHouseSQL.list(columns)
-        let validFrom = ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.validFrom)
-        let checkpointColumn = ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.checkpoint)
+        let validFrom = ClickHouseSQL.quoteIdentifier(TechnicalColumns.validFrom)
+        let checkpointColumn = ClickHouseSQL.quoteIdentifier(TechnicalColumns.checkpoint)
         return "INSERT INTO \(t) (\(cols), \(checkpointColumn), \(validFrom), \(isCurrent)) SELECT \(cols), \(checkpoint), \(ts), 1 FROM \(s) WHERE \(filter)"
     }
 }

@@ -44,27 +44,6 @@ public struct ClickHouseTableName: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Column names the ClickHouse sink adds to its targets.
-public enum ClickHouseTechnicalColumns {
-    /// `UInt64`: the checkpoint that published the row (every target).
-    public static let checkpoint = "__dpone__checkpoint"
-    /// `UInt64`: the `ReplacingMergeTree` version of `incremental_merge` targets (= the checkpoint).
-    public static let version = "__dpone__version"
-    /// String, 64 hex chars: the hash of a row's business columns the pipeline stages for
-    /// `snapshot_diff` and `scd2` (a changed hash is a changed row).
-    public static let rowHash = "__dpone__row_hash"
-    /// `Nullable(DateTime64(6, 'UTC'))` (String on 18.16): when `snapshot_diff` soft-deleted the row.
-    public static let deletedAt = "__dpone__deleted_at"
-    /// `DateTime64(6, 'UTC')` (String on 18.16): when the `scd2` version became current.
-    public static let validFrom = "__dpone__valid_from_at"
-    /// `Nullable(DateTime64(6, 'UTC'))` (String on 18.16): when the `scd2` version stopped being current; NULL while current.
-    public static let validTo = "__dpone__valid_to_at"
-    /// `Bool` (`UInt8` on 18.16): whether the row is the current `scd2` version of its key.
-    public static let isCurrent = "__dpone__is_current"
-    /// `UInt8`: 1 on a `cdc_apply` row that records a delete (readers filter it after `FINAL`).
-    public static let isDeleted = "__dpone__is_deleted"
-}
-
 extension ClickHouseTypeSupport {
     /// What the connected server accepts: DateTime64/Bool/Date32 by its capabilities (Date32 since 21.9).
     public init(server: ClickHouseServerInfo) {

@@ -95,12 +95,12 @@ public final class ClickHouseSink: SinkOperator {
             // cdc_apply: the target keeps the columns and __dpone__lsn; the unchanged-columns list,
             // the operation and the staging order are staged only.
             let cdc = options.mode == .cdcApply
-            let targetSchema = cdc ? Schema(schema.fields.filter { $0.name != CDCColumns.unchanged }) : schema
+            let targetSchema = cdc ? Schema(schema.fields.filter { $0.name != TechnicalColumns.unchanged }) : schema
             let stagedSchema =
                 cdc
                 ? Schema(
                     schema.fields + [
-                        Field(CDCColumns.operation, .int16, nullable: false), Field(CDCColumns.sequence, .int64, nullable: false),
+                        Field(TechnicalColumns.operation, .int16, nullable: false), Field(TechnicalColumns.sequence, .int64, nullable: false),
                     ]) : schema
             var existing = try await describe(target, on: client)
             if existing.isEmpty {
@@ -120,9 +120,9 @@ public final class ClickHouseSink: SinkOperator {
             if cdc { types[types.count - 2] = .int16; types[types.count - 1] = .int64 }
             let encoder = try NativeEncoder(schema: stagedSchema, targetTypes: types, support: support)
             let technical = existing.map(\.name).filter {
-                $0 == ClickHouseTechnicalColumns.checkpoint || $0 == ClickHouseTechnicalColumns.version
+                $0 == TechnicalColumns.checkpoint || $0 == TechnicalColumns.version
             }
-            let values = targetSchema.names.filter { !options.uniqueKey.contains($0) && $0 != CDCColumns.lsn }
+            let values = targetSchema.names.filter { !options.uniqueKey.contains($0) && $0 != TechnicalColumns.lsn }
             let notNull = Set(existing.filter { values.contains($0.name) && !$0.type.isNullable }.map(\.name))
             state.withLock {
                 $0 = State(

@@ -143,21 +143,21 @@ public struct ClickHouseSinkOptions: Sendable {
             if uniqueKey.isEmpty {
                 throw DponeError(.usage, "mode \(mode.name) needs a unique_key", context: ["table": target.description])
             }
-            if schema.index(of: ClickHouseTechnicalColumns.rowHash) == nil {
+            if schema.index(of: TechnicalColumns.rowHash) == nil {
                 throw DponeError(
                     .schema,
-                    "mode \(mode.name) needs the staged column \(ClickHouseTechnicalColumns.rowHash) (the row hash the pipeline adds), which the incoming schema lacks",
+                    "mode \(mode.name) needs the staged column \(TechnicalColumns.rowHash) (the row hash the pipeline adds), which the incoming schema lacks",
                     hint: "run the load through the dpone pipeline, which adds the row hash for this mode",
                     context: ["table": target.description])
             }
-            if uniqueKey.contains(ClickHouseTechnicalColumns.rowHash) {
-                throw DponeError(.usage, "the unique_key cannot include \(ClickHouseTechnicalColumns.rowHash)", context: ["table": target.description])
+            if uniqueKey.contains(TechnicalColumns.rowHash) {
+                throw DponeError(.usage, "the unique_key cannot include \(TechnicalColumns.rowHash)", context: ["table": target.description])
             }
         case .cdcApply:
             if uniqueKey.isEmpty {
                 throw DponeError(.usage, "mode cdc_apply needs a unique_key (changes are applied by key)", context: ["table": target.description])
             }
-            for column in [CDCColumns.lsn, CDCColumns.unchanged] where schema.index(of: column) == nil {
+            for column in [TechnicalColumns.lsn, TechnicalColumns.unchanged] where schema.index(of: column) == nil {
                 throw DponeError(
                     .schema, "mode cdc_apply needs the change column \(column), which the incoming schema lacks",
                     hint: "cdc_apply applies the changes of a postgres source with options.cdc (dpone stream)",
@@ -182,9 +182,9 @@ public struct ClickHouseSinkOptions: Sendable {
                 context: ["table": target.description])
         }
         let reserved: Set<String> = [
-            ClickHouseTechnicalColumns.version, ClickHouseTechnicalColumns.deletedAt, ClickHouseTechnicalColumns.validFrom,
-            ClickHouseTechnicalColumns.validTo, ClickHouseTechnicalColumns.isCurrent, ClickHouseTechnicalColumns.isDeleted,
-            CDCColumns.operation, CDCColumns.sequence,
+            TechnicalColumns.version, TechnicalColumns.deletedAt, TechnicalColumns.validFrom,
+            TechnicalColumns.validTo, TechnicalColumns.isCurrent, TechnicalColumns.isDeleted,
+            TechnicalColumns.operation, TechnicalColumns.sequence,
         ]
         for field in schema.fields where field.name.hasPrefix("__dpone__checkpoint") || reserved.contains(field.name) {
             throw DponeError(.schema, "source column \(field.name) collides with a dpone technical column", context: ["table": target.description])

@@ -19,17 +19,17 @@ public enum ClickHouseTargetShape {
         for mode: ClickHouseLoadMode, support: ClickHouseTypeSupport
     ) -> [(name: String, type: ClickHouseType)] {
         var columns: [(String, ClickHouseType)] = []
-        if mode.isReplacing { columns.append((ClickHouseTechnicalColumns.version, .uint64)) }
-        if mode == .cdcApply { columns.append((ClickHouseTechnicalColumns.isDeleted, .uint8)) }
-        columns.append((ClickHouseTechnicalColumns.checkpoint, .uint64))
+        if mode.isReplacing { columns.append((TechnicalColumns.version, .uint64)) }
+        if mode == .cdcApply { columns.append((TechnicalColumns.isDeleted, .uint8)) }
+        columns.append((TechnicalColumns.checkpoint, .uint64))
         let timestamp = ClickHouseTypes.ddlType(for: .timestamp(withTimeZone: true), nullable: false, support: support)
         switch mode {
         case .snapshotDiff(.softDelete):
-            columns.append((ClickHouseTechnicalColumns.deletedAt, .nullable(timestamp)))
+            columns.append((TechnicalColumns.deletedAt, .nullable(timestamp)))
         case .scd2:
-            columns.append((ClickHouseTechnicalColumns.validFrom, timestamp))
-            columns.append((ClickHouseTechnicalColumns.validTo, .nullable(timestamp)))
-            columns.append((ClickHouseTechnicalColumns.isCurrent, ClickHouseTypes.ddlType(for: .bool, nullable: false, support: support)))
+            columns.append((TechnicalColumns.validFrom, timestamp))
+            columns.append((TechnicalColumns.validTo, .nullable(timestamp)))
+            columns.append((TechnicalColumns.isCurrent, ClickHouseTypes.ddlType(for: .bool, nullable: false, support: support)))
         default:
             break
         }
@@ -42,7 +42,7 @@ public enum ClickHouseTargetShape {
         var names = Set(uniqueKey)
         if case .partitionReplace(let column, _) = mode { names.insert(column) }
         switch mode {
-        case .snapshotDiff, .scd2: names.insert(ClickHouseTechnicalColumns.rowHash)
+        case .snapshotDiff, .scd2: names.insert(TechnicalColumns.rowHash)
         default: break
         }
         return names
@@ -62,7 +62,7 @@ public enum ClickHouseTargetShape {
         columns += technicalColumns(for: mode, support: support).map { "\(ClickHouseSQL.quoteIdentifier($0.name)) \($0.type.name)" }
         let engine =
             mode.isReplacing
-            ? "ReplacingMergeTree(\(ClickHouseSQL.quoteIdentifier(ClickHouseTechnicalColumns.version)))" : "MergeTree"
+            ? "ReplacingMergeTree(\(ClickHouseSQL.quoteIdentifier(TechnicalColumns.version)))" : "MergeTree"
         var clauses = ["ENGINE = \(engine)"]
         if case .partitionReplace(let column, _) = mode {
             clauses.append("PARTITION BY \(ClickHouseSQL.quoteIdentifier(column))")
@@ -104,7 +104,7 @@ public enum ClickHouseTargetShape {
                 context: ["table": target.description])
         }
         for column in technicalColumns(for: mode, support: support) where byName[column.name] == nil {
-            if column.name == ClickHouseTechnicalColumns.version {
+            if column.name == TechnicalColumns.version {
                 throw DponeError(
                     .schema, "\(mode.name) needs target \(target) to be a ReplacingMergeTree(\(column.name)) it created",
                     hint: "load into a new table, recreate the target with that engine, or set merge_policy: mutation_delete_insert (or shadow_swap), which work on a plain MergeTree",

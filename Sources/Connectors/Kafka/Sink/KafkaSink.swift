@@ -96,7 +96,7 @@ public final class KafkaSink: SinkOperator {
         // JSON value omits those columns (a partial row: consumers keep the key's previous values)
         // and the `dpone.unchanged` header lists them, so a placeholder never reaches a consumer as
         // the value. One encoder per distinct list, per batch.
-        let unchangedColumn = batch.schema.index(of: CDCColumns.unchanged).map { batch.columns[$0] }
+        let unchangedColumn = batch.schema.index(of: TechnicalColumns.unchanged).map { batch.columns[$0] }
         var partialEncoders: [String: (JSONLinesEncoder, Batch)] = [:]
         func partial(_ listed: String) -> (JSONLinesEncoder, Batch) {
             if let cached = partialEncoders[listed] { return cached }
@@ -143,7 +143,7 @@ public final class KafkaSink: SinkOperator {
                     headers.append(("dpone.unchanged", Array(listed.utf8)))
                     // A key change (the staged row before it deletes the old key): the unchanged
                     // values are the old key's, named here.
-                    if listed.contains(CDCColumns.movedMarker), row > 0, batch.operations?[row - 1] == .delete,
+                    if listed.contains(TechnicalColumns.movedMarker), row > 0, batch.operations?[row - 1] == .delete,
                         let keyBatch, let keyEncoder = s.keyEncoder
                     {
                         var old: [UInt8] = []

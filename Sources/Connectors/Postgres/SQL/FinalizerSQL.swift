@@ -201,7 +201,7 @@ public enum FinalizerSQL {
 extension FinalizerSQL {
     /// Marks, in `__dpone__unchanged`, the update that moved a row to a new key (the staged row just
     /// before it is the delete of the old key): its unchanged columns come from the old key's row.
-    public static let movedMarker = CDCColumns.movedMarker
+    public static let movedMarker = TechnicalColumns.movedMarker
 
     /// cdc_apply, unchanged TOAST: statements that fill, in staging, the columns an event lists in
     /// `__dpone__unchanged` with the value they had, each returning how many rows it filled. Run

@@ -80,20 +80,3 @@ public struct LoadPlan: Sendable {
         }
     }
 }
-
-/// Column names dpone adds and reads in targets.
-public enum TechnicalColumns {
-    public static let rowHash = "__dpone__row_hash"
-    public static let deletedAt = "__dpone__deleted_at"
-    public static let validFrom = "__dpone__valid_from_at"
-    public static let validTo = "__dpone__valid_to_at"
-    public static let isCurrent = "__dpone__is_current"
-    /// cdc_apply (see `CDCColumns`): the change's position, staged and kept in the target.
-    public static let lsn = CDCColumns.lsn
-    /// cdc_apply: the columns an update left unchanged (staged only).
-    public static let unchanged = CDCColumns.unchanged
-    /// cdc_apply: the row operation, added by the sink (staged only).
-    public static let operation = CDCColumns.operation
-    /// cdc_apply: staging order within a checkpoint, added by the sink (staged only).
-    public static let sequence = CDCColumns.sequence
-}
