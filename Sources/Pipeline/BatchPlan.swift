@@ -66,7 +66,7 @@ public struct BatchPlan: Sendable, Codable {
                 .resolveSchemas(sourceSchema: try await source.outputSchema())
             let loadPlan = LoadPlan(
                 target: target, staging: staging, columns: schemas[schemas.count - 1].names,
-                uniqueKey: document.sink.strategy.uniqueKey, mode: try ConnectorFactory.loadMode(document.sink.strategy),
+                uniqueKey: document.sink.strategy.uniqueKey, mode: try document.sink.strategy.loadStrategy(for: document.sink.type),
                 loadTimestampSQL: "<load timestamp>")
             plan.staging = "UNLOGGED \(staging.sql) via COPY FROM STDIN (FORMAT binary)"
             plan.checks = FinalizerSQL.keyChecks(loadPlan).map { "\($0.what) = 0: \($0.sql)" }

@@ -101,7 +101,7 @@ enum ConnectorFactory {
                 throw DponeError(.manifest, "a clickhouse sink needs a connection and a table")
             }
             let target = ClickHouseTableName(database: table.schema ?? "default", name: table.name)
-            let mode = try clickHouseMode(config.strategy)
+            let mode = try config.strategy.loadStrategy(for: config.type)
             if mode == .cdcApply, !monotonicLSN {
                 throw DponeError(
                     .usage, "strategy mode cdc_apply into clickhouse applies the changes of a postgres source with options.cdc",
@@ -118,7 +118,7 @@ enum ConnectorFactory {
             }
             let target = TableName(schema: table.schema ?? "public", name: table.name)
             var options = PostgresSinkOptions(
-                url: connection.resolved.url, target: target, mode: try loadMode(config.strategy),
+                url: connection.resolved.url, target: target, mode: try config.strategy.loadStrategy(for: config.type),
                 uniqueKey: config.strategy.uniqueKey, targetAtomicState: targetAtomicState, loadID: loadID,
                 monotonicLSN: monotonicLSN)
             options.keepLastDuplicate = config.strategy.duplicatePolicy.map { $0 == "last" } ?? keepLastDuplicate
@@ -127,19 +127,11 @@ enum ConnectorFactory {
             guard let path = config.path, let file = config.options.file else {
                 throw DponeError(.manifest, "a files sink needs a path")
             }
-            let strategy: FileLoadStrategy
-            switch config.strategy.mode {
-            case .fullRefresh: strategy = .fullRefresh
-            case .incrementalAppend: strategy = .incrementalAppend
-            default:
-                throw DponeError(
-                    .manifest, "the files sink supports full_refresh and incremental_append, not \(config.strategy.mode.rawValue)")
-            }
             return try FileSink(
                 name: "files:\(path)",
                 options: FileSinkOptions(
                     path: path, format: file.format == .jsonl ? .jsonl : .csv, csv: csvOptions(file),
-                    strategy: strategy))
+                    strategy: config.strategy.mode))
         default:
             throw unavailable("sink", config.type.rawValue)
         }
@@ -196,76 +188,6 @@ enum ConnectorFactory {
                 typePolicy: PostgresTypes.Policy(unboundedNumeric: config.options.unboundedNumeric == .text ? .text : .fail),
                 mode: continuous, snapshotParallelism: cdc.snapshotParallelism ?? 2,
                 snapshotRangeBytes: Int64(cdc.snapshotRangeMB ?? 256) << 20))
-    }
-
-    /// The Postgres finalizer mode a manifest strategy asks for.
-    static func loadMode(_ strategy: StrategyConfig) throws -> LoadPlan.Mode {
-        switch strategy.mode {
-        case .fullRefresh:
-            return .fullRefresh(strategy.overwriteType == .exchange ? .exchange : .truncateInsert)
-        case .incrementalAppend:
-            return .incrementalAppend(onlyNewRows: strategy.onlyNewRows)
-        case .incrementalMerge:
-            return .incrementalMerge(strategy.mergePolicy == .upsert ? .upsert : .deleteInsert)
-        case .replace:
-            guard let predicate = strategy.customPredicate else {
-                throw DponeError(.manifest, "strategy mode replace needs custom_predicate")
-            }
-            return .replace(predicate: predicate)
-        case .snapshotDiff:
-            switch strategy.diffDeletePolicy {
-            case .hardDelete: return .snapshotDiff(.hardDelete)
-            case .softDelete: return .snapshotDiff(.softDelete)
-            case .ignore: return .snapshotDiff(.ignore)
-            }
-        case .scd2:
-            return .scd2(strategy.historyDeletePolicy == .expire ? .expire : .ignore)
-        case .partitionReplace:
-            guard let column = strategy.partitionColumn else {
-                throw DponeError(.manifest, "strategy mode partition_replace needs partition.column")
-            }
-            return .partitionReplace(column: column, maxPartitions: strategy.maxPartitionsPerRun)
-        case .cdcApply:
-            return .cdcApply
-        case .backfill:
-            throw DponeError(
-                .usage, "strategy mode \(strategy.mode.rawValue) is not available for postgres sinks in this build yet",
-                hint: "available: full_refresh, incremental_append, incremental_merge, replace, partition_replace, snapshot_diff, scd2")
-        }
-    }
-
-    /// The ClickHouse publication a manifest strategy asks for.
-    static func clickHouseMode(_ strategy: StrategyConfig) throws -> ClickHouseLoadMode {
-        switch strategy.mode {
-        case .fullRefresh: return .fullRefresh
-        case .incrementalAppend: return .incrementalAppend(onlyNewRows: strategy.onlyNewRows)
-        case .incrementalMerge:
-            switch strategy.mergePolicy {
-            case .mutationDeleteInsert: return .incrementalMerge(policy: .mutationDeleteInsert)
-            case .shadowSwap: return .incrementalMerge(policy: .shadowSwap)
-            default: return .incrementalMerge(policy: .replacingMergeTree)
-            }
-        case .partitionReplace:
-            guard let column = strategy.partitionColumn else {
-                throw DponeError(.manifest, "strategy mode partition_replace needs partition.column")
-            }
-            return .partitionReplace(column: column, maxPartitions: strategy.maxPartitionsPerRun)
-        case .replace:
-            return .replace(predicate: strategy.customPredicate ?? "")
-        case .snapshotDiff:
-            switch strategy.diffDeletePolicy {
-            case .hardDelete: return .snapshotDiff(deletePolicy: .hardDelete)
-            case .softDelete: return .snapshotDiff(deletePolicy: .softDelete)
-            case .ignore: return .snapshotDiff(deletePolicy: .ignore)
-            }
-        case .scd2:
-            return .scd2(deletePolicy: strategy.historyDeletePolicy == .expire ? .expire : .ignore)
-        case .cdcApply:
-            return .cdcApply
-        case .backfill:
-            throw DponeError(
-                .usage, "strategy mode \(strategy.mode.rawValue) is not available for clickhouse sinks in this build yet")
-        }
     }
 
     /// ClickHouse speaks HTTP: a `clickhouse://` URL built from connection parts becomes `http://`.

@@ -41,7 +41,7 @@ struct SinkHistoryTests {
     /// unless `complete` is false), closes.
     @discardableResult
     static func load(
-        _ f: SinkFixture, _ rows: [Row], mode: ClickHouseLoadMode, checkpoint: UInt64, complete: Bool = true
+        _ f: SinkFixture, _ rows: [Row], mode: LoadStrategy, checkpoint: UInt64, complete: Bool = true
     ) async throws -> SinkCommit {
         let sink = f.sink(mode, key: ["id"])
         do {
@@ -59,7 +59,7 @@ struct SinkHistoryTests {
     /// A crashed attempt: stages `rows`, runs the publishing statements (all of them, or only the
     /// mutations) but never writes the ledger row, then dies (staging is left behind).
     static func crashedAttempt(
-        _ f: SinkFixture, _ rows: [Row], mode: ClickHouseLoadMode, checkpoint: UInt64, mutationsOnly: Bool, loadID: String
+        _ f: SinkFixture, _ rows: [Row], mode: LoadStrategy, checkpoint: UInt64, mutationsOnly: Bool, loadID: String
     ) async throws {
         let sink = f.sink(mode, key: ["id"], loadID: loadID)
         try await sink.open(schema: hashedSchema)
@@ -79,10 +79,10 @@ struct SinkHistoryTests {
         await sink.close()
     }
 
-    @Test(arguments: ClickHouseTestServer.all, ClickHouseDiffDeletePolicy.allCases)
-    func snapshotDiffConvergesAndLeavesUnchangedRowsAlone(_ server: ClickHouseTestServer, policy: ClickHouseDiffDeletePolicy) async throws {
+    @Test(arguments: ClickHouseTestServer.all, DiffDeletePolicy.allCases)
+    func snapshotDiffConvergesAndLeavesUnchangedRowsAlone(_ server: ClickHouseTestServer, policy: DiffDeletePolicy) async throws {
         try await SinkFixture.with(server) { f in
-            let mode = ClickHouseLoadMode.snapshotDiff(deletePolicy: policy)
+            let mode = LoadStrategy.snapshotDiff(policy)
             let first = try await Self.load(f, [(1, "a", 100), (2, "b", 200), (3, "c", 300)], mode: mode, checkpoint: 1)
             #expect(first == SinkCommit(inserted: 3))
             let second = try await Self.load(f, [(1, "a", 100), (2, "B", 200), (4, "d", 400)], mode: mode, checkpoint: 2)
@@ -117,7 +117,7 @@ struct SinkHistoryTests {
     @Test(arguments: ClickHouseTestServer.all)
     func aPartialCheckpointDetectsNoDeletes(_ server: ClickHouseTestServer) async throws {
         let rows: [Row] = (1...6).map { (Int64($0), "r\($0)", $0 * 100) }
-        for mode in [ClickHouseLoadMode.snapshotDiff(deletePolicy: .hardDelete), .snapshotDiff(deletePolicy: .softDelete), .scd2(deletePolicy: .expire)] {
+        for mode in [LoadStrategy.snapshotDiff(.hardDelete), .snapshotDiff(.softDelete), .scd2(.expire)] {
             try await SinkFixture.with(server) { f in
                 #expect(try await Self.load(f, rows, mode: mode, checkpoint: 1) == SinkCommit(inserted: 6))
                 var complete = Array(rows.dropFirst())
@@ -127,7 +127,7 @@ struct SinkHistoryTests {
                 let partial = try await Self.load(
                     f, [(1, "r1", 100), (3, "r3 changed", 300), (7, "r7", 700)], mode: mode, checkpoint: 3, complete: false)
                 // Key 1 comes back: a new row (hard_delete), a revived one (soft_delete), a new version (scd2).
-                let revived = mode == .snapshotDiff(deletePolicy: .softDelete)
+                let revived = mode == .snapshotDiff(.softDelete)
                 #expect(partial == SinkCommit(inserted: revived ? 1 : 2, updated: revived ? 2 : 1, deleted: 0), "\(mode)")
                 let live: String
                 switch mode {
@@ -146,7 +146,7 @@ struct SinkHistoryTests {
     @Test(arguments: ClickHouseTestServer.all)
     func scd2KeepsHistory(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
-            let mode = ClickHouseLoadMode.scd2(deletePolicy: .expire)
+            let mode = LoadStrategy.scd2(.expire)
             let first = try await Self.load(f, [(1, "a", 100), (2, "b", 200)], mode: mode, checkpoint: 1)
             #expect(first == SinkCommit(inserted: 2))
             let second = try await Self.load(f, [(1, "a", 100), (2, "B", 200), (3, "c", 300)], mode: mode, checkpoint: 2)
@@ -178,7 +178,7 @@ struct SinkHistoryTests {
     @Test(arguments: ClickHouseTestServer.all)
     func scd2IgnoreKeepsMissingKeysCurrent(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
-            let mode = ClickHouseLoadMode.scd2(deletePolicy: .ignore)
+            let mode = LoadStrategy.scd2(.ignore)
             _ = try await Self.load(f, [(1, "a", 100), (2, "b", 200)], mode: mode, checkpoint: 1)
             let second = try await Self.load(f, [(2, "B", 200)], mode: mode, checkpoint: 2)
             #expect(second == SinkCommit(inserted: 0, updated: 1))
@@ -191,8 +191,8 @@ struct SinkHistoryTests {
     @Test(arguments: ClickHouseTestServer.all)
     func replaceRewritesOnlyThePredicateWindow(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
-            _ = try await f.load([(1, "a", 1), (2, "b", 2), (3, "c", 3)], mode: .fullRefresh, checkpoint: 1)
-            let mode = ClickHouseLoadMode.replace(predicate: "id >= 2")
+            _ = try await f.load([(1, "a", 1), (2, "b", 2), (3, "c", 3)], mode: .fullRefresh(.exchange), checkpoint: 1)
+            let mode = LoadStrategy.replace(predicate: "id >= 2")
             let second = try await f.load([(2, "B", 22)], mode: mode, checkpoint: 2)
             #expect(second == SinkCommit(inserted: 1, deleted: 2))
             #expect(try await f.rows(columns: "id, name, __dpone__checkpoint") == [["1", "a", "1"], ["2", "B", "2"]])
@@ -210,7 +210,7 @@ struct SinkHistoryTests {
     @Test(arguments: ClickHouseTestServer.all)
     func modesFailAtOpenWithoutWhatTheyNeed(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
-            for mode in [ClickHouseLoadMode.snapshotDiff, .scd2, .snapshotDiff(deletePolicy: .softDelete)] {
+            for mode in [LoadStrategy.snapshotDiff(.hardDelete), .scd2(.expire), .snapshotDiff(.softDelete)] {
                 do {
                     try await f.sink(mode, key: ["id"]).open(schema: SinkFixture.schema)
                     Issue.record("\(mode) without the row hash must fail")
@@ -225,8 +225,10 @@ struct SinkHistoryTests {
                 }
             }
             await #expect(throws: DponeError.self) { try await f.sink(.replace(predicate: " ")).open(schema: SinkFixture.schema) }
-            #expect(ClickHouseLoadMode.snapshotDiff == .snapshotDiff(deletePolicy: .hardDelete))
-            #expect(ClickHouseLoadMode.scd2 == .scd2(deletePolicy: .expire))
+            // A Postgres merge policy is not a ClickHouse one.
+            await #expect(throws: DponeError.self) {
+                try await f.sink(.incrementalMerge(.upsert), key: ["id"]).open(schema: SinkFixture.schema)
+            }
         }
     }
 
@@ -234,9 +236,9 @@ struct SinkHistoryTests {
     /// written is replayed: the target ends equal to an uninterrupted load's.
     @Test(arguments: ClickHouseTestServer.all, [false, true])
     func aReplayedCheckpointConverges(_ server: ClickHouseTestServer, mutationsOnly: Bool) async throws {
-        let modes: [ClickHouseLoadMode] = [
-            .snapshotDiff(deletePolicy: .hardDelete), .snapshotDiff(deletePolicy: .softDelete), .snapshotDiff(deletePolicy: .ignore),
-            .scd2(deletePolicy: .expire), .scd2(deletePolicy: .ignore), .replace(predicate: "id >= 2"),
+        let modes: [LoadStrategy] = [
+            .snapshotDiff(.hardDelete), .snapshotDiff(.softDelete), .snapshotDiff(.ignore),
+            .scd2(.expire), .scd2(.ignore), .replace(predicate: "id >= 2"),
         ]
         let firstRows: [Row] = [(1, "a", 100), (2, "b", 200), (3, "c", 300)]
         let secondRows: [Row] = [(2, "B", 200), (4, "d", 400)]
@@ -245,7 +247,7 @@ struct SinkHistoryTests {
             var results: [[[String?]]] = []
             for crash in [false, true] {
                 try await SinkFixture.with(server) { f in
-                    let firstMode: ClickHouseLoadMode
+                    let firstMode: LoadStrategy
                     if case .replace = mode { firstMode = .replace(predicate: "id >= 1") } else { firstMode = mode }
                     try await Self.load(f, firstRows, mode: firstMode, checkpoint: 1)
                     if crash {

@@ -9,7 +9,7 @@ import Testing
 /// mutations on 18.16.
 @Suite("ClickHouse sink: lightweight DELETE (SQL)")
 struct SinkModernDeleteSQLTests {
-    func plan(_ mode: ClickHouseLoadMode, lightweight: Bool) -> ClickHousePublishPlan {
+    func plan(_ mode: LoadStrategy, lightweight: Bool) -> ClickHousePublishPlan {
         let target = ClickHouseTableName(database: "d", name: "t")
         return ClickHousePublishPlan(
             target: target, staging: target.sibling("stg", loadID: "x"), publish: target.sibling("pub", loadID: "x"),
@@ -23,13 +23,13 @@ struct SinkModernDeleteSQLTests {
             let replace = plan(.replace(predicate: "id >= 2"), lightweight: lightweight)
             #expect(replace.replaceDelete("id >= 2") == prefix + "id >= 2")
             #expect(replace.deleteTagged(7) == prefix + "`__dpone__checkpoint` = 7")
-            for policy in [ClickHouseDiffDeletePolicy.hardDelete, .softDelete, .ignore] {
-                let first = plan(.snapshotDiff(deletePolicy: policy), lightweight: lightweight).diffMutations(ts: "now()").first ?? ""
+            for policy in [DiffDeletePolicy.hardDelete, .softDelete, .ignore] {
+                let first = plan(.snapshotDiff(policy), lightweight: lightweight).diffMutations(ts: "now()").first ?? ""
                 #expect(first.hasPrefix(prefix), "\(policy): \(first)")
             }
             // scd2 and the soft delete's marking stay ALTER ... UPDATE.
-            #expect(plan(.scd2, lightweight: lightweight).diffMutations(ts: "now()").allSatisfy { $0.hasPrefix("ALTER TABLE `d`.`t` UPDATE") })
-            #expect(plan(.snapshotDiff(deletePolicy: .softDelete), lightweight: lightweight).diffMutations(ts: "now()").last?.hasPrefix("ALTER TABLE `d`.`t` UPDATE") == true)
+            #expect(plan(.scd2(.expire), lightweight: lightweight).diffMutations(ts: "now()").allSatisfy { $0.hasPrefix("ALTER TABLE `d`.`t` UPDATE") })
+            #expect(plan(.snapshotDiff(.softDelete), lightweight: lightweight).diffMutations(ts: "now()").last?.hasPrefix("ALTER TABLE `d`.`t` UPDATE") == true)
         }
     }
 }
@@ -44,7 +44,7 @@ struct SinkModernDeleteTests {
         try await SinkFixture.with(server) { f in
             let lightweight = try await f.admin.serverInfo().supports(.lightweightDelete)
             #expect(lightweight == (server.name != ClickHouseTestServer.legacy.name))
-            let mode = ClickHouseLoadMode.replace(predicate: "id >= 2")
+            let mode = LoadStrategy.replace(predicate: "id >= 2")
             _ = try await f.load([(1, "a", 1), (2, "b", 2), (3, "c", 3)], mode: .replace(predicate: "id >= 1"), checkpoint: 1)
             let commit = try await f.load([(2, "B", 20)], mode: mode, checkpoint: 2)
             #expect(commit.inserted == 1 && commit.deleted == 2, "\(commit)")

@@ -11,9 +11,9 @@ struct SinkSafetyTests {
     @Test(arguments: ClickHouseTestServer.all)
     func duplicateKeysFailBeforeTheTargetIsTouched(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
-            _ = try await f.load([(1, "a", 1)], mode: .incrementalMerge, key: ["id"], checkpoint: 1)
+            _ = try await f.load([(1, "a", 1)], mode: .incrementalMerge(.replacingMergeTree), key: ["id"], checkpoint: 1)
             do {
-                try await f.load([(2, "b", 2), (2, "c", 3)], mode: .incrementalMerge, key: ["id"], checkpoint: 2)
+                try await f.load([(2, "b", 2), (2, "c", 3)], mode: .incrementalMerge(.replacingMergeTree), key: ["id"], checkpoint: 2)
                 Issue.record("duplicates must fail")
             } catch let error as DponeError {
                 #expect(error.message.contains("1 duplicate unique keys") && error.message.contains(f.target.description), "\(error)")
@@ -46,7 +46,7 @@ struct SinkSafetyTests {
     @Test(arguments: ClickHouseTestServer.all)
     func aReplayedCheckpointPublishesNothingMore(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
-            for mode in [ClickHouseLoadMode.incrementalAppend(onlyNewRows: false), .incrementalMerge] {
+            for mode in [LoadStrategy.incrementalAppend(onlyNewRows: false), .incrementalMerge(.replacingMergeTree)] {
                 try await f.admin.execute("DROP TABLE IF EXISTS \(f.target.sql)")
                 try await f.admin.execute("DROP TABLE IF EXISTS \(f.database).__dpone__loads")
                 let positions = StateValue.object(["offset": .int(42)])
@@ -68,7 +68,7 @@ struct SinkSafetyTests {
     @Test(arguments: ClickHouseTestServer.all)
     func anAppendReplayAfterACrashBeforeTheLedgerEndsWithOneCopy(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
-            let mode = ClickHouseLoadMode.incrementalAppend(onlyNewRows: false)
+            let mode = LoadStrategy.incrementalAppend(onlyNewRows: false)
             _ = try await f.load([(1, "a", 1)], mode: mode, checkpoint: 1)
             // The crashed attempt of checkpoint 2: its rows are in the target, its ledger row is not.
             try await f.admin.execute("INSERT INTO \(f.target.sql) (id, name, amount, __dpone__checkpoint) VALUES (2, 'b', 0.02, 2), (3, 'c', 0.03, 2)")
@@ -81,7 +81,7 @@ struct SinkSafetyTests {
     @Test(arguments: ClickHouseTestServer.all)
     func aNewerCheckpointInTheLedgerIsRefused(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
-            let mode = ClickHouseLoadMode.incrementalAppend(onlyNewRows: false)
+            let mode = LoadStrategy.incrementalAppend(onlyNewRows: false)
             _ = try await f.load([(1, "a", 1)], mode: mode, checkpoint: 7)
             do {
                 try await f.load([(2, "b", 2)], mode: mode, checkpoint: 3)

@@ -15,14 +15,14 @@ struct SinkStrategyTests {
             // (`ClickHousePublishPlan.swap(exchange:)`): both must publish the same rows.
             let exchange = try await f.admin.serverInfo().supports(.exchangeTables)
             #expect(exchange == (server.name != ClickHouseTestServer.legacy.name))
-            let first = try await f.load([(1, "ann", 150), (2, "bøb ☃", nil), (3, nil, -1)], mode: .fullRefresh, checkpoint: 1)
+            let first = try await f.load([(1, "ann", 150), (2, "bøb ☃", nil), (3, nil, -1)], mode: .fullRefresh(.exchange), checkpoint: 1)
             #expect(first == SinkCommit(inserted: 3))
             #expect(try await f.rows() == [["1", "ann", "1.5"], ["2", "bøb ☃", nil], ["3", nil, "-0.01"]])
             let types = try await f.admin.queryRows("SELECT name, type FROM system.columns WHERE database = '\(f.database)' AND table = 'target'")
             #expect(types.map { $0 } == [
                 ["id", "Int64"], ["name", "Nullable(String)"], ["amount", "Nullable(Decimal(12, 2))"], ["__dpone__checkpoint", "UInt64"],
             ])
-            let second = try await f.load([(7, "zed", 9_999_999_999)], mode: .fullRefresh, checkpoint: 2)
+            let second = try await f.load([(7, "zed", 9_999_999_999)], mode: .fullRefresh(.exchange), checkpoint: 2)
             #expect(second == SinkCommit(inserted: 1, deleted: 3))
             #expect(try await f.rows(columns: "id, name, toFloat64(amount), __dpone__checkpoint") == [["7", "zed", "99999999.99", "2"]])
             #expect(try await f.stagingTables() == "0")
@@ -44,9 +44,9 @@ struct SinkStrategyTests {
     @Test(arguments: ClickHouseTestServer.all)
     func mergeUpdatesAndInsertsByKey(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
-            let first = try await f.load([(1, "a", 100), (2, "b", 200)], mode: .incrementalMerge, key: ["id"], checkpoint: 1)
+            let first = try await f.load([(1, "a", 100), (2, "b", 200)], mode: .incrementalMerge(.replacingMergeTree), key: ["id"], checkpoint: 1)
             #expect(first == SinkCommit(inserted: 2))
-            let second = try await f.load([(2, "B", 2000), (3, "c", 300)], mode: .incrementalMerge, key: ["id"], checkpoint: 2)
+            let second = try await f.load([(2, "B", 2000), (3, "c", 300)], mode: .incrementalMerge(.replacingMergeTree), key: ["id"], checkpoint: 2)
             #expect(second == SinkCommit(inserted: 1, updated: 1))
             #expect(try await f.rows(final: true) == [["1", "a", "1"], ["2", "B", "20"], ["3", "c", "3"]])
             let argMax = try await f.admin.queryNullableRows(
@@ -60,7 +60,7 @@ struct SinkStrategyTests {
     @Test(arguments: ClickHouseTestServer.all)
     func partitionReplaceRewritesOnlyStagedPartitions(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
-            let mode = ClickHouseLoadMode.partitionReplace(column: "name", maxPartitions: 10)
+            let mode = LoadStrategy.partitionReplace(column: "name", maxPartitions: 10)
             _ = try await f.load([(1, "a", 1), (2, "a", 2), (3, "b", 3)], mode: mode, checkpoint: 1)
             let second = try await f.load([(5, "a", 5)], mode: mode, checkpoint: 2)
             #expect(second == SinkCommit(inserted: 1, deleted: 2))
@@ -82,8 +82,8 @@ struct SinkStrategyTests {
     @Test(arguments: ClickHouseTestServer.all)
     func anEmptyCheckpointStillRunsTheStrategy(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
-            _ = try await f.load([(1, "a", 1), (2, "b", 2)], mode: .fullRefresh, checkpoint: 1)
-            let sink = f.sink(.fullRefresh)
+            _ = try await f.load([(1, "a", 1), (2, "b", 2)], mode: .fullRefresh(.exchange), checkpoint: 1)
+            let sink = f.sink(.fullRefresh(.exchange))
             try await sink.open(schema: SinkFixture.schema)
             let empty = try await sink.finalize(SinkFixture.context(2))
             await sink.close()

@@ -40,7 +40,7 @@ struct SinkFixture {
 
     var target: ClickHouseTableName { ClickHouseTableName(database: database, name: "target") }
 
-    func sink(_ mode: ClickHouseLoadMode, key: [String] = [], loadID: String = "l1") -> ClickHouseSink {
+    func sink(_ mode: LoadStrategy, key: [String] = [], loadID: String = "l1") -> ClickHouseSink {
         ClickHouseSink(
             name: "ch", options: ClickHouseSinkOptions(url: server.url, target: target, mode: mode, uniqueKey: key, loadID: loadID))
     }
@@ -64,7 +64,7 @@ struct SinkFixture {
     /// Opens a sink, writes `rows`, finalizes checkpoint `checkpoint` and closes it.
     @discardableResult
     func load(
-        _ rows: [(Int64, String?, Int?)], mode: ClickHouseLoadMode, key: [String] = [], checkpoint: UInt64,
+        _ rows: [(Int64, String?, Int?)], mode: LoadStrategy, key: [String] = [], checkpoint: UInt64,
         schema: Schema = SinkFixture.schema
     ) async throws -> SinkCommit {
         let sink = sink(mode, key: key)

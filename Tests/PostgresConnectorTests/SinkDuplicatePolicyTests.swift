@@ -22,8 +22,8 @@ struct SinkDuplicatePolicyTests {
             CheckpointContext(id: CheckpointID(id), pipeline: "dup", positions: .object(["n": .int(Int64(id))]), loadID: "l\(id)", runID: "r"))
     }
 
-    @Test(arguments: [LoadPlan.Mode.MergePolicy.deleteInsert, .upsert])
-    func theLastStagedRowOfAKeyWinsOrTheCheckpointFails(_ policy: LoadPlan.Mode.MergePolicy) async throws {
+    @Test(arguments: [MergePolicy.deleteInsert, .upsert])
+    func theLastStagedRowOfAKeyWinsOrTheCheckpointFails(_ policy: MergePolicy) async throws {
         try await withTestSchema("dup") { conn, schema in
             let target = TableName(schema: schema, name: "dst")
             var options = PostgresSinkOptions(url: PostgresTestServer.url, target: target, mode: .incrementalMerge(policy), uniqueKey: ["id"])

@@ -36,8 +36,8 @@ struct SinkPartialCheckpointTests {
         }
     }
 
-    @Test(arguments: [LoadPlan.Mode.snapshotDiff(.hardDelete), .snapshotDiff(.softDelete), .scd2(.expire)])
-    func aPartialCheckpointDetectsNoDeletes(_ mode: LoadPlan.Mode) async throws {
+    @Test(arguments: [LoadStrategy.snapshotDiff(.hardDelete), .snapshotDiff(.softDelete), .scd2(.expire)])
+    func aPartialCheckpointDetectsNoDeletes(_ mode: LoadStrategy) async throws {
         try await withTestSchema("partial") { conn, schema in
             let target = TableName(schema: schema, name: "dst")
             let options = PostgresSinkOptions(url: PostgresTestServer.url, target: target, mode: mode, uniqueKey: ["id"])

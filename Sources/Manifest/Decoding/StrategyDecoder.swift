@@ -1,3 +1,5 @@
+import Flow
+
 extension ManifestDecoder {
     static let strategyKeys = [
         "mode", "unique_key", "only_new_rows", "overwrite_type", "custom_predicate", "merge_policy", "duplicate_policy",

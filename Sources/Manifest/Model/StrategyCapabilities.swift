@@ -1,3 +1,5 @@
+import Flow
+
 /// The one table of which load modes each sink type supports.
 public enum StrategyCapabilities {
     /// Supported modes per sink type, in `LoadMode.allCases` order. REST is not a sink: no modes.

@@ -1,60 +1,4 @@
-/// How a sink publishes what a run read (`sink.strategy.mode`).
-public enum LoadMode: String, Sendable, Hashable, Codable, CaseIterable {
-    case fullRefresh = "full_refresh"
-    case incrementalAppend = "incremental_append"
-    case incrementalMerge = "incremental_merge"
-    case replace
-    case partitionReplace = "partition_replace"
-    case snapshotDiff = "snapshot_diff"
-    case scd2
-    case cdcApply = "cdc_apply"
-    case backfill
-
-    /// Modes that match rows by key and therefore need `unique_key`.
-    public var requiresUniqueKey: Bool {
-        self == .incrementalMerge || self == .snapshotDiff || self == .scd2
-    }
-}
-
-/// How a full refresh replaces the target (`sink.strategy.overwrite_type`).
-public enum OverwriteType: String, Sendable, Hashable, Codable, CaseIterable {
-    case truncateInsert = "truncate_insert"
-    case exchange
-}
-
-/// How `incremental_merge` applies staged rows (`sink.strategy.merge_policy`). Which policies a sink
-/// type offers, and its default, is in `StrategyCapabilities.mergePolicies(for:)`.
-public enum MergePolicy: String, Sendable, Hashable, Codable, CaseIterable {
-    /// Postgres (default): delete target rows whose key is staged, then insert every staged row.
-    case deleteInsert = "delete_insert"
-    /// Postgres: `INSERT ... ON CONFLICT (key) DO UPDATE`: needs a unique index on the key.
-    case upsert
-    /// ClickHouse (default): insert every staged row into a `ReplacingMergeTree(__dpone__version)`;
-    /// readers deduplicate with `FINAL` (or argMax) until background merges collapse versions.
-    case replacingMergeTree = "replacing_merge_tree"
-    /// ClickHouse: delete the staged keys from a plain `MergeTree` (awaited mutation or lightweight
-    /// DELETE), then insert; plain `SELECT`s are exact once the load returns.
-    case mutationDeleteInsert = "mutation_delete_insert"
-    /// ClickHouse: build a copy (target rows whose key is not staged + staged rows) and swap it in
-    /// (EXCHANGE TABLES, or RENAME on old servers); costs a table rewrite, needs no mutation.
-    case shadowSwap = "shadow_swap"
-}
-
-/// What `snapshot_diff` does with target keys missing from the snapshot (`sink.strategy.diff.delete_policy`).
-public enum DiffDeletePolicy: String, Sendable, Hashable, Codable, CaseIterable {
-    case hardDelete = "hard_delete"
-    /// Sets `__dpone__deleted_at` to the load time.
-    case softDelete = "soft_delete"
-    case ignore
-}
-
-/// What `scd2` does with current versions whose key is missing from the snapshot
-/// (`sink.strategy.scd2.delete_policy`).
-public enum HistoryDeletePolicy: String, Sendable, Hashable, Codable, CaseIterable {
-    /// Close the current version (`__dpone__valid_to_at` = load time, `__dpone__is_current` = false).
-    case expire
-    case ignore
-}
+import Flow
 
 /// `sink.strategy`. Validated: the sink type supports `mode`, and key-matching modes have a `uniqueKey`.
 public struct StrategyConfig: Sendable, Hashable, Codable {
@@ -105,5 +49,44 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
         case historyDeletePolicy = "scd2_delete_policy"
         case partitionColumn = "partition_column"
         case maxPartitionsPerRun = "max_partitions_per_run"
+    }
+}
+
+extension StrategyConfig {
+    /// The strategy a sink of type `sink` publishes by: the mode with its parameters and the sink
+    /// type's default merge policy. Throws for `backfill` (not in this build) and for a mode whose
+    /// required parameter is missing (validation reports those first).
+    public func loadStrategy(for sink: EndpointType) throws -> LoadStrategy {
+        switch mode {
+        case .fullRefresh:
+            return .fullRefresh(overwriteType)
+        case .incrementalAppend:
+            return .incrementalAppend(onlyNewRows: onlyNewRows)
+        case .incrementalMerge:
+            guard let policy = StrategyCapabilities.mergePolicy(mergePolicy, for: sink) else {
+                throw DponeError(.manifest, "a \(sink.rawValue) sink has no incremental_merge policy")
+            }
+            return .incrementalMerge(policy)
+        case .replace:
+            guard let predicate = customPredicate else {
+                throw DponeError(.manifest, "strategy mode replace needs custom_predicate")
+            }
+            return .replace(predicate: predicate)
+        case .partitionReplace:
+            guard let column = partitionColumn else {
+                throw DponeError(.manifest, "strategy mode partition_replace needs partition.column")
+            }
+            return .partitionReplace(column: column, maxPartitions: maxPartitionsPerRun)
+        case .snapshotDiff:
+            return .snapshotDiff(diffDeletePolicy)
+        case .scd2:
+            return .scd2(historyDeletePolicy)
+        case .cdcApply:
+            return .cdcApply
+        case .backfill:
+            throw DponeError(
+                .usage, "strategy mode backfill is not available for \(sink.rawValue) sinks in this build yet",
+                hint: "available: " + StrategyCapabilities.supportedModes(for: sink).filter { $0 != .backfill }.map(\.rawValue).joined(separator: ", "))
+        }
     }
 }

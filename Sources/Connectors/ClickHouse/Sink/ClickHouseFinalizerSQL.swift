@@ -13,7 +13,7 @@ public struct ClickHousePublishPlan: Sendable {
     public var displaced: ClickHouseTableName
     public var columns: [String]
     public var uniqueKey: [String]
-    public var mode: ClickHouseLoadMode
+    public var mode: LoadStrategy
     /// Technical columns the target has (`__dpone__checkpoint`, and `__dpone__version` for merge).
     public var technicalColumns: [String]
     /// Staged columns that may hold NULL and must not (keys, the partition column).
@@ -55,7 +55,7 @@ public struct ClickHousePublishPlan: Sendable {
             // duplicate: the window must cover every staged row (NULL counts as outside).
             checks.append(("rows outside the replace window (\(predicate))", replaceOutsideWindow(predicate)))
         }
-        if mode.matchesByKey && !uniqueKey.isEmpty {
+        if mode.refusesDuplicateKeys && !uniqueKey.isEmpty {
             checks.append((
                 "duplicate unique keys (\(uniqueKey.joined(separator: ", ")))",
                 "SELECT count() FROM (SELECT 1 FROM \(s) GROUP BY \(ClickHouseSQL.list(uniqueKey)) HAVING count() > 1)"

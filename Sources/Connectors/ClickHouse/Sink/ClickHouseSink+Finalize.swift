@@ -67,7 +67,7 @@ extension ClickHouseSink {
 
     func publishPlan() -> ClickHousePublishPlan {
         let (schema, types, technical) = state.withLock { ($0.schema, $0.stagingTypes, $0.technicalColumns) }
-        let keyed = options.mode.matchesByKey || options.mode == .cdcApply
+        let keyed = options.mode.matchesByKey
         let required = ClickHouseTargetShape.notNullColumns(mode: options.mode, uniqueKey: keyed ? options.uniqueKey : [])
         let names = schema?.names ?? []
         let nullableRequired = zip(names, types).filter { required.contains($0.0) && $0.1.isNullable }.map(\.0)
@@ -122,7 +122,8 @@ extension ClickHouseSink {
             let staged = try await scalar(plan.count(plan.staging), on: client)
             let updated = try await scalar(plan.mergeUpdatedCount(checkpoint), on: client)
             switch policy {
-            case .replacingMergeTree:
+            case .replacingMergeTree, .deleteInsert, .upsert:
+                // (Postgres policies never get here: `validate` refuses them when the sink opens.)
                 try await client.execute(plan.tagInsert(into: plan.target, checkpoint: checkpoint))
                 FaultPoint.midFinalize.trigger()
             case .mutationDeleteInsert:

@@ -1,104 +1,20 @@
 import Flow
 import Foundation
 
-/// How a `ClickHouseSink` publishes each checkpoint (see `ClickHouseSink` for the SQL of each).
-public enum ClickHouseLoadMode: Sendable, Equatable {
-    /// Replace the whole target with the staged rows (EXCHANGE TABLES, or a RENAME swap on old servers).
-    case fullRefresh
-    /// Insert the staged rows; with `onlyNewRows`, only keys not yet in the target.
-    case incrementalAppend(onlyNewRows: Bool)
-    /// Upsert by key; `policy` says how (see `ClickHouseMergePolicy`).
-    case incrementalMerge(policy: ClickHouseMergePolicy)
-    /// Replace exactly the partitions (values of `column`) present in staging.
-    case partitionReplace(column: String, maxPartitions: Int)
-    /// Replace the rows matching `predicate` (a ClickHouse boolean expression) by the staged rows,
-    /// which must all match it.
-    case replace(predicate: String)
-    /// Make the target equal to the staged snapshot by key: new keys inserted, rows whose
-    /// `__dpone__row_hash` changed rewritten, missing keys handled by `deletePolicy`.
-    case snapshotDiff(deletePolicy: ClickHouseDiffDeletePolicy)
-    /// Keep history by key: a changed row closes the current version (`__dpone__valid_to_at`,
-    /// `__dpone__is_current = 0`) and adds a new one; missing keys handled by `deletePolicy`.
-    case scd2(deletePolicy: ClickHouseHistoryDeletePolicy)
-    /// Apply change events (PostgreSQL CDC: `__dpone__lsn`, `__dpone__unchanged`, the batch's row
-    /// operations) by key into `ReplacingMergeTree(__dpone__version)` with version = lsn and
-    /// `__dpone__is_deleted`; see `ClickHouseCDCApplySQL`.
-    case cdcApply
+extension LoadStrategy {
+    /// The `incremental_merge` policies the ClickHouse sink publishes by:
+    /// - `replacing_merge_tree` (default): insert into `ReplacingMergeTree(__dpone__version)` (version =
+    ///   checkpoint). Cheapest; readers deduplicate with `FINAL` or `argMax(col, __dpone__version) ...
+    ///   GROUP BY key` until merges run.
+    /// - `mutation_delete_insert`: delete the staged keys from a plain `MergeTree` (lightweight
+    ///   DELETE, or an awaited mutation on old servers), then insert. A plain `SELECT` is exact after
+    ///   the load; each load rewrites the parts holding the keys.
+    /// - `shadow_swap`: copy the target rows whose key is not staged plus the staged rows into a new
+    ///   table and swap it in (EXCHANGE TABLES, or RENAME). Exact and mutation-free; costs a rewrite.
+    public static let clickHouseMergePolicies: [MergePolicy] = [.replacingMergeTree, .mutationDeleteInsert, .shadowSwap]
 
-    /// `incremental_merge` with the default policy (`replacing_merge_tree`).
-    public static var incrementalMerge: ClickHouseLoadMode { .incrementalMerge(policy: .replacingMergeTree) }
-    /// `snapshot_diff` with the default delete policy (`hard_delete`).
-    public static var snapshotDiff: ClickHouseLoadMode { .snapshotDiff(deletePolicy: .hardDelete) }
-    /// `scd2` with the default delete policy (`expire`).
-    public static var scd2: ClickHouseLoadMode { .scd2(deletePolicy: .expire) }
-
-    /// The manifest's name of the mode.
-    public var name: String {
-        switch self {
-        case .fullRefresh: "full_refresh"
-        case .incrementalAppend: "incremental_append"
-        case .incrementalMerge: "incremental_merge"
-        case .partitionReplace: "partition_replace"
-        case .replace: "replace"
-        case .snapshotDiff: "snapshot_diff"
-        case .scd2: "scd2"
-        case .cdcApply: "cdc_apply"
-        }
-    }
-
-    /// Whether the target is `ReplacingMergeTree(__dpone__version)`.
-    public var isReplacing: Bool { self == .incrementalMerge(policy: .replacingMergeTree) || self == .cdcApply }
-
-    /// Whether the mode treats target keys missing from staging as deleted (`snapshot_diff` with
-    /// `hard_delete` or `soft_delete`, `scd2` with `expire`): sound only on a complete checkpoint.
-    public var detectsDeletes: Bool {
-        switch self {
-        case .snapshotDiff(.hardDelete), .snapshotDiff(.softDelete), .scd2(.expire): true
-        default: false
-        }
-    }
-
-    /// Whether the mode matches rows by the unique key (staged keys must then be non-NULL and unique;
-    /// cdc_apply stages several events per key, so only non-NULL).
-    public var matchesByKey: Bool {
-        switch self {
-        case .incrementalAppend(let onlyNew): onlyNew
-        case .incrementalMerge, .snapshotDiff, .scd2: true
-        default: false
-        }
-    }
-}
-
-/// How `incremental_merge` publishes a checkpoint's staged rows.
-public enum ClickHouseMergePolicy: String, Sendable, Equatable, CaseIterable {
-    /// Insert into `ReplacingMergeTree(__dpone__version)` (version = checkpoint). Cheapest; readers
-    /// deduplicate with `FINAL` or `argMax(col, __dpone__version) ... GROUP BY key` until merges run.
-    case replacingMergeTree = "replacing_merge_tree"
-    /// Delete the staged keys from a plain `MergeTree` (lightweight DELETE, or an awaited mutation on
-    /// old servers), then insert. A plain `SELECT` is exact after the load; each load rewrites the
-    /// parts holding the keys (mutations are heavy on big tables).
-    case mutationDeleteInsert = "mutation_delete_insert"
-    /// Copy the target rows whose key is not staged plus the staged rows into a new table and swap
-    /// it in (EXCHANGE TABLES, or RENAME). Exact and mutation-free; costs a full table rewrite.
-    case shadowSwap = "shadow_swap"
-}
-
-/// What `snapshot_diff` does with target keys missing from the snapshot.
-public enum ClickHouseDiffDeletePolicy: String, Sendable, Equatable, CaseIterable {
-    /// Delete the rows.
-    case hardDelete = "hard_delete"
-    /// Set `__dpone__deleted_at` (a key that comes back is live again).
-    case softDelete = "soft_delete"
-    /// Keep the rows as they are.
-    case ignore
-}
-
-/// What `scd2` does with current keys missing from the snapshot.
-public enum ClickHouseHistoryDeletePolicy: String, Sendable, Equatable, CaseIterable {
-    /// Close their current version.
-    case expire
-    /// Keep their current version current.
-    case ignore
+    /// Whether the ClickHouse target is `ReplacingMergeTree(__dpone__version)`.
+    public var isReplacing: Bool { self == .incrementalMerge(.replacingMergeTree) || self == .cdcApply }
 }
 
 /// Where and how a `ClickHouseSink` publishes.
@@ -106,7 +22,7 @@ public struct ClickHouseSinkOptions: Sendable {
     /// The server's HTTP URL (credentials in it are sent as headers, never logged).
     public var url: String
     public var target: ClickHouseTableName
-    public var mode: ClickHouseLoadMode
+    public var mode: LoadStrategy
     public var uniqueKey: [String]
     /// Names the attempt-local tables (`__dpone__stg_<load id>_<table>`); random when nil.
     public var loadID: String?
@@ -117,7 +33,7 @@ public struct ClickHouseSinkOptions: Sendable {
     public var mutationTimeoutSeconds: Double
 
     public init(
-        url: String, target: ClickHouseTableName, mode: ClickHouseLoadMode, uniqueKey: [String] = [],
+        url: String, target: ClickHouseTableName, mode: LoadStrategy, uniqueKey: [String] = [],
         loadID: String? = nil, ledger: ClickHouseTableName? = nil, mutationTimeoutSeconds: Double = 600
     ) {
         self.url = url
@@ -133,6 +49,11 @@ public struct ClickHouseSinkOptions: Sendable {
     /// `DponeError(.schema)` for options the incoming schema cannot satisfy. Pure.
     func validate(against schema: Schema) throws {
         switch mode {
+        case .incrementalMerge(let policy) where !LoadStrategy.clickHouseMergePolicies.contains(policy):
+            throw DponeError(
+                .usage, "merge_policy '\(policy.rawValue)' is not a clickhouse policy",
+                hint: "use " + LoadStrategy.clickHouseMergePolicies.map(\.rawValue).joined(separator: ", "),
+                context: ["table": target.description])
         case .replace(let predicate):
             if predicate.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 throw DponeError(

@@ -16,7 +16,7 @@ public enum ClickHouseTargetShape {
     /// `__dpone__row_hash` of `snapshot_diff`/`scd2` is a staged column, not one of these). None is in
     /// the sorting key: mutations can update them.
     public static func technicalColumns(
-        for mode: ClickHouseLoadMode, support: ClickHouseTypeSupport
+        for mode: LoadStrategy, support: ClickHouseTypeSupport
     ) -> [(name: String, type: ClickHouseType)] {
         var columns: [(String, ClickHouseType)] = []
         if mode.isReplacing { columns.append((TechnicalColumns.version, .uint64)) }
@@ -38,7 +38,7 @@ public enum ClickHouseTargetShape {
 
     /// Columns stored non-Nullable whatever the source says: key columns (sorting keys cannot be
     /// Nullable) and the partition column; NULLs in them are refused in staging with a count.
-    static func notNullColumns(mode: ClickHouseLoadMode, uniqueKey: [String]) -> Set<String> {
+    static func notNullColumns(mode: LoadStrategy, uniqueKey: [String]) -> Set<String> {
         var names = Set(uniqueKey)
         if case .partitionReplace(let column, _) = mode { names.insert(column) }
         switch mode {
@@ -52,7 +52,7 @@ public enum ClickHouseTargetShape {
     /// `incremental_merge` with the default policy) ordered by the unique key (`tuple()` without one), partitioned by the
     /// partition column for `partition_replace`.
     public static func createStatement(
-        target: ClickHouseTableName, incoming: Schema, mode: ClickHouseLoadMode, uniqueKey: [String],
+        target: ClickHouseTableName, incoming: Schema, mode: LoadStrategy, uniqueKey: [String],
         support: ClickHouseTypeSupport
     ) -> String {
         let notNull = notNullColumns(mode: mode, uniqueKey: uniqueKey)
@@ -74,7 +74,7 @@ public enum ClickHouseTargetShape {
     /// `ALTER TABLE ADD COLUMN` for incoming columns (and technical columns) the target lacks; throws,
     /// before any write, on a column the source no longer has or whose type the target cannot hold.
     public static func evolutionStatements(
-        target: ClickHouseTableName, existing: [ExistingColumn], incoming: Schema, mode: ClickHouseLoadMode,
+        target: ClickHouseTableName, existing: [ExistingColumn], incoming: Schema, mode: LoadStrategy,
         support: ClickHouseTypeSupport
     ) throws -> [String] {
         let byName = Dictionary(existing.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })

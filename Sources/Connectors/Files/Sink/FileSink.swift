@@ -75,19 +75,18 @@ final class FileSinkState: @unchecked Sendable {
         options.strategy == .incrementalAppend ? options.path : FileSystem.directory(of: options.path)
     }
 
+    /// `incremental_append` (a part per checkpoint), else `full_refresh` (one file replaced).
+    private var appendsParts: Bool { options.strategy == .incrementalAppend }
+
     private var tempPath: String {
-        switch options.strategy {
-        case .fullRefresh: return "\(options.path).dpone-tmp-\(attempt)"
-        case .incrementalAppend: return "\(options.path)/.part-\(attempt).dpone-tmp"
-        }
+        appendsParts ? "\(options.path)/.part-\(attempt).dpone-tmp" : "\(options.path).dpone-tmp-\(attempt)"
     }
 
     /// Whether `name` (in `directory`) is a temp this sink's strategy leaves behind.
     private func isStaleTemp(_ name: String) -> Bool {
-        switch options.strategy {
-        case .fullRefresh: return name.hasPrefix(FileSystem.lastComponent(of: options.path) + ".dpone-tmp-")
-        case .incrementalAppend: return name.hasPrefix(".part-") && name.hasSuffix(".dpone-tmp")
-        }
+        appendsParts
+            ? name.hasPrefix(".part-") && name.hasSuffix(".dpone-tmp")
+            : name.hasPrefix(FileSystem.lastComponent(of: options.path) + ".dpone-tmp-")
     }
 
     func open(schema: Schema) throws {
@@ -123,40 +122,41 @@ final class FileSinkState: @unchecked Sendable {
     }
 
     func finalize(_ checkpoint: CheckpointID) throws -> SinkCommit {
-        switch options.strategy {
-        case .fullRefresh:
-            if staged == nil {
-                if hasPublished { return SinkCommit() }
-                try startStaging()
-            }
-            var file = staged!
-            staged = nil
-            let inserted = file.rows - carriedRows
-            try publish(&file, as: options.path)
-            publishedRows = file.rows
-            hasPublished = true
-            return SinkCommit(inserted: inserted)
-        case .incrementalAppend:
-            guard var file = staged else { return SinkCommit() }
-            staged = nil
-            guard file.rows > 0 else {
-                file.discard()
-                return SinkCommit()
-            }
-            // Replaying checkpoint N replaces part N, which is the newest part. A newer part means the
-            // state is behind the output (deleted, or another state dir): replacing part N would
-            // destroy published rows, so stop and say so.
-            if let newest = try newestPart(), newest > checkpoint.rawValue {
-                file.discard()
-                throw DponeError(
-                    .state,
-                    "\(options.path) already holds part \(newest), but the state is at checkpoint \(checkpoint.rawValue - 1): the state was deleted or points elsewhere",
-                    hint: "restore the state, or use `dpone state reset` (it keeps checkpoint numbering)",
-                    context: ["file": options.path])
-            }
-            try publish(&file, as: "\(options.path)/\(Self.partName(checkpoint, options.format))")
-            return SinkCommit(inserted: file.rows)
+        guard appendsParts else { return try replaceFile() }
+        guard var file = staged else { return SinkCommit() }
+        staged = nil
+        guard file.rows > 0 else {
+            file.discard()
+            return SinkCommit()
         }
+        // Replaying checkpoint N replaces part N, which is the newest part. A newer part means the
+        // state is behind the output (deleted, or another state dir): replacing part N would
+        // destroy published rows, so stop and say so.
+        if let newest = try newestPart(), newest > checkpoint.rawValue {
+            file.discard()
+            throw DponeError(
+                .state,
+                "\(options.path) already holds part \(newest), but the state is at checkpoint \(checkpoint.rawValue - 1): the state was deleted or points elsewhere",
+                hint: "restore the state, or use `dpone state reset` (it keeps checkpoint numbering)",
+                context: ["file": options.path])
+        }
+        try publish(&file, as: "\(options.path)/\(Self.partName(checkpoint, options.format))")
+        return SinkCommit(inserted: file.rows)
+    }
+
+    /// full_refresh: the staged file (every row since the sink opened) replaces `path`.
+    private func replaceFile() throws -> SinkCommit {
+        if staged == nil {
+            if hasPublished { return SinkCommit() }
+            try startStaging()
+        }
+        var file = staged!
+        staged = nil
+        let inserted = file.rows - carriedRows
+        try publish(&file, as: options.path)
+        publishedRows = file.rows
+        hasPublished = true
+        return SinkCommit(inserted: inserted)
     }
 
     /// fsync, rename into place, fsync the directory; the midFinalize fault point sits between the

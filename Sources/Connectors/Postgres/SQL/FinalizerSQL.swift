@@ -111,11 +111,6 @@ public enum FinalizerSQL {
                     counted("\(insertAll) WHERE NOT EXISTS (SELECT 1 FROM \(t) AS t WHERE \(keyMatch(key)))"),
                     counts: .inserted)
             ]
-        case .incrementalMerge(.deleteInsert):
-            return [
-                FinalizerStep(counted("DELETE FROM \(t) AS t USING \(s) AS s WHERE \(keyMatch(key))"), counts: .updated),
-                FinalizerStep(counted(insertAll), counts: .inserted),
-            ]
         case .incrementalMerge(.upsert):
             let updates = plan.columns.filter { !key.contains($0) }
             let action =
@@ -127,6 +122,12 @@ public enum FinalizerSQL {
                     "WITH upserted AS (\(insertAll) ON CONFLICT (\(list(key))) \(action) RETURNING (xmax = 0) AS inserted) "
                         + "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted",
                     counts: .insertedAndUpdated)
+            ]
+        case .incrementalMerge:
+            // delete_insert (ClickHouse-only policies are refused when the sink opens).
+            return [
+                FinalizerStep(counted("DELETE FROM \(t) AS t USING \(s) AS s WHERE \(keyMatch(key))"), counts: .updated),
+                FinalizerStep(counted(insertAll), counts: .inserted),
             ]
         case .replace(let predicate):
             return [

@@ -52,6 +52,12 @@ public final class PostgresSink: SinkOperator {
     }
 
     public func open(schema: Schema) async throws {
+        if case .incrementalMerge(let policy) = options.mode, !PostgresSinkOptions.mergePolicies.contains(policy) {
+            throw DponeError(
+                .usage, "merge_policy '\(policy.rawValue)' is not a postgres policy",
+                hint: "use " + PostgresSinkOptions.mergePolicies.map(\.rawValue).joined(separator: " or "),
+                context: ["table": options.target.description])
+        }
         for column in TargetShape.requiredStagedColumns(for: options.mode) where schema.index(of: column) == nil {
             throw DponeError(
                 .schema, "strategy needs column \(column) in the staged rows",
@@ -514,7 +520,7 @@ struct Counts {
     }
 
     /// Per-mode meaning: rows that replaced a previous version count as updated, not inserted.
-    func commit(for mode: LoadPlan.Mode) -> SinkCommit {
+    func commit(for mode: LoadStrategy) -> SinkCommit {
         switch mode {
         case .fullRefresh:
             return SinkCommit(inserted: inserted, updated: 0, deleted: previousRows)

@@ -6,7 +6,9 @@ public struct PostgresSinkOptions: Sendable {
     public var target: TableName
     /// Schema of the attempt-local staging table (default: the target's).
     public var stagingSchema: String?
-    public var mode: LoadPlan.Mode
+    public var mode: LoadStrategy
+    /// The `incremental_merge` policies this sink publishes by.
+    public static let mergePolicies: [MergePolicy] = [.deleteInsert, .upsert]
     public var uniqueKey: [String]
     /// The idempotency ledger: one row per published (pipeline, target, checkpoint), written in the
     /// publish transaction. Default `<target schema>.__dpone__loads`.
@@ -31,7 +33,7 @@ public struct PostgresSinkOptions: Sendable {
     public var keepLastDuplicate: Bool = false
 
     public init(
-        url: String, target: TableName, stagingSchema: String? = nil, mode: LoadPlan.Mode, uniqueKey: [String] = [],
+        url: String, target: TableName, stagingSchema: String? = nil, mode: LoadStrategy, uniqueKey: [String] = [],
         ledger: TableName? = nil, targetAtomicState: TableName? = nil,
         ledgerRetention: Int = 1000, loadID: String? = nil, monotonicLSN: Bool = false
     ) {

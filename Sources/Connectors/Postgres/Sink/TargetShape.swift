@@ -15,7 +15,7 @@ public enum TargetShape {
     }
 
     /// Technical columns the mode keeps in the target beyond the staged ones.
-    public static func technicalColumns(for mode: LoadPlan.Mode) -> [Field] {
+    public static func technicalColumns(for mode: LoadStrategy) -> [Field] {
         switch mode {
         case .snapshotDiff(.softDelete):
             [Field(TechnicalColumns.deletedAt, .timestamp(withTimeZone: true))]
@@ -31,7 +31,7 @@ public enum TargetShape {
     }
 
     /// Columns the staging table must carry for the mode (checked before staging).
-    public static func requiredStagedColumns(for mode: LoadPlan.Mode) -> [String] {
+    public static func requiredStagedColumns(for mode: LoadStrategy) -> [String] {
         switch mode {
         case .snapshotDiff, .scd2: [TechnicalColumns.rowHash]
         case .cdcApply: [TechnicalColumns.lsn, TechnicalColumns.unchanged]
@@ -43,7 +43,7 @@ public enum TargetShape {
     /// key columns, a primary key on the unique key for key-matched modes (an index for scd2, whose
     /// history repeats keys).
     public static func createStatements(
-        target: TableName, incoming: Schema, mode: LoadPlan.Mode, uniqueKey: [String]
+        target: TableName, incoming: Schema, mode: LoadStrategy, uniqueKey: [String]
     ) -> [String] {
         let fields = incoming.fields + technicalColumns(for: mode)
         let columns = fields.map { f in
@@ -73,7 +73,7 @@ public enum TargetShape {
     /// `ALTER TABLE ADD COLUMN` for incoming columns the target lacks; throws, before any write, on a
     /// column the source no longer has or whose type the target cannot hold.
     public static func evolutionStatements(
-        target: TableName, existing: [ExistingColumn], incoming: Schema, mode: LoadPlan.Mode
+        target: TableName, existing: [ExistingColumn], incoming: Schema, mode: LoadStrategy
     ) throws -> [String] {
         let existingByName = Dictionary(existing.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let technical = Set(technicalColumns(for: mode).map(\.name))
