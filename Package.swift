@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "Flow", targets: ["Flow"]),
         .library(name: "Operators", targets: ["Operators"]),
         .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
         .library(name: "FilesConnector", targets: ["FilesConnector"]),
         .library(name: "PostgresConnector", targets: ["PostgresConnector"]),
         .library(name: "ClickHouseConnector", targets: ["ClickHouseConnector"]),
@@ -57,6 +58,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Operators", dependencies: ["Flow"], exclude: ["ROW_HASH.md"], swiftSettings: strict),
+        // The seam between the engine and the connectors: the staged-table sink driver and its
+        // TargetDialect protocol.
+        .target(name: "ConnectorKit", dependencies: ["Flow"], swiftSettings: strict),
         // CSV and JSON Lines codecs and schema inference, shared by the connectors that read or
         // write text records (files, Kafka).
         .target(name: "Formats", dependencies: ["Flow"], swiftSettings: strict),
@@ -69,13 +73,13 @@ let package = Package(
         ),
         .target(
             name: "PostgresConnector",
-            dependencies: ["Flow", "CPostgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Flow", "ConnectorKit", "CPostgres", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Connectors/Postgres",
             swiftSettings: strict
         ),
         .target(
             name: "ClickHouseConnector",
-            dependencies: ["Flow", "CCurl", "CZstd", "CLZ4", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Flow", "ConnectorKit", "CCurl", "CZstd", "CLZ4", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Connectors/ClickHouse",
             swiftSettings: strict
         ),
@@ -122,6 +126,7 @@ let package = Package(
 
         .target(name: "DponeTestSupport", dependencies: ["Flow", "CKafka", "PostgresConnector", "ClickHouseConnector"], path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "FlowTests", dependencies: ["Flow"], swiftSettings: strict),
+        .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "Flow"], swiftSettings: strict),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Flow"], swiftSettings: strict),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "Flow", "DponeTestSupport"], swiftSettings: strict),
         .testTarget(
