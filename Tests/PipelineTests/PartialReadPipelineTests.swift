@@ -47,6 +47,9 @@ struct PartialReadPipelineTests {
             let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
             try await pg.execute(
                 "CREATE SCHEMA \(pgSpace); CREATE TABLE \(pgSpace).src (id bigint PRIMARY KEY, v text, seq bigint); INSERT INTO \(pgSpace).src SELECT g, 'v' || g, g FROM generate_series(1, \(Self.rows)) g")
+            // The first xmin window must end past the seed (a concurrent test's transaction can hold
+            // it back, and the seed would then be read again by the second run).
+            try await PostgresTestServer.awaitXminHorizon(after: pg)
             await pg.close()
             let options = source == .xmin ? "{incremental_strategy: xmin}" : "{incremental_column: seq}"
             let table = pgSpace

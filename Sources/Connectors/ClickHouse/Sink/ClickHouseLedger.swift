@@ -65,16 +65,4 @@ struct ClickHouseLedger: Sendable {
             inserted: Int(row[1]) ?? 0, updated: Int(row[2]) ?? 0, deleted: Int(row[3]) ?? 0,
             publishedPositions: positions)
     }
-
-    /// Refuses to publish when a later checkpoint of the pipeline is already published: the state is
-    /// behind the target (deleted, or pointed elsewhere), and skipping or re-publishing would be wrong.
-    func refuseNewer(than context: CheckpointContext, on client: ClickHouseClient) async throws {
-        let text = try await client.queryRows(newestSQL(context.pipeline)).first?.first ?? "0"
-        guard let newest = UInt64(text), newest > context.id.rawValue else { return }
-        throw DponeError(
-            .state,
-            "\(target) already has checkpoint \(newest) of pipeline '\(context.pipeline)' published, but the state is at checkpoint \(context.id.rawValue - 1): the state was deleted or points to another store",
-            hint: "restore the state, or start over with `dpone state reset` (it keeps checkpoint numbering) after deciding what the target should hold",
-            context: ["table": target, "ledger": table.description])
-    }
 }

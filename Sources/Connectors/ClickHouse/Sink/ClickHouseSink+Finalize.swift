@@ -1,3 +1,4 @@
+import ConnectorKit
 import Flow
 import Foundation
 
@@ -9,26 +10,6 @@ extension ClickHouseSink {
         let client = try self.client
         do {
             try await finishStaging()
-            if options.mode == .cdcApply {
-                // A replay is applied again (events above the ledger's applied lsn only), not
-                // skipped: it may cover more changes than the first publication.
-                try await ledger.refuseNewer(than: context, on: client)
-                let plan = publishPlan()
-                try await runChecks(plan, context: context, on: client)
-                let (commit, applied) = try await cdcApply(context, on: client)
-                try await client.execute(try ledger.recordSQL(context, commit, appliedLSN: applied))
-                await dropAttemptTables(on: client)
-                logger.info(
-                    "published",
-                    metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "inserted": "\(commit.inserted)", "applied_lsn": "\(applied)"])
-                return commit
-            }
-            if let published = try await ledger.lookup(context, on: client) {
-                await dropAttemptTables(on: client)
-                logger.info("checkpoint already published", metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)"])
-                return published
-            }
-            try await ledger.refuseNewer(than: context, on: client)
             var plan = publishPlan()
             plan.complete = context.isComplete
             if options.mode.detectsDeletes, !context.isComplete {
@@ -36,13 +17,10 @@ extension ClickHouseSink {
                     "checkpoint is not a complete copy of the source: target rows missing from it are not deleted",
                     metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)"])
             }
-            try await runChecks(plan, context: context, on: client)
-            let commit = try await publish(plan, checkpoint: context.id.rawValue, on: client)
-            try await client.execute(try ledger.recordSQL(context, commit))
-            await dropAttemptTables(on: client)
+            var dialect = ClickHouseDialect(sink: self, client: client, plan: plan)
+            let commit = try await StagedTableDriver.publish(context, through: &dialect, reappliesReplays: options.mode == .cdcApply)
             logger.info(
-                "published",
-                metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "inserted": "\(commit.inserted)"])
+                "published", metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "inserted": "\(commit.inserted)"])
             return commit
         } catch {
             await dropAttemptTables(on: client)
@@ -93,20 +71,6 @@ extension ClickHouseSink {
             if server.version < ClickHouseVersion(major: 23, minor: 3) { settings["allow_experimental_lightweight_delete"] = "1" }
         }
         return settings
-    }
-
-    /// Key and partition checks on staging; a violation fails naming the table and count, before the
-    /// target is touched.
-    func runChecks(_ plan: ClickHousePublishPlan, context: CheckpointContext, on client: ClickHouseClient) async throws {
-        for check in plan.checks() {
-            let count = try await scalar(check.sql, on: client)
-            if count > 0 {
-                throw DponeError(
-                    .sink, "staging for \(plan.target) has \(count) \(check.what); the target is untouched",
-                    hint: "deduplicate the source or fix the unique_key / partition options",
-                    context: ["table": plan.target.description, "checkpoint": "\(context.id)"])
-            }
-        }
     }
 
     func publish(_ plan: ClickHousePublishPlan, checkpoint: UInt64, on client: ClickHouseClient) async throws -> SinkCommit {

@@ -1,3 +1,4 @@
+import ConnectorKit
 import Flow
 import Foundation
 import Logging
@@ -317,142 +318,16 @@ public final class PostgresSink: SinkOperator {
             columns: staging.withLock { $0.targetColumns }, uniqueKey: options.uniqueKey, mode: options.mode,
             loadTimestampSQL: Self.timestampLiteral(Date()), complete: context.isComplete)
         let finalBytes = buffer
-        let ledger = options.ledger
-        let targetText = options.target.description
-        let retention = options.ledgerRetention
-        let stateTable = options.targetAtomicState
-        let monotonicLSN = options.monotonicLSN
-        let keepLast = options.keepLastDuplicate
-        let logger = self.logger
         let commit: SinkCommit
         do {
-            commit = try await connection.run { session -> SinkCommit in
+            try await connection.run { _ in
                 try w.write(finalBytes)
                 try w.finish()
-                if keepLast, plan.matchesByKey, !plan.uniqueKey.isEmpty, plan.mode != .cdcApply {
-                    let dropped = try session.query(FinalizerSQL.keepLastPerKey(plan)).first?.first ?? nil
-                    if let dropped, dropped != "0" {
-                        logger.info(
-                            "earlier rows of keys staged again were dropped (duplicate_policy last)",
-                            metadata: ["table": "\(plan.target)", "checkpoint": "\(context.id)", "rows": "\(dropped)"])
-                    }
-                }
-                for check in FinalizerSQL.keyChecks(plan) {
-                    let count = Int(try session.query(check.sql).first?.first.flatMap { $0 } ?? "0") ?? 0
-                    if count > 0 {
-                        throw DponeError(
-                            .sink,
-                            "staging for \(plan.target) has \(count) \(check.what)\(plan.uniqueKey.isEmpty ? "" : " (\(plan.uniqueKey.joined(separator: ", ")))"); the target is untouched",
-                            hint: "deduplicate the source or fix the unique_key, or set duplicate_policy: last to keep each key's last row",
-                            context: ["table": plan.target.description, "checkpoint": "\(context.id)"])
-                    }
-                }
-                try session.execute("BEGIN")
-                do {
-                    let published = try session.query(
-                        "SELECT positions::text, inserted, updated, deleted FROM \(ledger.sql) WHERE pipeline = $1 AND target = $2 AND checkpoint = $3",
-                        parameters: [context.pipeline, targetText, String(context.id.rawValue)])
-                    // A replay is always of the newest published checkpoint. A later one in the
-                    // ledger means the state is behind the target (deleted, or pointed elsewhere):
-                    // skipping or re-publishing would both be wrong, so stop and say so.
-                    let newest = try session.query(
-                        "SELECT max(checkpoint)::text FROM \(ledger.sql) WHERE pipeline = $1 AND target = $2",
-                        parameters: [context.pipeline, targetText])
-                    if let newestText = newest.first?.first ?? nil, let newestID = UInt64(newestText),
-                        newestID > context.id.rawValue
-                    {
-                        throw DponeError(
-                            .state,
-                            "\(plan.target) already has checkpoint \(newestID) of pipeline '\(context.pipeline)' published, but the state is at checkpoint \(context.id.rawValue - 1): the state was deleted or points to another store",
-                            hint: "restore the state, or start over with `dpone state reset` (it keeps checkpoint numbering) after deciding what the target should hold",
-                            context: ["table": plan.target.description, "ledger": ledger.description])
-                    }
-                    // cdc_apply re-applies a replayed checkpoint (lsn-guarded, so harmless) instead of
-                    // skipping it: the replay may cover more changes than the first publication, and
-                    // a streaming source does not re-read what it already passed.
-                    if let row = published.first, plan.mode != .cdcApply {
-                        try session.execute("DROP TABLE IF EXISTS \(plan.staging.sql)")
-                        try session.execute("COMMIT")
-                        let positions = try row[0].map { try JSONDecoder().decode(StateValue.self, from: Data($0.utf8)) }
-                        return SinkCommit(
-                            inserted: Int(row[1] ?? "0") ?? 0, updated: Int(row[2] ?? "0") ?? 0,
-                            deleted: Int(row[3] ?? "0") ?? 0, publishedPositions: positions)
-                    }
-                    var counts = Counts()
-                    // The highest lsn published before (monotonic sources): events at or below it
-                    // are applied already and leave staging, so a replay is a first application.
-                    var appliedLSN: String? = nil
-                    var replayed = false
-                    if plan.mode == .cdcApply, monotonicLSN {
-                        appliedLSN = try session.query(
-                            "SELECT max(applied_lsn)::text FROM \(ledger.sql) WHERE pipeline = $1 AND target = $2",
-                            parameters: [context.pipeline, targetText]
-                        ).first?.first ?? nil
-                        if let appliedLSN {
-                            let dropped = try session.query(FinalizerSQL.cdcDropApplied(plan, appliedLSN: appliedLSN)).first?.first ?? nil
-                            if let dropped, dropped != "0" {
-                                replayed = true
-                                logger.notice(
-                                    "replayed events already applied were skipped",
-                                    metadata: ["table": "\(plan.target)", "checkpoint": "\(context.id)", "events": "\(dropped)", "applied_lsn": "\(appliedLSN)"])
-                            }
-                        }
-                    }
-                    if plan.mode == .cdcApply,
-                        Int(try session.query(FinalizerSQL.cdcNeedsFill(plan)).first?.first.flatMap { $0 } ?? "0") ?? 0 > 0
-                    {
-                        try session.execute(FinalizerSQL.cdcFillIndex(plan))
-                        let fill = FinalizerSQL.cdcFillSteps(plan)
-                        for sql in fill.first { _ = try session.query(sql) }
-                        for _ in 0..<32 {
-                            var filled = 0
-                            for sql in fill.repeated { filled += Int(try session.query(sql).first?.first.flatMap { $0 } ?? "0") ?? 0 }
-                            if filled == 0 { break }
-                        }
-                    }
-                    if plan.mode == .cdcApply, context.isComplete, !replayed {
-                        let pruned = Int(try session.query(FinalizerSQL.cdcSnapshotPrune(plan)).first?.first.flatMap { $0 } ?? "0") ?? 0
-                        counts.deleted += pruned
-                        if pruned > 0 {
-                            logger.notice(
-                                "rows absent from the snapshot were deleted (an earlier snapshot of the table was published)",
-                                metadata: ["table": "\(plan.target)", "checkpoint": "\(context.id)", "rows": "\(pruned)"])
-                        }
-                    }
-                    for (i, step) in FinalizerSQL.steps(plan).enumerated() {
-                        let rows = try session.query(step.sql)
-                        counts.record(step.counts, rows.first)
-                        if i == 0 { FaultPoint.midFinalize.trigger() }
-                    }
-                    let result = counts.commit(for: plan.mode)
-                    let positionsJSON = String(decoding: try JSONEncoder().encode(context.positions), as: UTF8.self)
-                    // applied_lsn never goes down (a replay may publish less than the first time).
-                    let applied =
-                        plan.mode == .cdcApply && monotonicLSN
-                        ? "(SELECT greatest(\(appliedLSN ?? "NULL")::bigint, max(\(PostgresSQL.quoteIdentifier(TechnicalColumns.lsn)))) FROM \(plan.staging.sql))" : "NULL"
-                    _ = try session.query(
-                        "INSERT INTO \(ledger.sql) AS l (pipeline, target, checkpoint, load_id, run_id, positions, inserted, updated, deleted, applied_lsn) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, \(applied)) ON CONFLICT (pipeline, target, checkpoint) DO UPDATE SET load_id = EXCLUDED.load_id, run_id = EXCLUDED.run_id, positions = EXCLUDED.positions, inserted = EXCLUDED.inserted, updated = EXCLUDED.updated, deleted = EXCLUDED.deleted, committed_at = now(), applied_lsn = greatest(l.applied_lsn, EXCLUDED.applied_lsn)",
-                        parameters: [
-                            context.pipeline, targetText, String(context.id.rawValue), context.loadID, context.runID,
-                            positionsJSON, String(result.inserted), String(result.updated), String(result.deleted),
-                        ])
-                    _ = try session.query(
-                        "DELETE FROM \(ledger.sql) WHERE pipeline = $1 AND target = $2 AND checkpoint <= $3",
-                        parameters: [context.pipeline, targetText, String(Int64(context.id.rawValue) - Int64(retention))])
-                    if let stateTable {
-                        let state = PipelineState(
-                            pipeline: context.pipeline, checkpoint: context.id, source: context.positions,
-                            loadID: context.loadID, runID: context.runID, committedAt: Timestamps.iso8601())
-                        try PostgresStateStore.writeState(state, table: stateTable, in: session)
-                    }
-                    try session.execute("DROP TABLE IF EXISTS \(plan.staging.sql)")
-                    try session.execute("COMMIT")
-                    return result
-                } catch {
-                    try? session.execute("ROLLBACK")
-                    throw error
-                }
             }
+            var dialect = PostgresDialect(connection: connection, plan: plan, options: options, logger: logger)
+            commit = try await StagedTableDriver.publish(
+                context, through: &dialect, reappliesReplays: plan.mode == .cdcApply,
+                writesState: options.targetAtomicState != nil)
         } catch {
             throw Self.sinkError(error)
         }
