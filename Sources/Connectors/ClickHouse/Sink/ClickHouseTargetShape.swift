@@ -1,3 +1,4 @@
+import ConnectorKit
 import Flow
 
 /// Decides, before any write, what the target must look like for the incoming schema and mode:
@@ -77,33 +78,14 @@ public enum ClickHouseTargetShape {
         target: ClickHouseTableName, existing: [ExistingColumn], incoming: Schema, mode: LoadStrategy,
         support: ClickHouseTypeSupport
     ) throws -> [String] {
-        let byName = Dictionary(existing.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        var statements: [String] = []
-        for field in incoming.fields {
-            guard let column = byName[field.name] else {
-                let type = ClickHouseTypes.ddlType(for: field.type, nullable: true, support: support)
-                statements.append(
-                    "ALTER TABLE \(target.sql) ADD COLUMN \(ClickHouseSQL.quoteIdentifier(field.name)) \(type.name)")
-                continue
-            }
-            guard canHold(column.type, field.type, support: support) else {
-                throw DponeError(
-                    .schema,
-                    "column \(field.name) is \(column.type.name) in target \(target) but \(field.type) in the source: a breaking type change",
-                    hint: "migrate the target column (or cast the source column with a transform) before loading",
-                    context: ["table": target.description, "column": field.name])
-            }
+        let added = try SchemaEvolution.addedFields(
+            target: target.description, existing: existing.map { ($0.name, $0.type.name, $0.type) }, incoming: incoming,
+            canHold: { canHold($0, $1, support: support) })
+        var statements = added.map { field in
+            "ALTER TABLE \(target.sql) ADD COLUMN \(ClickHouseSQL.quoteIdentifier(field.name)) \(ClickHouseTypes.ddlType(for: field.type, nullable: true, support: support).name)"
         }
-        let incomingNames = Set(incoming.names)
-        let dropped = existing.filter { !incomingNames.contains($0.name) && !$0.name.hasPrefix("__dpone__") }
-        if !dropped.isEmpty {
-            throw DponeError(
-                .schema,
-                "target \(target) has column(s) \(dropped.map(\.name).joined(separator: ", ")) that the source no longer has: a breaking change",
-                hint: "restore the source column(s), or drop them from the target deliberately before loading",
-                context: ["table": target.description])
-        }
-        for column in technicalColumns(for: mode, support: support) where byName[column.name] == nil {
+        let byName = Set(existing.map(\.name))
+        for column in technicalColumns(for: mode, support: support) where !byName.contains(column.name) {
             if column.name == TechnicalColumns.version {
                 throw DponeError(
                     .schema, "\(mode.name) needs target \(target) to be a ReplacingMergeTree(\(column.name)) it created",
@@ -123,17 +105,16 @@ public enum ClickHouseTargetShape {
         switch (base, source) {
         case (.string, .string), (.string, .json), (.fixedString, .string), (.enum8, .string), (.enum16, .string):
             return true
-        case (.int32, .int16), (.int64, .int16), (.int64, .int32), (.float64, .float32):
-            return true
         case (.date32, .date), (.dateTime64, .timestamp), (.uint8, .bool):
             return true
-        case (.decimal(let tp, let ts), .decimal(let sp, let ss)):
-            return ts >= ss && tp - ts >= sp - ss
-        case (.decimal(let tp, let ts), .int16): return tp - ts >= 5
-        case (.decimal(let tp, let ts), .int32): return tp - ts >= 10
-        case (.decimal(let tp, let ts), .int64): return tp - ts >= 19
         default:
-            return false
+            // Integers, floats and decimals widen as everywhere else (other types only by the
+            // exact DDL match above: a DateTime cannot hold a microsecond timestamp).
+            guard let logical = try? ClickHouseTypes.logicalType(of: base, column: "") else { return false }
+            switch logical {
+            case .int16, .int32, .int64, .float32, .float64, .decimal: return SchemaEvolution.holdsExactly(logical, source)
+            default: return false
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import ConnectorKit
 import Flow
 
 /// Decides, before any write, what the target must look like for the incoming schema and mode:
@@ -75,56 +76,18 @@ public enum TargetShape {
     public static func evolutionStatements(
         target: TableName, existing: [ExistingColumn], incoming: Schema, mode: LoadStrategy
     ) throws -> [String] {
-        let existingByName = Dictionary(existing.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let technical = Set(technicalColumns(for: mode).map(\.name))
-        var statements: [String] = []
-        for field in incoming.fields {
-            guard let column = existingByName[field.name] else {
-                statements.append(
-                    "ALTER TABLE \(target.sql) ADD COLUMN \(PostgresSQL.quoteIdentifier(field.name)) \(PostgresTypes.ddlType(for: field.type))"
-                )
-                continue
-            }
-            guard canHold(column.type, field.type) else {
-                throw DponeError(
-                    .schema,
-                    "column \(field.name) is \(column.type) in target \(target) but \(field.type) in the source: a breaking type change",
-                    hint: "migrate the target column (or cast the source column with a transform) before loading",
-                    context: ["table": target.description, "column": field.name])
-            }
+        let added = try SchemaEvolution.addedFields(
+            target: target.description, existing: existing.map { ($0.name, "\($0.type)", $0.type) }, incoming: incoming,
+            canHold: canHold)
+        let existingNames = Set(existing.map(\.name))
+        let missingTechnical = technicalColumns(for: mode).filter { !existingNames.contains($0.name) }
+        return (added + missingTechnical).map { field in
+            "ALTER TABLE \(target.sql) ADD COLUMN \(PostgresSQL.quoteIdentifier(field.name)) \(PostgresTypes.ddlType(for: field.type))"
         }
-        let incomingNames = Set(incoming.names)
-        let dropped = existing.filter {
-            !incomingNames.contains($0.name) && !technical.contains($0.name) && !$0.name.hasPrefix("__dpone__")
-        }
-        if !dropped.isEmpty {
-            throw DponeError(
-                .schema,
-                "target \(target) has column(s) \(dropped.map(\.name).joined(separator: ", ")) that the source no longer has: a breaking change",
-                hint: "restore the source column(s), or drop them from the target deliberately before loading",
-                context: ["table": target.description])
-        }
-        for field in technicalColumns(for: mode) where existingByName[field.name] == nil {
-            statements.append(
-                "ALTER TABLE \(target.sql) ADD COLUMN \(PostgresSQL.quoteIdentifier(field.name)) \(PostgresTypes.ddlType(for: field.type))"
-            )
-        }
-        return statements
     }
 
     /// Whether a target column of type `target` stores every value of `source` exactly.
     public static func canHold(_ target: LogicalType, _ source: LogicalType) -> Bool {
-        if target == source { return true }
-        switch (target, source) {
-        case (.int32, .int16), (.int64, .int16), (.int64, .int32), (.float64, .float32):
-            return true
-        case (.decimal(let tp, let ts), .decimal(let sp, let ss)):
-            return ts >= ss && tp - ts >= sp - ss
-        case (.decimal(let tp, let ts), .int16): return tp - ts >= 5
-        case (.decimal(let tp, let ts), .int32): return tp - ts >= 10
-        case (.decimal(let tp, let ts), .int64): return tp - ts >= 19
-        default:
-            return false
-        }
+        SchemaEvolution.holdsExactly(target, source)
     }
 }
