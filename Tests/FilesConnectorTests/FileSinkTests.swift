@@ -1,3 +1,4 @@
+import DponeTestSupport
 import Flow
 import Foundation
 import Testing

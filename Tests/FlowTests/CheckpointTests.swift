@@ -149,7 +149,7 @@ import Testing
                 let n = writes.withLock { $0 += 1; return $0 }
                 if n == 3 { throw DponeError(.sink, "the server went away") }
             }
-            func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit { SinkCommit() }
+            func finalize(_ context: CheckpointContext) async throws -> SinkCommit { SinkCommit() }
             func abort() async {}
         }
         let log = EventLog()
@@ -221,7 +221,6 @@ struct ReplayingSink: SinkOperator {
     let log: EventLog
     func open(schema: Schema) async throws {}
     func write(_ batch: Batch) async throws {}
-    func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit { SinkCommit() }
     func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
         log.record("context \(context.id) \(context.positions["last_id"]?.intValue ?? -1) \(context.pipeline)")
         return SinkCommit(publishedPositions: published)

@@ -77,7 +77,8 @@ final class CollectingSink: SinkOperator, Sendable {
         staged.withLock { $0.append(contentsOf: ids) }
     }
 
-    func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit {
+    func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
+        let checkpoint = context.id
         if failFinalize {
             log.record("finalize-failed \(checkpoint)")
             throw DponeError(.sink, "finalize failed on purpose")

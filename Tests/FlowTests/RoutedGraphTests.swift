@@ -78,8 +78,6 @@ final class GatedSink: SinkOperator, Sendable {
         rows.withLock { $0 += batch.rowCount }
     }
 
-    func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit { SinkCommit() }
-
     func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
         snapshots.withLock { $0[context.id.rawValue] = context.isComplete }
         log.record("finalize \(name) \(context.id)")

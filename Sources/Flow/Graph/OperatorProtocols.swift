@@ -176,11 +176,9 @@ public protocol SinkOperator: Sendable {
     func write(_ batch: Batch) async throws
     /// Publishes everything staged since the previous checkpoint (the strategy's finalizer).
     /// MUST be idempotent for a repeated checkpoint id: a replay after a crash neither loses
-    /// nor duplicates rows.
-    func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit
-    /// Like `finalize(_:)`, with the checkpoint's positions and identity, for sinks that record them
-    /// with the publication (a ledger row, or the state row itself when state is target-atomic).
-    /// The default calls `finalize(_:)`.
+    /// nor duplicates rows. `context` carries the checkpoint's identity and positions, for sinks
+    /// that record them with the publication (a ledger row, or the state row itself when state is
+    /// target-atomic), and whether it is a complete copy of the source (`isComplete`).
     func finalize(_ context: CheckpointContext) async throws -> SinkCommit
     /// Discards staged, unpublished data after a failure. Must not throw.
     func abort() async
@@ -192,10 +190,6 @@ public protocol SinkOperator: Sendable {
 }
 
 extension SinkOperator {
-    public func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
-        try await finalize(context.id)
-    }
-
     public func close() async {}
 
     public var appliesDeletes: Bool { false }

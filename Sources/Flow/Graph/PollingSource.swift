@@ -14,11 +14,10 @@ public final class PollingSource: SourceOperator {
     public let interval: Double
     public let mode: ContinuousMode
 
-    private struct Progress: Sendable {
-        var emitted: CheckpointID?
-        var durable: (id: CheckpointID, positions: StateValue)?
-    }
-    private let progress = Mutex(Progress())
+    /// Durable checkpoints as they are acknowledged, newest only (they only grow): what a round
+    /// waits for before the next one starts.
+    private let durable: AsyncStream<(id: CheckpointID, positions: StateValue)>
+    private let durableContinuation: AsyncStream<(id: CheckpointID, positions: StateValue)>.Continuation
 
     public var name: String { inner.name }
 
@@ -26,26 +25,29 @@ public final class PollingSource: SourceOperator {
         self.inner = inner
         self.interval = interval
         self.mode = mode
+        (durable, durableContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     public func outputSchema() async throws -> Schema { try await inner.outputSchema() }
 
     public func run(into output: any SourceOutput, resumeFrom: StateValue?) async throws {
         var positions = resumeFrom
+        var durableCheckpoints = durable.makeAsyncIterator()
         while !mode.stop.isStopped {
             try Task.checkCancellation()
             let recorder = RecordingOutput(output)
             try await inner.run(into: recorder, resumeFrom: positions)
             if let emitted = recorder.lastCheckpoint {
-                progress.withLock { $0.emitted = emitted }
                 // The next round starts where the durable state is.
                 while true {
-                    try Task.checkCancellation()
-                    if let durable = progress.withLock({ $0.durable }), durable.id >= emitted {
+                    guard let durable = await durableCheckpoints.next() else {
+                        try Task.checkCancellation()
+                        throw DponeError(.internal, "the durable checkpoints of \(name) ended")
+                    }
+                    if durable.id >= emitted {
                         positions = durable.positions
                         break
                     }
-                    try await Task.sleep(for: .milliseconds(20))
                 }
             }
             var slept = 0.0
@@ -59,9 +61,7 @@ public final class PollingSource: SourceOperator {
     public func acknowledge(_ checkpoint: CheckpointID) async throws { try await inner.acknowledge(checkpoint) }
 
     public func acknowledge(_ checkpoint: CheckpointID, positions: StateValue) async throws {
-        progress.withLock { p in
-            if p.durable.map({ $0.id < checkpoint }) ?? true { p.durable = (checkpoint, positions) }
-        }
+        durableContinuation.yield((checkpoint, positions))
         try await inner.acknowledge(checkpoint, positions: positions)
     }
 }

@@ -209,10 +209,6 @@ public final class ClickHouseSink: SinkOperator {
     /// cdc_apply stores a delete as a tombstone of its key; every other mode would store it as a row.
     public var appliesDeletes: Bool { options.mode == .cdcApply }
 
-    public func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit {
-        throw DponeError(.internal, "the clickhouse sink publishes with its checkpoint context")
-    }
-
     /// Drops staging after a failure. Never throws.
     public func abort() async {
         let (client, stream) = state.withLock { s in

@@ -37,8 +37,8 @@ public final class FileSink: SinkOperator {
         try await onQueue { state in try state.write(batch) }
     }
 
-    public func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit {
-        try await onQueue { state in try state.finalize(checkpoint) }
+    public func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
+        try await onQueue { state in try state.finalize(context.id) }
     }
 
     public func abort() async {

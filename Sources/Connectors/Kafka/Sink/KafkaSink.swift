@@ -192,7 +192,7 @@ public final class KafkaSink: SinkOperator {
     }
 
     /// Waits for every delivery report of the checkpoint; any failure fails it.
-    public func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit {
+    public func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
         guard let producer = state.withLock({ $0.producer }) else {
             throw DponeError(.internal, "kafka sink used before open", context: ["sink": name])
         }
@@ -204,11 +204,11 @@ public final class KafkaSink: SinkOperator {
         if counts.failed > 0 || counts.delivered != produced {
             throw DponeError(
                 .sink,
-                "\(counts.failed) of \(produced) message(s) of checkpoint \(checkpoint) were not delivered to \(options.topic)\(counts.firstError.map { ": \($0)" } ?? "")",
+                "\(counts.failed) of \(produced) message(s) of checkpoint \(context.id) were not delivered to \(options.topic)\(counts.firstError.map { ": \($0)" } ?? "")",
                 hint: "the checkpoint is not acknowledged: its positions stay uncommitted and the next run sends them again",
-                context: ["topic": options.topic, "checkpoint": "\(checkpoint)"])
+                context: ["topic": options.topic, "checkpoint": "\(context.id)"])
         }
-        logger.info("delivered", metadata: ["topic": "\(options.topic)", "checkpoint": "\(checkpoint)", "messages": "\(produced)"])
+        logger.info("delivered", metadata: ["topic": "\(options.topic)", "checkpoint": "\(context.id)", "messages": "\(produced)"])
         return SinkCommit(inserted: produced)
     }
 

@@ -286,10 +286,6 @@ public final class PostgresSink: SinkOperator {
         }
     }
 
-    public func finalize(_ checkpoint: CheckpointID) async throws -> SinkCommit {
-        throw DponeError(.internal, "the postgres sink publishes with its checkpoint context")
-    }
-
     public func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
         let connection = try self.connection
         var (writer, encoder, buffer, table) = staging.withLock { s in

@@ -22,3 +22,12 @@ public func dponeError(_ body: () async throws -> Void) async -> DponeError? {
         return nil
     }
 }
+
+extension SinkOperator {
+    /// Publishes checkpoint `id` with a test context (pipeline "test", positions `.null`), as a
+    /// partial checkpoint unless `complete`.
+    public func finalize(_ id: CheckpointID, complete: Bool = false) async throws -> SinkCommit {
+        try await finalize(
+            CheckpointContext(id: id, pipeline: "test", positions: .null, loadID: "test", runID: "test", isComplete: complete))
+    }
+}
