@@ -60,26 +60,26 @@ let package = Package(
         .target(name: "Operators", dependencies: ["Flow"], exclude: ["ROW_HASH.md"], swiftSettings: strict),
         // The seam between the engine and the connectors: the staged-table sink driver and its
         // TargetDialect protocol.
-        .target(name: "ConnectorKit", dependencies: ["Flow"], swiftSettings: strict),
+        .target(name: "ConnectorKit", dependencies: ["Flow", "Manifest"], swiftSettings: strict),
         // CSV and JSON Lines codecs and schema inference, shared by the connectors that read or
         // write text records (files, Kafka).
         .target(name: "Formats", dependencies: ["Flow"], swiftSettings: strict),
         .target(
             name: "FilesConnector",
-            dependencies: ["Flow", "Formats"],
+            dependencies: ["Flow", "Formats", "ConnectorKit", "Manifest"],
             path: "Sources/Connectors/Files",
             exclude: ["README.md"],
             swiftSettings: strict
         ),
         .target(
             name: "PostgresConnector",
-            dependencies: ["Flow", "ConnectorKit", "CPostgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Flow", "ConnectorKit", "Manifest", "CPostgres", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Connectors/Postgres",
             swiftSettings: strict
         ),
         .target(
             name: "ClickHouseConnector",
-            dependencies: ["Flow", "ConnectorKit", "CCurl", "CZstd", "CLZ4", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Flow", "ConnectorKit", "Manifest", "CCurl", "CZstd", "CLZ4", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Connectors/ClickHouse",
             swiftSettings: strict
         ),
@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "KafkaConnector",
             dependencies: [
-                "Flow", "KafkaCodecs", "Formats", "CKafka", "CCurl", .product(name: "Logging", package: "swift-log"),
+                "Flow", "KafkaCodecs", "Formats", "ConnectorKit", "Manifest", "CKafka", "CCurl", .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Connectors/Kafka",
             swiftSettings: strict
@@ -106,7 +106,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Flow", "Operators", "Formats", "FilesConnector", "PostgresConnector", "ClickHouseConnector", "KafkaConnector",
+                "Flow", "Operators", "ConnectorKit", "FilesConnector", "PostgresConnector", "ClickHouseConnector", "KafkaConnector",
                 "Manifest", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import Manifest
 import Operators
-import PostgresConnector
+import ConnectorKit
 
 /// Options of one `dpone batch` run.
 public struct BatchOptions: Sendable {
@@ -61,17 +61,16 @@ public enum BatchPipeline {
             let source = try ConnectorFactory.source(document.source, pipeline: document.name, continuous: options.continuous)
             let loadedAt = Int64(Date().timeIntervalSince1970 * 1_000_000)
             let graph: PipelineGraph
-            if let cdc = source as? PostgresCDCSource, !(document.source.options.cdc?.tables.isEmpty ?? true) {
+            if let keyed = source as? any KeyedRoutesSource, !(document.source.options.cdc?.tables.isEmpty ?? true) {
                 graph = PipelineGraph(
                     name: document.name, source: source,
-                    routes: try await CDCRoutes.routes(document, source: cdc, loadID: loadID, loadedAt: loadedAt),
+                    routes: try await CDCRoutes.routes(document, source: keyed, loadID: loadID, loadedAt: loadedAt),
                     bounds: options.bounds)
             } else {
                 let sink = try ConnectorFactory.sink(
-                    document.sink, pipeline: document.name, loadID: loadID,
-                    targetAtomicState: try StateStores.targetAtomicTable(for: document),
-                    monotonicLSN: document.source.type == .postgres && document.source.options.cdc != nil,
-                    keepLastDuplicate: document.source.type == .kafka)
+                    SinkRequest(
+                        config: document.sink, pipeline: document.name, loadID: loadID, state: document.state,
+                        changeData: document.source.options.cdc != nil, sourceRepeatsKeys: document.source.type == .kafka))
                 let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: loadedAt)
                 graph = PipelineGraph(
                     name: document.name, source: source, transforms: transforms, sinks: [sink], bounds: options.bounds)

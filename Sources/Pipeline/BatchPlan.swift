@@ -1,8 +1,7 @@
-import FilesConnector
+import ConnectorKit
 import Flow
 import Foundation
 import Manifest
-import PostgresConnector
 
 /// What `dpone batch --dry-run` shows: what would run, against what, and what state would change.
 /// Building it reads the state store but connects to no source or sink and changes nothing.
@@ -42,41 +41,20 @@ public struct BatchPlan: Sendable, Codable {
             transforms: try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: 0).map(\.name),
             stateLocation: store.location(pipeline: document.name), stateBefore: before,
             nextCheckpoint: StateStores.resumePoint(store: store, previous: before).rawValue + 1, staging: "", checks: [], finalizer: [])
-        switch document.sink.type {
-        case .files:
-            let path = document.sink.path ?? ""
-            if document.sink.strategy.mode == .incrementalAppend {
-                plan.staging = "\(path)/.part-<attempt>.dpone-tmp"
-                plan.finalizer = [
-                    "fsync the staged part", "rename it to \(path)/part-\(String(format: "%08d", plan.nextCheckpoint)).<ext>",
-                    "fsync \(path)",
-                ]
-            } else {
-                plan.staging = "\(path).dpone-tmp-<attempt>"
-                plan.finalizer = ["fsync the staged file", "rename it over \(path)", "fsync its directory"]
-            }
-        case .postgres:
-            guard let table = document.sink.table else { break }
-            let target = TableName(schema: table.schema ?? "public", name: table.name)
-            let staging = target.staging(loadID: loadID)
-            // The columns come from the source's schema (a catalog lookup or a file sample: read-only).
+        let request = SinkRequest(config: document.sink, pipeline: document.name, loadID: loadID, state: document.state)
+        let sink = try ConnectorRegistry.descriptor(for: document.sink.type, role: "sink")
+        let dryRun = try await sink.dryRun(request, nextCheckpoint: plan.nextCheckpoint) {
+            // The staged columns come from the source's schema (a catalog lookup or a file sample: read-only).
             let source = try ConnectorFactory.source(document.source, pipeline: document.name)
             let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: 0)
             let schemas = try PipelineGraph(name: document.name, source: source, transforms: transforms, sinks: [])
                 .resolveSchemas(sourceSchema: try await source.outputSchema())
-            let loadPlan = LoadPlan(
-                target: target, staging: staging, columns: schemas[schemas.count - 1].names,
-                uniqueKey: document.sink.strategy.uniqueKey, mode: try document.sink.strategy.loadStrategy(for: document.sink.type),
-                loadTimestampSQL: "<load timestamp>")
-            plan.staging = "UNLOGGED \(staging.sql) via COPY FROM STDIN (FORMAT binary)"
-            plan.checks = FinalizerSQL.keyChecks(loadPlan).map { "\($0.what) = 0: \($0.sql)" }
-            let ledger = TableName(schema: target.schema, name: "__dpone__loads")
-            plan.finalizer =
-                ["BEGIN", "SELECT ... FROM \(ledger.sql) WHERE checkpoint = \(plan.nextCheckpoint) (a replay publishes nothing)"]
-                + FinalizerSQL.steps(loadPlan).map(\.sql)
-                + ["INSERT INTO \(ledger.sql) (...) VALUES (..., \(plan.nextCheckpoint), ...)", "DROP TABLE \(staging.sql)", "COMMIT"]
-        default:
-            break
+            return schemas[schemas.count - 1].names
+        }
+        if let dryRun {
+            plan.staging = dryRun.staging
+            plan.checks = dryRun.checks
+            plan.finalizer = dryRun.finalizer
         }
         return plan
     }

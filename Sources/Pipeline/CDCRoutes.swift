@@ -1,6 +1,6 @@
 import Flow
 import Manifest
-import PostgresConnector
+import ConnectorKit
 
 /// `source.options.cdc.tables`: several tables on one replication slot, each applied by its own sink.
 /// Each table is a route of the graph (own channel, transforms and sink); the state and the slot
@@ -43,7 +43,7 @@ enum CDCRoutes {
 
     /// One route per table of `cdc.tables`, in their order (the source's route order).
     static func routes(
-        _ document: ManifestDocument, source: PostgresCDCSource, loadID: String, loadedAt: Int64
+        _ document: ManifestDocument, source: any KeyedRoutesSource, loadID: String, loadedAt: Int64
     ) async throws -> [PipelineGraph.Route] {
         let tables = document.source.options.cdc?.tables ?? []
         let identities = try await source.identityKeys()
@@ -54,7 +54,8 @@ enum CDCRoutes {
             perTable.source.table = entry.table
             perTable.source.options.cdc?.tables = []
             perTable.sink = try sinkConfig(for: entry, sink: document.sink, identity: identities[i])
-            let sink = try ConnectorFactory.sink(perTable.sink, pipeline: document.name, loadID: loadID, monotonicLSN: true)
+            let sink = try ConnectorFactory.sink(
+                SinkRequest(config: perTable.sink, pipeline: document.name, loadID: loadID, state: document.state, changeData: true))
             let name = "\(entry.table.schema ?? "public").\(entry.table.name)"
             if let other = targets[sink.name] {
                 throw DponeError(

@@ -1,7 +1,7 @@
 import Foundation
 import Flow
 import Manifest
-import PostgresConnector
+import ConnectorKit
 
 /// Picks the state store a manifest asks for.
 public enum StateStores {
@@ -16,10 +16,17 @@ public enum StateStores {
             return FileStateStore(directory: directory(for: document, override: override))
         case .disabled:
             return DisabledStateStore()
-        case .postgres:
-            guard let connection = document.state.connection else { return UnavailableStateStore(type: "postgres") }
-            let store = PostgresStateStore(url: connection.resolved.url, table: postgresTable(document))
-            return document.state.atomicity == .targetAtomic ? TargetAtomicStateStore(store: store) : store
+        default:
+            do {
+                guard let connector = ConnectorRegistry.stateStoreConnector(for: document.state.type) else {
+                    throw DponeError(
+                        .usage, "the \(document.state.type.rawValue) state store is not available in this build",
+                        hint: "use `state: {type: file}` (the default)")
+                }
+                return try connector.makeStateStore(document)
+            } catch {
+                return UnavailableStateStore(type: document.state.type.rawValue, error: error)
+            }
         }
     }
 
@@ -44,29 +51,9 @@ public enum StateStores {
             pipeline: document.name, checkpoint: current.checkpoint, source: nil, loadID: nil, runID: nil,
             committedAt: current.committedAt)
         // A target-atomic store only verifies what a sink wrote; the reset writes the row itself.
-        let writable: any StateStore = (store as? TargetAtomicStateStore)?.store ?? store
+        let writable: any StateStore = (store as? any VerifyingStateStore)?.underlying ?? store
         try await writable.commit(tombstone)
         return tombstone
-    }
-
-    /// The state table of a postgres store: `state.table`, else `dpone.__dpone__state`.
-    public static func postgresTable(_ document: ManifestDocument) -> TableName {
-        guard let table = document.state.table else { return PostgresStateStore.defaultTable }
-        return TableName(schema: table.schema ?? PostgresStateStore.defaultTable.schema, name: table.name)
-    }
-
-    /// With `atomicity: target_atomic`, the table the sink writes the state row into, in its own
-    /// transaction. The state store must be on the sink's database.
-    public static func targetAtomicTable(for document: ManifestDocument) throws -> TableName? {
-        guard document.state.atomicity == .targetAtomic else { return nil }
-        guard let stateURL = document.state.connection?.resolved, let sinkURL = document.sink.connection?.resolved,
-            stateURL.host == sinkURL.host, stateURL.port == sinkURL.port, stateURL.database == sinkURL.database
-        else {
-            throw DponeError(
-                .manifest, "atomicity target_atomic needs the state store on the sink's database (same host, port and database)",
-                hint: "point state.connection_ref at the sink's connection")
-        }
-        return postgresTable(document)
     }
 
     /// Fences concurrent runs of the pipeline: a lock file beside a file state store (one machine),
@@ -79,11 +66,11 @@ public enum StateStores {
         case .file:
             return .file(
                 try PipelineLock(directory: directory(for: document, override: override), pipeline: document.name))
-        case .postgres:
-            guard let url = document.state.connection?.resolved.url else { return nil }
-            return .postgres(
-                try await PostgresPipelineLock.acquire(
-                    url: url, stateTable: postgresTable(document), pipeline: document.name))
+        default:
+            guard let connector = ConnectorRegistry.stateStoreConnector(for: document.state.type),
+                let lock = try await connector.lockPipeline(document)
+            else { return nil }
+            return .connector(lock)
         }
     }
 }
@@ -91,26 +78,24 @@ public enum StateStores {
 /// The fence a run holds.
 public enum RunLock: Sendable {
     case file(PipelineLock)
-    case postgres(PostgresPipelineLock)
+    /// A lock kept by the state store's system (a PostgreSQL advisory lock).
+    case connector(any PipelineRunLock)
 
     public func release() async {
         switch self {
         case .file: break  // released with the value
-        case .postgres(let lock): await lock.release()
+        case .connector(let lock): await lock.release()
         }
     }
 }
 
-/// A store this build cannot reach yet: every use fails with a clear message, before any data moves.
+/// A store that cannot be built (no connection, or no connector for its type): every use fails
+/// with that error, before any data moves.
 struct UnavailableStateStore: StateStore {
     let type: String
+    let error: any Error
     func location(pipeline: String) -> String { "(\(type) state store)" }
-    func load(pipeline: String) async throws -> PipelineState? { throw unavailable }
-    func commit(_ state: PipelineState) async throws { throw unavailable }
-    func reset(pipeline: String) async throws { throw unavailable }
-    var unavailable: DponeError {
-        DponeError(
-            .usage, "the \(type) state store is not available in this build",
-            hint: "use `state: {type: file}` (the default) for now")
-    }
+    func load(pipeline: String) async throws -> PipelineState? { throw error }
+    func commit(_ state: PipelineState) async throws { throw error }
+    func reset(pipeline: String) async throws { throw error }
 }

@@ -1,9 +1,15 @@
+import ConnectorKit
 import Flow
 import Foundation
-import KafkaConnector
 import Manifest
 
-extension ConnectorFactory {
+/// The Kafka connector (librdkafka): a bounded or continuous (consumer group) topic source, and a
+/// producer sink; JSON, Avro, Protobuf and JSON Schema with a schema registry.
+public struct KafkaDescriptor: ConnectorDescriptor {
+    public init() {}
+
+    public var type: EndpointType { .kafka }
+
     /// librdkafka properties from a `kafka://[user:password@]host:port[,host:port...]` connection
     /// (`kafkas://` for TLS) and `options.kafka`. Credentials in the URL become SASL settings.
     static func kafkaProperties(_ connection: ResolvedConnection?, _ options: KafkaOptions) throws -> KafkaProperties {
@@ -44,11 +50,14 @@ extension ConnectorFactory {
         }
     }
 
-    static func kafkaSource(_ config: SourceConfig, pipeline: String, continuous: ContinuousMode? = nil) throws -> any SourceOperator {
+    public func makeSource(_ request: SourceRequest) throws -> any SourceOperator {
+        let config = request.config
+        let pipeline = request.pipeline
+        let continuous = request.continuous
         guard let topic = config.topic else { throw DponeError(.manifest, "a kafka source needs a topic") }
         let o = config.options.kafka ?? KafkaOptions()
         var options = KafkaSourceOptions(
-            topic: topic, properties: try kafkaProperties(config.connection?.resolved, o),
+            topic: topic, properties: try Self.kafkaProperties(config.connection?.resolved, o),
             groupID: o.groupID ?? "dpone-\(pipeline)")
         options.format = KafkaFormat(rawValue: o.format) ?? .json
         options.envelope = KafkaEnvelope(rawValue: o.envelope) ?? .flat
@@ -71,21 +80,24 @@ extension ConnectorFactory {
         }
         options.tombstones = KafkaTombstonePolicy(rawValue: o.tombstones) ?? .fail
         options.metadataColumns = o.metadata
-        options.registry = registry(o.schemaRegistry)
+        options.registry = Self.registry(o.schemaRegistry)
         if let s = o.stallTimeoutSeconds { options.stallTimeoutSeconds = Double(s) }
         if let rows = config.options.batchRows { options.batchRows = rows }
         options.continuous = continuous
         return try KafkaSource(name: "kafka:\(topic)", options: options)
     }
 
-    static func kafkaSink(_ config: SinkConfig, pipeline: String, loadID: String) throws -> any SinkOperator {
+    public func makeSink(_ request: SinkRequest) throws -> any SinkOperator {
+        let config = request.config
+        let pipeline = request.pipeline
+        let loadID = request.loadID
         guard let topic = config.topic else { throw DponeError(.manifest, "a kafka sink needs a topic") }
         let o = config.options.kafka ?? KafkaOptions()
-        var options = KafkaSinkOptions(topic: topic, properties: try kafkaProperties(config.connection?.resolved, o))
+        var options = KafkaSinkOptions(topic: topic, properties: try Self.kafkaProperties(config.connection?.resolved, o))
         options.format = KafkaFormat(rawValue: o.format) ?? .json
         options.envelope = o.envelope == "dpone" ? .dpone : .flat
         options.keyColumns = config.strategy.uniqueKey
-        options.registry = registry(o.schemaRegistry)
+        options.registry = Self.registry(o.schemaRegistry)
         if let s = o.deliveryTimeoutSeconds { options.deliveryTimeoutMs = Int32(min(s, 86_400) * 1000) }
         switch config.strategy.mode {
         case .fullRefresh: options.mode = .snapshot

@@ -1,0 +1,156 @@
+import Flow
+import Manifest
+
+/// What a connector module tells the engine about itself: the one seam between Pipeline and a
+/// system. Pipeline holds a list of descriptors (`ConnectorRegistry`) and never switches on a
+/// connector type; everything a connector knows (URL schemes, option meanings, which operator
+/// serves which mode, its state store, its dry-run plan) lives in its own folder behind this.
+///
+/// Every requirement but `type` has a default: a descriptor implements only the roles its system
+/// plays. The defaults refuse clearly ("not available as a source") or contribute nothing.
+public protocol ConnectorDescriptor: Sendable {
+    /// The manifest's `type` this connector serves.
+    var type: EndpointType { get }
+
+    /// The source operator for `request` (batch, or continuous under `dpone stream`).
+    func makeSource(_ request: SourceRequest) throws -> any SourceOperator
+    /// The sink operator for `request`.
+    func makeSink(_ request: SinkRequest) throws -> any SinkOperator
+    /// What `dpone batch --dry-run` shows for this sink: staging, checks, finalizer steps. `columns`
+    /// reads the staged columns (a catalog lookup or a file sample: read-only). nil: nothing to show.
+    func dryRun(_ request: SinkRequest, nextCheckpoint: UInt64, columns: () async throws -> [String]) async throws -> SinkDryRun?
+    /// The state store kind this system keeps (`state.type`), nil when none.
+    var stateType: StateType? { get }
+    /// The store for a document whose `state.type` is `stateType`.
+    func makeStateStore(_ document: ManifestDocument) throws -> any StateStore
+    /// The fence against a concurrent run of the pipeline, for a store of this kind.
+    func lockPipeline(_ document: ManifestDocument) async throws -> (any PipelineRunLock)?
+    /// `dpone doctor` probes (reachability, permissions, versions); filled in by the doctor command.
+    func doctor(_ document: ManifestDocument) async -> [DoctorProbe]
+}
+
+extension ConnectorDescriptor {
+    public func makeSource(_ request: SourceRequest) throws -> any SourceOperator {
+        throw DponeError(.usage, "\(type.rawValue) is not available as a source in this build")
+    }
+
+    public func makeSink(_ request: SinkRequest) throws -> any SinkOperator {
+        throw DponeError(.usage, "\(type.rawValue) is not available as a sink in this build")
+    }
+
+    public func dryRun(_ request: SinkRequest, nextCheckpoint: UInt64, columns: () async throws -> [String]) async throws -> SinkDryRun? {
+        nil
+    }
+
+    public var stateType: StateType? { nil }
+
+    public func makeStateStore(_ document: ManifestDocument) throws -> any StateStore {
+        throw DponeError(.usage, "\(type.rawValue) keeps no state store")
+    }
+
+    public func lockPipeline(_ document: ManifestDocument) async throws -> (any PipelineRunLock)? { nil }
+
+    public func doctor(_ document: ManifestDocument) async -> [DoctorProbe] { [] }
+}
+
+/// What a source is built from.
+public struct SourceRequest: Sendable {
+    public var config: SourceConfig
+    public var pipeline: String
+    /// Set under `dpone stream`: the source runs until stopped. A source that cannot run
+    /// continuously refuses it with a hint.
+    public var continuous: ContinuousMode?
+
+    public init(config: SourceConfig, pipeline: String, continuous: ContinuousMode? = nil) {
+        self.config = config
+        self.pipeline = pipeline
+        self.continuous = continuous
+    }
+}
+
+/// What a sink is built from.
+public struct SinkRequest: Sendable {
+    public var config: SinkConfig
+    public var pipeline: String
+    public var loadID: String
+    /// The pipeline's state configuration (a sink that keeps the state row in its own transaction,
+    /// `atomicity: target_atomic`, reads where from it).
+    public var state: StateConfig
+    /// The source emits change data with monotonic positions (PostgreSQL CDC): the sink applies
+    /// `cdc_apply` by them.
+    public var changeData: Bool
+    /// The source repeats keys by nature (a Kafka topic): `duplicate_policy` defaults to `last`.
+    public var sourceRepeatsKeys: Bool
+
+    public init(
+        config: SinkConfig, pipeline: String, loadID: String, state: StateConfig = StateConfig(), changeData: Bool = false,
+        sourceRepeatsKeys: Bool = false
+    ) {
+        self.config = config
+        self.pipeline = pipeline
+        self.loadID = loadID
+        self.state = state
+        self.changeData = changeData
+        self.sourceRepeatsKeys = sourceRepeatsKeys
+    }
+}
+
+/// A sink's part of `dpone batch --dry-run`.
+public struct SinkDryRun: Sendable, Equatable {
+    /// Where rows are staged before they are published.
+    public var staging: String
+    /// Checks on the staged rows that must pass before the target is touched.
+    public var checks: [String]
+    /// The statements (or file operations) the finalizer runs, in order.
+    public var finalizer: [String]
+
+    public init(staging: String, checks: [String] = [], finalizer: [String]) {
+        self.staging = staging
+        self.checks = checks
+        self.finalizer = finalizer
+    }
+}
+
+/// A fence held for a whole run against a concurrent run of the same pipeline.
+public protocol PipelineRunLock: Sendable {
+    func release() async
+}
+
+/// A store that only verifies the state a sink wrote in its own transaction (`target_atomic`);
+/// commands that write the state themselves (`dpone state reset`) write to `underlying`.
+public protocol VerifyingStateStore: StateStore {
+    var underlying: any StateStore { get }
+}
+
+/// A source with one route per table, each keyed by its replica identity (PostgreSQL CDC of
+/// several tables on one slot).
+public protocol KeyedRoutesSource: SourceOperator {
+    /// Per route, in route order, the table's replica identity (or primary key) columns; nil when
+    /// it has none.
+    func identityKeys() async throws -> [[String]?]
+}
+
+/// One `dpone doctor` finding.
+public struct DoctorProbe: Sendable, Equatable {
+    public enum Outcome: String, Sendable { case ok, warning, failed }
+    public var name: String
+    public var outcome: Outcome
+    public var detail: String
+
+    public init(name: String, outcome: Outcome, detail: String) {
+        self.name = name
+        self.outcome = outcome
+        self.detail = detail
+    }
+}
+
+extension SourceRequest {
+    /// The refusal of a source that reads a bounded input under `dpone stream`.
+    public func refuseContinuous(hint: String? = nil) throws {
+        guard continuous != nil else { return }
+        throw DponeError(
+            .usage,
+            "dpone stream reads sources that run until stopped (kafka topics, postgres tables with cdc or poll_interval); a \(config.type.rawValue) source is read with dpone batch",
+            hint: hint)
+    }
+}
