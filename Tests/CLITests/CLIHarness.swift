@@ -1,4 +1,5 @@
 import DponeTestSupport
+import Flow
 import Foundation
 import Testing
 
@@ -10,6 +11,12 @@ struct CLI {
         var killed: Bool
         var stdout: String
         var stderr: String
+
+        /// Whether the process killed itself at fault point `fault` (`DPONE_FAULT`): the line the
+        /// point writes before the kill is on standard error and the process died of SIGKILL.
+        func died(at fault: String) -> Bool {
+            killed && status == SIGKILL && FaultPoint(rawValue: fault).map { stderr.contains($0.reachedLine) } == true
+        }
     }
 
     static let packageRoot: URL = URL(fileURLWithPath: #filePath)

@@ -81,14 +81,14 @@ struct ClickHouseReplayTests {
         try w.writeSource(1...3000, version: 1)
         if let fault {
             let killed = try await w.run(fault: fault)
-            #expect(killed.killed && killed.status == SIGKILL, "killed at \(fault): \(killed.stdout) \(killed.stderr)")
+            #expect(killed.died(at: fault), "killed at \(fault): \(killed.stdout) \(killed.stderr)")
         }
         let first = try await w.run()
         #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
         try w.writeSource(1...4000, version: 2)
         if let fault {
             let killed = try await w.run(fault: fault)
-            #expect(killed.killed && killed.status == SIGKILL)
+            #expect(killed.died(at: fault))
         }
         let second = try await w.run()
         #expect(second.status == 0, "\(second.stdout) \(second.stderr)")
@@ -201,14 +201,14 @@ struct PostgresToClickHouseReplayTests {
         try await w.writeSource(1...3000, version: 1)
         if let fault {
             let killed = try await w.run(fault: fault)
-            #expect(killed.killed && killed.status == SIGKILL, "killed at \(fault): \(killed.stdout) \(killed.stderr)")
+            #expect(killed.died(at: fault), "killed at \(fault): \(killed.stdout) \(killed.stderr)")
         }
         let first = try await w.run()
         #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
         try await w.writeSource(1...4000, version: 2, delete: 10...20)
         if let fault {
             let killed = try await w.run(fault: fault)
-            #expect(killed.killed && killed.status == SIGKILL)
+            #expect(killed.died(at: fault))
         }
         let second = try await w.run()
         #expect(second.status == 0, "\(second.stdout) \(second.stderr)")

@@ -49,7 +49,7 @@ struct KafkaReplayTests {
 
         func load(_ manifest: String) async throws {
             let killed = try await CLI.run(["batch", "\(dir)/\(manifest)", "--progress", "none"], environment: ["DPONE_FAULT": fault])
-            #expect(killed.killed && killed.status == SIGKILL, "killed at \(fault): \(killed.stdout) \(killed.stderr)")
+            #expect(killed.died(at: fault), "killed at \(fault): \(killed.stdout) \(killed.stderr)")
             let rerun = try await CLI.run(["batch", "\(dir)/\(manifest)", "--progress", "none"])
             #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
         }

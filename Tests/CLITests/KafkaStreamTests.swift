@@ -43,11 +43,18 @@ final class StreamProcess: @unchecked Sendable {
         _ = await waitExit(10)
     }
 
-    /// Waits up to `seconds` for a process armed with `DPONE_FAULT` to kill itself; SIGKILL after that.
-    func awaitFaultKill(seconds: Double = 60) async throws {
+    /// Waits up to `seconds` for a process armed with `DPONE_FAULT=point` to kill itself, and
+    /// requires that it did so at that point: the line the fault writes before the kill is in its
+    /// output, and it died of SIGKILL. A process still running then is killed, and the test fails.
+    func awaitFaultKill(_ point: FaultPoint, seconds: Double = 60, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let reached = !process.isRunning
         if process.isRunning { await killHard() }
+        #expect(reached, "the process did not die by itself within \(Int(seconds)) s", sourceLocation: sourceLocation)
+        #expect(
+            output.contains(point.reachedLine) && process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL,
+            "fault point \(point.rawValue) did not fire: \(output.suffix(2000))", sourceLocation: sourceLocation)
     }
 
     func waitExit(_ seconds: Double) async -> Int32? {

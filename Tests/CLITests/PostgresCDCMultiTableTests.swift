@@ -86,7 +86,7 @@ extension PostgresCDCStreamTests {
         let doomed = try StreamProcess(
             ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/snapfault.log",
             environment: ["DPONE_FAULT": FaultPoint.afterFinalizeBeforeState.rawValue, "DPONE_FAULT_AFTER": "0"])
-        try await doomed.awaitFaultKill()
+        try await doomed.awaitFaultKill(.afterFinalizeBeforeState)
         #expect(doomed.process.terminationReason == .uncaughtSignal, "\(doomed.output)")
         #expect(try stateLSN() == nil, "the snapshot's state was never written")
         #expect(try await published(), "the snapshot was published")

@@ -271,7 +271,7 @@ struct PostgresCDCStreamTests {
             let doomed = try StreamProcess(
                 ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/fault.log",
                 environment: ["DPONE_FAULT": fault, "DPONE_FAULT_AFTER": "2"])
-            try await doomed.awaitFaultKill()
+            try await doomed.awaitFaultKill(try #require(FaultPoint(rawValue: fault)))
             #expect(doomed.process.terminationReason == .uncaughtSignal, "killed at \(fault): \(doomed.output)")
             try await expectSlotWithinState(pg, "\(fault): \(doomed.output)")
             let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/restart.log")

@@ -53,7 +53,7 @@ extension PostgresCDCStreamTests {
             let doomed = try StreamProcess(
                 ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/ch-fault.log",
                 environment: ["DPONE_FAULT": FaultPoint.afterFinalizeBeforeState.rawValue, "DPONE_FAULT_AFTER": "2"])
-            try await doomed.awaitFaultKill()
+            try await doomed.awaitFaultKill(.afterFinalizeBeforeState)
             #expect(doomed.process.terminationReason == .uncaughtSignal, "killed: \(doomed.output)")
             try await expectSlotWithinState(pg, "after the kill: \(doomed.output)")
             let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/ch-restart.log")

@@ -91,12 +91,12 @@ struct ReplayTests {
         let w = try Workspace(strategy: strategy)
         try w.appendRows(1...5000)
         let killed = try await w.run(fault: fault)
-        #expect(killed.killed && killed.status == SIGKILL, "the run died at \(fault): \(killed.stderr)")
+        #expect(killed.died(at: fault), "the run died at \(fault): \(killed.stderr)")
         #expect(try await w.run().status == 0)
 
         try w.appendRows(5001...7500)
         let killedAgain = try await w.run(fault: fault)
-        #expect(killedAgain.killed && killedAgain.status == SIGKILL)
+        #expect(killedAgain.died(at: fault))
         let rerun = try await w.run()
         #expect(rerun.status == 0, "\(rerun.stderr)")
 

@@ -23,13 +23,19 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     /// The state is durable; sources are not yet acknowledged.
     case afterStateBeforeAck = "after_state_before_ack"
 
-    /// Kills the process if `DPONE_FAULT` names this point.
+    /// Kills the process if `DPONE_FAULT` names this point, after writing `reachedLine` to standard
+    /// error (unbuffered), so a test can tell the fault from any other death.
     public func trigger() {
         guard let raw = getenv("DPONE_FAULT"), String(cString: raw) == rawValue else { return }
         let passes = getenv("DPONE_FAULT_AFTER").flatMap { Int(String(cString: $0)) } ?? 0
         guard Self.hits.add(1, ordering: .relaxed).newValue > passes else { return }
+        let line = Array((reachedLine + "\n").utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         kill(getpid(), SIGKILL)
     }
+
+    /// The line a process writes to standard error just before the fault kills it.
+    public var reachedLine: String { "dpone: fault point \(rawValue) reached (DPONE_FAULT): killing the process" }
 
     private static let hits = Atomic<Int>(0)
 }
