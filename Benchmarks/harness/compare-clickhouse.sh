@@ -19,8 +19,9 @@ ROWS="${1:-5000000}"
 RUNS="${2:-3}"
 SHAPE="${3:-narrow}"
 scripts/install-deps.sh
-swift build -c release --product dpone >/dev/null
-DPONE="$PWD/.build/release/dpone"
+# DPONE_BENCH_BIN: run another build of dpone (an earlier commit's, for a before/after comparison).
+[ -n "${DPONE_BENCH_BIN:-}" ] || swift build -c release --product dpone >/dev/null
+DPONE="${DPONE_BENCH_BIN:-$PWD/.build/release/dpone}"
 export PG_URL="$(scripts/postgres.sh start | tail -n 1)"
 export CH_URL="$(scripts/clickhouse.sh start | tail -n 1)"
 export DPONE_CONN_BENCH_PG_URL="$PG_URL" DPONE_CONN_BENCH_CH_URL="$CH_URL"

@@ -18,9 +18,10 @@ MESSAGES="${1:-2000000}"
 RUNS="${2:-3}"
 scripts/install-deps.sh
 command -v kcat >/dev/null || { apt-get install -y -qq kcat >/dev/null || { echo "apt-get install kcat failed" >&2; exit 1; }; }
-swift build -c release --product dpone >/dev/null
+# DPONE_BENCH_BIN: run another build of dpone (an earlier commit's, for a before/after comparison).
+[ -n "${DPONE_BENCH_BIN:-}" ] || swift build -c release --product dpone >/dev/null
 swift build --product dpone-kafka-mock >/dev/null
-DPONE="$PWD/.build/release/dpone"
+DPONE="${DPONE_BENCH_BIN:-$PWD/.build/release/dpone}"
 CONTROL="$(scripts/kafka.sh start | tail -n 1)"
 CH_URL="$(scripts/clickhouse.sh start | tail -n 1)"
 ctl() { exec 3<>"/dev/tcp/${CONTROL%:*}/${CONTROL#*:}"; printf '%s\n' "$1" >&3; read -r l <&3; exec 3>&-; echo "$l"; }

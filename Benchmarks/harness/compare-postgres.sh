@@ -16,8 +16,9 @@ cd "$(dirname "$0")/../.."
 ROWS="${1:-1000000}"
 RUNS="${2:-3}"
 scripts/install-deps.sh
-swift build -c release --product dpone >/dev/null
-DPONE="$PWD/.build/release/dpone"
+# DPONE_BENCH_BIN: run another build of dpone (an earlier commit's, for a before/after comparison).
+[ -n "${DPONE_BENCH_BIN:-}" ] || swift build -c release --product dpone >/dev/null
+DPONE="${DPONE_BENCH_BIN:-$PWD/.build/release/dpone}"
 URL="$(scripts/postgres.sh start | tail -n 1)"
 export DPONE_CONN_BENCH_URL="$URL"
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 "$URL")

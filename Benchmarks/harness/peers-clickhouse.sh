@@ -22,8 +22,9 @@ cd "$(dirname "$0")/../.."
 ROWS="${1:-1000000}"
 RUNS="${2:-3}"
 scripts/install-deps.sh
-swift build -c release --product dpone >/dev/null
-DPONE="$PWD/.build/release/dpone"
+# DPONE_BENCH_BIN: run another build of dpone (an earlier commit's, for a before/after comparison).
+[ -n "${DPONE_BENCH_BIN:-}" ] || swift build -c release --product dpone >/dev/null
+DPONE="${DPONE_BENCH_BIN:-$PWD/.build/release/dpone}"
 PG_URL="$(scripts/postgres.sh start | tail -n 1)"
 SERVICES="${DPONE_SERVICES_DIR:-$PWD/.services}"
 scripts/clickhouse-modern.sh start >/dev/null

@@ -76,15 +76,31 @@ public enum BatchPipeline {
                     name: document.name, source: source, transforms: transforms, sinks: [sink], bounds: options.bounds)
             }
             let sinkNames = graph.sinks.map(\.name)
+            var resumeAfter = StateStores.resumePoint(store: store, previous: previous)
+            var resumeFrom = previous?.source
+            if previous == nil, !(store is DisabledStateStore), let found = try await newestPublished(graph.sinks, pipeline: document.name) {
+                // The state is missing but a target records published checkpoints: numbering 1, 2, ...
+                // again would match its ledger and be taken for replays that publish nothing.
+                resumeAfter = found.checkpoint.id
+                resumeFrom = found.checkpoint.positions
+                result.recovery = StateRecovery(
+                    checkpoint: found.checkpoint.id.rawValue, sink: found.sink, positionsRestored: found.checkpoint.positions != nil)
+                logger.warning(
+                    "the pipeline's state is missing; resuming after the newest published checkpoint",
+                    metadata: [
+                        "pipeline": "\(document.name)", "sink": "\(found.sink)", "checkpoint": "\(found.checkpoint.id)",
+                        "positions_restored": "\(found.checkpoint.positions != nil)", "state": "\(store.location(pipeline: document.name))",
+                    ])
+            }
             let coordinator = CheckpointCoordinator(
                 pipeline: document.name, sinks: sinkNames, store: store,
-                resumingAfter: StateStores.resumePoint(store: store, previous: previous), loadID: loadID, runID: runID)
+                resumingAfter: resumeAfter, loadID: loadID, runID: runID)
             coordinatorBox.coordinator = coordinator
 
             let ticker = ProgressTicker(callback: options.progress, started: started)
             let report = try await GraphRunner(graph: graph, coordinator: coordinator)
                 .run(
-                    resumeFrom: previous?.source,
+                    resumeFrom: resumeFrom,
                     onEdges: { [bounds = options.bounds, routes = graph.routes.count] edges in
                         ticker.start(edges: Array(edges.prefix(routes)))
                         MetricsRegistry.shared.collectEdges(edges, byteLimit: bounds.byteLimit)
@@ -199,4 +215,16 @@ final class LockedTask: Sendable {
     private let task = Mutex<Task<Void, Never>?>(nil)
     func set(_ t: Task<Void, Never>) { task.withLock { $0 = t } }
     func cancel() { task.withLock { $0?.cancel() } }
+}
+
+extension BatchPipeline {
+    /// The newest checkpoint any sink's target records for `pipeline`, and which sink.
+    static func newestPublished(_ sinks: [any SinkOperator], pipeline: String) async throws -> (checkpoint: PublishedCheckpoint, sink: String)? {
+        var newest: (checkpoint: PublishedCheckpoint, sink: String)?
+        for sink in sinks {
+            guard let found = try await sink.newestPublished(pipeline: pipeline) else { continue }
+            if newest.map({ found.id > $0.checkpoint.id }) ?? true { newest = (found, sink.name) }
+        }
+        return newest
+    }
 }

@@ -31,9 +31,12 @@ public struct RunResult: Sendable, Codable {
     public var edges: [Edge] = []
     public var error: String?
     public var errorKind: String?
+    /// Set when the pipeline's state was missing and a sink's target recorded published checkpoints:
+    /// what the run resumed from instead of starting over.
+    public var recovery: StateRecovery?
 
     enum CodingKeys: String, CodingKey {
-        case status, pipeline, source, sink, strategy, checkpoints, state, error, edges
+        case status, pipeline, source, sink, strategy, checkpoints, state, error, edges, recovery
         case runID = "run_id"
         case loadID = "load_id"
         case extractedRows = "extracted_rows"
@@ -69,7 +72,7 @@ public struct RunResult: Sendable, Codable {
                 \(pipeline): succeeded (\(source) -> \(sink), \(strategy))
                   rows: extracted \(extractedRows), loaded \(loadedRows) (inserted \(insertedRows), updated \(updatedRows), deleted \(deletedRows))
                   time: \(String(format: "%.2f", durationSeconds)) s, \(Int(rowsPerSecond)) rows/s, \(String(format: "%.1f", megabytesPerSecond)) MB/s, peak RSS \(mb) MB
-                  state: \(state.map { "checkpoint \($0.checkpoint) committed" } ?? "unchanged")
+                  state: \(state.map { "checkpoint \($0.checkpoint) committed" } ?? "unchanged")\(recovery.map { "\n  recovery: \($0.line)" } ?? "")
                   run \(runID), load \(loadID)
                 """
         case .failed:
@@ -80,6 +83,34 @@ public struct RunResult: Sendable, Codable {
                   run \(runID), load \(loadID)
                 """
         }
+    }
+}
+
+/// How a run found its place when the pipeline's state was missing (a lost state file, a new
+/// container without the state volume) but a sink's target recorded published checkpoints.
+public struct StateRecovery: Sendable, Codable, Equatable {
+    /// The newest checkpoint the target records; the run numbers its checkpoints after it.
+    public var checkpoint: UInt64
+    /// The sink whose target recorded it.
+    public var sink: String
+    /// Whether the source positions recorded with it were restored (the run then reads on from
+    /// them, as if the state had not been lost); false when the target recorded none.
+    public var positionsRestored: Bool
+
+    public init(checkpoint: UInt64, sink: String, positionsRestored: Bool) {
+        self.checkpoint = checkpoint
+        self.sink = sink
+        self.positionsRestored = positionsRestored
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case checkpoint, sink
+        case positionsRestored = "positions_restored"
+    }
+
+    public var line: String {
+        "state missing; \(sink) records checkpoint \(checkpoint) as published: numbering continues after it"
+            + (positionsRestored ? ", its source positions restored" : ", no positions recorded (the source is read from the start)")
     }
 }
 

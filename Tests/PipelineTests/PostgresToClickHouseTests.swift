@@ -387,3 +387,31 @@ extension PostgresToClickHouseTests {
         }
     }
 }
+
+extension PostgresToClickHouseTests {
+    /// The state file is lost (a new container without the state volume) while the ClickHouse ledger
+    /// holds checkpoints 1...3: the next full refresh numbers its checkpoint 4 and publishes the
+    /// source as it is now. It used to match ledger row 1, publish nothing and report success.
+    @Test(arguments: ClickHouseTestServer.all)
+    func aLostStateContinuesAfterTheLedgerAndPublishes(_ server: ClickHouseTestServer) async throws {
+        try server.require()
+        try await seed()
+        defer { Task { await cleanup(server) } }
+        let doc = try manifest(server, strategy: "{mode: full_refresh}")
+        for _ in 1...3 { #expect(await BatchPipeline.run(document: doc, options: BatchOptions()).status == .succeeded) }
+        try FileManager.default.removeItem(atPath: "\(dir)/state-\(server.name.filter(\.isLetter))/p2ch.json")
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        let orders = "\(PostgresSQL.quoteIdentifier(schema)).orders"
+        try await pg.execute("DELETE FROM \(orders); INSERT INTO \(orders) SELECT g, 'b', g, true, date '2026-02-01', NULL FROM generate_series(1, 1000) g")
+        await pg.close()
+        let run = await BatchPipeline.run(document: doc, options: BatchOptions())
+        #expect(run.status == .succeeded, "\(run.error ?? "")")
+        #expect(run.recovery?.checkpoint == 3 && run.state?.checkpoint == CheckpointID(4), "\(run.textSummary())")
+        #expect(run.insertedRows == 1000)
+        let ch = try ClickHouseClient(url: server.url)
+        let rows = try await ch.queryRows(
+            "SELECT count(), countIf(customer = 'b') FROM \(ClickHouseSQL.quoteIdentifier(database)).`orders`")
+        await ch.close()
+        #expect(rows == [["1000", "1000"]], "the target holds the source as it is now")
+    }
+}

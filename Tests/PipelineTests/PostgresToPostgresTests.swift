@@ -237,8 +237,10 @@ extension PostgresToPostgresTests {
 
 extension PostgresToPostgresTests {
     /// A reset keeps checkpoint numbering, so the next load is published (not mistaken for a replay
-    /// by the ledger); a state deleted behind dpone's back is a clear error, never a silent skip.
-    @Test func stateResetReloadsAndALostStateIsRefused() async throws {
+    /// by the ledger); a state deleted behind dpone's back is recovered from the target's ledger:
+    /// numbering continues after its newest checkpoint and its xmin positions are restored, so the
+    /// next run reads only what changed (it used to publish nothing, or fail).
+    @Test func stateResetReloadsAndALostStateResumesFromTheLedger() async throws {
         try await seed()
         defer { Task { await cleanup() } }
         let doc = try manifest(strategy: "{mode: incremental_merge, unique_key: id}", options: "{incremental_strategy: xmin}")
@@ -249,6 +251,9 @@ extension PostgresToPostgresTests {
 
         let c = try await connection()
         try await c.execute("UPDATE \(q).src SET t = 'after reset' WHERE id = 1")
+        // Checkpoint 3's xmin window must end past every write so far (a concurrent test's
+        // transaction can hold it back): the run after the lost state then reads only row 2.
+        try await PostgresTestServer.awaitXminHorizon(after: c)
         await c.close()
         let reloaded = await BatchPipeline.run(document: doc, options: BatchOptions())
         #expect(reloaded.status == .succeeded, "\(reloaded.error ?? "")")
@@ -256,8 +261,19 @@ extension PostgresToPostgresTests {
         #expect(try await snapshot("src") == snapshot("dst"))
 
         try FileManager.default.removeItem(atPath: "\(dir)/state/p2p.json")
+        let c2 = try await connection()
+        try await c2.execute("UPDATE \(q).src SET t = 'after the state was lost' WHERE id = 2")
+        try await PostgresTestServer.awaitXminHorizon(after: c2)
+        await c2.close()
         let lost = await BatchPipeline.run(document: doc, options: BatchOptions())
-        #expect(lost.status == .failed)
-        #expect(lost.error?.contains("already has checkpoint 3") == true, "\(lost.error ?? "")")
+        #expect(lost.status == .succeeded, "\(lost.error ?? "")")
+        #expect(lost.recovery == StateRecovery(checkpoint: 3, sink: "postgres:\(schema).dst", positionsRestored: true))
+        #expect(lost.state?.checkpoint == CheckpointID(4))
+        #expect(lost.extractedRows == 1 && lost.updatedRows == 1, "only the row changed since checkpoint 3 is read: \(lost)")
+        #expect(lost.textSummary().contains("recovery: state missing; postgres:\(schema).dst records checkpoint 3"), "\(lost.textSummary())")
+        #expect(lost.jsonString().contains("\"positions_restored\" : true"), "\(lost.jsonString())")
+        #expect(try await snapshot("src") == snapshot("dst"))
+        let next = await BatchPipeline.run(document: doc, options: BatchOptions())
+        #expect(next.status == .succeeded && next.recovery == nil && next.state?.checkpoint == CheckpointID(5))
     }
 }

@@ -187,10 +187,29 @@ public protocol SinkOperator: Sendable {
     /// Whether rows marked `.delete` in `Batch.operations` are applied as deletes. A sink that would
     /// store them as ordinary rows says false (the default): the run then fails on the first delete.
     var appliesDeletes: Bool { get }
+    /// The newest checkpoint of `pipeline` this sink's target records as published (its ledger, its
+    /// part files), with the positions recorded with it; nil when it records none. Called before
+    /// `open` when the pipeline's state is missing: numbering then continues after it, so a new
+    /// load is never mistaken for a replay of an old one. The default records nothing.
+    func newestPublished(pipeline: String) async throws -> PublishedCheckpoint?
+}
+
+/// A checkpoint a sink's target records as published.
+public struct PublishedCheckpoint: Sendable, Equatable {
+    public var id: CheckpointID
+    /// The source positions recorded with it (nil when the target keeps none).
+    public var positions: StateValue?
+
+    public init(id: CheckpointID, positions: StateValue?) {
+        self.id = id
+        self.positions = positions
+    }
 }
 
 extension SinkOperator {
     public func close() async {}
 
     public var appliesDeletes: Bool { false }
+
+    public func newestPublished(pipeline: String) async throws -> PublishedCheckpoint? { nil }
 }

@@ -65,4 +65,13 @@ struct ClickHouseLedger: Sendable {
             inserted: Int(row[1]) ?? 0, updated: Int(row[2]) ?? 0, deleted: Int(row[3]) ?? 0,
             publishedPositions: positions)
     }
+
+    /// The newest checkpoint of `pipeline` recorded for this target, with its positions.
+    func newest(_ pipeline: String, on client: ClickHouseClient) async throws -> PublishedCheckpoint? {
+        let rows = try await client.queryRows(
+            "SELECT checkpoint, positions FROM \(table.sql) WHERE \(scope(pipeline)) ORDER BY checkpoint DESC LIMIT 1")
+        guard let row = rows.first, row.count == 2, let id = UInt64(row[0]) else { return nil }
+        let positions = try? JSONDecoder().decode(StateValue.self, from: Data(row[1].utf8))
+        return PublishedCheckpoint(id: CheckpointID(id), positions: positions)
+    }
 }

@@ -206,6 +206,22 @@ public final class ClickHouseSink: SinkOperator {
         state.withLock { $0.stagingCreated = true }
     }
 
+    /// The ledger's newest checkpoint of `pipeline` for this target (nil when the ledger does not
+    /// exist or has none). Uses a client of its own: it runs before `open`.
+    public func newestPublished(pipeline: String) async throws -> PublishedCheckpoint? {
+        let client = try ClickHouseClient(url: options.url)
+        defer { Task { await client.close() } }
+        do {
+            let table = options.ledger
+            let exists = try await client.queryRows(
+                "SELECT count() FROM system.tables WHERE database = \(ClickHouseSQL.quoteLiteral(table.database)) AND name = \(ClickHouseSQL.quoteLiteral(table.name))")
+            guard exists.first?.first == "1" else { return nil }
+            return try await ledger.newest(pipeline, on: client)
+        } catch {
+            throw Self.sinkError(error)
+        }
+    }
+
     /// cdc_apply stores a delete as a tombstone of its key; every other mode would store it as a row.
     public var appliesDeletes: Bool { options.mode == .cdcApply }
 

@@ -338,6 +338,31 @@ public final class PostgresSink: SinkOperator {
         return commit
     }
 
+    /// The ledger's newest checkpoint of `pipeline` for this target (nil when the ledger does not
+    /// exist or has none). Uses a connection of its own: it runs before `open`.
+    public func newestPublished(pipeline: String) async throws -> PublishedCheckpoint? {
+        let connection = try await PostgresConnection.connect(url: options.url)
+        defer { Task { await connection.close() } }
+        let ledger = options.ledger
+        let target = options.target.description
+        do {
+            return try await connection.run { session -> PublishedCheckpoint? in
+                let exists = try session.query("SELECT to_regclass($1) IS NOT NULL", parameters: [ledger.sql]).first?.first ?? nil
+                guard exists == "t" else { return nil }
+                guard
+                    let row = try session.query(
+                        "SELECT checkpoint::text, positions::text FROM \(ledger.sql) WHERE pipeline = $1 AND target = $2 ORDER BY checkpoint DESC LIMIT 1",
+                        parameters: [pipeline, target]
+                    ).first, let id = row[0].flatMap(UInt64.init)
+                else { return nil }
+                let positions = try row[1].map { try JSONDecoder().decode(StateValue.self, from: Data($0.utf8)) }
+                return PublishedCheckpoint(id: CheckpointID(id), positions: positions)
+            }
+        } catch {
+            throw Self.sinkError(error)
+        }
+    }
+
     /// `cdc_apply` applies delete events; every other strategy would store them as rows.
     public var appliesDeletes: Bool { options.mode == .cdcApply }
 
