@@ -103,7 +103,7 @@ import Testing
         let path = try dir.write("in.csv", input)
         let source = try FileSource(options: FileSourceOptions(path: path, batchRows: 500, chunkBytes: 4096))
         let schema = try await source.outputSchema()
-        #expect(schema.fields.map(\.type) == [.int64, .string, .float64, .timestamp(withTimeZone: true)])
+        #expect(schema.fields.map(\.type) == [.int64, .string, .decimal(precision: 6, scale: 2), .timestamp(withTimeZone: true)])
         let output = CollectingOutput()
         try await source.run(into: output, resumeFrom: nil)
 

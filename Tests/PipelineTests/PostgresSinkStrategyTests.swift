@@ -264,3 +264,35 @@ extension PostgresSinkStrategyTests {
         #expect(try await rows("id, name") == [["1", "a"]])
     }
 }
+
+extension PostgresSinkStrategyTests {
+    /// A CSV as spreadsheets export it (a UTF-8 byte-order mark, money as fixed-point text) into
+    /// Postgres without a declared schema: the first column is `id`, not `\u{FEFF}id`, and amounts
+    /// land as numeric with their scale, not double precision.
+    @Test func aSpreadsheetCSVKeepsItsColumnNameAndMoneyScale() async throws {
+        defer { Task { try? await cleanup() } }
+        let csv = [UInt8]([0xEF, 0xBB, 0xBF]) + Array("id,amount\n1,1.50\n2,12.30\n3,-0.05\n".utf8)
+        try Data(csv).write(to: URL(fileURLWithPath: "\(dir)/sheet.csv"))
+        let doc = try ManifestLoader.parse(
+            yaml: """
+                name: sheet
+                source: {type: files, path: \(dir)/sheet.csv}
+                sink:
+                  type: postgres
+                  connection: {url: "\(PostgresTestServer.url)"}
+                  table: {schema: \(schema), name: sheet}
+                  strategy: {mode: full_refresh}
+                state: {dir: \(dir)/state-sheet}
+                """, path: "\(dir)/sheet.yml", environment: [:])
+        let result = await BatchPipeline.run(document: doc, options: BatchOptions())
+        #expect(result.status == .succeeded, "\(result.error ?? "")")
+        let c = try await connection()
+        let columns = try await c.query(
+            "SELECT column_name, data_type, numeric_precision::text, numeric_scale::text FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'sheet' ORDER BY ordinal_position",
+            parameters: [schema])
+        let amounts = try await c.query("SELECT amount::text FROM \"\(schema)\".sheet ORDER BY id")
+        await c.close()
+        #expect(columns == [["id", "bigint", "64", "0"], ["amount", "numeric", "4", "2"]])
+        #expect(amounts == [["1.50"], ["12.30"], ["-0.05"]])
+    }
+}

@@ -68,10 +68,32 @@ struct CSVTokenizer: Sendable {
         self.sourceName = sourceName
     }
 
+    /// The input's first bytes until there are enough to recognise a byte-order mark (nil after).
+    private var head: [UInt8]? = []
+
     /// Bytes held over from earlier chunks.
-    var carriedBytes: Int { pending.count }
+    var carriedBytes: Int { pending.count + (head?.count ?? 0) }
 
     mutating func feed(_ chunk: UnsafeRawBufferPointer, _ onRecord: (CSVRecord) throws -> Void) throws {
+        if head != nil {
+            head!.append(contentsOf: chunk)
+            guard head!.count >= ByteOrderMark.longest else { return }
+            let start = try takeHead()
+            try start.withUnsafeBytes { try feedBody($0, onRecord) }
+            return
+        }
+        try feedBody(chunk, onRecord)
+    }
+
+    /// The input's first bytes without a UTF-8 byte-order mark (spreadsheets write one; it must not
+    /// become part of the first column's name). UTF-16 input is refused.
+    private mutating func takeHead() throws -> [UInt8] {
+        let bytes = head ?? []
+        head = nil
+        return try ByteOrderMark.strip(bytes, sourceName: sourceName)
+    }
+
+    private mutating func feedBody(_ chunk: UnsafeRawBufferPointer, _ onRecord: (CSVRecord) throws -> Void) throws {
         if pending.isEmpty {
             let consumed = try scan(chunk, isFinal: false, onRecord)
             if consumed < chunk.count { pending.append(contentsOf: chunk[consumed...]) }
@@ -83,6 +105,7 @@ struct CSVTokenizer: Sendable {
 
     /// Ends the input: the last record may lack a line break. An unterminated quoted field throws.
     mutating func finish(_ onRecord: (CSVRecord) throws -> Void) throws {
+        if head != nil { pending.append(contentsOf: try takeHead()) }
         try scanPending(isFinal: true, onRecord)
     }
 

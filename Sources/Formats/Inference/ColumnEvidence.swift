@@ -2,14 +2,18 @@ import Flow
 
 /// What the sampled values of one column allow it to be; `inferredType` picks the first type left.
 ///
-/// Candidates, tried in order: bool → int64 → float64 → timestamptz → timestamp → date → json →
-/// string. Every non-NULL sampled value must parse as a candidate for it to survive (see the
-/// module README for the exact rules). A column with no non-NULL value is string.
+/// Candidates, tried in order: bool → int64 → decimal(p,s) → float64 → timestamptz → timestamp →
+/// date → json → string. Every non-NULL sampled value must parse as a candidate for it to survive
+/// (see the files connector's README for the exact rules). A column with no non-NULL value is string.
 public struct ColumnEvidence: Sendable, Hashable {
     private var sawValue = false
     private var canBool = true
     private var canInt = true
     private var canFloat = true
+    /// Every value is fixed-point text (CSV only: a JSON number is a float by nature).
+    private var canDecimal = true
+    private var integerDigits = 0
+    private var scale = 0
     private var canTimestamp = true
     private var anyZone = false
     private var canDate = true
@@ -27,6 +31,14 @@ public struct ColumnEvidence: Sendable, Hashable {
                 || ScalarParsing.lowercased(v, equals: "t") || ScalarParsing.lowercased(v, equals: "f")
         }
         if canInt { canInt = ScalarParsing.int64(v) != nil }
+        if canDecimal {
+            if let shape = ScalarParsing.fixedPoint(v) {
+                integerDigits = max(integerDigits, shape.integerDigits)
+                scale = max(scale, shape.scale)
+            } else {
+                canDecimal = false
+            }
+        }
         if canFloat {
             if case .finite = ScalarParsing.floatSyntax(v) {} else { canFloat = false }
         }
@@ -39,15 +51,15 @@ public struct ColumnEvidence: Sendable, Hashable {
         case .null:
             return
         case .true, .false:
-            canInt = false; canFloat = false; canTimestamp = false; canDate = false; canJSON = false
+            canInt = false; canFloat = false; canDecimal = false; canTimestamp = false; canDate = false; canJSON = false
         case .number:
-            canBool = false; canTimestamp = false; canDate = false; canJSON = false
+            canBool = false; canTimestamp = false; canDate = false; canJSON = false; canDecimal = false
             if canInt { canInt = ScalarParsing.int64(content) != nil }
         case .string:
-            canBool = false; canInt = false; canFloat = false; canJSON = false
+            canBool = false; canInt = false; canFloat = false; canJSON = false; canDecimal = false
             observeTemporal(content)
         case .object, .array:
-            canBool = false; canInt = false; canFloat = false; canTimestamp = false; canDate = false
+            canBool = false; canInt = false; canFloat = false; canDecimal = false; canTimestamp = false; canDate = false
         }
         sawValue = true
     }
@@ -67,6 +79,11 @@ public struct ColumnEvidence: Sendable, Hashable {
         guard sawValue else { return .string }
         if canBool { return .bool }
         if canInt { return .int64 }
+        // Fixed-point text with a fraction keeps its scale (money columns): the widest precision and
+        // scale seen, within 38 digits; more digits than that stay float64.
+        if canDecimal, scale > 0, integerDigits + scale <= LogicalType.maxDecimalPrecision {
+            return .decimal(precision: max(1, integerDigits + scale), scale: scale)
+        }
         if canFloat { return .float64 }
         if canTimestamp { return .timestamp(withTimeZone: anyZone) }
         if canDate { return .date }

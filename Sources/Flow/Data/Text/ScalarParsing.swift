@@ -101,6 +101,31 @@ public enum ScalarParsing {
         return v
     }
 
+    /// The shape of fixed-point text `[+|-]d*[.d*]` (at least one digit, no exponent): its
+    /// significant integer digits (leading zeros dropped) and its fraction digits; nil otherwise.
+    public static func fixedPoint(_ b: Bytes) -> (integerDigits: Int, scale: Int)? {
+        let n = b.count
+        var i = 0
+        if i < n, b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+") { i += 1 }
+        var integerDigits = 0
+        var digits = 0
+        while i < n, let d = digit(b[i]) {
+            if integerDigits > 0 || d != 0 { integerDigits += 1 }
+            digits += 1
+            i += 1
+        }
+        var scale = 0
+        if i < n, b[i] == UInt8(ascii: ".") {
+            i += 1
+            while i < n, digit(b[i]) != nil {
+                scale += 1
+                i += 1
+            }
+        }
+        guard i == n, digits + scale > 0 else { return nil }
+        return (integerDigits, scale)
+    }
+
     /// The decimal pieces of a float literal: `mantissa * 10^exponent`, exact when not `truncated`
     /// (more than 19 significant digits).
     public struct DecimalFloat: Sendable, Hashable {
