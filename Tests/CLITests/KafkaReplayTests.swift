@@ -53,11 +53,11 @@ struct KafkaReplayTests {
             let rerun = try await CLI.run(["batch", "\(dir)/\(manifest)", "--progress", "none"])
             #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
         }
-        try KafkaTestServer.produce(topic, Self.messages(1...300, version: 1))
+        try await KafkaTestServer.produce(topic, Self.messages(1...300, version: 1))
         try await load("pg.yml")
         try await load("files.yml")
         // Updates of 1...100 and new keys arrive between runs.
-        try KafkaTestServer.produce(topic, Self.messages(1...100, version: 2) + Self.messages(301...400, version: 1))
+        try await KafkaTestServer.produce(topic, Self.messages(1...100, version: 2) + Self.messages(301...400, version: 1))
         try await load("pg.yml")
         try await load("files.yml")
 

@@ -130,9 +130,9 @@ struct KafkaStreamTests {
         let port = try PrivateClickHouse.freePort()
         let worker = try StreamProcess(
             ["stream", path, "--checkpoint-interval", "300ms", "--metrics-port", String(port)], log: "\(dir)/worker.log")
-        try KafkaTestServer.produce(topic, Self.messages(1...200, version: 1))
+        try await KafkaTestServer.produce(topic, Self.messages(1...200, version: 1))
         #expect(try await waitFor(["200", "200", "0"]) == ["200", "200", "0"], "\(worker.output)")
-        try KafkaTestServer.produce(topic, Self.messages(1...50, version: 2) + Self.messages(201...300, version: 1))
+        try await KafkaTestServer.produce(topic, Self.messages(1...50, version: 2) + Self.messages(201...300, version: 1))
         #expect(try await waitFor(["300", "300", "50"]) == ["300", "300", "50"], "\(worker.output)")
         // The Prometheus endpoint: rows, checkpoints and their duration, consumer lag per partition.
         try await Task.sleep(for: .seconds(1.5))
@@ -148,7 +148,7 @@ struct KafkaStreamTests {
         let committed = try KafkaTestServer.committed(topic, group: topic, partitions: 6)
         #expect(committed.reduce(0, +) == 350, "every consumed offset committed after its state: \(committed)")
         // A restart resumes from the committed offsets and reads nothing twice.
-        try KafkaTestServer.produce(topic, Self.messages(301...310, version: 1))
+        try await KafkaTestServer.produce(topic, Self.messages(301...310, version: 1))
         let again = try StreamProcess(
             ["stream", path, "--checkpoint-interval", "300ms", "--max-duration", "20s", "--progress", "plain"], log: "\(dir)/again.log")
         #expect(try await waitFor(["310", "310", "50"]) == ["310", "310", "50"], "\(again.output)")
@@ -167,11 +167,11 @@ struct KafkaStreamTests {
         let a = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms", "--worker", "a"], log: "\(dir)/a.log")
         let b = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms", "--worker", "b"], log: "\(dir)/b.log")
         try await Task.sleep(for: .seconds(3))
-        try KafkaTestServer.produce(topic, Self.messages(1...600, version: 1))
+        try await KafkaTestServer.produce(topic, Self.messages(1...600, version: 1))
         #expect(try await waitFor(["600", "600", "0"]) == ["600", "600", "0"], "a: \(a.output)\nb: \(b.output)")
         #expect(a.output.contains("partitions assigned") && b.output.contains("partitions assigned"), "both workers own partitions")
         await a.killHard()
-        try KafkaTestServer.produce(topic, Self.messages(301...600, version: 2) + Self.messages(601...900, version: 1))
+        try await KafkaTestServer.produce(topic, Self.messages(301...600, version: 2) + Self.messages(601...900, version: 1))
         #expect(try await waitFor(["900", "900", "300"], seconds: 90) == ["900", "900", "300"], "b: \(b.output)")
         #expect(await b.stop() == 0, "\(b.output)")
     }
@@ -195,7 +195,7 @@ struct KafkaStreamTests {
         // a owns every partition before b exists (a loaded CI once started b inside a's first
         // rebalance: then nothing moves away from a).
         try await a.awaitOutput(containing: "partitions assigned")
-        try KafkaTestServer.produce(topic, Self.messages(1...300, version: 1))
+        try await KafkaTestServer.produce(topic, Self.messages(1...300, version: 1))
         try await Task.sleep(for: .seconds(1))
         // a has read these and not yet published them when b joins; more keep arriving meanwhile.
         let b = try StreamProcess(["stream", path, "--checkpoint-interval", "3s", "--worker", "b"], log: "\(dir)/rb.log")
@@ -203,7 +203,7 @@ struct KafkaStreamTests {
         var next = 301
         let deadline = Date().addingTimeInterval(40)
         while next <= 900 {
-            try KafkaTestServer.produce(topic, Self.messages(next...(next + 49), version: 1))
+            try await KafkaTestServer.produce(topic, Self.messages(next...(next + 49), version: 1))
             next += 50
             try await Task.sleep(for: .milliseconds(400))
             // Hold the last messages back until the partitions have moved.

@@ -56,17 +56,24 @@ import Testing
         r.set("dpone_up", 1, help: "Up.")
         let server = try MetricsServer(address: "127.0.0.1", port: 0, registry: r)
         #expect(server.port > 0)
-        let ok = try curl("http://127.0.0.1:\(server.port)/metrics")
+        let ok = try await curl("http://127.0.0.1:\(server.port)/metrics")
         #expect(ok.status == 0 && ok.body.contains("dpone_up 1\n"), "\(ok)")
-        let missing = try curl("http://127.0.0.1:\(server.port)/other")
+        let missing = try await curl("http://127.0.0.1:\(server.port)/other")
         #expect(missing.body.contains("404"), "\(missing)")
         server.stop()
-        let gone = try curl("http://127.0.0.1:\(server.port)/metrics")
+        let gone = try await curl("http://127.0.0.1:\(server.port)/metrics")
         #expect(gone.status != 0, "nothing listens after stop")
         #expect(throws: DponeError.self) { try MetricsServer(address: "not-an-ip", port: 0, registry: r) }
     }
 
-    func curl(_ url: String) throws -> (status: Int32, body: String) {
+    /// curl on a thread of its own: waiting for the process must not hold a cooperative thread.
+    func curl(_ url: String) async throws -> (status: Int32, body: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try curlBlocking(url) }) }.start()
+        }
+    }
+
+    func curlBlocking(_ url: String) throws -> (status: Int32, body: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         p.arguments = ["-s", "-w", "\n%{http_code}", "--max-time", "5", url]

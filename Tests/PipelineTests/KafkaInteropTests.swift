@@ -308,7 +308,7 @@ extension KafkaInteropTests {
         #expect(result.status == .succeeded && result.extractedRows == 4, "\(result.error ?? "")")
         let subjects = try await Interop.httpGet(SchemaRegistryTestServer.url + "/subjects")
         #expect(subjects.contains("\"\(mirror)-acme.sales.Order\""), "\(subjects)")
-        let copied = try KafkaTestServer.consumeAll(mirror, partitions: 1)
+        let copied = try await KafkaTestServer.consumeAllOffPool(mirror, partitions: 1)
         #expect(copied.count == 4)
     }
 }

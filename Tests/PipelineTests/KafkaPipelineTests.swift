@@ -42,7 +42,7 @@ struct KafkaPipelineTests {
     @Test func twoBoundedRunsLoadEveryMessageExactlyOnce() async throws {
         try KafkaTestServer.require()
         let topic = try KafkaTestServer.createTopic("twice", partitions: 3)
-        try KafkaTestServer.produce(topic, Self.orders(1...300))
+        try await KafkaTestServer.produce(topic, Self.orders(1...300))
         let doc = try parse(
             """
             name: k2f
@@ -59,7 +59,7 @@ struct KafkaPipelineTests {
         let first = await run(doc)
         #expect(first.status == .succeeded, "\(first.error ?? "")")
         #expect(first.extractedRows == 300)
-        try KafkaTestServer.produce(topic, Self.orders(301...500))
+        try await KafkaTestServer.produce(topic, Self.orders(301...500))
         let second = await run(doc)
         #expect(second.status == .succeeded, "\(second.error ?? "")")
         #expect(second.extractedRows == 200, "only the messages that arrived in between")
@@ -80,7 +80,7 @@ struct KafkaPipelineTests {
         try PostgresTestServer.require()
         let topic = try KafkaTestServer.createTopic("pg", partitions: 2)
         let schema = PostgresTestServer.uniqueSchemaName("k2pg")
-        try KafkaTestServer.produce(topic, Self.orders(1...100))
+        try await KafkaTestServer.produce(topic, Self.orders(1...100))
         let manifest = { (extra: String) in
             try self.parse(
                 """
@@ -98,7 +98,7 @@ struct KafkaPipelineTests {
         #expect(first.status == .succeeded, "\(first.error ?? "")")
         #expect(first.insertedRows == 100)
         // Updates of 1...10 and a corrupt message at the end of partition 0.
-        try KafkaTestServer.produce(topic, Self.orders(1...10, version: 2) + [.init(key: "{\"id\":999}", value: "{\"id\": 999, \"name\": ", partition: 0)])
+        try await KafkaTestServer.produce(topic, Self.orders(1...10, version: 2) + [.init(key: "{\"id\":999}", value: "{\"id\": 999, \"name\": ", partition: 0)])
         let poisoned = await run(try manifest(""))
         #expect(poisoned.status == .failed)
         #expect(poisoned.error?.contains("undecodable message at \(topic) partition 0 offset") == true, "\(poisoned.error ?? "")")
@@ -124,7 +124,7 @@ struct KafkaPipelineTests {
         // More undecodable messages than quarantine.max_messages: the run fails before publishing and
         // commits nothing; the next run with room for them loads the good messages once.
         let bad = KafkaTestServer.Message(key: "{\"id\":998}", value: "not json", partition: 1)
-        try KafkaTestServer.produce(topic, Self.orders(11...12, version: 3) + [bad, bad])
+        try await KafkaTestServer.produce(topic, Self.orders(11...12, version: 3) + [bad, bad])
         let q2 = "\(dir)/quarantine-capped.jsonl"
         let capped = await run(try manifest(", on_decode_error: quarantine, quarantine: {path: \(q2), max_messages: 1}"))
         #expect(capped.status == .failed)
@@ -168,7 +168,7 @@ extension KafkaPipelineTests {
         #expect(toKafka.insertedRows == 50)
         try await pg.execute("DROP SCHEMA \(PostgresSQL.quoteIdentifier(schema)) CASCADE")
         await pg.close()
-        let produced = try KafkaTestServer.consumeAll(events, partitions: 3)
+        let produced = try await KafkaTestServer.consumeAllOffPool(events, partitions: 3)
         #expect(produced.count == 50)
         let seven = try #require(produced.first { $0.key == "{\"id\":7}" })
         #expect(seven.value == "{\"op\":\"upsert\",\"data\":{\"id\":7,\"name\":\"ñ7\",\"amount\":0.88},\"source\":{\"topic\":\"\(events)\"},\"schema_version\":1}")
@@ -177,7 +177,7 @@ extension KafkaPipelineTests {
         #expect(Set(produced.filter { $0.key == "{\"id\":7}" }.map(\.partition)).count == 1)
 
         // Deletes arrive as tombstones of keys 1...5, read as delete rows, written as tombstones.
-        try KafkaTestServer.produce(events, (1...5).map { KafkaTestServer.Message(key: "{\"id\":\($0)}", value: nil) })
+        try await KafkaTestServer.produce(events, (1...5).map { KafkaTestServer.Message(key: "{\"id\":\($0)}", value: nil) })
         let mirror = try KafkaTestServer.createTopic("mirror", partitions: 3)
         let copy = await run(
             try parse(
@@ -195,7 +195,7 @@ extension KafkaPipelineTests {
                 state: {dir: \(dir)/k2k}
                 """))
         #expect(copy.status == .succeeded, "\(copy.error ?? "")")
-        let mirrored = try KafkaTestServer.consumeAll(mirror, partitions: 3)
+        let mirrored = try await KafkaTestServer.consumeAllOffPool(mirror, partitions: 3)
         #expect(mirrored.count == 55)
         let tombstones = mirrored.filter { $0.value == nil }
         #expect(tombstones.compactMap(\.key).sorted() == (1...5).map { "{\"id\":\($0)}" }.sorted())
@@ -208,7 +208,7 @@ extension KafkaPipelineTests {
     @Test func offsetsCommittedToTheGroupAfterTheState() async throws {
         try KafkaTestServer.require()
         let topic = try KafkaTestServer.createTopic("group", partitions: 2)
-        try KafkaTestServer.produce(topic, Self.orders(1...40))
+        try await KafkaTestServer.produce(topic, Self.orders(1...40))
         let doc = try parse(
             """
             name: kgroup
@@ -222,7 +222,7 @@ extension KafkaPipelineTests {
             """)
         let first = await run(doc)
         #expect(first.status == .succeeded && first.extractedRows == 40, "\(first.error ?? "")")
-        try KafkaTestServer.produce(topic, Self.orders(41...45))
+        try await KafkaTestServer.produce(topic, Self.orders(41...45))
         let second = await run(doc)
         #expect(second.status == .succeeded, "\(second.error ?? "")")
         #expect(second.extractedRows == 5, "resumed from the group's committed offsets")
@@ -234,7 +234,7 @@ extension KafkaPipelineTests {
     @Test func maxRecordsResumesWhereItStopped() async throws {
         try KafkaTestServer.require()
         let topic = try KafkaTestServer.createTopic("modes", partitions: 2)
-        try KafkaTestServer.produce(topic, Self.orders(1...30))
+        try await KafkaTestServer.produce(topic, Self.orders(1...30))
         func manifest(_ options: String, _ name: String) throws -> ManifestDocument {
             try parse(
                 """
@@ -266,7 +266,7 @@ extension KafkaPipelineTests {
         try server.require()
         let topic = try KafkaTestServer.createTopic("ch", partitions: 3)
         let database = ClickHouseTestServer.uniqueDatabaseName("k2ch")
-        try KafkaTestServer.produce(topic, Self.orders(1...200))
+        try await KafkaTestServer.produce(topic, Self.orders(1...200))
         let doc = try parse(
             """
             name: k2ch
@@ -280,7 +280,7 @@ extension KafkaPipelineTests {
             """)
         let first = await run(doc)
         #expect(first.status == .succeeded, "\(first.error ?? "")")
-        try KafkaTestServer.produce(topic, Self.orders(1...20, version: 2) + Self.orders(201...210))
+        try await KafkaTestServer.produce(topic, Self.orders(1...20, version: 2) + Self.orders(201...210))
         let second = await run(doc)
         #expect(second.status == .succeeded, "\(second.error ?? "")")
         #expect(second.extractedRows == 30 && second.updatedRows == 20, "\(second.updatedRows)")
@@ -307,7 +307,7 @@ extension KafkaPipelineTests {
                 key: nil,
                 value: "{\"payload\":{\"before\":\(before ?? "null"),\"after\":\(after ?? "null"),\"op\":\"\(op)\",\"source\":{\"table\":\"t\"}}}")
         }
-        try KafkaTestServer.produce(
+        try await KafkaTestServer.produce(
             topic,
             [
                 event("r", before: nil, after: "{\"id\":1,\"name\":\"a\"}"), event("c", before: nil, after: "{\"id\":2,\"name\":\"b\"}"),
@@ -349,7 +349,7 @@ extension KafkaPipelineTests {
                 state: {dir: \(dir)/dbz-k}
                 """))
         #expect(toKafka.status == .succeeded, "\(toKafka.error ?? "")")
-        let records = try KafkaTestServer.consumeAll(out, partitions: 1)
+        let records = try await KafkaTestServer.consumeAllOffPool(out, partitions: 1)
         #expect(records.map(\.key) == ["{\"id\":1}", "{\"id\":2}", "{\"id\":1}", "{\"id\":2}"])
         #expect(records.map(\.value) == ["{\"id\":1,\"name\":\"a\"}", "{\"id\":2,\"name\":\"b\"}", "{\"id\":1,\"name\":\"a2\"}", nil])
     }

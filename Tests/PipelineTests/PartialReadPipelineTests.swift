@@ -95,10 +95,10 @@ struct PartialReadPipelineTests {
         case .kafka:
             try KafkaTestServer.require()
             let topic = try KafkaTestServer.createTopic("partial", partitions: 2)
-            try KafkaTestServer.produce(topic, Self.messages(Self.initial()))
+            try await KafkaTestServer.produce(topic, Self.messages(Self.initial()))
             return (
                 "{type: kafka, connection: {url: \"\(try KafkaTestServer.url)\"}, topic: \(topic), options: {schema: \(Self.schemaYAML)}}",
-                { try KafkaTestServer.produce(topic, Self.messages(Self.changes())) }
+                { try await KafkaTestServer.produce(topic, Self.messages(Self.changes())) }
             )
         }
     }

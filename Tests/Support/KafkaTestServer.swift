@@ -80,8 +80,17 @@ public enum KafkaTestServer {
         }
     }
 
-    /// Produces and waits for every delivery (blocking).
-    public static func produce(_ topic: String, _ messages: [Message]) throws {
+    /// Produces and waits for every delivery, on a thread of its own: a test never holds one of the
+    /// cooperative pool's threads (two here) while librdkafka connects and flushes, which stalled
+    /// other tests' awaits (a replication test's 300 ms stop request woke 14 s late).
+    public static func produce(_ topic: String, _ messages: [Message]) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            Thread { continuation.resume(with: Result { try produceBlocking(topic, messages) }) }.start()
+        }
+    }
+
+    /// Produces and waits for every delivery (blocking: not from an async context).
+    public static func produceBlocking(_ topic: String, _ messages: [Message]) throws {
         var errbuf = [CChar](repeating: 0, count: 512)
         let conf = rd_kafka_conf_new()
         _ = rd_kafka_conf_set(conf, "bootstrap.servers", try bootstrap, &errbuf, errbuf.count)
@@ -124,7 +133,8 @@ public enum KafkaTestServer {
         }
     }
 
-    /// Every message of `topic` from the beginning to the high watermarks at call time (blocking).
+    /// Every message of `topic` from the beginning to the high watermarks at call time (blocking:
+    /// from an async context use `consumeAllOffPool`).
     public static func consumeAll(_ topic: String, partitions: Int) throws -> [Record] {
         var errbuf = [CChar](repeating: 0, count: 512)
         let conf = rd_kafka_conf_new()
