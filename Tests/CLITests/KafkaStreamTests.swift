@@ -145,7 +145,7 @@ struct KafkaStreamTests {
         #expect(metrics.text.contains("dpone_channel_occupancy_ratio{edge="), "\(metrics.text)")
         let status = await worker.stop()
         #expect(status == 0, "a stop request finishes the checkpoint and exits 0: \(worker.output)")
-        let committed = try KafkaTestServer.committed(topic, group: topic, partitions: 6)
+        let committed = try await KafkaTestServer.committedOffPool(topic, group: topic, partitions: 6)
         #expect(committed.reduce(0, +) == 350, "every consumed offset committed after its state: \(committed)")
         // A restart resumes from the committed offsets and reads nothing twice.
         try await KafkaTestServer.produce(topic, Self.messages(301...310, version: 1))
@@ -155,7 +155,7 @@ struct KafkaStreamTests {
         try await Task.sleep(for: .seconds(5.5))
         #expect(again.output.contains("rows/s"), "a plain status line every 5 s: \(again.output)")
         #expect(await again.stop() == 0)
-        #expect(try KafkaTestServer.committed(topic, group: topic, partitions: 6).reduce(0, +) == 360)
+        #expect(try await KafkaTestServer.committedOffPool(topic, group: topic, partitions: 6).reduce(0, +) == 360)
     }
 
     @Test func twoWorkersSplitPartitionsAndSurviveAKill() async throws {
@@ -217,7 +217,7 @@ struct KafkaStreamTests {
         #expect(await a.stop() == 0, "\(a.output)")
         #expect(await b.stop() == 0, "\(b.output)")
         #expect(try await waitFor(["900", "900", "0"], seconds: 5) == ["900", "900", "0"])
-        let committed = try KafkaTestServer.committed(topic, group: topic, partitions: 6)
+        let committed = try await KafkaTestServer.committedOffPool(topic, group: topic, partitions: 6)
         #expect(committed.reduce(0, +) == 900, "every offset committed by the stops: \(committed)\na: \(a.output)\nb: \(b.output)")
     }
 
@@ -251,5 +251,65 @@ struct KafkaStreamTests {
         let out = try await CLI.run(["stream", path])
         #expect(out.status == 2, "a usage error")
         #expect(out.stdout.contains("cannot run continuously"), "\(out.stdout) \(out.stderr)")
+    }
+}
+
+extension KafkaStreamTests {
+    /// "Offsets are committed only after the state is durable", observed while it happens: a
+    /// `dpone stream` worker with a slow sink (every insert into the target sleeps 300 ms) consumes
+    /// messages produced throughout, and the group's committed offsets are sampled continuously,
+    /// each sample before a read of the durable state file. At every sample no partition is
+    /// committed past the state (both are the next offset to read). The samples must include
+    /// commits, so the check is not vacuous.
+    @Test func committedOffsetsNeverRunAheadOfTheDurableState() async throws {
+        try KafkaTestServer.require()
+        try PostgresTestServer.require()
+        defer { Task { await dropSchema() } }
+        let topic = try KafkaTestServer.createTopic("observe", partitions: 4)
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        let q = PostgresSQL.quoteIdentifier(schema)
+        try await pg.execute(
+            """
+            CREATE SCHEMA \(q);
+            CREATE TABLE \(q).target (id bigint NOT NULL, payload text);
+            CREATE FUNCTION \(q).slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$;
+            CREATE TRIGGER slow AFTER INSERT ON \(q).target FOR EACH STATEMENT EXECUTE FUNCTION \(q).slow();
+            """)
+        await pg.close()
+        let path = try manifest(topic: topic)
+        let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "200ms"], log: "\(dir)/observe.log")
+        let producer = Task {
+            for round in 0..<30 {
+                try await KafkaTestServer.produce(topic, Self.messages((round * 20 + 1)...(round * 20 + 20), version: 1))
+                try await Task.sleep(for: .milliseconds(150))
+            }
+        }
+        let reader = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        defer { Task { await reader.close() } }
+        var samples = 0
+        var samplesWithCommits = 0
+        var violations: [String] = []
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let committed = try await KafkaTestServer.committedOffPool(topic, group: topic, partitions: 4)
+            let durable: [Int64] = {
+                guard let data = try? Data(contentsOf: URL(fileURLWithPath: "\(dir)/state/kstream@0.json")),
+                    let state = try? JSONDecoder().decode(PipelineState.self, from: data)
+                else { return [Int64](repeating: -1, count: 4) }
+                return (0..<4).map { state.source?["offsets"]?[String($0)]?.intValue ?? -1 }
+            }()
+            samples += 1
+            if committed.contains(where: { $0 > 0 }) { samplesWithCommits += 1 }
+            for p in 0..<4 where committed[p] >= 0 && committed[p] > durable[p] {
+                violations.append("partition \(p): committed \(committed[p]) > durable \(durable[p])")
+            }
+            let loaded = try await reader.query("SELECT count(DISTINCT id)::text FROM \(q).target").first?.first ?? nil
+            if loaded == "600" { break }
+        }
+        try await producer.value
+        #expect(violations.isEmpty, "\(violations.prefix(5)) in \(samples) samples")
+        #expect(samplesWithCommits >= 5, "only \(samplesWithCommits) of \(samples) samples saw committed offsets: \(worker.output.suffix(2000))")
+        #expect(try await waitFor(["600", "600", "0"]) == ["600", "600", "0"], "\(worker.output.suffix(2000))")
+        #expect(await worker.stop() == 0, "\(worker.output.suffix(2000))")
     }
 }

@@ -199,6 +199,13 @@ public enum KafkaTestServer {
         return records.sorted { ($0.partition, $0.offset) < ($1.partition, $1.offset) }
     }
 
+    /// `committed` on a thread of its own (it waits on the broker).
+    public static func committedOffPool(_ topic: String, group: String, partitions: Int) async throws -> [Int64] {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try committed(topic, group: group, partitions: partitions) }) }.start()
+        }
+    }
+
     /// The offsets `group` committed for partitions `0..<partitions` of `topic` (-1001: none).
     public static func committed(_ topic: String, group: String, partitions: Int) throws -> [Int64] {
         var errbuf = [CChar](repeating: 0, count: 512)
