@@ -58,7 +58,9 @@ public enum BatchPipeline {
             let store = StateStores.make(for: document, override: options.stateDirectory)
             let previous = try await store.load(pipeline: document.name)
 
-            let source = try ConnectorFactory.source(document.source, pipeline: document.name, continuous: options.continuous)
+            let source = try ConnectorFactory.source(
+                document.source, pipeline: document.name, continuous: options.continuous,
+                keyColumns: document.sink.strategy.uniqueKey)
             let loadedAt = Int64(Date().timeIntervalSince1970 * 1_000_000)
             let graph: PipelineGraph
             if let keyed = source as? any KeyedRoutesSource, !(document.source.options.cdc?.tables.isEmpty ?? true) {
@@ -70,7 +72,8 @@ public enum BatchPipeline {
                 let sink = try ConnectorFactory.sink(
                     SinkRequest(
                         config: document.sink, pipeline: document.name, loadID: loadID, state: document.state,
-                        changeData: document.source.options.cdc != nil, sourceRepeatsKeys: document.source.type == .kafka))
+                        changeData: document.source.options.cdc != nil, sourceRepeatsKeys: document.source.type == .kafka,
+                        sourceEmitsDeletes: source.emitsDeletes))
                 let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: loadedAt)
                 graph = PipelineGraph(
                     name: document.name, source: source, transforms: transforms, sinks: [sink], bounds: options.bounds)

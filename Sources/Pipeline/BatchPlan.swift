@@ -45,7 +45,7 @@ public struct BatchPlan: Sendable, Codable {
         let sink = try ConnectorRegistry.descriptor(for: document.sink.type, role: "sink")
         let dryRun = try await sink.dryRun(request, nextCheckpoint: plan.nextCheckpoint) {
             // The staged columns come from the source's schema (a catalog lookup or a file sample: read-only).
-            let source = try ConnectorFactory.source(document.source, pipeline: document.name)
+            let source = try ConnectorFactory.source(document.source, pipeline: document.name, keyColumns: document.sink.strategy.uniqueKey)
             let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: 0)
             let schemas = try PipelineGraph(name: document.name, source: source, transforms: transforms, sinks: [])
                 .resolveSchemas(sourceSchema: try await source.outputSchema())

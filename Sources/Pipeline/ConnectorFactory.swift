@@ -6,9 +6,11 @@ import Operators
 /// Turns manifest sections into operators: the connector of each `type` comes from
 /// `ConnectorRegistry`; a type this build has no connector for fails here, before any data moves.
 enum ConnectorFactory {
-    static func source(_ config: SourceConfig, pipeline: String, continuous: ContinuousMode? = nil) throws -> any SourceOperator {
+    static func source(
+        _ config: SourceConfig, pipeline: String, continuous: ContinuousMode? = nil, keyColumns: [String] = []
+    ) throws -> any SourceOperator {
         try ConnectorRegistry.descriptor(for: config.type, role: "source")
-            .makeSource(SourceRequest(config: config, pipeline: pipeline, continuous: continuous))
+            .makeSource(SourceRequest(config: config, pipeline: pipeline, continuous: continuous, keyColumns: keyColumns))
     }
 
     static func sink(_ request: SinkRequest) throws -> any SinkOperator {

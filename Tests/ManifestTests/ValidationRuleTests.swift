@@ -135,3 +135,15 @@ import Testing
         #expect(ManifestErrors([a, b, c, a]).errors == [c, b, a])
     }
 }
+
+extension ValidationRuleTests {
+    @Test func kafkaKeyFormatIsCheckedWhereItIsWritten() {
+        let base = "name: n\nsink: {type: files, path: b.csv}\nsource:\n  type: kafka\n  connection: {url: 'kafka://h:9092'}\n  topic: t\n  options: "
+        let unknown = firstError(base + "{tombstones: delete, key_format: strng}")
+        #expect(unknown?.keyPath == "source.options.key_format" && unknown?.line == 7)
+        #expect(unknown?.message.hasPrefix("unknown key format 'strng'") == true && unknown?.hint?.contains("string") == true, "\(String(describing: unknown))")
+        let framed = firstError(base + "{tombstones: delete, key_format: avro}")
+        #expect(framed?.message == "key_format 'avro' reads keys framed by a schema registry" && framed?.hint == "add schema_registry: {url: ...}")
+        #expect(firstError(base + "{tombstones: delete, key_format: long}") == nil)
+    }
+}

@@ -24,8 +24,11 @@ with, per format:
                  google.protobuf.Timestamp created_at = 4;} (a dynamic message built from a
                  FileDescriptorProto: no protoc needed)
     json_schema  object {id: integer, name: string, amount: string, created_at: string (date-time)}
-The key is the id as UTF-8 text. Values go to subject <topic>-value (TopicNameStrategy) unless
---subject-strategy says otherwise.
+The key is the id, written by --key-format: string (StringSerializer, UTF-8 text, the default),
+avro (AvroSerializer, record dpone.interop.Key {id: long} under <topic>-key) or json_schema
+(JSONSerializer, {"id": integer} under <topic>-key). --tombstones 3,5 then produces a tombstone (null
+value) for each of those ids, keyed the same way. Values go to subject <topic>-value
+(TopicNameStrategy) unless --subject-strategy says otherwise.
 
 produce prints one line to stdout: {"produced": N, "topic": T, "format": F, "subject": S,
 "schema_id": ID}. consume prints each decoded record as one JSON line (same shape as above, plus
@@ -184,6 +187,32 @@ def serializer(fmt, registry, strategy):
     raise SystemExit("unknown format %s" % fmt)
 
 
+KEY_AVRO_SCHEMA = json.dumps({
+    "type": "record", "name": "Key", "namespace": "dpone.interop", "fields": [{"name": "id", "type": "long"}],
+})
+KEY_JSON_SCHEMA = json.dumps({
+    "$schema": "http://json-schema.org/draft-07/schema#", "title": "Key", "type": "object",
+    "properties": {"id": {"type": "integer"}}, "required": ["id"],
+})
+
+
+def key_serializer(fmt, registry):
+    """A function id -> key bytes, with confluent-kafka's own serializer for `fmt`."""
+    if fmt == "string":
+        ser = StringSerializer("utf_8")
+        return lambda topic, i: ser(str(i))
+    conf = {"auto.register.schemas": True}
+    if fmt == "avro":
+        from confluent_kafka.schema_registry.avro import AvroSerializer
+        ser = AvroSerializer(registry, KEY_AVRO_SCHEMA, lambda k, _ctx: k, conf)
+    elif fmt == "json_schema":
+        from confluent_kafka.schema_registry.json_schema import JSONSerializer
+        ser = JSONSerializer(KEY_JSON_SCHEMA, registry, lambda k, _ctx: k, conf)
+    else:
+        raise SystemExit("unknown key format %s" % fmt)
+    return lambda topic, i: ser({"id": i}, SerializationContext(topic, MessageField.KEY))
+
+
 def deserializer(fmt, registry):
     if fmt == "avro":
         from confluent_kafka.schema_registry.avro import AvroDeserializer
@@ -217,7 +246,7 @@ def deserializer(fmt, registry):
 def produce(args):
     registry = registry_client(args.registry)
     ser, to_message = serializer(args.format, registry, args.subject_strategy)
-    key_ser = StringSerializer("utf_8")
+    key_ser = key_serializer(args.key_format, registry)
     producer = Producer({"bootstrap.servers": args.bootstrap, "enable.idempotence": True, "linger.ms": 5})
     failures = []
 
@@ -231,7 +260,11 @@ def produce(args):
         ctx = SerializationContext(args.topic, MessageField.VALUE)
         value = ser(to_message(r) if to_message else r, ctx)
         schema_id = struct.unpack(">bI", value[:5])[1]
-        producer.produce(args.topic, key=key_ser(str(r["id"])), value=value, on_delivery=delivered)
+        producer.produce(args.topic, key=key_ser(args.topic, r["id"]), value=value, on_delivery=delivered)
+        producer.poll(0)
+    tombstones = [int(t) for t in args.tombstones.split(",") if t] if args.tombstones else []
+    for i in tombstones:
+        producer.produce(args.topic, key=key_ser(args.topic, i), value=None, on_delivery=delivered)
         producer.poll(0)
     remaining = producer.flush(args.timeout)
     if remaining or failures:
@@ -240,6 +273,7 @@ def produce(args):
     subject = STRATEGIES[args.subject_strategy](SerializationContext(args.topic, MessageField.VALUE), RECORD_NAME if args.format != "json_schema" else "Record")
     print(json.dumps({
         "produced": args.count, "topic": args.topic, "format": args.format, "subject": subject, "schema_id": schema_id,
+        "tombstones": len(tombstones),
     }))
     return 0
 
@@ -311,6 +345,8 @@ def main():
         if name == "produce":
             p.add_argument("--start-id", type=int, default=1)
             p.add_argument("--subject-strategy", choices=sorted(STRATEGIES), default="topic_name")
+            p.add_argument("--key-format", choices=["string", "avro", "json_schema"], default="string")
+            p.add_argument("--tombstones", default="", help="ids to delete after the records, comma-separated")
         else:
             p.add_argument("--group", default=None)
             p.add_argument("--raw", action="store_true", help="add the framed value bytes as _value_hex")

@@ -60,11 +60,14 @@ public struct SourceRequest: Sendable {
     /// Set under `dpone stream`: the source runs until stopped. A source that cannot run
     /// continuously refuses it with a hint.
     public var continuous: ContinuousMode?
+    /// The sink's `unique_key`: what a source's message keys identify (a Kafka tombstone's key).
+    public var keyColumns: [String]
 
-    public init(config: SourceConfig, pipeline: String, continuous: ContinuousMode? = nil) {
+    public init(config: SourceConfig, pipeline: String, continuous: ContinuousMode? = nil, keyColumns: [String] = []) {
         self.config = config
         self.pipeline = pipeline
         self.continuous = continuous
+        self.keyColumns = keyColumns
     }
 }
 
@@ -81,10 +84,13 @@ public struct SinkRequest: Sendable {
     public var changeData: Bool
     /// The source repeats keys by nature (a Kafka topic): `duplicate_policy` defaults to `last`.
     public var sourceRepeatsKeys: Bool
+    /// The source emits delete rows (`SourceOperator.emitsDeletes`): a sink that can apply them by
+    /// key (a Postgres `incremental_merge`) stages each row's operation.
+    public var sourceEmitsDeletes: Bool
 
     public init(
         config: SinkConfig, pipeline: String, loadID: String, state: StateConfig = StateConfig(), changeData: Bool = false,
-        sourceRepeatsKeys: Bool = false
+        sourceRepeatsKeys: Bool = false, sourceEmitsDeletes: Bool = false
     ) {
         self.config = config
         self.pipeline = pipeline
@@ -92,6 +98,7 @@ public struct SinkRequest: Sendable {
         self.state = state
         self.changeData = changeData
         self.sourceRepeatsKeys = sourceRepeatsKeys
+        self.sourceEmitsDeletes = sourceEmitsDeletes
     }
 }
 

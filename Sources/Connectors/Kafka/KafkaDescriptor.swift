@@ -79,6 +79,8 @@ public struct KafkaDescriptor: ConnectorDescriptor {
             options.onDecodeError = .quarantine(path: path, maxMessages: o.quarantineMaxMessages)
         }
         options.tombstones = KafkaTombstonePolicy(rawValue: o.tombstones) ?? .fail
+        options.keyFormat = KafkaKeyFormat(rawValue: o.keyFormat) ?? .json
+        options.keyColumns = request.keyColumns
         options.metadataColumns = o.metadata
         options.registry = Self.registry(o.schemaRegistry)
         if let s = o.stallTimeoutSeconds { options.stallTimeoutSeconds = Double(s) }

@@ -83,6 +83,7 @@ public struct PostgresDescriptor: ConnectorDescriptor {
             uniqueKey: config.strategy.uniqueKey, targetAtomicState: try Self.targetAtomicTable(request),
             loadID: request.loadID, monotonicLSN: request.changeData)
         options.keepLastDuplicate = config.strategy.duplicatePolicy.map { $0 == "last" } ?? request.sourceRepeatsKeys
+        options.stagesOperations = request.sourceEmitsDeletes && options.mode.isIncrementalMerge
         return PostgresSink(name: "postgres:\(target)", options: options)
     }
 

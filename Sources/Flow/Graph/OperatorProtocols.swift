@@ -110,9 +110,14 @@ public protocol SourceOperator: Sendable {
     /// differ from what the source emitted when a sink found the checkpoint already published. The
     /// default calls `acknowledge(_:)`.
     func acknowledge(_ checkpoint: CheckpointID, positions: StateValue) async throws
+    /// Whether the source emits rows marked `.delete` (Kafka tombstones, delete events, CDC): a sink
+    /// that can apply them by key then stages each row's operation. The default is false.
+    var emitsDeletes: Bool { get }
 }
 
 extension SourceOperator {
+    public var emitsDeletes: Bool { false }
+
     public func outputSchemas() async throws -> [Schema] { [try await outputSchema()] }
 
     public func acknowledge(_ checkpoint: CheckpointID, positions: StateValue) async throws {

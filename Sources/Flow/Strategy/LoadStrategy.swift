@@ -100,6 +100,8 @@ public enum LoadStrategy: Sendable, Hashable {
 
     public var name: String { mode.rawValue }
 
+    public var isIncrementalMerge: Bool { if case .incrementalMerge = self { true } else { false } }
+
     /// Whether the strategy matches staged rows to target rows by the unique key (staged keys must
     /// then be non-NULL).
     public var matchesByKey: Bool {

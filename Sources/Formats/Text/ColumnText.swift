@@ -19,7 +19,7 @@ package enum ColumnText {
     /// Parses `text` as a value of `builder.type` and appends it. Returns false, appending nothing,
     /// when the text is not a valid value of that type.
     @inline(__always)
-    static func append(_ text: UnsafeRawBufferPointer, to builder: inout ColumnBuilder) -> Bool {
+    package static func append(_ text: UnsafeRawBufferPointer, to builder: inout ColumnBuilder) -> Bool {
         builder.append(text: text)
     }
 

@@ -4,7 +4,7 @@ extension ManifestDecoder {
     static let kafkaSourceOptionKeys = [
         "format", "envelope", "kafka", "schema_registry", "start", "read_mode", "time_window", "max_records",
         "offset_storage", "group_id", "on_decode_error", "quarantine", "tombstones", "metadata", "sample_records",
-        "stall_timeout",
+        "stall_timeout", "key_format",
     ]
     static let kafkaSinkOptionKeys = ["format", "envelope", "kafka", "schema_registry", "delivery_timeout"]
 
@@ -107,6 +107,12 @@ extension ManifestDecoder {
             ctx.fail(r, "on_decode_error 'quarantine' needs quarantine: {path: ...}")
         }
         if let t = choice("tombstones", KafkaOptions.tombstonePolicies) { o.tombstones = t }
+        if let k = choice("key_format", KafkaOptions.keyFormats) {
+            o.keyFormat = k
+            if ["avro", "protobuf", "json_schema"].contains(k), map["schema_registry"] == nil, let r = map["key_format"] {
+                ctx.fail(r, "key_format '\(k)' reads keys framed by a schema registry", hint: "add schema_registry: {url: ...}")
+            }
+        }
         if let r = map["metadata"], let b = ctx.bool(r) { o.metadata = b }
         if let r = map["sample_records"] { o.sampleRecords = positiveInt(r) }
         if let r = map["stall_timeout"] { o.stallTimeoutSeconds = positiveInt(r) }

@@ -48,6 +48,9 @@ public struct KafkaOptions: Sendable, Hashable, Codable {
     public static let offsetStorages = ["dpone", "kafka"]
     public static let decodeErrorPolicies = ["fail", "quarantine"]
     public static let tombstonePolicies = ["fail", "skip", "delete"]
+    /// How a message key is read (for the delete row of a tombstone): a JSON object or scalar, UTF-8
+    /// text, an 8-byte big-endian integer (Kafka's LongSerializer), or registry-framed.
+    public static let keyFormats = ["json", "string", "long", "avro", "protobuf", "json_schema", "none"]
 
     /// `format`; default json.
     public var format = "json"
@@ -71,6 +74,8 @@ public struct KafkaOptions: Sendable, Hashable, Codable {
     public var quarantinePath: String?
     public var quarantineMaxMessages = 1000
     public var tombstones = "fail"
+    /// `key_format`; default json.
+    public var keyFormat = "json"
     /// `metadata`: add partition, offset, timestamp and key columns.
     public var metadata = false
     public var sampleRecords: Int?
@@ -84,6 +89,7 @@ public struct KafkaOptions: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case format, envelope, start, tombstones, metadata
+        case keyFormat = "key_format"
         case properties = "kafka"
         case schemaRegistry = "schema_registry"
         case startTimestampMicros = "start_timestamp_micros"

@@ -8,8 +8,8 @@ import KafkaCodecs
 /// - `dpone`: `{op, data, ...}`: `data` is the row; `op` is insert/update/upsert/delete.
 /// - `debezium`: `{before, after, op}` (or the same inside `payload`): `after` for c/u/r (an upsert),
 ///   `before` for d (a delete, its columns those of the old row).
-/// A tombstone (null value) follows `KafkaTombstonePolicy`; with `delete`, the key's JSON object
-/// fills the columns it names and the rest are NULL.
+/// A tombstone (null value) follows `KafkaTombstonePolicy`; with `delete`, `KafkaKeyReader` reads
+/// the key into the key columns and the rest are NULL.
 struct KafkaRowReader: Sendable {
     let schema: Schema
     let format: KafkaFormat
@@ -18,14 +18,20 @@ struct KafkaRowReader: Sendable {
     private var json: JSONObjectReader
     /// Registry-backed formats: a decoder per writer schema id (resolved into `schema`).
     var wireDecoders: (any WireDecoderSource)?
+    /// Reads a tombstone's key (`tombstones: delete`); nil: JSON objects into the columns they name.
+    let keys: KafkaKeyReader?
 
-    init(schema: Schema, format: KafkaFormat, envelope: KafkaEnvelope, tombstones: KafkaTombstonePolicy, wireDecoders: (any WireDecoderSource)? = nil) {
+    init(
+        schema: Schema, format: KafkaFormat, envelope: KafkaEnvelope, tombstones: KafkaTombstonePolicy,
+        wireDecoders: (any WireDecoderSource)? = nil, keys: KafkaKeyReader? = nil
+    ) {
         self.schema = schema
         self.format = format
         self.envelope = envelope
         self.tombstones = tombstones
         self.json = JSONObjectReader(schema: schema, sourceName: "the message")
         self.wireDecoders = wireDecoders
+        self.keys = keys
     }
 
     /// Appends one row to `values` and returns its operation, or returns nil (nothing appended) for
@@ -42,7 +48,7 @@ struct KafkaRowReader: Sendable {
                     hint: "set source.options.tombstones to delete (emit delete rows) or skip")
             case .delete:
                 guard let key else { throw DponeError(.source, "a tombstone without a key: nothing to delete") }
-                try json.read(key, into: &values)
+                if let keys { try keys.read(key, into: &values) } else { try json.read(key, into: &values) }
                 return .delete
             }
         }

@@ -51,6 +51,11 @@ public final class KafkaSource: SourceOperator {
             let options = self.options
             values = try await thread.run { try Self.inferJSON(options) }
         }
+        if options.tombstones == .delete {
+            // A tombstone's delete row carries only its key: every other value column may be NULL.
+            let keys = Set(options.keyColumns)
+            values = Schema(values.fields.map { keys.contains($0.name) ? $0 : Field($0.name, $0.type, nullable: true) })
+        }
         let schema = options.metadataColumns ? Schema(values.fields + KafkaMetadataColumns.fields) : values
         state.withLock { $0.schema = schema }
         return schema
@@ -80,7 +85,7 @@ public final class KafkaSource: SourceOperator {
                         options: options, consumer: consumer, valueSchema: valueSchema, outputSchema: schema,
                         reader: KafkaRowReader(
                             schema: valueSchema, format: options.format, envelope: options.envelope,
-                            tombstones: options.tombstones, wireDecoders: decoders))
+                            tombstones: options.tombstones, wireDecoders: decoders, keys: try Self.keyReader(options, valueSchema)))
                     try job.run(into: output, resumeFrom: resumeFrom, cancel: flag)
                 }
             } onCancel: {
@@ -94,6 +99,18 @@ public final class KafkaSource: SourceOperator {
 
     public func acknowledge(_ checkpoint: CheckpointID) async throws {}
 
+    /// Tombstones read as deletes, or an envelope that carries delete events.
+    public var emitsDeletes: Bool { options.tombstones == .delete || options.envelope != .flat }
+
+    /// The reader of tombstone keys (`tombstones: delete`).
+    static func keyReader(_ options: KafkaSourceOptions, _ valueSchema: Schema) throws -> KafkaKeyReader? {
+        guard options.tombstones == .delete else { return nil }
+        let registry = try options.registry.map {
+            try SchemaRegistryClient(url: $0.url, username: $0.username, password: $0.password, errorKind: .source)
+        }
+        return KafkaKeyReader(schema: valueSchema, format: options.keyFormat, keyColumns: options.keyColumns, registry: registry)
+    }
+
     /// The running stream job (continuous mode), told of durable checkpoints.
     private let streamJob = Mutex<KafkaStreamJob?>(nil)
 
@@ -103,7 +120,7 @@ public final class KafkaSource: SourceOperator {
         let valueSchema = options.metadataColumns ? Schema(Array(schema.fields.dropLast(KafkaMetadataColumns.fields.count))) : schema
         let reader = KafkaRowReader(
             schema: valueSchema, format: options.format, envelope: options.envelope, tombstones: options.tombstones,
-            wireDecoders: wireDecoders.withLock { $0 })
+            wireDecoders: wireDecoders.withLock { $0 }, keys: try Self.keyReader(options, valueSchema))
         let options = self.options
         try await DedicatedThread.runDetached(name: "dpone-kafka-stream") { [self] cancel in
             let job = KafkaStreamJob(

@@ -68,8 +68,26 @@ public enum KafkaTombstonePolicy: String, Sendable, Equatable, CaseIterable {
     case fail
     /// Ignore it.
     case skip
-    /// Emit a delete row: the key's JSON object fills the columns it names, the rest NULL.
+    /// Emit a delete row: the key (read by `KafkaKeyFormat`) fills the key columns, the rest NULL.
     case delete
+}
+
+/// How a message key is read into the key columns of a tombstone's delete row.
+public enum KafkaKeyFormat: String, Sendable, Equatable, CaseIterable {
+    /// A JSON object (its members fill the columns they name; Debezium's `{"schema", "payload"}`
+    /// wrapper is unwrapped) or a JSON scalar (the one key column).
+    case json
+    /// UTF-8 text (confluent-kafka's StringSerializer): the one key column, parsed as its type.
+    case string
+    /// 8 bytes, big-endian (Kafka's LongSerializer): the one key column.
+    case long
+    /// Confluent-framed by a schema registry (`<topic>-key`): a record fills the columns its fields
+    /// name, a primitive the one key column.
+    case avro
+    case protobuf
+    case jsonSchema = "json_schema"
+    /// Keys are not read: a tombstone cannot be applied.
+    case none
 }
 
 /// The schema registry a registry-backed format reads writer schemas from.
@@ -116,6 +134,10 @@ public struct KafkaSourceOptions: Sendable {
     public var offsetStorage: KafkaOffsetStorage = .dpone
     public var onDecodeError: KafkaDecodeErrorPolicy = .fail
     public var tombstones: KafkaTombstonePolicy = .fail
+    public var keyFormat: KafkaKeyFormat = .json
+    /// The columns a key identifies (the sink's `unique_key`): a scalar key fills the one column;
+    /// with `tombstones: delete` every other value column is nullable (a delete row has only its key).
+    public var keyColumns: [String] = []
     /// Adds `__dpone__kafka_partition`, `__dpone__kafka_offset`, `__dpone__kafka_timestamp` and
     /// `__dpone__kafka_key` after the value columns.
     public var metadataColumns = false

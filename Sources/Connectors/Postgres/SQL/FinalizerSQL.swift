@@ -111,6 +111,8 @@ public enum FinalizerSQL {
                     counted("\(insertAll) WHERE NOT EXISTS (SELECT 1 FROM \(t) AS t WHERE \(keyMatch(key)))"),
                     counts: .inserted)
             ]
+        case .incrementalMerge(let policy) where plan.stagesOperations:
+            return mergeWithDeletes(plan, policy: policy)
         case .incrementalMerge(.upsert):
             let updates = plan.columns.filter { !key.contains($0) }
             let action =
@@ -278,7 +280,8 @@ extension FinalizerSQL {
     /// one COPY into a fresh table, so physical order is staging order), returning how many.
     public static func keepLastPerKey(_ plan: LoadPlan) -> String {
         let s = plan.staging.sql
-        return "WITH gone AS (DELETE FROM \(s) AS a USING \(s) AS b WHERE \(keyMatch(plan.uniqueKey, "a", "b")) AND b.ctid > a.ctid RETURNING 1) SELECT count(*) FROM gone"
+        let later = plan.stagesOperations ? "b.\(q(TechnicalColumns.sequence)) > a.\(q(TechnicalColumns.sequence))" : "b.ctid > a.ctid"
+        return "WITH gone AS (DELETE FROM \(s) AS a USING \(s) AS b WHERE \(keyMatch(plan.uniqueKey, "a", "b")) AND \(later) RETURNING 1) SELECT count(*) FROM gone"
     }
 
     /// Whether any staged event lists unchanged columns (else the fill is skipped).
@@ -332,5 +335,41 @@ extension FinalizerSQL {
                     "INSERT INTO \(t) (\(list(plan.columns))) SELECT \(list(plan.columns, prefix: "s")) FROM last AS s WHERE s.\(op) <> \(delete) AND NOT EXISTS (SELECT 1 FROM \(t) AS t WHERE \(keyMatch(key)))"
                 ), counts: .inserted))
         return steps
+    }
+}
+
+extension FinalizerSQL {
+    /// `incremental_merge` of staged rows that carry their operation (each key's last row only,
+    /// after `keepLastPerKey`): keys whose row is a delete are removed from the target, the others
+    /// merged by the policy.
+    static func mergeWithDeletes(_ plan: LoadPlan, policy: MergePolicy) -> [FinalizerStep] {
+        let t = plan.target.sql
+        let s = plan.staging.sql
+        let key = plan.uniqueKey
+        let op = "s.\(q(TechnicalColumns.operation))"
+        let delete = String(RowOperation.delete.rawValue)
+        let cols = list(plan.columns)
+        let scols = list(plan.columns, prefix: "s")
+        let removeDeleted = FinalizerStep(
+            counted("DELETE FROM \(t) AS t USING \(s) AS s WHERE \(keyMatch(key)) AND \(op) = \(delete)"), counts: .deleted)
+        let insertLive = "INSERT INTO \(t) (\(cols)) SELECT \(scols) FROM \(s) AS s WHERE \(op) <> \(delete)"
+        if policy == .upsert {
+            let updates = plan.columns.filter { !key.contains($0) }
+            let action =
+                updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET " + updates.map { "\(q($0)) = EXCLUDED.\(q($0))" }.joined(separator: ", ")
+            return [
+                removeDeleted,
+                FinalizerStep(
+                    "WITH upserted AS (\(insertLive) ON CONFLICT (\(list(key))) \(action) RETURNING (xmax = 0) AS inserted) "
+                        + "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted",
+                    counts: .insertedAndUpdated),
+            ]
+        }
+        return [
+            removeDeleted,
+            FinalizerStep(
+                counted("DELETE FROM \(t) AS t USING \(s) AS s WHERE \(keyMatch(key)) AND \(op) <> \(delete)"), counts: .updated),
+            FinalizerStep(counted(insertLive), counts: .inserted),
+        ]
     }
 }

@@ -18,10 +18,13 @@ public struct LoadPlan: Sendable {
     /// false, `snapshot_diff` and `scd2` apply what was staged but delete or expire nothing: a key
     /// missing from a partial checkpoint only did not change.
     public var complete: Bool
+    /// Staging carries each row's operation and order (`TechnicalColumns.operation`, `.sequence`):
+    /// `incremental_merge` then keeps each key's last row and removes keys whose last row is a delete.
+    public var stagesOperations: Bool
 
     public init(
         target: TableName, staging: TableName, columns: [String], uniqueKey: [String], mode: LoadStrategy,
-        loadTimestampSQL: String, complete: Bool = true
+        loadTimestampSQL: String, complete: Bool = true, stagesOperations: Bool = false
     ) {
         self.target = target
         self.staging = staging
@@ -30,6 +33,7 @@ public struct LoadPlan: Sendable {
         self.mode = mode
         self.loadTimestampSQL = loadTimestampSQL
         self.complete = complete
+        self.stagesOperations = stagesOperations
     }
 
     /// Whether the mode matches rows by `uniqueKey` (staged keys must then be non-NULL).

@@ -73,6 +73,13 @@ public final class PostgresSink: SinkOperator {
         // operation and the staging order are staged only.
         var targetSchema = schema
         var stagedSchema = schema
+        if options.stagesOperations {
+            stagedSchema = Schema(
+                schema.fields + [
+                    Field(TechnicalColumns.operation, .int16, nullable: false),
+                    Field(TechnicalColumns.sequence, .int64, nullable: false),
+                ])
+        }
         if options.mode == .cdcApply {
             guard !options.uniqueKey.isEmpty else {
                 throw DponeError(.manifest, "strategy mode cdc_apply needs unique_key", context: ["table": options.target.description])
@@ -224,7 +231,7 @@ public final class PostgresSink: SinkOperator {
 
     public func write(_ batch: Batch) async throws {
         guard batch.rowCount > 0 else { return }
-        let batch = options.mode == .cdcApply ? withOperationAndSequence(batch) : batch
+        let batch = options.mode == .cdcApply || options.stagesOperations ? withOperationAndSequence(batch) : batch
         let connection = try self.connection
         // Take the buffer out (leaving an empty one) so appending to it does not copy it.
         var (writer, encoder, buffer) = staging.withLock { s in
@@ -312,7 +319,8 @@ public final class PostgresSink: SinkOperator {
         let plan = LoadPlan(
             target: options.target, staging: stagingTable,
             columns: staging.withLock { $0.targetColumns }, uniqueKey: options.uniqueKey, mode: options.mode,
-            loadTimestampSQL: Self.timestampLiteral(Date()), complete: context.isComplete)
+            loadTimestampSQL: Self.timestampLiteral(Date()), complete: context.isComplete,
+            stagesOperations: options.stagesOperations)
         let finalBytes = buffer
         let commit: SinkCommit
         do {
@@ -363,8 +371,9 @@ public final class PostgresSink: SinkOperator {
         }
     }
 
-    /// `cdc_apply` applies delete events; every other strategy would store them as rows.
-    public var appliesDeletes: Bool { options.mode == .cdcApply }
+    /// `cdc_apply` applies delete events, and so does `incremental_merge` when it stages operations;
+    /// every other strategy would store them as rows.
+    public var appliesDeletes: Bool { options.mode == .cdcApply || options.stagesOperations }
 
     public func abort() async {
         let (connection, writer, table) = staging.withLock { s in (s.connection, s.writer, s.stagingTable) }

@@ -7,6 +7,10 @@ public struct PostgresSinkOptions: Sendable {
     /// Schema of the attempt-local staging table (default: the target's).
     public var stagingSchema: String?
     public var mode: LoadStrategy
+    /// `incremental_merge` from a source that emits delete rows (Kafka tombstones, delete events):
+    /// each row's operation and order are staged, each key's last row wins, and a key whose last row
+    /// is a delete is removed from the target.
+    public var stagesOperations = false
     /// The `incremental_merge` policies this sink publishes by.
     public static let mergePolicies: [MergePolicy] = [.deleteInsert, .upsert]
     public var uniqueKey: [String]
