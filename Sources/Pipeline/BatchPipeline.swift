@@ -122,6 +122,8 @@ public enum BatchPipeline {
             result.insertedRows = commit.inserted
             result.updatedRows = commit.updated
             result.deletedRows = commit.deleted
+            let changes = sinkNames.flatMap { report.sinkCommits[$0]?.schemaChanges ?? [] }
+            result.schemaChanges = changes.isEmpty ? nil : changes
             result.checkpoints = report.committed.count
             result.state = report.committed.last
             result.edges = report.edges.map(RunResult.Edge.init)

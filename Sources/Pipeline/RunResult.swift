@@ -34,9 +34,12 @@ public struct RunResult: Sendable, Codable {
     /// Set when the pipeline's state was missing and a sink's target recorded published checkpoints:
     /// what the run resumed from instead of starting over.
     public var recovery: StateRecovery?
+    /// Changes this run made to the target's structure (`table.column: old -> new`); nil: none.
+    public var schemaChanges: [String]?
 
     enum CodingKeys: String, CodingKey {
         case status, pipeline, source, sink, strategy, checkpoints, state, error, edges, recovery
+        case schemaChanges = "schema_changes"
         case runID = "run_id"
         case loadID = "load_id"
         case extractedRows = "extracted_rows"
@@ -72,7 +75,7 @@ public struct RunResult: Sendable, Codable {
                 \(pipeline): succeeded (\(source) -> \(sink), \(strategy))
                   rows: extracted \(extractedRows), loaded \(loadedRows) (inserted \(insertedRows), updated \(updatedRows), deleted \(deletedRows))
                   time: \(String(format: "%.2f", durationSeconds)) s, \(Int(rowsPerSecond)) rows/s, \(String(format: "%.1f", megabytesPerSecond)) MB/s, peak RSS \(mb) MB
-                  state: \(state.map { "checkpoint \($0.checkpoint) committed" } ?? "unchanged")\(recovery.map { "\n  recovery: \($0.line)" } ?? "")
+                  state: \(state.map { "checkpoint \($0.checkpoint) committed" } ?? "unchanged")\(recovery.map { "\n  recovery: \($0.line)" } ?? "")\(schemaChanges.map { "\n  schema: widened " + $0.joined(separator: ", ") } ?? "")
                   run \(runID), load \(loadID)
                 """
         case .failed:

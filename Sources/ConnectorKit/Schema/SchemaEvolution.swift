@@ -2,35 +2,72 @@ import Flow
 
 /// The one rule for an existing target meeting the incoming schema, whatever the sink's types:
 /// a source column the target lacks is added; a column the target has must hold every source value
-/// exactly; a business column the source no longer has is a breaking change. Each dialect renders
-/// the additions as its own `ALTER TABLE`. Refusals come before any write.
+/// exactly, or is widened when the source widened it safely; a business column the source no longer
+/// has is a breaking change. Each dialect renders the changes as its own `ALTER TABLE`. Refusals
+/// come before any write.
 public enum SchemaEvolution {
-    /// The incoming fields `target` lacks, in source order.
+    /// What an existing target needs before the incoming rows fit.
+    public struct Plan: Sendable {
+        /// The incoming fields the target lacks, in source order (added as nullable columns).
+        public var added: [Field] = []
+        /// Columns whose type the source widened safely: the target's column becomes `to`.
+        public var widened: [Widening] = []
+
+        public init() {}
+    }
+
+    /// A column widened to hold the source's type (every old value fits the new type).
+    public struct Widening: Sendable, Equatable {
+        public var column: String
+        public var from: String
+        public var to: LogicalType
+
+        public init(column: String, from: String, to: LogicalType) {
+            self.column = column
+            self.from = from
+            self.to = to
+        }
+
+        /// For the run result and the log: `amount: integer -> int64`.
+        public var description: String { "\(column): \(from) -> \(to)" }
+    }
+
+    /// Compares `target`'s columns with the incoming schema.
     ///
     /// - Parameters:
-    ///   - existing: the target's columns as `(name, type as the target spells it)`, with the
-    ///     dialect's element for `canHold`.
+    ///   - existing: the target's columns as `(name, type as the target spells it, dialect element)`.
+    ///   - widen: `schema_evolution.widen: auto` (default): a column the source widened safely
+    ///     (int16 → int32 → int64, float32 → float64, decimal(p,s) → decimal with as many integer and
+    ///     fraction digits) is widened; `fail`: that is a breaking change too.
     ///   - canHold: whether a target column stores every value of a source column of that type.
-    /// - Throws: `DponeError(.schema)` naming the column for a type the target cannot hold, or the
-    ///   columns the source no longer has (technical `__dpone__` columns excepted).
-    public static func addedFields<Column>(
-        target: String, existing: [(name: String, typeName: String, column: Column)], incoming: Schema,
-        canHold: (Column, LogicalType) -> Bool
-    ) throws -> [Field] {
+    ///   - logicalType: the logical type of a target column, for the widening rule (nil: never widened).
+    /// - Throws: `DponeError(.schema)` before any write, naming the column, for a type the target
+    ///   cannot hold and cannot safely widen to (a narrowing, a change of kind such as date →
+    ///   timestamp), or the columns the source no longer has (technical `__dpone__` columns excepted).
+    public static func plan<Column>(
+        target: String, existing: [(name: String, typeName: String, column: Column)], incoming: Schema, widen: Bool = true,
+        canHold: (Column, LogicalType) -> Bool, logicalType: (Column) -> LogicalType? = { _ in nil }
+    ) throws -> Plan {
         let byName = Dictionary(existing.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        var added: [Field] = []
+        var plan = Plan()
         for field in incoming.fields {
             guard let column = byName[field.name] else {
-                added.append(field)
+                plan.added.append(field)
                 continue
             }
-            guard canHold(column.column, field.type) else {
-                throw DponeError(
-                    .schema,
-                    "column \(field.name) is \(column.typeName) in target \(target) but \(field.type) in the source: a breaking type change",
-                    hint: "migrate the target column (or cast the source column with a transform) before loading",
-                    context: ["table": target, "column": field.name])
+            if canHold(column.column, field.type) { continue }
+            let widenable = logicalType(column.column).map { holdsExactly(field.type, $0) } ?? false
+            if widen && widenable {
+                plan.widened.append(Widening(column: field.name, from: column.typeName, to: field.type))
+                continue
             }
+            throw DponeError(
+                .schema,
+                "column \(field.name) is \(column.typeName) in target \(target) but \(field.type) in the source: a breaking type change",
+                hint: widenable
+                    ? "schema_evolution.widen is fail: set it to auto to widen the column, or migrate it before loading"
+                    : "migrate the target column (or cast the source column with a transform) before loading",
+                context: ["table": target, "column": field.name])
         }
         let incomingNames = Set(incoming.names)
         let dropped = existing.filter { !incomingNames.contains($0.name) && !TechnicalColumns.isReserved($0.name) }
@@ -41,7 +78,7 @@ public enum SchemaEvolution {
                 hint: "restore the source column(s), or drop them from the target deliberately before loading",
                 context: ["table": target])
         }
-        return added
+        return plan
     }
 
     /// Whether a column of logical type `target` stores every value of `source` exactly: the same

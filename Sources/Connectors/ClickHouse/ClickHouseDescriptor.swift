@@ -39,11 +39,11 @@ public struct ClickHouseDescriptor: ConnectorDescriptor {
                 .usage, "strategy mode cdc_apply into clickhouse applies the changes of a postgres source with options.cdc",
                 hint: "stream a postgres source with options.cdc, or use incremental_merge")
         }
-        return ClickHouseSink(
-            name: "clickhouse:\(target)",
-            options: ClickHouseSinkOptions(
-                url: Self.httpURL(connection.resolved), target: target, mode: mode, uniqueKey: config.strategy.uniqueKey,
-                loadID: request.loadID))
+        var options = ClickHouseSinkOptions(
+            url: Self.httpURL(connection.resolved), target: target, mode: mode, uniqueKey: config.strategy.uniqueKey,
+            loadID: request.loadID)
+        options.widen = config.options.widen
+        return ClickHouseSink(name: "clickhouse:\(target)", options: options)
     }
 
     /// ClickHouse speaks HTTP: a `clickhouse://` URL built from connection parts becomes `http://`.

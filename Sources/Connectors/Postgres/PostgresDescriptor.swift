@@ -84,6 +84,7 @@ public struct PostgresDescriptor: ConnectorDescriptor {
             loadID: request.loadID, monotonicLSN: request.changeData)
         options.keepLastDuplicate = config.strategy.duplicatePolicy.map { $0 == "last" } ?? request.sourceRepeatsKeys
         options.stagesOperations = request.sourceEmitsDeletes && options.mode.isIncrementalMerge
+        options.widen = config.options.widen
         return PostgresSink(name: "postgres:\(target)", options: options)
     }
 

@@ -59,6 +59,7 @@ public actor CheckpointCoordinator {
         total.inserted += commit.inserted
         total.updated += commit.updated
         total.deleted += commit.deleted
+        total.schemaChanges += commit.schemaChanges
         sinkCommits[sink] = total
         if let published = commit.publishedPositions {
             _ = try step { m in

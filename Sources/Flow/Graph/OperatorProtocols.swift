@@ -135,6 +135,8 @@ public struct SinkCommit: Sendable, Codable, Equatable {
     /// publication; the coordinator commits them instead of the re-read ones, so rows read past them
     /// in the replay are read again by the next checkpoint rather than lost.
     public var publishedPositions: StateValue?
+    /// Changes made to the target's structure with this publication (`table.column: old -> new`).
+    public var schemaChanges: [String] = []
 
     public init(inserted: Int = 0, updated: Int = 0, deleted: Int = 0, publishedPositions: StateValue? = nil) {
         self.inserted = inserted

@@ -40,7 +40,7 @@ extension ManifestDecoder {
         if let map {
             switch type {
             case .files: map.rejectUnknownKeys(Self.commonSinkOptionKeys + Self.fileOptionKeys, ctx)
-            case .postgres, .clickhouse: map.rejectUnknownKeys(Self.commonSinkOptionKeys, ctx)
+            case .postgres, .clickhouse: map.rejectUnknownKeys(Self.commonSinkOptionKeys + ["schema_evolution"], ctx)
             case .kafka:
                 map.rejectUnknownKeys(Self.commonSinkOptionKeys + Self.kafkaSinkOptionKeys, ctx)
                 options.kafka = kafkaOptions(map, role: "sink")
@@ -48,6 +48,18 @@ extension ManifestDecoder {
             }
             if let r = map["lineage"], let b = ctx.bool(r) { options.lineage = b }
             if let r = map["row_hash"], let b = ctx.bool(r) { options.rowHash = b }
+            if let r = map["schema_evolution"], type.isDatabase, let evolution = ctx.mapping(r) {
+                evolution.rejectUnknownKeys(["widen"], ctx)
+                if let w = evolution["widen"], let text = ctx.string(w) {
+                    if text == "auto" || text == "fail" {
+                        options.widen = text == "auto"
+                    } else {
+                        ctx.fail(
+                            w, "unknown widen policy '\(text)'; expected: auto, fail",
+                            hint: "auto widens a column the source widened (int -> bigint); fail refuses it before any write")
+                    }
+                }
+            }
             if type == .mssql || type == .rest {
                 for entry in map.entries where !Self.commonSinkOptionKeys.contains(entry.key) {
                     if let v = ctx.value(entry.value) { options.extra[entry.key] = v }

@@ -10,6 +10,9 @@ public struct SinkOptions: Sendable, Hashable, Codable {
     public var kafka: KafkaOptions?
     /// Connector-specific keys not modelled here (non-files types only), env-resolved.
     public var extra: [String: ManifestValue]
+    /// `schema_evolution.widen`: `auto` (default, true) widens a target column the source widened
+    /// safely; `fail` (false) refuses it before any write.
+    public var widen = true
 
     public init(lineage: Bool = false, rowHash: Bool = false, file: FileOptions? = nil, extra: [String: ManifestValue] = [:]) {
         self.lineage = lineage
@@ -21,6 +24,6 @@ public struct SinkOptions: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case lineage
         case rowHash = "row_hash"
-        case file, extra, kafka
+        case file, extra, kafka, widen
     }
 }

@@ -18,7 +18,8 @@ extension ClickHouseSink {
                     metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)"])
             }
             var dialect = ClickHouseDialect(sink: self, client: client, plan: plan)
-            let commit = try await StagedTableDriver.publish(context, through: &dialect, reappliesReplays: options.mode == .cdcApply)
+            var commit = try await StagedTableDriver.publish(context, through: &dialect, reappliesReplays: options.mode == .cdcApply)
+            commit.schemaChanges = widenings.withLock { w in defer { w = [] }; return w }
             logger.info(
                 "published", metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "inserted": "\(commit.inserted)"])
             return commit

@@ -55,6 +55,8 @@ public final class ClickHouseSink: SinkOperator {
     }
 
     let state = Mutex(State())
+    /// Columns widened when the sink opened, reported with the first publication.
+    let widenings = Mutex<[String]>([])
     let loadID: String
     var staging: ClickHouseTableName { options.target.sibling("stg", loadID: loadID) }
     var publishTable: ClickHouseTableName { options.target.sibling("pub", loadID: loadID) }
@@ -108,11 +110,18 @@ public final class ClickHouseSink: SinkOperator {
                     target: target, incoming: targetSchema, mode: options.mode, uniqueKey: options.uniqueKey, support: support)
                 try await client.execute(create, idempotent: true)
             } else {
-                let alter = try ClickHouseTargetShape.evolutionStatements(
-                    target: target, existing: existing, incoming: targetSchema, mode: options.mode, support: support)
-                for statement in alter {
+                let evolution = try ClickHouseTargetShape.evolution(
+                    target: target, existing: existing, incoming: targetSchema, mode: options.mode, support: support,
+                    widen: options.widen)
+                for statement in evolution.statements {
                     logger.notice("evolving target", metadata: ["table": "\(target)", "ddl": "\(statement)"])
-                    try await client.execute(statement)
+                    try await client.execute(statement, settings: server.supports(.lightweightDelete) ? ["mutations_sync": "2"] : [:])
+                }
+                if !evolution.widenings.isEmpty {
+                    // A MODIFY COLUMN rewrites the column's parts: wait until it is done before
+                    // staging takes the new types.
+                    try await awaitTargetMutations(on: client)
+                    widenings.withLock { $0 = evolution.widenings }
                 }
             }
             existing = try await describe(target, on: client)
@@ -219,6 +228,21 @@ public final class ClickHouseSink: SinkOperator {
             return try await ledger.newest(pipeline, on: client)
         } catch {
             throw Self.sinkError(error)
+        }
+    }
+
+    /// Waits until the target has no unfinished mutation (a MODIFY COLUMN).
+    func awaitTargetMutations(on client: ClickHouseClient) async throws {
+        let target = options.target
+        let pending = "SELECT count() FROM system.mutations WHERE database = \(ClickHouseSQL.quoteLiteral(target.database)) AND table = \(ClickHouseSQL.quoteLiteral(target.name)) AND is_done = 0"
+        let deadline = ContinuousClock.now + .seconds(options.mutationTimeoutSeconds)
+        while try await scalar(pending, on: client) > 0 {
+            guard ContinuousClock.now < deadline else {
+                throw DponeError(
+                    .sink, "widening a column of \(target) did not finish in \(Int(options.mutationTimeoutSeconds)) s",
+                    hint: "check system.mutations on the server", context: ["table": target.description])
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 

@@ -31,6 +31,9 @@ public struct ClickHouseSinkOptions: Sendable {
     public var ledger: ClickHouseTableName
     /// How long to wait for an `ALTER TABLE ... DELETE` mutation on servers without `mutations_sync`.
     public var mutationTimeoutSeconds: Double
+    /// `schema_evolution.widen: auto` (default): a column the source widened safely is modified to
+    /// the wider type (awaited) before anything is staged; false: that fails before any write.
+    public var widen = true
 
     public init(
         url: String, target: ClickHouseTableName, mode: LoadStrategy, uniqueKey: [String] = [],

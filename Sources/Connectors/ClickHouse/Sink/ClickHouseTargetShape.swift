@@ -72,17 +72,31 @@ public enum ClickHouseTargetShape {
         return "CREATE TABLE IF NOT EXISTS \(target.sql) (\(columns.joined(separator: ", "))) \(clauses.joined(separator: " "))"
     }
 
-    /// `ALTER TABLE ADD COLUMN` for incoming columns (and technical columns) the target lacks; throws,
-    /// before any write, on a column the source no longer has or whose type the target cannot hold.
+    /// `ALTER TABLE ADD COLUMN` for incoming columns (and technical columns) the target lacks, and
+    /// `MODIFY COLUMN` for columns the source widened safely (with `widen`; `widenings` names them);
+    /// throws, before any write, on a column the source no longer has or whose type the target
+    /// cannot hold and may not widen.
     public static func evolutionStatements(
         target: ClickHouseTableName, existing: [ExistingColumn], incoming: Schema, mode: LoadStrategy,
-        support: ClickHouseTypeSupport
+        support: ClickHouseTypeSupport, widen: Bool = true
     ) throws -> [String] {
-        let added = try SchemaEvolution.addedFields(
+        try evolution(target: target, existing: existing, incoming: incoming, mode: mode, support: support, widen: widen).statements
+    }
+
+    public static func evolution(
+        target: ClickHouseTableName, existing: [ExistingColumn], incoming: Schema, mode: LoadStrategy,
+        support: ClickHouseTypeSupport, widen: Bool = true
+    ) throws -> (statements: [String], widenings: [String]) {
+        let plan = try SchemaEvolution.plan(
             target: target.description, existing: existing.map { ($0.name, $0.type.name, $0.type) }, incoming: incoming,
-            canHold: { canHold($0, $1, support: support) })
-        var statements = added.map { field in
+            widen: widen, canHold: { canHold($0, $1, support: support) }, logicalType: numericLogicalType)
+        var statements = plan.added.map { field in
             "ALTER TABLE \(target.sql) ADD COLUMN \(ClickHouseSQL.quoteIdentifier(field.name)) \(ClickHouseTypes.ddlType(for: field.type, nullable: true, support: support).name)"
+        }
+        let nullable = Dictionary(existing.map { ($0.name, $0.type.isNullable) }, uniquingKeysWith: { a, _ in a })
+        for w in plan.widened {
+            let type = ClickHouseTypes.ddlType(for: w.to, nullable: nullable[w.column] ?? true, support: support)
+            statements.append("ALTER TABLE \(target.sql) MODIFY COLUMN \(ClickHouseSQL.quoteIdentifier(w.column)) \(type.name)")
         }
         let byName = Set(existing.map(\.name))
         for column in technicalColumns(for: mode, support: support) where !byName.contains(column.name) {
@@ -95,7 +109,16 @@ public enum ClickHouseTargetShape {
             statements.append(
                 "ALTER TABLE \(target.sql) ADD COLUMN \(ClickHouseSQL.quoteIdentifier(column.name)) \(column.type.name)")
         }
-        return statements
+        return (statements, plan.widened.map { "\(target).\($0.description)" })
+    }
+
+    /// The logical type of a numeric column (the ones a source can widen), nil for the others.
+    static func numericLogicalType(_ type: ClickHouseType) -> LogicalType? {
+        guard let logical = try? ClickHouseTypes.logicalType(of: type.withoutLowCardinality.base, column: "") else { return nil }
+        switch logical {
+        case .int16, .int32, .int64, .float32, .float64, .decimal: return logical
+        default: return nil
+        }
     }
 
     /// Whether a target column of `type` stores every value of a source column of `source` exactly.
@@ -110,11 +133,7 @@ public enum ClickHouseTargetShape {
         default:
             // Integers, floats and decimals widen as everywhere else (other types only by the
             // exact DDL match above: a DateTime cannot hold a microsecond timestamp).
-            guard let logical = try? ClickHouseTypes.logicalType(of: base, column: "") else { return false }
-            switch logical {
-            case .int16, .int32, .int64, .float32, .float64, .decimal: return SchemaEvolution.holdsExactly(logical, source)
-            default: return false
-            }
+            return numericLogicalType(base).map { SchemaEvolution.holdsExactly($0, source) } ?? false
         }
     }
 

@@ -10,14 +10,20 @@ struct PostgresDialect: TargetDialect {
     let plan: LoadPlan
     let options: PostgresSinkOptions
     let logger: Logger
+    /// Columns the source widened: altered first in the publish transaction.
+    let widenings: [(change: String, sql: String)]
     /// cdc_apply from a monotonic source: the highest lsn published before this checkpoint.
     private var appliedLSN: String?
 
-    init(connection: PostgresConnection, plan: LoadPlan, options: PostgresSinkOptions, logger: Logger) {
+    init(
+        connection: PostgresConnection, plan: LoadPlan, options: PostgresSinkOptions, logger: Logger,
+        widenings: [(change: String, sql: String)] = []
+    ) {
         self.connection = connection
         self.plan = plan
         self.options = options
         self.logger = logger
+        self.widenings = widenings
     }
 
     var publishesInOneTransaction: Bool { true }
@@ -78,8 +84,13 @@ struct PostgresDialect: TargetDialect {
         let plan = self.plan
         let options = self.options
         let logger = self.logger
+        let widenings = self.widenings
         let (commit, applied) = try await connection.run { session -> (SinkCommit, String?) in
             var counts = Counts()
+            for widening in widenings {
+                try session.execute(widening.sql)
+                logger.notice("widened a target column", metadata: ["table": "\(plan.target)", "change": "\(widening.change)"])
+            }
             let cdc = plan.mode == .cdcApply
             // The highest lsn published before (monotonic sources): events at or below it are applied
             // already and leave staging, so a replay is a first application.
@@ -116,7 +127,9 @@ struct PostgresDialect: TargetDialect {
                 counts.record(step.counts, try session.query(step.sql).first)
                 if i == 0 { FaultPoint.midFinalize.trigger() }
             }
-            return (counts.commit(for: plan.mode), appliedLSN)
+            var commit = counts.commit(for: plan.mode)
+            commit.schemaChanges = widenings.map(\.change)
+            return (commit, appliedLSN)
         }
         appliedLSN = applied
         return commit

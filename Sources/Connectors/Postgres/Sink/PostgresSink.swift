@@ -26,6 +26,8 @@ public final class PostgresSink: SinkOperator {
         var schema: Schema?
         /// The columns published to the target.
         var targetColumns: [String] = []
+        /// Columns the source widened: altered inside the next publish transaction.
+        var widenings: [(change: String, sql: String)] = []
         /// cdc_apply: the next staging sequence number.
         var sequence: Int64 = 0
         var stagingTable: TableName?
@@ -155,8 +157,10 @@ public final class PostgresSink: SinkOperator {
             let existing = described.columns.map {
                 TargetShape.ExistingColumn(name: $0.name, type: $0.field.type, nullable: $0.field.nullable)
             }
-            let alter = try TargetShape.evolutionStatements(
-                target: target, existing: existing, incoming: schema, mode: options.mode)
+            let evolution = try TargetShape.evolution(
+                target: target, existing: existing, incoming: schema, mode: options.mode, widen: options.widen)
+            let alter = evolution.statements
+            staging.withLock { $0.widenings = evolution.widenings }
             if options.mode == .incrementalMerge(.upsert) {
                 try await requireUniqueIndex(on: connection)
             }
@@ -328,7 +332,8 @@ public final class PostgresSink: SinkOperator {
                 try w.write(finalBytes)
                 try w.finish()
             }
-            var dialect = PostgresDialect(connection: connection, plan: plan, options: options, logger: logger)
+            var dialect = PostgresDialect(
+                connection: connection, plan: plan, options: options, logger: logger, widenings: staging.withLock { $0.widenings })
             commit = try await StagedTableDriver.publish(
                 context, through: &dialect, reappliesReplays: plan.mode == .cdcApply,
                 writesState: options.targetAtomicState != nil)
@@ -340,6 +345,7 @@ public final class PostgresSink: SinkOperator {
             s.encoder = nil
             s.buffer = []
             s.stagingTable = nil
+            s.widenings = []
         }
         logger.info(
             "published", metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "inserted": "\(commit.inserted)"])

@@ -11,6 +11,9 @@ public struct PostgresSinkOptions: Sendable {
     /// each row's operation and order are staged, each key's last row wins, and a key whose last row
     /// is a delete is removed from the target.
     public var stagesOperations = false
+    /// `schema_evolution.widen: auto` (default): a column the source widened safely is altered to
+    /// the wider type in the publish transaction; false: that fails before any write.
+    public var widen = true
     /// The `incremental_merge` policies this sink publishes by.
     public static let mergePolicies: [MergePolicy] = [.deleteInsert, .upsert]
     public var uniqueKey: [String]

@@ -71,19 +71,29 @@ public enum TargetShape {
         return ["CREATE TABLE \(target.sql) (\n  \(body)\n)"] + after
     }
 
-    /// `ALTER TABLE ADD COLUMN` for incoming columns the target lacks; throws, before any write, on a
-    /// column the source no longer has or whose type the target cannot hold.
-    public static func evolutionStatements(
-        target: TableName, existing: [ExistingColumn], incoming: Schema, mode: LoadStrategy
-    ) throws -> [String] {
-        let added = try SchemaEvolution.addedFields(
+    /// What an existing target needs: `statements` (ADD COLUMN for incoming and technical columns it
+    /// lacks) run before staging; `widenings` (ALTER COLUMN ... TYPE for columns the source widened
+    /// safely) run inside the publish transaction, so they commit with the rows that need them.
+    /// Throws, before any write, on a column the source no longer has or whose type the target cannot
+    /// hold and may not widen.
+    public static func evolution(
+        target: TableName, existing: [ExistingColumn], incoming: Schema, mode: LoadStrategy, widen: Bool = true
+    ) throws -> (statements: [String], widenings: [(change: String, sql: String)]) {
+        let plan = try SchemaEvolution.plan(
             target: target.description, existing: existing.map { ($0.name, "\($0.type)", $0.type) }, incoming: incoming,
-            canHold: canHold)
+            widen: widen, canHold: canHold, logicalType: { $0 })
         let existingNames = Set(existing.map(\.name))
         let missingTechnical = technicalColumns(for: mode).filter { !existingNames.contains($0.name) }
-        return (added + missingTechnical).map { field in
+        let statements = (plan.added + missingTechnical).map { field in
             "ALTER TABLE \(target.sql) ADD COLUMN \(PostgresSQL.quoteIdentifier(field.name)) \(PostgresTypes.ddlType(for: field.type))"
         }
+        let widenings = plan.widened.map { w in
+            (
+                "\(target).\(w.description)",
+                "ALTER TABLE \(target.sql) ALTER COLUMN \(PostgresSQL.quoteIdentifier(w.column)) TYPE \(PostgresTypes.ddlType(for: w.to))"
+            )
+        }
+        return (statements, widenings)
     }
 
     /// Whether a target column of type `target` stores every value of `source` exactly.
