@@ -63,6 +63,25 @@ import Testing
             graph: PipelineGraph(name: "p", source: source, sinks: sinks, bounds: bounds), coordinator: coordinator)
     }
 
+    /// Sources are acknowledged from the coordinator's own task: a slow acknowledgement (an
+    /// upstream commit) does not hold the sink, which publishes the next checkpoint meanwhile; the
+    /// next state is still written only after the previous acknowledgement.
+    @Test func aSlowAcknowledgementDoesNotHoldTheSink() async throws {
+        let log = EventLog()
+        let store = RecordingStateStore(log: log)
+        let sinks = [CollectingSink(name: "s1", log: log)]
+        var source = CountingSource(batches: 4, rowsPerBatch: 10, checkpointEvery: 1, log: log)
+        source.acknowledgeDelay = .milliseconds(300)
+        _ = try await runner(source: source, sinks: sinks, store: store).run(resumeFrom: nil)
+        let events = log.all
+        let finalizeTwo = try #require(events.firstIndex(of: "finalize s1 2"))
+        let ackOneDone = try #require(events.firstIndex(of: "ack done 1"))
+        #expect(finalizeTwo < ackOneDone, "checkpoint 2 was published while checkpoint 1's acknowledgement ran: \(events)")
+        let stateTwo = try #require(events.firstIndex(of: "state 2"))
+        #expect(ackOneDone < stateTwo, "state 2 after the acknowledgement of 1: \(events)")
+        #expect(events.filter { $0.hasPrefix("ack done") }.count == 4, "every checkpoint acknowledged before the run ends")
+    }
+
     /// Every acknowledge comes after the durable state of the same checkpoint, which comes after
     /// every sink published it.
     @Test func acknowledgeNeverPrecedesDurableState() async throws {

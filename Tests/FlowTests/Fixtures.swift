@@ -48,7 +48,16 @@ struct CountingSource: SourceOperator {
         log.record("barrier \(id)")
     }
 
-    func acknowledge(_ checkpoint: CheckpointID) async throws { log.record("ack \(checkpoint)") }
+    /// How long each acknowledgement takes (an upstream commit).
+    var acknowledgeDelay: Duration = .zero
+
+    func acknowledge(_ checkpoint: CheckpointID) async throws {
+        log.record("ack \(checkpoint)")
+        if acknowledgeDelay > .zero {
+            try await Task.sleep(for: acknowledgeDelay)
+            log.record("ack done \(checkpoint)")
+        }
+    }
 }
 
 /// Collects rows; optionally slow, optionally failing its finalize.

@@ -20,6 +20,13 @@ public actor CheckpointCoordinator {
     private var nextWaiterToken: UInt64 = 0
     /// Pending checkpoints that carry a complete copy of the source.
     private var completes: Set<CheckpointID> = []
+    /// Durable checkpoints whose sources are still to be acknowledged, in order, consumed by
+    /// `runAcknowledgements` (the coordinator's own task): a sink never waits on an upstream commit.
+    /// At most one entry per pending checkpoint, which the channels' barriers bound.
+    private let acknowledgements: AsyncStream<CheckpointID>
+    private let acknowledgementQueue: AsyncStream<CheckpointID>.Continuation
+    /// Sinks still running; the acknowledgements end after the last one finished.
+    private var runningSinks: Int
 
     public init(
         pipeline: String, sinks: [String], store: any StateStore, resumingAfter durable: CheckpointID,
@@ -27,6 +34,8 @@ public actor CheckpointCoordinator {
     ) {
         self.metrics = metrics
         self.machine = CheckpointStateMachine(sinks: Set(sinks), resumingAfter: durable)
+        (acknowledgements, acknowledgementQueue) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        runningSinks = Set(sinks).count
         self.store = store
         self.pipeline = pipeline
         self.loadID = loadID
@@ -52,8 +61,8 @@ public actor CheckpointCoordinator {
         }
     }
 
-    /// Records that `sink` published `id`; when it was the last sink, writes the state and then
-    /// acknowledges the sources before returning.
+    /// Records that `sink` published `id`; when it was the last sink, writes the state before
+    /// returning. The sources are acknowledged afterwards by `runAcknowledgements`.
     public func sinkFinalized(_ sink: String, _ id: CheckpointID, commit: SinkCommit) async throws {
         var total = sinkCommits[sink] ?? SinkCommit()
         total.inserted += commit.inserted
@@ -67,7 +76,39 @@ public actor CheckpointCoordinator {
                 return .none
             }
         }
-        var action = try step { try $0.sinkFinalized(sink, id) }
+        try await perform(try step { try $0.sinkFinalized(sink, id) })
+    }
+
+    /// `sink` has no more checkpoints to publish (its input ended). After the last sink, the
+    /// acknowledgements end once the queued ones are done.
+    public func sinkFinished(_ sink: String) {
+        runningSinks -= 1
+        if runningSinks <= 0 { acknowledgementQueue.finish() }
+    }
+
+    /// Acknowledges the sources of each durable checkpoint, in order, until every sink finished or
+    /// the run failed; the graph runner runs it as a task of its own. After an acknowledgement the
+    /// next checkpoint's state may become writable, and is written here.
+    /// - Throws: a source's acknowledgement failure (the run then fails: its positions stay
+    ///   unacknowledged and the next run re-reads them).
+    public func runAcknowledgements() async throws {
+        for await checkpoint in acknowledgements {
+            FaultPoint.afterStateBeforeAck.trigger()
+            // The positions made durable (a replayed checkpoint's are the ledger's, not the re-read ones).
+            let durable = committed.last { $0.checkpoint == checkpoint }?.source ?? .null
+            do {
+                for source in sources { try await source.acknowledge(checkpoint, positions: durable) }
+            } catch {
+                fail()
+                throw error
+            }
+            try await perform(try step { try $0.sourcesAcknowledged(checkpoint) })
+        }
+    }
+
+    /// Performs the machine's actions until it has none: writes state, queues acknowledgements.
+    private func perform(_ first: CheckpointStateMachine.Action) async throws {
+        var action = first
         while action != .none {
             switch action {
             case .none:
@@ -80,8 +121,7 @@ public actor CheckpointCoordinator {
                 do {
                     try await store.commit(state)
                 } catch {
-                    machine.fail()
-                    resumeWaiters()
+                    fail()
                     throw error
                 }
                 committed.append(state)
@@ -90,11 +130,8 @@ public actor CheckpointCoordinator {
                 action = try step { try $0.stateDurable(checkpoint) }
                 resumeWaiters()
             case .acknowledgeSources(let checkpoint):
-                FaultPoint.afterStateBeforeAck.trigger()
-                // The positions made durable (a replayed checkpoint's are the ledger's, not the re-read ones).
-                let durable = committed.last { $0.checkpoint == checkpoint }?.source ?? .null
-                for source in sources { try await source.acknowledge(checkpoint, positions: durable) }
-                action = try step { try $0.sourcesAcknowledged(checkpoint) }
+                acknowledgementQueue.yield(checkpoint)
+                action = .none
             }
         }
     }
@@ -166,10 +203,12 @@ public actor CheckpointCoordinator {
             id: id, pipeline: pipeline, positions: positions, loadID: loadID, runID: runID, isComplete: completes.contains(id))
     }
 
-    /// A sink failed to finalize: no further state is written in this run.
+    /// A sink failed to finalize: no further state is written in this run, and nothing more is
+    /// acknowledged.
     public func fail() {
         machine.fail()
         resumeWaiters()
+        acknowledgementQueue.finish()
     }
 
     private func step(
@@ -178,8 +217,7 @@ public actor CheckpointCoordinator {
         do {
             return try transition(&machine)
         } catch {
-            machine.fail()
-            resumeWaiters()
+            fail()
             throw DponeError(.checkpoint, "checkpoint protocol violated: \(error)", context: ["pipeline": pipeline])
         }
     }

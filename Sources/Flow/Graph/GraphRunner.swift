@@ -113,8 +113,20 @@ public struct GraphRunner: Sendable {
                 }
                 for (sink, input) in sinkInputs {
                     let coordinator = self.coordinator
-                    group.addTask { try await Self.runSink(sink, input: input, coordinator: coordinator) }
+                    group.addTask {
+                        do {
+                            try await Self.runSink(sink, input: input, coordinator: coordinator)
+                        } catch {
+                            // The group waits for every task: end the acknowledgements too.
+                            await coordinator.fail()
+                            throw error
+                        }
+                        await coordinator.sinkFinished(sink.name)
+                    }
                 }
+                // Sources are acknowledged from a task of the coordinator's own, never from a sink's.
+                let coordinator = self.coordinator
+                group.addTask { try await coordinator.runAcknowledgements() }
                 try await group.waitForAll()
             }
         } catch {
