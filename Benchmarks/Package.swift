@@ -20,7 +20,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Flow", package: "dpone"),
                 .product(name: "Operators", package: "dpone"),
-                .product(name: "FilesConnector", package: "dpone"),
+                .product(name: "Formats", package: "dpone"),
             ],
             path: "Benchmarks/DponeBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

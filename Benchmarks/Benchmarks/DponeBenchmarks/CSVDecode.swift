@@ -1,8 +1,8 @@
 import Benchmark
-import FilesConnector
+import Formats
 import Flow
 
-/// `FilesConnector.CSVDecoder` decoding ~16 MiB of in-memory CSV (header + 5 typed columns) into
+/// `Formats.CSVDecoder` decoding ~16 MiB of in-memory CSV (header + 5 typed columns) into
 /// batches as `FileSource` does: 64 KiB slices, a batch cut every 65,536 rows. `bytes/s` counts
 /// CSV bytes read per second.
 func csvDecodeBenchmarks() {

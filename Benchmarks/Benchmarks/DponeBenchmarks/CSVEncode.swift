@@ -1,8 +1,8 @@
 import Benchmark
-import FilesConnector
+import Formats
 import Flow
 
-/// `FilesConnector.CSVEncoder` writing the 64k-row batch of the row-hash suite (header + rows) into a
+/// `Formats.CSVEncoder` writing the 64k-row batch of the row-hash suite (header + rows) into a
 /// buffer reserved up front, as a sink's buffer would be. `bytes/s` counts CSV bytes written per second.
 func csvEncodeBenchmarks() {
     Benchmark(

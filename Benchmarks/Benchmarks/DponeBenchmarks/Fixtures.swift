@@ -1,5 +1,5 @@
 import Benchmark
-import FilesConnector
+import Formats
 import Flow
 
 /// Shared, deterministic inputs for the suites (built once per process, outside the measurement).
