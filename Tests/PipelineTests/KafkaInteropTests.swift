@@ -362,12 +362,12 @@ extension KafkaInteropTests {
 }
 
 extension KafkaInteropTests {
-    /// Tombstones from confluent-kafka's own producer: keys written by its String, Avro and JSON
-    /// Schema serializers, Avro values whose fields are all non-nullable, read with
+    /// Tombstones from confluent-kafka's own producer: keys written by its String, Avro, JSON Schema
+    /// and Protobuf serializers, Avro values whose fields are all non-nullable, read with
     /// `tombstones: delete` into a Postgres incremental_merge: the tombstoned keys are deleted and
     /// every other row is exact. (A string key used to fail as "invalid JSON", and a delete row built
     /// against the value schema failed on "NULL in non-nullable column".)
-    @Test(arguments: [("string", "string"), ("avro", "avro"), ("json_schema", "json_schema")])
+    @Test(arguments: [("string", "string"), ("avro", "avro"), ("json_schema", "json_schema"), ("protobuf", "protobuf")])
     func confluentTombstonesDeleteByKey(producerKeys: String, keyFormat: String) async throws {
         try requireServices()
         try PostgresTestServer.require()

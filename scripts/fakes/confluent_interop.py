@@ -25,8 +25,9 @@ with, per format:
                  FileDescriptorProto: no protoc needed)
     json_schema  object {id: integer, name: string, amount: string, created_at: string (date-time)}
 The key is the id, written by --key-format: string (StringSerializer, UTF-8 text, the default),
-avro (AvroSerializer, record dpone.interop.Key {id: long} under <topic>-key) or json_schema
-(JSONSerializer, {"id": integer} under <topic>-key). --tombstones 3,5 then produces a tombstone (null
+avro (AvroSerializer, record dpone.interop.Key {id: long} under <topic>-key), json_schema
+(JSONSerializer, {"id": integer} under <topic>-key) or protobuf (ProtobufSerializer, message
+dpone.interop.Key {int64 id = 1;} under <topic>-key). --tombstones 3,5 then produces a tombstone (null
 value) for each of those ids, keyed the same way. Values go to subject <topic>-value
 (TopicNameStrategy) unless --subject-strategy says otherwise.
 
@@ -196,6 +197,32 @@ KEY_JSON_SCHEMA = json.dumps({
 })
 
 
+def protobuf_key_class():
+    """dpone.interop.Key {int64 id = 1;} as a dynamic message class."""
+    from google.protobuf import descriptor_pb2, descriptor_pool
+    from google.protobuf.message_factory import GetMessageClass
+
+    pool = descriptor_pool.Default()
+    try:
+        return GetMessageClass(pool.FindMessageTypeByName("dpone.interop.Key"))
+    except KeyError:
+        pass
+    file_proto = descriptor_pb2.FileDescriptorProto()
+    file_proto.name = "dpone/interop/key.proto"
+    file_proto.package = "dpone.interop"
+    file_proto.syntax = "proto3"
+    message = file_proto.message_type.add()
+    message.name = "Key"
+    field = message.field.add()
+    field.name = "id"
+    field.json_name = "id"
+    field.number = 1
+    field.type = descriptor_pb2.FieldDescriptorProto.TYPE_INT64
+    field.label = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
+    pool.Add(file_proto)
+    return GetMessageClass(pool.FindMessageTypeByName("dpone.interop.Key"))
+
+
 def key_serializer(fmt, registry):
     """A function id -> key bytes, with confluent-kafka's own serializer for `fmt`."""
     if fmt == "string":
@@ -208,6 +235,12 @@ def key_serializer(fmt, registry):
     elif fmt == "json_schema":
         from confluent_kafka.schema_registry.json_schema import JSONSerializer
         ser = JSONSerializer(KEY_JSON_SCHEMA, registry, lambda k, _ctx: k, conf)
+    elif fmt == "protobuf":
+        from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
+        cls = protobuf_key_class()
+        conf["use.deprecated.format"] = False
+        inner = ProtobufSerializer(cls, registry, conf)
+        return lambda topic, i: inner(cls(id=i), SerializationContext(topic, MessageField.KEY))
     else:
         raise SystemExit("unknown key format %s" % fmt)
     return lambda topic, i: ser({"id": i}, SerializationContext(topic, MessageField.KEY))
@@ -345,7 +378,7 @@ def main():
         if name == "produce":
             p.add_argument("--start-id", type=int, default=1)
             p.add_argument("--subject-strategy", choices=sorted(STRATEGIES), default="topic_name")
-            p.add_argument("--key-format", choices=["string", "avro", "json_schema"], default="string")
+            p.add_argument("--key-format", choices=["string", "avro", "json_schema", "protobuf"], default="string")
             p.add_argument("--tombstones", default="", help="ids to delete after the records, comma-separated")
         else:
             p.add_argument("--group", default=None)
