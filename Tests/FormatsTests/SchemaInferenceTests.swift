@@ -85,4 +85,17 @@ import Testing
             #expect(error.message.contains("is UTF-16") && error.hint?.contains("iconv") == true, "\(error)")
         }
     }
+
+    /// JSON Lines too: a UTF-8 byte-order mark before the first object is dropped, however the input
+    /// is chunked, and UTF-16 is refused.
+    @Test func jsonLinesDropAByteOrderMark() throws {
+        let text: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("{\"id\": 1, \"amount\": 1.5}\n{\"id\": 2}\n".utf8)
+        #expect(try SchemaInference.inferJSONLines(text).names == ["id", "amount"])
+        let schema = Schema([Field("id", .int64), Field("amount", .float64)])
+        for chunk in [1, 3, text.count] {
+            let batch = try decodeAll(JSONLinesDecoder(schema: schema, sourceName: "bom.jsonl"), String(decoding: text, as: UTF8.self), chunkSize: chunk)
+            #expect(rows(batch) == [[.int(1), .float(1.5)], [.int(2), .null]], "chunks of \(chunk)")
+        }
+        #expect(throws: DponeError.self) { try SchemaInference.inferJSONLines([0xFE, 0xFF, 0x00, 0x7B]) }
+    }
 }

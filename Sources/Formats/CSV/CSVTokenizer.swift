@@ -66,31 +66,22 @@ struct CSVTokenizer: Sendable {
         self.delimiter = delimiter
         self.quote = quote
         self.sourceName = sourceName
+        self.mark = ByteOrderMarkFilter(sourceName: sourceName)
     }
 
-    /// The input's first bytes until there are enough to recognise a byte-order mark (nil after).
-    private var head: [UInt8]? = []
+    /// Drops a UTF-8 byte-order mark (spreadsheets write one; it must not become part of the first
+    /// column's name) and refuses UTF-16 input.
+    private var mark: ByteOrderMarkFilter
 
     /// Bytes held over from earlier chunks.
-    var carriedBytes: Int { pending.count + (head?.count ?? 0) }
+    var carriedBytes: Int { pending.count + mark.heldBytes }
 
     mutating func feed(_ chunk: UnsafeRawBufferPointer, _ onRecord: (CSVRecord) throws -> Void) throws {
-        if head != nil {
-            head!.append(contentsOf: chunk)
-            guard head!.count >= ByteOrderMark.longest else { return }
-            let start = try takeHead()
-            try start.withUnsafeBytes { try feedBody($0, onRecord) }
-            return
+        switch try mark.feed(chunk) {
+        case .wait: return
+        case .start(let bytes): try bytes.withUnsafeBytes { try feedBody($0, onRecord) }
+        case .pass: try feedBody(chunk, onRecord)
         }
-        try feedBody(chunk, onRecord)
-    }
-
-    /// The input's first bytes without a UTF-8 byte-order mark (spreadsheets write one; it must not
-    /// become part of the first column's name). UTF-16 input is refused.
-    private mutating func takeHead() throws -> [UInt8] {
-        let bytes = head ?? []
-        head = nil
-        return try ByteOrderMark.strip(bytes, sourceName: sourceName)
     }
 
     private mutating func feedBody(_ chunk: UnsafeRawBufferPointer, _ onRecord: (CSVRecord) throws -> Void) throws {
@@ -105,7 +96,7 @@ struct CSVTokenizer: Sendable {
 
     /// Ends the input: the last record may lack a line break. An unterminated quoted field throws.
     mutating func finish(_ onRecord: (CSVRecord) throws -> Void) throws {
-        if head != nil { pending.append(contentsOf: try takeHead()) }
+        if let rest = try mark.finish() { pending.append(contentsOf: rest) }
         try scanPending(isFinal: true, onRecord)
     }
 

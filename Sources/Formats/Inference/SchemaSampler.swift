@@ -87,7 +87,7 @@ public struct CSVSchemaSampler: SchemaSampler {
 /// objects. A missing key or `null` is NULL.
 public struct JSONLinesSchemaSampler: SchemaSampler {
     public let sampleRecords: Int
-    private var lines = LineSplitter()
+    private var lines: LineSplitter
     private var state: State
 
     struct State: Sendable {
@@ -101,6 +101,7 @@ public struct JSONLinesSchemaSampler: SchemaSampler {
 
     public init(sampleRecords: Int = SchemaInference.defaultSampleRecords, sourceName: String = "jsonl input") {
         self.sampleRecords = sampleRecords
+        self.lines = LineSplitter(sourceName: sourceName)
         self.state = State(sourceName: sourceName)
     }
 

@@ -12,7 +12,7 @@ import Flow
 /// - Errors are `DponeError(.source)` naming the file, the line (1-based), the column and the value.
 public struct JSONLinesDecoder: RecordDecoder {
     public let schema: Schema
-    private var lines = LineSplitter()
+    private var lines: LineSplitter
     private var reader: JSONLinesRecordReader
 
     /// - Parameters:
@@ -20,6 +20,7 @@ public struct JSONLinesDecoder: RecordDecoder {
     ///   - requiredColumns: fields that must not be NULL, in addition to the non-nullable ones.
     public init(schema: Schema, sourceName: String = "jsonl input", requiredColumns: Set<String> = []) {
         self.schema = schema
+        self.lines = LineSplitter(sourceName: sourceName)
         self.reader = JSONLinesRecordReader(schema: schema, sourceName: sourceName, requiredColumns: requiredColumns)
     }
 

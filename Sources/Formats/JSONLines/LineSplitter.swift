@@ -12,8 +12,20 @@ import Darwin
 struct LineSplitter: Sendable {
     private var pending: [UInt8] = []
     private(set) var line = 1
+    /// Drops a UTF-8 byte-order mark at the start and refuses UTF-16 input.
+    private var mark: ByteOrderMarkFilter
+
+    init(sourceName: String = "jsonl input") { mark = ByteOrderMarkFilter(sourceName: sourceName) }
 
     mutating func feed(_ chunk: UnsafeRawBufferPointer, _ onLine: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+        switch try mark.feed(chunk) {
+        case .wait: return
+        case .start(let bytes): try bytes.withUnsafeBytes { try feedBody($0, onLine) }
+        case .pass: try feedBody(chunk, onLine)
+        }
+    }
+
+    private mutating func feedBody(_ chunk: UnsafeRawBufferPointer, _ onLine: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
         if pending.isEmpty {
             let consumed = try scan(chunk, isFinal: false, onLine)
             if consumed < chunk.count { pending.append(contentsOf: chunk[consumed...]) }
@@ -24,6 +36,7 @@ struct LineSplitter: Sendable {
     }
 
     mutating func finish(_ onLine: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+        if let rest = try mark.finish() { pending.append(contentsOf: rest) }
         try scanPending(isFinal: true, onLine)
     }
 

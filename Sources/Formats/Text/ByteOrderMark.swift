@@ -28,3 +28,44 @@ enum ByteOrderMark {
         return start
     }
 }
+
+/// Holds back the input's first bytes until a byte-order mark can be recognised, then passes the
+/// start on without a UTF-8 mark (or refuses UTF-16/32) and every later chunk as it is. Shared by
+/// the CSV tokenizer and the JSON Lines splitter.
+struct ByteOrderMarkFilter: Sendable {
+    enum Step {
+        /// Keep feeding: the start is still being collected.
+        case wait
+        /// Read these bytes (the collected start, mark removed) instead of the chunk.
+        case start([UInt8])
+        /// Read the chunk as it is.
+        case pass
+    }
+
+    let sourceName: String
+    private var head: [UInt8]? = []
+
+    init(sourceName: String) { self.sourceName = sourceName }
+
+    /// Bytes held back so far.
+    var heldBytes: Int { head?.count ?? 0 }
+
+    mutating func feed(_ chunk: UnsafeRawBufferPointer) throws -> Step {
+        guard head != nil else { return .pass }
+        head!.append(contentsOf: chunk)
+        guard head!.count >= ByteOrderMark.longest else { return .wait }
+        return .start(try takeHead())
+    }
+
+    /// The end of the input: what is still held back (nil when nothing is).
+    mutating func finish() throws -> [UInt8]? {
+        guard head != nil else { return nil }
+        return try takeHead()
+    }
+
+    private mutating func takeHead() throws -> [UInt8] {
+        let bytes = head ?? []
+        head = nil
+        return try ByteOrderMark.strip(bytes, sourceName: sourceName)
+    }
+}
