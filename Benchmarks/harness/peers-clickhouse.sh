@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Peers on W1 (PostgreSQL -> ClickHouse full refresh) against the modern ClickHouse engine (26.9, the
-# facade of ../shared/tools/clickhouse-modern.py): dpone, the raw pipe, Sling and dpone-python 0.88.0,
+# chDB engine that scripts/clickhouse-modern.sh serves over HTTP): dpone, the raw pipe, Sling and dpone-python 0.88.0,
 # alternated, same source table, each into its own target table.
 #
 #   Benchmarks/harness/peers-clickhouse.sh [ROWS] [RUNS]     (defaults: 1000000 rows, 3 runs)
@@ -162,7 +162,7 @@ base = f"test_artifacts/benchmarks/{date}_peers-pg-to-clickhouse-modern-{rows}"
 json.dump(report, open(base + ".json", "w"), indent=2)
 with open(base + ".md", "w") as f:
     f.write(f"# Peers: PostgreSQL -> ClickHouse {chv} full refresh, {rows:,} rows — {date}\n\n")
-    f.write(f"- machine: {os.cpu_count()} cores, {cpu}; {swift}; ClickHouse {chv} (chDB engine behind ../shared/tools/clickhouse-modern.py, HTTP); "
+    f.write(f"- machine: {os.cpu_count()} cores, {cpu}; {swift}; ClickHouse {chv} (chDB engine over HTTP, scripts/clickhouse-modern.sh); "
             f"Sling {sling_version}; dpone-python {dpone_py_version}\n")
     f.write(f"- runner: `Benchmarks/harness/peers-clickhouse.sh {rows} {runs}` (alternated, medians of {runs})\n")
     f.write("- verification (count, sum(id), sum(amount)): " + "; ".join(f"{k} `{v}`" for k, v in digests.items()) + "\n")
