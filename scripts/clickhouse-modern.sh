@@ -1,25 +1,24 @@
 #!/usr/bin/env bash
 # The local modern ClickHouse (26.9, the engine of chDB) behind ClickHouse's HTTP interface, served by
-# ../shared/tools/clickhouse-modern.py (read ../shared/tools/README.md for what it can and cannot do).
+# scripts/services/clickhouse_http.py (its docstring says which part of the interface it implements).
 # Loopback only, started and stopped by pid. No Docker, no systemd.
 #
 # usage: scripts/clickhouse-modern.sh start|stop|status|url
 #
 #   start   creates the virtualenv $SERVICES/chdb-venv (python3 -m venv) and installs chdb-core==26.9.0
-#           into it with --no-deps from PyPI when missing (a ~181 MB wheel, once), then starts
-#           clickhouse-modern.py on 127.0.0.1:PORT with --path $SERVICES/clickhouse-modern/data
-#           --server-defaults (a no-op when it already runs; a stale pid file is removed), waits until
+#           into it with --no-deps from PyPI when missing (a ~181 MB wheel, once), with lz4 and
+#           zstandard for compressed request bodies, then starts clickhouse_http.py on 127.0.0.1:PORT
+#           with --path $SERVICES/clickhouse-modern/data (a no-op when it already runs; a stale pid
+#           file is removed), waits until
 #           GET /ping answers "Ok." and prints the URL. Measured here (2 cores): 0.4 s from `start`
 #           to "Ok." (Python importing chdb; the engine itself is up in ~0.03 s); 0.15 s when already
 #           running; creating the venv and installing the wheel the first time took 10 s.
 #   stop    stops the server whose pid is in run/clickhouse-modern.pid (SIGTERM, then SIGKILL after
 #           15 s). No-op when down.
 #   status  exit 0 and "running (pid N) ..." when up; exit 3 and "stopped" when down.
-#   url     prints http://127.0.0.1:PORT/ (the facade checks no credentials: it runs without --user,
-#           so any user/password is accepted).
+#   url     prints http://127.0.0.1:PORT/ (the server checks no credentials: any user/password is
+#           accepted).
 #
-# The tools folder is found as $ROOT/../shared/tools (CI keeps a read-only copy of shared/ beside the
-# clone); override with DPONE_SHARED_TOOLS. Missing → a clear error, nothing started.
 # Layout: $SERVICES/chdb-venv, $SERVICES/clickhouse-modern/{data,log,run} with SERVICES =
 # ${DPONE_SERVICES_DIR:-$ROOT/.services}. Port: DPONE_CH_MODERN_PORT (default 18124).
 # Runs as the invoking user (root included: the Python facade needs no privilege drop).
@@ -27,8 +26,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SERVICES="${DPONE_SERVICES_DIR:-$ROOT/.services}"
-TOOLS="${DPONE_SHARED_TOOLS:-$ROOT/../shared/tools}"
-FACADE="$TOOLS/clickhouse-modern.py"
+FACADE="$ROOT/scripts/services/clickhouse_http.py"
 VENV="$SERVICES/chdb-venv"
 BASE="$SERVICES/clickhouse-modern"
 DATA="$BASE/data"
@@ -37,17 +35,14 @@ LOG="$BASE/log/clickhouse-modern.log"
 PIDFILE="$RUN/clickhouse-modern.pid"
 PORT="${DPONE_CH_MODERN_PORT:-18124}"
 CHDB_VERSION="26.9.0"
+LZ4_VERSION="4.4.5"
+ZSTANDARD_VERSION="0.25.0"
 URL="http://127.0.0.1:$PORT/"
 
 die() { echo "clickhouse-modern.sh: $*" >&2; exit 1; }
 
-require_facade() {
-  [ -f "$FACADE" ] || die "the modern ClickHouse facade is missing: expected $FACADE
-(the shared tools folder ../shared/tools beside the repository; set DPONE_SHARED_TOOLS to its location)"
-}
-
 install_venv() {
-  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import chdb" >/dev/null 2>&1; then
+  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import chdb, lz4.block, zstandard" >/dev/null 2>&1; then
     return 0
   fi
   command -v python3 >/dev/null || die "python3 is missing (apt-get install python3 python3-venv)"
@@ -57,6 +52,8 @@ install_venv() {
     || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps "chdb-core==$CHDB_VERSION" \
     || die "pip install chdb-core==$CHDB_VERSION failed"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "lz4==$LZ4_VERSION" "zstandard==$ZSTANDARD_VERSION" \
+    || die "pip install lz4==$LZ4_VERSION zstandard==$ZSTANDARD_VERSION failed"
   "$VENV/bin/python" -c "import chdb" || die "chdb does not import after installing chdb-core==$CHDB_VERSION"
 }
 
@@ -68,14 +65,13 @@ live_pid() {
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   [ -r "/proc/$pid/cmdline" ] || return 1
   # A crash can leave a pid that now belongs to another process: require our command line.
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "clickhouse-modern.py --host 127.0.0.1 --port $PORT" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "clickhouse_http.py --host 127.0.0.1 --port $PORT" || return 1
   echo "$pid"
 }
 
 ping_ok() { [ "$(curl -s --max-time 2 "http://127.0.0.1:$PORT/ping" 2>/dev/null)" = "Ok." ]; }
 
 start() {
-  require_facade
   install_venv
   if live_pid >/dev/null && ping_ok; then
     echo "$URL"
@@ -90,7 +86,7 @@ start() {
     mkdir -p "$DATA" "$RUN" "$(dirname "$LOG")"
     # setsid: the server outlives this shell and its terminal; its own session, so signals to the
     # caller's process group do not reach it.
-    setsid "$VENV/bin/python" "$FACADE" --host 127.0.0.1 --port "$PORT" --path "$DATA" --server-defaults \
+    setsid "$VENV/bin/python" "$FACADE" --host 127.0.0.1 --port "$PORT" --path "$DATA" \
       >>"$LOG" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
   fi
@@ -99,12 +95,12 @@ start() {
     ping_ok && { echo "$URL"; return 0; }
     if ! live_pid >/dev/null; then
       tail -n 20 "$LOG" >&2 || true
-      die "the facade exited during startup (log: $LOG)"
+      die "the server exited during startup (log: $LOG)"
     fi
     sleep 0.1
   done
   tail -n 20 "$LOG" >&2 || true
-  die "the facade did not answer /ping on 127.0.0.1:$PORT within 30 s (log: $LOG)"
+  die "the server did not answer /ping on 127.0.0.1:$PORT within 30 s (log: $LOG)"
 }
 
 stop() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine with the Swift toolchain:
 # installs the C libraries, builds, starts the local services on loopback under .services/
-# (PostgreSQL 15, ClickHouse 18.16, the modern ClickHouse 26.9 engine of ../shared/tools, the fake
+# (PostgreSQL 15, ClickHouse 18.16, the modern ClickHouse 26.9 engine (chDB behind scripts/services/clickhouse_http.py), the fake
 # schema registry of scripts/fakes; the Python venv of the Confluent interop tests), runs every
 # test layer that needs no external vendor (unit, contract, files, local services, replay) and stops
 # the services again. Prints Swift's test summary; exits non-zero on any failure.

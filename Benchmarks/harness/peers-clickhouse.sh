@@ -26,12 +26,6 @@ scripts/install-deps.sh
 [ -n "${DPONE_BENCH_BIN:-}" ] || swift build -c release --product dpone >/dev/null
 DPONE="${DPONE_BENCH_BIN:-$PWD/.build/release/dpone}"
 PG_URL="$(scripts/postgres.sh start | tail -n 1)"
-SERVICES="${DPONE_SERVICES_DIR:-$PWD/.services}"
-scripts/clickhouse-modern.sh start >/dev/null
-if ! "$SERVICES/chdb-venv/bin/python" -c 'import lz4' 2>/dev/null; then
-  "$SERVICES/chdb-venv/bin/pip" install -q --disable-pip-version-check lz4
-  scripts/clickhouse-modern.sh stop >/dev/null
-fi
 CH_URL="$(scripts/clickhouse-modern.sh start | tail -n 1)"
 export PG_URL CH_URL DPONE_CONN_BENCH_PG_URL="$PG_URL" DPONE_CONN_BENCH_CH_URL="$CH_URL"
 WORK="$PWD/.build/bench-peers-ch"
