@@ -116,6 +116,35 @@ import Testing
         #expect(error?.context["column"] == "x")
     }
 
+    /// numeric (exact decimal text) into Decimal(76, 20): a 32-byte little-endian integer at the
+    /// scale; digits beyond it, more than 56 integer digits, NaN and infinities are errors naming
+    /// the value (the server side is checked by the PG → ClickHouse pipeline tests).
+    @Test func writesNumericAsDecimal256Exactly() throws {
+        let schema = Schema([Field("n", .numeric, nullable: false)])
+        let encoder = try NativeEncoder(schema: schema, targetTypes: [.decimal(precision: 76, scale: 20)])
+        func encoded(_ text: String) throws -> [UInt8] {
+            var out: [UInt8] = []
+            try encoder.encode(codecBatch(schema, [[.string(text)]]), into: &out)
+            return Array(out.suffix(32))
+        }
+        func littleEndian(_ v: Int128) -> [UInt8] {
+            withUnsafeBytes(of: v.littleEndian) { Array($0) } + Array(repeating: v < 0 ? 0xFF : 0, count: 16)
+        }
+        #expect(try encoded("1.5") == littleEndian(150_000_000_000_000_000_000))
+        #expect(try encoded("-1.50") == littleEndian(-150_000_000_000_000_000_000))
+        #expect(try encoded("0") == littleEndian(0))
+        // 10^55 at scale 20 is 10^75, which needs all four 64-bit words (Python: (10**75).to_bytes(32, 'little')).
+        #expect(try encoded("1" + String(repeating: "0", count: 55)) == [
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 232, 142, 190, 49, 42, 242, 139, 242, 80, 61, 151, 119, 120, 240, 179, 43, 130, 194,
+            129, 221, 250, 53, 2,
+        ])
+        for (value, reason) in [("0." + String(repeating: "0", count: 20) + "1", "does not fit"), ("NaN", "NaN"),
+                                ("1" + String(repeating: "0", count: 56), "does not fit")] {
+            let error = #expect(throws: DponeError.self) { try encoded(value) }
+            #expect(error?.message.contains(value) == true && error?.message.contains(reason) == true, "\(error?.message ?? "")")
+        }
+    }
+
     @Test func legacyDatesStopAt2106() throws {
         let schema = Schema([Field("day", .date, nullable: false)])
         let legacy = try NativeEncoder(schema: schema, targetTypes: [.date], support: .legacy)

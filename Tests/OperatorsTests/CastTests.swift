@@ -19,6 +19,21 @@ import Testing
         try cast(input, from: from, to: .string).map { if case .string(let s) = $0 { s } else { nil } }
     }
 
+    // MARK: numeric (exact decimal of any precision)
+
+    @Test func castsToAndFromNumericExactly() throws {
+        #expect(try cast([.string("+1.50"), .null, .string("NaN")], from: .string, to: .numeric)
+            == [.string("1.50"), .null, .string("NaN")])
+        #expect(try cast([.int(-42)], from: .int64, to: .numeric) == [.string("-42")])
+        #expect(try cast([.decimal(12345, scale: 2)], from: .decimal(precision: 10, scale: 2), to: .numeric) == [.string("123.45")])
+        #expect(try cast([.string("123.4500")], from: .numeric, to: .decimal(precision: 10, scale: 2)) == [.decimal(12345, scale: 2)])
+        #expect(try cast([.string("2.5")], from: .numeric, to: .float64) == [.float(2.5)])
+        let lost = castError([.string("1.005")], from: .numeric, to: .decimal(precision: 10, scale: 2))
+        #expect(lost?.message.contains("1.005") == true)
+        #expect(castError([.string("1e5")], from: .string, to: .numeric)?.message.contains("1e5") == true)
+        #expect(Cast.supports(from: .numeric, to: .int64) == false)
+    }
+
     // MARK: integers and floats
 
     @Test func widensAndNarrowsIntegers() throws {

@@ -415,3 +415,52 @@ extension PostgresToClickHouseTests {
         #expect(rows == [["1000", "1000"]], "the target holds the source as it is now")
     }
 }
+
+extension PostgresToClickHouseTests {
+    /// A plain PostgreSQL `numeric` lands exactly: Decimal(76, 20) on servers with Decimal256, its
+    /// exact text in a String on 18.16. A value Decimal(76, 20) cannot hold exactly (more than 20
+    /// fraction digits, NaN) fails the run naming the value, and the target keeps what it had.
+    @Test(arguments: ClickHouseTestServer.all)
+    func unboundedNumericArrivesExactly(_ server: ClickHouseTestServer) async throws {
+        try server.require()
+        try PostgresTestServer.require()
+        defer { Task { await cleanup(server) } }
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        let s = PostgresSQL.quoteIdentifier(schema)
+        try await pg.execute(
+            """
+            CREATE SCHEMA \(s);
+            CREATE TABLE \(s).orders (id bigint PRIMARY KEY, n numeric);
+            INSERT INTO \(s).orders VALUES
+              (1, 12345678901234567890123456789012345678901234567890123456.12345678901234567891),
+              (2, -0.5), (3, 1.50), (4, NULL), (5, -99999999999999999999999999999999999999999999999999999999.99999999999999999999);
+            """)
+        let full = await BatchPipeline.run(document: try manifest(server, strategy: "{mode: full_refresh}"), options: BatchOptions())
+        #expect(full.status == .succeeded, "\(full.error ?? "")")
+        #expect(full.insertedRows == 5)
+        let ch = try ClickHouseClient(url: server.url)
+        let q = "\(ClickHouseSQL.quoteIdentifier(database)).`orders`"
+        let type = try await ch.queryRows("SELECT type FROM system.columns WHERE database = '\(database)' AND table = 'orders' AND name = 'n'")
+        let modern = server.name == "modern"
+        #expect(type == [[modern ? "Nullable(Decimal(76, 20))" : "Nullable(String)"]])
+        // Compared as text at the column's scale on the modern engine (toString drops trailing
+        // zeros there; the digits are what matters), as stored on 18.16.
+        let stored = try await ch.queryRows("SELECT id, ifNull(toString(n), 'NULL') FROM \(q) ORDER BY id")
+        #expect(stored == [
+            ["1", "12345678901234567890123456789012345678901234567890123456.12345678901234567891"],
+            ["2", modern ? "-0.5" : "-0.5"], ["3", modern ? "1.5" : "1.50"], ["4", "NULL"],
+            ["5", "-99999999999999999999999999999999999999999999999999999999.99999999999999999999"],
+        ])
+        guard modern else {
+            await ch.close()
+            return
+        }
+        try await pg.execute("INSERT INTO \(s).orders VALUES (6, 0.000000000000000000001), (7, 'NaN')")
+        let refused = await BatchPipeline.run(document: try manifest(server, strategy: "{mode: full_refresh}"), options: BatchOptions())
+        #expect(refused.status == .failed)
+        #expect(refused.error?.contains("0.000000000000000000001") == true, "\(refused.error ?? "")")
+        #expect(try await ch.queryRows("SELECT count() FROM \(q)") == [["5"]], "the target keeps what it had")
+        await pg.close()
+        await ch.close()
+    }
+}

@@ -277,3 +277,52 @@ extension PostgresToPostgresTests {
         #expect(next.status == .succeeded && next.recovery == nil && next.state?.checkpoint == CheckpointID(5))
     }
 }
+
+extension PostgresToPostgresTests {
+    /// A plain `numeric` (and one wider than 38 digits) is copied exactly by default: any
+    /// precision, the scale each value was written with, NaN and ±Infinity. `unbounded_numeric:
+    /// fail` still refuses it, naming the column, before the target exists.
+    @Test func unboundedNumericArrivesExactlyByDefault() async throws {
+        let c = try await connection()
+        try await c.execute(
+            """
+            CREATE SCHEMA \(q);
+            CREATE TABLE \(q).src (id bigint PRIMARY KEY, n numeric, w numeric(60,10));
+            INSERT INTO \(q).src VALUES
+              (1, 123456789012345678901234567890123456789012345678901234567890.123456789012345678901234567890,
+                  12345678901234567890123456789012345678901234567890.0123456789),
+              (2, 'NaN', -0.0000000001), (3, 'Infinity', 0), (4, '-Infinity', NULL), (5, 1.50, 1.5),
+              (6, -0.000000000000000000000000000001, -99999999999999999999999999999999999999999999999999.9999999999),
+              (7, NULL, NULL), (8, 0.000, 1e49);
+            """)
+        await c.close()
+        defer { Task { await cleanup() } }
+        let result = await BatchPipeline.run(document: try manifest(strategy: "{mode: full_refresh}"), options: BatchOptions())
+        #expect(result.status == .succeeded, "\(result.error ?? "")")
+        #expect(result.insertedRows == 8)
+        let c2 = try await connection()
+        let rows = "SELECT id::text, n::text, w::text FROM \(q).%@ ORDER BY id"
+        let source = try await c2.query(rows.replacingOccurrences(of: "%@", with: "src"))
+        let target = try await c2.query(rows.replacingOccurrences(of: "%@", with: "dst"))
+        #expect(source.count == 8)
+        #expect(target == source)
+        let types = try await c2.query(
+            "SELECT column_name, data_type, coalesce(numeric_precision::text, '-') FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'dst' ORDER BY ordinal_position",
+            parameters: [schema])
+        #expect(types == [["id", "bigint", "64"], ["n", "numeric", "-"], ["w", "numeric", "-"]])
+        // Equal as numbers too, not only as text.
+        let unequal = try await c2.query(
+            "SELECT count(*)::text FROM \(q).src s JOIN \(q).dst d USING (id) WHERE s.n IS DISTINCT FROM d.n OR s.w IS DISTINCT FROM d.w")
+        #expect(unequal == [["0"]])
+        try await c2.execute("DROP TABLE \(q).dst")
+        await c2.close()
+
+        let refused = await BatchPipeline.run(
+            document: try manifest(strategy: "{mode: full_refresh}", options: "{unbounded_numeric: fail}"), options: BatchOptions())
+        #expect(refused.status == .failed)
+        #expect(refused.error?.contains("\"n\"") == true, "\(refused.error ?? "")")
+        let c3 = try await connection()
+        #expect(try await c3.query("SELECT to_regclass($1) IS NULL", parameters: ["\(schema).dst"]) == [["t"]])
+        await c3.close()
+    }
+}

@@ -205,7 +205,8 @@ struct PgOutputRowBuilderTests {
             for: enums, catalogTypes: [40000: .init(oid: 40000, kind: "e", category: "E", displayName: "mood")])
         #expect(schema.fields == [Field("m", .string)])
         let unbounded = PgOutputRelation(id: 1, namespace: "", name: "t", replicaIdentity: .default, columns: [.init("n", oid: 1700)])
-        #expect(throws: DponeError.self) { try PgOutputRowBuilder.schema(for: unbounded) }
+        #expect(try PgOutputRowBuilder.schema(for: unbounded).fields == [Field("n", .numeric)])
+        #expect(throws: DponeError.self) { try PgOutputRowBuilder.schema(for: unbounded, policy: .init(unboundedNumeric: .fail)) }
         #expect(try PgOutputRowBuilder.schema(for: unbounded, policy: .init(unboundedNumeric: .text)).fields == [Field("n", .string)])
     }
 }

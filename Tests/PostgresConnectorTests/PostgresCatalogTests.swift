@@ -72,8 +72,10 @@ struct PostgresCatalogTests {
             #expect(error?.context["table"] == "\(s).\"t\"")
 
             try await conn.execute("ALTER TABLE \(s).t DROP COLUMN price")
+            let exact = try await PostgresCatalog.describeTable(schema: schema, table: "t", on: conn)
+            #expect(exact.schema == Schema([Field("id", .int32), Field("n", .numeric)]))
             let unbounded = await #expect(throws: DponeError.self) {
-                try await PostgresCatalog.describeTable(schema: schema, table: "t", on: conn)
+                try await PostgresCatalog.describeTable(schema: schema, table: "t", on: conn, policy: .init(unboundedNumeric: .fail))
             }
             #expect(unbounded?.context["column"] == "n")
             let asText = try await PostgresCatalog.describeTable(

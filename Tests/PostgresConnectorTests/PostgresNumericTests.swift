@@ -57,6 +57,34 @@ import Testing
         #expect(n == out.count)
     }
 
+    /// The text path (numeric of any precision) writes what the integer path writes for the same
+    /// value: PostgreSQL's own bytes.
+    @Test(arguments: goldens)
+    func encodesGoldenFromText(_ g: Golden) {
+        var text: [UInt8] = []
+        ScalarFormatting.appendDecimal(g.unscaled, scale: g.scale, to: &text)
+        var out: [UInt8] = []
+        let n = text.withUnsafeBytes { PostgresNumeric.encode(text: $0, to: &out) }
+        #expect(hex(out) == g.hex, "\(String(decoding: text, as: UTF8.self))")
+        #expect(n == out.count)
+    }
+
+    @Test func encodesSpecialValuesAndRefusesOtherText() {
+        func encode(_ text: String) -> String? {
+            var out: [UInt8] = []
+            guard Array(text.utf8).withUnsafeBytes({ PostgresNumeric.encode(text: $0, to: &out) }) != nil else { return nil }
+            return hex(out)
+        }
+        #expect(encode("NaN") == "00000000c0000000")
+        #expect(encode("Infinity") == "00000000d0000000")
+        #expect(encode("-Infinity") == "00000000f0000000")
+        #expect(encode("-0.00") == "0000000000000002")  // no negative zero, scale kept
+        // 10^60 + 0.5: 16 groups, weight 15, dscale 1.
+        #expect(encode("1" + String(repeating: "0", count: 60) + ".5") == "0011000f000000010001" + String(repeating: "0000", count: 15) + "1388")
+        #expect(encode("1e5") == nil)
+        #expect(encode("") == nil)
+    }
+
     @Test func decodesAtAWiderScale() throws {
         // 12345.6789 read into decimal(20,8) → 1234567890000 at scale 8.
         let wire = bytes(hex: "0003000100000004000109291a85")

@@ -36,14 +36,21 @@ import Testing
         #expect(PostgresTypes.decimalType(typmod: -1) == nil)
     }
 
-    @Test func unboundedNumericFailsOrReadsAsText() throws {
+    @Test func unboundedNumericIsExactByDefaultFailsOrReadsAsTextOnRequest() throws {
+        let exact = try PostgresTypes.mapColumn("n", T(oid: 1700, typmod: -1, displayName: "numeric"))
+        #expect(exact.type == .numeric)
+        #expect(exact.wire == .text)
+        #expect(exact.selectExpression == "\"n\"::text AS \"n\"")
+        let wideExact = try PostgresTypes.mapColumn("w", T(oid: 1700, typmod: typmod(50, 2), displayName: "numeric(50,2)"))
+        #expect(wideExact.type == .numeric)
+        let fail = PostgresTypes.Policy(unboundedNumeric: .fail)
         let error = #expect(throws: DponeError.self) {
-            try PostgresTypes.mapColumn("n", T(oid: 1700, typmod: -1, displayName: "numeric"))
+            try PostgresTypes.mapColumn("n", T(oid: 1700, typmod: -1, displayName: "numeric"), policy: fail)
         }
         #expect(error?.message.contains("\"n\"") == true)
         #expect(error?.context["type"] == "numeric")
         let wide = #expect(throws: DponeError.self) {
-            try PostgresTypes.mapColumn("w", T(oid: 1700, typmod: typmod(50, 2), displayName: "numeric(50,2)"))
+            try PostgresTypes.mapColumn("w", T(oid: 1700, typmod: typmod(50, 2), displayName: "numeric(50,2)"), policy: fail)
         }
         #expect(wide?.message.contains("numeric(50,2)") == true)
         let m = try PostgresTypes.mapColumn(

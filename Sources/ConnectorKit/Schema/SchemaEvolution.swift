@@ -83,7 +83,8 @@ public enum SchemaEvolution {
 
     /// Whether a column of logical type `target` stores every value of `source` exactly: the same
     /// type, or a safe widening (int16 → int32 → int64, float32 → float64, a decimal with as many
-    /// integer digits and as many fraction digits, an integer into a decimal with room for it).
+    /// integer digits and as many fraction digits, an integer into a decimal with room for it, a
+    /// decimal or an integer into numeric, numeric into text).
     public static func holdsExactly(_ target: LogicalType, _ source: LogicalType) -> Bool {
         if target == source { return true }
         switch (target, source) {
@@ -94,6 +95,10 @@ public enum SchemaEvolution {
         case (.decimal(let tp, let ts), .int16): return tp - ts >= 5
         case (.decimal(let tp, let ts), .int32): return tp - ts >= 10
         case (.decimal(let tp, let ts), .int64): return tp - ts >= 19
+        case (.numeric, .decimal), (.numeric, .int16), (.numeric, .int32), (.numeric, .int64):
+            return true  // an exact decimal of any precision
+        case (.string, .numeric):
+            return true  // its exact text (a target loaded with unbounded_numeric: text keeps working)
         default:
             return false
         }

@@ -52,7 +52,11 @@ public struct PostgresDescriptor: ConnectorDescriptor {
     }
 
     static func typePolicy(_ config: SourceConfig) -> PostgresTypes.Policy {
-        PostgresTypes.Policy(unboundedNumeric: config.options.unboundedNumeric == .text ? .text : .fail)
+        switch config.options.unboundedNumeric {
+        case .exact: PostgresTypes.Policy(unboundedNumeric: .exact)
+        case .text: PostgresTypes.Policy(unboundedNumeric: .text)
+        case .fail: PostgresTypes.Policy(unboundedNumeric: .fail)
+        }
     }
 
     /// Logical replication of `source.table`, or of every table of `cdc.tables` on one slot (one

@@ -3,7 +3,9 @@
 /// Temporal values are stored as integers: `date` as days since 1970-01-01 (Int32), `time` as
 /// microseconds since midnight (Int64), `timestamp` as microseconds since the Unix epoch (Int64,
 /// UTC when `withTimeZone` is true, a wall-clock reading when false). `decimal` values are
-/// unscaled Int128 integers with the scale carried by the type.
+/// unscaled Int128 integers with the scale carried by the type. `numeric` is an exact decimal of any
+/// precision (PostgreSQL's `numeric` without a precision, or wider than 38 digits), carried as its
+/// text: `-?digits[.digits]`, or `NaN`, `Infinity`, `-Infinity`; see `NumericText`.
 public enum LogicalType: Sendable, Hashable {
     case bool
     case int16
@@ -12,6 +14,7 @@ public enum LogicalType: Sendable, Hashable {
     case float32
     case float64
     case decimal(precision: Int, scale: Int)
+    case numeric
     case string
     case bytes
     case date
@@ -30,7 +33,7 @@ public enum LogicalType: Sendable, Hashable {
         case .float32: .float32
         case .float64: .float64
         case .decimal: .int128
-        case .string, .bytes, .json: .variable
+        case .string, .bytes, .json, .numeric: .variable
         case .uuid: .fixed16
         }
     }
@@ -72,6 +75,7 @@ extension LogicalType: CustomStringConvertible {
         case .float32: "float32"
         case .float64: "float64"
         case .decimal(let p, let s): "decimal(\(p),\(s))"
+        case .numeric: "numeric"
         case .string: "string"
         case .bytes: "bytes"
         case .date: "date"
@@ -85,7 +89,7 @@ extension LogicalType: CustomStringConvertible {
     /// Every spelling accepted in manifests, for error suggestions.
     public static let spellings = [
         "bool", "boolean", "int16", "smallint", "int32", "int", "integer", "int64", "bigint", "float32", "real",
-        "float64", "double", "float", "decimal(p,s)", "numeric(p,s)", "string", "text", "bytes", "date", "time",
+        "float64", "double", "float", "decimal(p,s)", "numeric(p,s)", "numeric", "string", "text", "bytes", "date", "time",
         "timestamp", "timestamptz", "uuid", "json",
     ]
 
@@ -99,6 +103,7 @@ extension LogicalType: CustomStringConvertible {
         case "int64", "bigint", "long": self = .int64
         case "float32", "real": self = .float32
         case "float64", "double", "float": self = .float64
+        case "numeric", "bignumeric": self = .numeric
         case "string", "text", "varchar": self = .string
         case "bytes", "binary": self = .bytes
         case "date": self = .date

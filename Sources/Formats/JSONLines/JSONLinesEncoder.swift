@@ -42,7 +42,7 @@ public struct JSONLinesEncoder: Sendable {
                 switch column.type {
                 case .bool, .int16, .int32, .int64, .decimal:
                     ColumnText.appendText(of: column, row: row, to: &out)
-                case .float32, .float64:
+                case .float32, .float64, .numeric:  // NaN and infinities as strings
                     let start = out.count
                     ColumnText.appendText(of: column, row: row, to: &out)
                     let first = out[start] == UInt8(ascii: "-") ? start + 1 : start

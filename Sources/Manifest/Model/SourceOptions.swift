@@ -10,7 +10,10 @@ public enum IncrementalStrategy: String, Sendable, Hashable, Codable, CaseIterab
 
 /// How a Postgres `numeric` without precision (or wider than 38 digits) is read.
 public enum UnboundedNumericPolicy: String, Sendable, Hashable, Codable, CaseIterable {
-    /// Refuse the column with a clear error (default): no silent rounding.
+    /// Read it exactly as `numeric` (default): any precision, mapped per sink to its widest exact
+    /// type (Postgres numeric, ClickHouse Decimal(76, 20)).
+    case exact
+    /// Refuse the column with a clear error: no silent rounding.
     case fail
     /// Read its exact text into a string column.
     case text
@@ -91,8 +94,8 @@ public struct SourceOptions: Sendable, Hashable, Codable {
     /// `lookback`: how far behind the cursor a run re-reads (`'10 minutes'`, `1000`), for rows committed
     /// out of order; pair with incremental_merge so re-read rows are deduplicated by key.
     public var lookback: String?
-    /// `unbounded_numeric`: `fail` (default) or `text`.
-    public var unboundedNumeric: UnboundedNumericPolicy = .fail
+    /// `unbounded_numeric`: `exact` (default), `text` or `fail`.
+    public var unboundedNumeric: UnboundedNumericPolicy = .exact
     /// File layout; non-nil iff the source type is `files`.
     public var file: FileOptions?
     /// Kafka keys; non-nil iff the source type is `kafka` and options are given.

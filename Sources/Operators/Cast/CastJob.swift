@@ -75,15 +75,31 @@ struct CastJob {
     func parse<T: ColumnAppendable>(
         _ offsets: [Int32], _ bytes: [UInt8], reason: String, _ parse: (UnsafeRawBufferPointer) -> T?
     ) throws -> Column {
+        try eachText(offsets, bytes, reason: reason) { text, out in
+            guard let v = parse(text) else { return false }
+            T.append(v, to: &out)
+            return true
+        }
+    }
+
+    /// Text to text of the target type, each value read by `ColumnBuilder.append(text:)` (string ->
+    /// numeric: checked and made canonical).
+    func reparse(_ offsets: [Int32], _ bytes: [UInt8], reason: String) throws -> Column {
+        try eachText(offsets, bytes, reason: reason) { text, out in out.append(text: text) }
+    }
+
+    /// Calls `append` with each non-NULL value's text; false (nothing appended) makes the value lossy.
+    @inline(__always)
+    private func eachText(
+        _ offsets: [Int32], _ bytes: [UInt8], reason: String, _ append: (UnsafeRawBufferPointer, inout ColumnBuilder) -> Bool
+    ) throws -> Column {
         var out = builder()
         try offsets.withUnsafeBufferPointer { o in
             try bytes.withUnsafeBytes { b in
                 for i in 0..<source.count {
                     if source.isNull(i) {
                         out.appendNull()
-                    } else if let v = parse(UnsafeRawBufferPointer(rebasing: b[Int(o[i])..<Int(o[i + 1])])) {
-                        T.append(v, to: &out)
-                    } else {
+                    } else if !append(UnsafeRawBufferPointer(rebasing: b[Int(o[i])..<Int(o[i + 1])]), &out) {
                         try lossy(row: i, reason: reason, into: &out)
                     }
                 }

@@ -28,6 +28,9 @@ extension Cast {
             return true
         case (.timestamp, .timestamp), (.date, .timestamp):
             return true
+        case (.int16, .numeric), (.int32, .numeric), (.int64, .numeric), (.decimal, .numeric), (.string, .numeric),
+            (.numeric, .decimal), (.numeric, .float32), (.numeric, .float64):
+            return true
         default:
             return false
         }
@@ -63,10 +66,26 @@ extension CastJob {
                 let ok = withUnsafeMutableBytes(of: &value.bytes) { ScalarParsing.uuid(text, into: $0) }
                 return ok ? value : nil
             }
+        case .numeric: return try toNumeric()
         case .json:
             break
         }
         throw DponeError(.internal, "no cast kernel from \(source.type) to \(target) for column '\(columnName)'")
+    }
+
+    /// Integers and decimals as their exact text; strings checked and made canonical (`NumericText`).
+    private func toNumeric() throws -> Column {
+        switch (source.type, source.values) {
+        case (_, .int16(let a)): return try format(a) { v, out in ScalarFormatting.appendInt(Int64(v), to: &out); return true }
+        case (_, .int32(let a)): return try format(a) { v, out in ScalarFormatting.appendInt(Int64(v), to: &out); return true }
+        case (_, .int64(let a)): return try format(a) { v, out in ScalarFormatting.appendInt(v, to: &out); return true }
+        case (.decimal(_, let scale), .int128(let a)):
+            return try format(a) { v, out in ScalarFormatting.appendDecimal(v, scale: scale, to: &out); return true }
+        case (.string, .variable(let o, let b)):
+            return try reparse(o, b, reason: "not an exact decimal ([-]digits[.digits], NaN or Infinity)")
+        default:
+            throw DponeError(.internal, "no cast kernel from \(source.type) to \(target) for column '\(columnName)'")
+        }
     }
 
     private func toInteger<T: FixedWidthInteger & ColumnAppendable>(_: T.Type) throws -> Column {

@@ -35,22 +35,34 @@ public struct ClickHouseTypeSupport: Sendable, Hashable {
     public var supportsDateTime64: Bool
     public var supportsBool: Bool
     public var supportsDate32: Bool
+    /// `Decimal(76, s)` (Decimal256), production-ready since 21.6.
+    public var supportsDecimal256: Bool
     /// The last day number a `Date` may hold. A Date column stores any UInt16 (up to 2149-06-06), but
     /// ClickHouse 18.16's date tables end at 2106-02-07: later days display and compute as 1970 dates
     /// there (checked against the server), so the encoders reject them.
     public var lastDate: Int32
 
-    public init(supportsDateTime64: Bool, supportsBool: Bool, supportsDate32: Bool = false, lastDate: Int32 = 65_535) {
+    public init(
+        supportsDateTime64: Bool, supportsBool: Bool, supportsDate32: Bool = false, supportsDecimal256: Bool = false,
+        lastDate: Int32 = 65_535
+    ) {
         self.supportsDateTime64 = supportsDateTime64
         self.supportsBool = supportsBool
         self.supportsDate32 = supportsDate32
+        self.supportsDecimal256 = supportsDecimal256
         self.lastDate = lastDate
     }
 
     /// ClickHouse 18.16: none of them; Date up to 2106-02-07.
     public static let legacy = ClickHouseTypeSupport(supportsDateTime64: false, supportsBool: false, lastDate: 49_710)
     /// ClickHouse 23 and later: all of them; Date up to 2149-06-06.
-    public static let modern = ClickHouseTypeSupport(supportsDateTime64: true, supportsBool: true, supportsDate32: true)
+    public static let modern = ClickHouseTypeSupport(
+        supportsDateTime64: true, supportsBool: true, supportsDate32: true, supportsDecimal256: true)
+
+    /// The scale of the `Decimal(76, s)` a `numeric` column (an exact decimal of any precision)
+    /// is created as: 56 digits before the point, 20 after (PostgreSQL's own default for the
+    /// results of numeric division). A value with more is an error naming it, never rounded.
+    public static let numericScale = 20
 
     /// Day numbers a `Date` column accepts on this server.
     public var dateRange: ClosedRange<Int32> { 0...lastDate }
@@ -90,6 +102,7 @@ public struct ClickHouseTypeSupport: Sendable, Hashable {
 /// | int16/32/64   | Int16 / Int32 / Int64      | same                                                 |
 /// | float32/64    | Float32 / Float64          | same                                                 |
 /// | decimal(p,s)  | Decimal(p, s)              | same                                                 |
+/// | numeric       | Decimal(76, 20) (since 21.6) | String (the exact text: 18.16 has no Decimal256)   |
 /// | string, json, bytes | String               | same                                                 |
 /// | date          | Date32 (1900-01-01 ... 2299-12-31) | Date (1970-01-01 ... 2106-02-07)             |
 /// | time          | String `HH:MM:SS.ffffff`    | same                                                 |
@@ -197,6 +210,8 @@ public enum ClickHouseTypes {
         case .float32: base = .float32
         case .float64: base = .float64
         case .decimal(let p, let s): base = .decimal(precision: p, scale: s)
+        case .numeric:
+            base = support.supportsDecimal256 ? .decimal(precision: 76, scale: ClickHouseTypeSupport.numericScale) : .string
         case .string, .json, .bytes, .time: base = .string
         case .date: base = support.supportsDate32 ? .date32 : .date
         case .timestamp:

@@ -129,12 +129,24 @@ struct ClickHouseValueWriter {
     }
 
     private static func decimal(precision: Int, scale: Int, _ c: Context) throws -> Self {
+        let width = precision <= 9 ? 4 : precision <= 18 ? 8 : precision <= 38 ? 16 : 32
+        if case .numeric = c.column.type, case .variable(let offsets, let bytes) = c.column.values {
+            return Self(placeholder: zeros(width)) { i, out in
+                let ok = bytes.withUnsafeBytes { raw in
+                    WideDecimal.append(
+                        UnsafeRawBufferPointer(rebasing: raw[Int(offsets[i])..<Int(offsets[i + 1])]),
+                        precision: precision, scale: scale, width: width, to: &out)
+                }
+                guard ok else {
+                    throw c.valueError(i, "does not fit \(c.target.name) exactly (NaN and infinities have no Decimal form)")
+                }
+            }
+        }
         guard precision <= LogicalType.maxDecimalPrecision else {
             throw DponeError(
-                .schema, "column \"\(c.name)\": \(c.target.name) (Decimal256) is not supported as a target",
+                .schema, "column \"\(c.name)\": \(c.target.name) (Decimal256) takes numeric columns only, not \(c.column.type)",
                 context: ["column": c.name])
         }
-        let width = precision <= 9 ? 4 : precision <= 18 ? 8 : 16
         let from: Int
         let read: (Int) -> Int128
         switch (c.column.values, c.column.type) {

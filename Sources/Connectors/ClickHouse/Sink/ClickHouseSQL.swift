@@ -53,6 +53,7 @@ extension ClickHouseTypeSupport {
             self.init(
                 supportsDateTime64: server.supports(.dateTime64), supportsBool: server.supports(.bool),
                 supportsDate32: server.version >= ClickHouseVersion(major: 21, minor: 9),
+                supportsDecimal256: server.version >= ClickHouseVersion(major: 21, minor: 6),
                 lastDate: ClickHouseTypeSupport.legacy.lastDate)
         }
     }

@@ -130,6 +130,12 @@ public enum ClickHouseTargetShape {
             return true
         case (.date32, .date), (.dateTime64, .timestamp), (.uint8, .bool):
             return true
+        case (.string, .numeric):  // the exact text (a target created by 18.16, or by unbounded_numeric: text)
+            return true
+        case (.decimal(let p, _), .numeric) where p > LogicalType.maxDecimalPrecision:
+            return true  // each value is checked as it is written: more digits than the column has is an error naming it
+        case (.decimal(let p, let s), .decimal(let sp, let ss)) where p > LogicalType.maxDecimalPrecision:
+            return ss <= s && sp - ss <= p - s
         default:
             // Integers, floats and decimals widen as everywhere else (other types only by the
             // exact DDL match above: a DateTime cannot hold a microsecond timestamp).

@@ -34,7 +34,7 @@ public struct AvroEncoder: RowEncoder {
         case .float32: .float
         case .float64: .double
         case .decimal(let p, let s): .logical(.decimal(precision: p, scale: s), .bytes)
-        case .string, .json: .string
+        case .string, .json, .numeric: .string  // an exact decimal of any precision: its text
         case .bytes: .bytes
         case .date: .logical(.date, .int)
         case .time: .logical(.timeMicros, .long)

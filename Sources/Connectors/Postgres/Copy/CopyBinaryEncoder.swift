@@ -120,6 +120,20 @@ public struct CopyBinaryEncoder: Sendable {
                 let n = PostgresNumeric.encode(a[i], scale: scale, to: &out)
                 Self.patch(UInt32(n), at: at, in: &out)
             }
+        case (.variable(let offsets, let bytes), .numeric):
+            return { i, out in
+                let at = out.count
+                Self.append(UInt32(0), to: &out)
+                let n = bytes.withUnsafeBytes { raw in
+                    PostgresNumeric.encode(text: UnsafeRawBufferPointer(rebasing: raw[Int(offsets[i])..<Int(offsets[i + 1])]), to: &out)
+                }
+                guard let n else {
+                    out.removeSubrange(at...)
+                    let text = String(decoding: bytes[Int(offsets[i])..<Int(offsets[i + 1])], as: UTF8.self)
+                    throw Self.valueError(name, "'\(text)' is not an exact decimal PostgreSQL's numeric holds")
+                }
+                Self.patch(UInt32(n), at: at, in: &out)
+            }
         case (.variable(let offsets, let bytes), .jsonb):
             return { i, out in
                 let start = Int(offsets[i])

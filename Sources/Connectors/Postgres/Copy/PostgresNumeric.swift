@@ -144,6 +144,55 @@ public enum PostgresNumeric {
         }
     }
 
+    /// Appends the wire numeric of a `NumericText` value (any precision; NaN, ±Infinity) to `out`,
+    /// with dscale = its fraction digits, as PostgreSQL sends it. Returns the bytes appended; nil
+    /// (nothing appended) when `text` is not an exact decimal's text or exceeds numeric's limits
+    /// (131072 digits before the point, 16383 after).
+    public static func encode(text: UnsafeRawBufferPointer, to out: inout [UInt8]) -> Int? {
+        guard let parsed = NumericText.parse(text) else { return nil }
+        switch parsed {
+        case .nan, .infinity:
+            let sign: UInt16 = if case .infinity(let negative) = parsed { negative ? 0xF000 : 0xD000 } else { 0xC000 }
+            appendBE(0, to: &out)
+            appendBE(0, to: &out)
+            appendBE(sign, to: &out)
+            appendBE(0, to: &out)
+            return 8
+        case .finite(let negative, let integer, let fraction):
+            guard integer.count <= 131_072, fraction.count <= 16_383 else { return nil }
+            // Base-10000 groups aligned at the point: integer groups from the right, fraction groups
+            // from the left (the last padded with zeros).
+            let integerGroups = (integer.count + 3) / 4
+            let fractionGroups = (fraction.count + 3) / 4
+            guard integerGroups + fractionGroups <= Int(Int16.max) else { return nil }
+            func digit(_ position: Int) -> UInt16 {  // position 0 = the first digit of the padded integer part
+                let integerStart = integerGroups * 4 - integer.count
+                if position < integerGroups * 4 {
+                    let k = position - integerStart
+                    return k < 0 ? 0 : UInt16(text[integer.lowerBound + k] &- UInt8(ascii: "0"))
+                }
+                let k = position - integerGroups * 4
+                return k < fraction.count ? UInt16(text[fraction.lowerBound + k] &- UInt8(ascii: "0")) : 0
+            }
+            func group(_ g: Int) -> UInt16 {
+                let p = g * 4
+                return digit(p) * 1000 + digit(p + 1) * 100 + digit(p + 2) * 10 + digit(p + 3)
+            }
+            var first = 0
+            var end = integerGroups + fractionGroups
+            while first < end && group(first) == 0 { first += 1 }
+            while end > first && group(end - 1) == 0 { end -= 1 }
+            let ndigits = end - first
+            let weight = ndigits == 0 ? 0 : integerGroups - 1 - first
+            appendBE(UInt16(ndigits), to: &out)
+            appendBE(UInt16(bitPattern: Int16(weight)), to: &out)
+            appendBE(negative && ndigits > 0 ? Self.negative : positive, to: &out)
+            appendBE(UInt16(fraction.count), to: &out)
+            for g in first..<end { appendBE(group(g), to: &out) }
+            return 8 + 2 * ndigits
+        }
+    }
+
     @inline(__always)
     static func appendBE(_ v: UInt16, to out: inout [UInt8]) {
         out.append(UInt8(truncatingIfNeeded: v >> 8))

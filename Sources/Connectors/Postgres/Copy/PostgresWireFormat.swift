@@ -37,7 +37,7 @@ public enum PostgresWireFormat: Sendable, Hashable {
     public func accepts(_ type: LogicalType) -> Bool {
         switch (self, type) {
         case (.bool, .bool), (.int2, .int16), (.int4, .int32), (.int8, .int64),
-            (.float4, .float32), (.float8, .float64), (.numeric, .decimal),
+            (.float4, .float32), (.float8, .float64), (.numeric, .decimal), (.numeric, .numeric), (.text, .numeric),
             (.text, .string), (.text, .json), (.json, .json), (.json, .string), (.jsonb, .json), (.jsonb, .string),
             (.bytea, .bytes), (.date, .date), (.time, .time),
             (.timestamp, .timestamp(withTimeZone: false)), (.timestamptz, .timestamp(withTimeZone: true)),
@@ -58,7 +58,7 @@ public enum PostgresWireFormat: Sendable, Hashable {
         case .int64: .int8
         case .float32: .float4
         case .float64: .float8
-        case .decimal: .numeric
+        case .decimal, .numeric: .numeric
         case .string: .text
         case .bytes: .bytea
         case .date: .date

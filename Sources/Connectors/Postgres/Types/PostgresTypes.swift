@@ -10,7 +10,7 @@ import Flow
 /// | int2 / int4 / int8 | int16 / int32 / int64 | |
 /// | float4 / float8 | float32 / float64 | NaN and ±Infinity kept |
 /// | numeric(p,s) | decimal(p,s) | exact; s > p gives decimal(s,s); s < 0 gives decimal(p-s,0) |
-/// | numeric, numeric(p>38) | error, or string | `Policy.unboundedNumeric = .text` reads `col::text` |
+/// | numeric, numeric(p>38) | numeric (exact text, read as `col::text`); string with `.text`; an error with `.fail` | |
 /// | text, varchar(n), bpchar(n) | string | bpchar keeps its padding |
 /// | date / time / timestamp / timestamptz | date / time / timestamp / timestamptz | ±infinity and 24:00 are decode errors |
 /// | uuid | uuid | |
@@ -24,12 +24,15 @@ import Flow
 /// names the column and the type; the fix is to cast it in the source query.
 ///
 /// Writing (`ddlType(for:)`): bool, smallint, integer, bigint, real, double precision,
-/// numeric(p,s), text, bytea, date, time, timestamp, timestamptz, uuid, jsonb.
+/// numeric(p,s), numeric, text, bytea, date, time, timestamp, timestamptz, uuid, jsonb.
 public enum PostgresTypes {
     /// What to do with types that have no exact mapping.
     public struct Policy: Sendable, Hashable {
         public enum UnboundedNumeric: Sendable, Hashable {
-            /// Fail with an error naming the column (default): a decimal needs a precision ≤ 38.
+            /// Read the value exactly into a `numeric` column (default): any precision, NaN and
+            /// ±Infinity kept, mapped per sink to its widest exact type.
+            case exact
+            /// Fail with an error naming the column: a decimal needs a precision ≤ 38.
             case fail
             /// Read the value as text (`col::text`) into a string column: exact, but no longer numeric.
             case text
@@ -37,7 +40,7 @@ public enum PostgresTypes {
 
         public var unboundedNumeric: UnboundedNumeric
 
-        public init(unboundedNumeric: UnboundedNumeric = .fail) {
+        public init(unboundedNumeric: UnboundedNumeric = .exact) {
             self.unboundedNumeric = unboundedNumeric
         }
 
@@ -130,6 +133,8 @@ public enum PostgresTypes {
             return ColumnMapping(type: decimal, wire: .numeric, selectExpression: quoted)
         }
         switch policy.unboundedNumeric {
+        case .exact:
+            return ColumnMapping(type: .numeric, wire: .text, selectExpression: "\(quoted)::text AS \(quoted)")
         case .text:
             return ColumnMapping(type: .string, wire: .text, selectExpression: "\(quoted)::text AS \(quoted)")
         case .fail:
@@ -165,6 +170,7 @@ public enum PostgresTypes {
         case .float32: "real"
         case .float64: "double precision"
         case .decimal(let p, let s): "numeric(\(p),\(s))"
+        case .numeric: "numeric"
         case .string: "text"
         case .bytes: "bytea"
         case .date: "date"

@@ -1,6 +1,7 @@
 extension ColumnBuilder {
     /// Parses canonical text (`ScalarParsing`: integers, decimals, floats, booleans, ISO dates,
-    /// times and timestamps, uuids, hex bytes) as a value of `type` and appends it; strings and json
+    /// times and timestamps, uuids, hex bytes; `NumericText` for numeric) as a value of `type` and
+    /// appends it; strings and json
     /// are appended as they are. Returns false, appending nothing, when the text is not a value of
     /// that type. With `timestampZoneMustMatch`, a timestamp must carry a zone exactly when the
     /// column is `timestamptz` (PostgreSQL's own output does; a mismatch means a wrong mapping).
@@ -28,6 +29,12 @@ extension ColumnBuilder {
         case .decimal(let precision, let scale):
             guard let v = ScalarParsing.decimal(text, precision: precision, scale: scale) else { return false }
             append(v)
+        case .numeric:
+            return withUnsafeTemporaryAllocation(byteCount: NumericText.canonicalCapacity(text.count), alignment: 1) { out in
+                guard let n = NumericText.writeCanonical(text, to: out) else { return false }
+                append(bytes: UnsafeRawBufferPointer(rebasing: out[..<n]))
+                return true
+            }
         case .bool:
             guard let v = ScalarParsing.bool(text) else { return false }
             append(v)
