@@ -41,7 +41,7 @@ struct PostgresCursor: Sendable {
         guard supported else {
             throw DponeError(
                 .schema, "incremental column \"\(column.name)\" (\(column.typeName)) cannot be a cursor",
-                hint: "use an integer, numeric, date, time, timestamp, text or uuid column",
+                hint: "use an integer, numeric(p,s), date, time, timestamp, text or uuid column (a plain numeric can be cast to numeric(p,s) in a view)",
                 context: ["table": table, "column": column.name])
         }
         guard let lookback else { return }
