@@ -73,13 +73,13 @@ let package = Package(
         ),
         .target(
             name: "PostgresConnector",
-            dependencies: ["Flow", "ConnectorKit", "Manifest", "CPostgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Flow", "Formats", "ConnectorKit", "Manifest", "CPostgres", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Connectors/Postgres",
             swiftSettings: strict
         ),
         .target(
             name: "ClickHouseConnector",
-            dependencies: ["Flow", "ConnectorKit", "Manifest", "CCurl", "CZstd", "CLZ4", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Flow", "Formats", "ConnectorKit", "Manifest", "CCurl", "CZstd", "CLZ4", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Connectors/ClickHouse",
             swiftSettings: strict
         ),

@@ -417,19 +417,24 @@ extension PostgresToClickHouseTests {
 }
 
 extension PostgresToClickHouseTests {
+    /// Creates the source schema and runs `sql` (table DDL and rows) in it.
+    func createSource(_ sql: String) async throws -> PostgresConnection {
+        try PostgresTestServer.require()
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        try await pg.execute("CREATE SCHEMA \(PostgresSQL.quoteIdentifier(schema));\n" + sql)
+        return pg
+    }
+
     /// A plain PostgreSQL `numeric` lands exactly: Decimal(76, 20) on servers with Decimal256, its
     /// exact text in a String on 18.16. A value Decimal(76, 20) cannot hold exactly (more than 20
     /// fraction digits, NaN) fails the run naming the value, and the target keeps what it had.
     @Test(arguments: ClickHouseTestServer.all)
     func unboundedNumericArrivesExactly(_ server: ClickHouseTestServer) async throws {
         try server.require()
-        try PostgresTestServer.require()
         defer { Task { await cleanup(server) } }
-        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
         let s = PostgresSQL.quoteIdentifier(schema)
-        try await pg.execute(
+        let pg = try await createSource(
             """
-            CREATE SCHEMA \(s);
             CREATE TABLE \(s).orders (id bigint PRIMARY KEY, n numeric);
             INSERT INTO \(s).orders VALUES
               (1, 12345678901234567890123456789012345678901234567890123456.12345678901234567891),
@@ -461,6 +466,37 @@ extension PostgresToClickHouseTests {
         #expect(refused.error?.contains("0.000000000000000000001") == true, "\(refused.error ?? "")")
         #expect(try await ch.queryRows("SELECT count() FROM \(q)") == [["5"]], "the target keeps what it had")
         await pg.close()
+        await ch.close()
+    }
+
+    /// PostgreSQL arrays of scalars land as ClickHouse Array(Nullable(T)) on both servers, NULL
+    /// elements kept; ClickHouse has no Nullable arrays, so a NULL array lands as [] (documented).
+    @Test(arguments: ClickHouseTestServer.all)
+    func arraysOfScalarsArriveAsArrays(_ server: ClickHouseTestServer) async throws {
+        try server.require()
+        defer { Task { await cleanup(server) } }
+        let s = PostgresSQL.quoteIdentifier(schema)
+        let pg = try await createSource(
+            """
+            CREATE TABLE \(s).orders (id bigint PRIMARY KEY, ints integer[], texts text[], amounts numeric(10,2)[]);
+            INSERT INTO \(s).orders VALUES
+              (1, '{1,NULL,3}', ARRAY['a "q", c', NULL, 'ünï'], '{1.50,-0.01}'), (2, '{}', '{}', '{}'), (3, NULL, NULL, NULL);
+            """)
+        await pg.close()
+        let full = await BatchPipeline.run(document: try manifest(server, strategy: "{mode: full_refresh}"), options: BatchOptions())
+        #expect(full.status == .succeeded, "\(full.error ?? "")")
+        let ch = try ClickHouseClient(url: server.url)
+        let q = "\(ClickHouseSQL.quoteIdentifier(database)).`orders`"
+        let types = try await ch.queryRows(
+            "SELECT name, type FROM system.columns WHERE database = '\(database)' AND table = 'orders' AND name NOT LIKE '\\_\\_dpone%' ORDER BY name")
+        #expect(types == [
+            ["amounts", "Array(Nullable(Decimal(10, 2)))"], ["id", "Int64"], ["ints", "Array(Nullable(Int32))"],
+            ["texts", "Array(Nullable(String))"],
+        ])
+        let rows = try await ch.queryRows("SELECT id, length(ints), toString(ints), texts[1], isNull(texts[2]), toInt64(amounts[1] * 100) FROM \(q) ORDER BY id")
+        try #require(rows.count == 3)
+        #expect(rows[0] == ["1", "3", "[1,NULL,3]", "a \"q\", c", "1", "150"])
+        #expect(rows[1][1] == "0" && rows[2][1] == "0")
         await ch.close()
     }
 }

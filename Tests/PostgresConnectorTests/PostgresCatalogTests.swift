@@ -32,7 +32,7 @@ struct PostgresCatalogTests {
                         Field("ch", .string), Field("flag", .bool), Field("day", .date), Field("clock", .time),
                         Field("ts", .timestamp(withTimeZone: false)), Field("tstz", .timestamp(withTimeZone: true)),
                         Field("id", .uuid), Field("js", .json), Field("jsb", .json), Field("blob", .bytes),
-                        Field("tags", .json), Field("feeling", .string), Field("price", .decimal(precision: 14, scale: 2)),
+                        Field("tags", .list(.string)), Field("feeling", .string), Field("price", .decimal(precision: 14, scale: 2)),
                     ]))
             #expect(table.columns.map(\.typeName).contains("character varying(20)"))
             #expect(table.columns.first { $0.name == "tags" }?.selectExpression == "array_to_json(\"tags\") AS \"tags\"")

@@ -60,11 +60,23 @@ import Testing
         #expect(m.selectExpression == "\"n\"::text AS \"n\"")
     }
 
-    @Test func arraysAsJSONAndEnumsAsText() throws {
-        let array = try PostgresTypes.mapColumn("tags", T(oid: 1009, kind: "b", category: "A", displayName: "text[]"))
-        #expect(array.type == .json)
+    @Test func arraysOfScalarsAsListsOthersAsJSONAndEnumsAsText() throws {
+        let array = try PostgresTypes.mapColumn("tags", T(oid: 1009, kind: "b", category: "A", displayName: "text[]", elementOID: 25))
+        #expect(array.type == .list(.string))
         #expect(array.wire == .json)
         #expect(array.selectExpression == "array_to_json(\"tags\") AS \"tags\"")
+        let money = try PostgresTypes.mapColumn(
+            "m", T(oid: 1231, typmod: (12 << 16 | 2) + 4, kind: "b", category: "A", displayName: "numeric(12,2)[]", elementOID: 1700))
+        #expect(money.type == .list(.decimal(precision: 12, scale: 2)))
+        let moods = try PostgresTypes.mapColumn("ms", T(oid: 99_998, category: "A", displayName: "mood[]", elementOID: 99_999, elementKind: "e"))
+        #expect(moods.type == .list(.string))
+        let json = try PostgresTypes.mapColumn("js", T(oid: 3807, category: "A", displayName: "jsonb[]", elementOID: 3802))
+        #expect(json.type == .json, "arrays of json are json")
+        let unknown = try PostgresTypes.mapColumn("a", T(oid: 1009, kind: "b", category: "A", displayName: "text[]"))
+        #expect(unknown.type == .json)
+        #expect(PostgresTypes.ddlType(for: .list(.timestamp(withTimeZone: true))) == "timestamptz[]")
+        #expect(LogicalType(parsing: "list<int32>") == .list(.int32))
+        #expect(LogicalType(parsing: "list<list<int32>>") == nil)
         let e = try PostgresTypes.mapColumn("mood", T(oid: 99_999, kind: "e", category: "E", displayName: "mood"))
         #expect(e.type == .string)
         #expect(e.selectExpression == "\"mood\"::text AS \"mood\"")

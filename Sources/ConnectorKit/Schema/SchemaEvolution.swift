@@ -99,6 +99,8 @@ public enum SchemaEvolution {
             return true  // an exact decimal of any precision
         case (.string, .numeric):
             return true  // its exact text (a target loaded with unbounded_numeric: text keeps working)
+        case (.json, .list):
+            return true  // its JSON text (a target loaded when arrays were read as json keeps working)
         default:
             return false
         }

@@ -81,7 +81,7 @@ public struct Column: Sendable {
             let slice = Array(bytes[Int(offsets[i])..<Int(offsets[i + 1])])
             switch type {
             case .bytes: return .bytes(slice)
-            case .json: return .json(String(decoding: slice, as: UTF8.self))
+            case .json, .list: return .json(String(decoding: slice, as: UTF8.self))
             default: return .string(String(decoding: slice, as: UTF8.self))
             }
         case .fixed16(let bytes):

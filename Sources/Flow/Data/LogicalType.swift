@@ -5,8 +5,11 @@
 /// UTC when `withTimeZone` is true, a wall-clock reading when false). `decimal` values are
 /// unscaled Int128 integers with the scale carried by the type. `numeric` is an exact decimal of any
 /// precision (PostgreSQL's `numeric` without a precision, or wider than 38 digits), carried as its
-/// text: `-?digits[.digits]`, or `NaN`, `Infinity`, `-Infinity`; see `NumericText`.
-public enum LogicalType: Sendable, Hashable {
+/// text: `-?digits[.digits]`, or `NaN`, `Infinity`, `-Infinity`; see `NumericText`. `list(T)` is
+/// an array of scalars of type `T` (NULL elements allowed), carried as the JSON text of the array:
+/// numbers and booleans as JSON literals, every other element type as a JSON string of its
+/// canonical text (`[1,null,3]`, `["2026-01-01","2026-01-02"]`).
+public indirect enum LogicalType: Sendable, Hashable {
     case bool
     case int16
     case int32
@@ -22,6 +25,7 @@ public enum LogicalType: Sendable, Hashable {
     case timestamp(withTimeZone: Bool)
     case uuid
     case json
+    case list(LogicalType)
 
     /// How values of this type are laid out in a `Column`.
     public var physical: PhysicalLayout {
@@ -33,8 +37,16 @@ public enum LogicalType: Sendable, Hashable {
         case .float32: .float32
         case .float64: .float64
         case .decimal: .int128
-        case .string, .bytes, .json, .numeric: .variable
+        case .string, .bytes, .json, .numeric, .list: .variable
         case .uuid: .fixed16
+        }
+    }
+
+    /// Whether a list may have elements of this type: any type but json and list (arrays of scalars).
+    public var isListElement: Bool {
+        switch self {
+        case .json, .list: false
+        default: true
         }
     }
 
@@ -83,6 +95,7 @@ extension LogicalType: CustomStringConvertible {
         case .timestamp(let tz): tz ? "timestamptz" : "timestamp"
         case .uuid: "uuid"
         case .json: "json"
+        case .list(let element): "list<\(element)>"
         }
     }
 
@@ -90,7 +103,7 @@ extension LogicalType: CustomStringConvertible {
     public static let spellings = [
         "bool", "boolean", "int16", "smallint", "int32", "int", "integer", "int64", "bigint", "float32", "real",
         "float64", "double", "float", "decimal(p,s)", "numeric(p,s)", "numeric", "string", "text", "bytes", "date", "time",
-        "timestamp", "timestamptz", "uuid", "json",
+        "timestamp", "timestamptz", "uuid", "json", "list<T>",
     ]
 
     /// Parses a manifest type name such as `int64`, `decimal(12,2)` or `timestamptz`.
@@ -113,6 +126,12 @@ extension LogicalType: CustomStringConvertible {
         case "uuid": self = .uuid
         case "json", "jsonb": self = .json
         default:
+            for prefix in ["list<", "array<"] where t.hasPrefix(prefix) && t.hasSuffix(">") {
+                guard let element = LogicalType(parsing: String(t.dropFirst(prefix.count).dropLast())), element.isListElement
+                else { return nil }
+                self = .list(element)
+                return
+            }
             for prefix in ["decimal(", "numeric("] where t.hasPrefix(prefix) && t.hasSuffix(")") {
                 let inner = t.dropFirst(prefix.count).dropLast()
                 let parts = inner.split(separator: ",", omittingEmptySubsequences: false)

@@ -167,13 +167,7 @@ public struct JSONLinesSchemaSampler: SchemaSampler {
                 state.evidence[index].observe(
                     json: value.kind, content: UnsafeRawBufferPointer(rebasing: line[value.start..<value.end]))
             }
-            s.skipWhitespace()
-            if s.peek == UInt8(ascii: ",") {
-                s.i += 1
-                continue
-            }
-            try s.expect(UInt8(ascii: "}"), "',' or '}'")
-            return
+            guard try s.continues(closing: UInt8(ascii: "}")) else { return }
         }
     }
 }

@@ -97,13 +97,7 @@ struct JSONLinesRecordReader: Sendable {
                         seen[f] = rowStamp
                         try append(value, of: s, to: f, line: number, into: &batch)
                     }
-                    s.skipWhitespace()
-                    if s.peek == UInt8(ascii: ",") {
-                        s.i += 1
-                        continue
-                    }
-                    try s.expect(UInt8(ascii: "}"), "',' or '}'")
-                    break
+                    guard try s.continues(closing: UInt8(ascii: "}")) else { break }
                 }
             }
             s.skipWhitespace()

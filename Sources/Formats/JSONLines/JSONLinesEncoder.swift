@@ -52,7 +52,7 @@ public struct JSONLinesEncoder: Sendable {
                     }
                 case .string:
                     column.withBytes(at: row) { Self.appendString($0, to: &out) }
-                case .json:
+                case .json, .list:
                     column.withBytes(at: row) { raw in
                         if raw.isEmpty { out.append(contentsOf: "null".utf8) } else { out.append(contentsOf: raw) }
                     }

@@ -48,6 +48,18 @@ struct JSONScanner {
         i += 1
     }
 
+    /// After a member or an element: skips whitespace, then takes `,` (true: another one follows) or
+    /// `closing` (false: the object or array ends).
+    mutating func continues(closing: UInt8) throws -> Bool {
+        skipWhitespace()
+        if peek == UInt8(ascii: ",") {
+            i += 1
+            return true
+        }
+        try expect(closing, "',' or '\(String(UnicodeScalar(closing)))'")
+        return false
+    }
+
     /// Scans a string at the cursor; the token's content is `start + 1 ..< end - 1`.
     mutating func scanString() throws -> JSONToken {
         let start = i

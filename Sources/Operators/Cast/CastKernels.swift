@@ -31,6 +31,8 @@ extension Cast {
         case (.int16, .numeric), (.int32, .numeric), (.int64, .numeric), (.decimal, .numeric), (.string, .numeric),
             (.numeric, .decimal), (.numeric, .float32), (.numeric, .float64):
             return true
+        case (.list, .json):
+            return true
         default:
             return false
         }
@@ -68,6 +70,8 @@ extension CastJob {
             }
         case .numeric: return try toNumeric()
         case .json:
+            if case .list = source.type { return retyped() }  // the same JSON text
+        case .list:
             break
         }
         throw DponeError(.internal, "no cast kernel from \(source.type) to \(target) for column '\(columnName)'")

@@ -22,7 +22,7 @@ enum RowHashEncoding {
         case .int16, .int32, .int64, .float32, .float64, .time, .timestamp: 8
         case .date: 4
         case .uuid: 16
-        case .decimal, .numeric, .string, .bytes, .json: nil
+        case .decimal, .numeric, .string, .bytes, .json, .list: nil
         }
     }
 

@@ -212,6 +212,9 @@ public enum ClickHouseTypes {
         case .decimal(let p, let s): base = .decimal(precision: p, scale: s)
         case .numeric:
             base = support.supportsDecimal256 ? .decimal(precision: 76, scale: ClickHouseTypeSupport.numericScale) : .string
+        case .list(let element):
+            // ClickHouse has no Nullable(Array): a NULL list is written as an empty array.
+            return .array(ddlType(for: element, nullable: true, support: support))
         case .string, .json, .bytes, .time: base = .string
         case .date: base = support.supportsDate32 ? .date32 : .date
         case .timestamp:

@@ -6,7 +6,9 @@ import Flow
 /// Block layout (HTTP flavour: no block info, no per-column serialization flags):
 /// VarUInt column count, VarUInt row count, then per column its name (String), its type name (String)
 /// and its data — every row's value in the type's binary layout (`ClickHouseValueWriter`); a Nullable
-/// column is first one byte per row (1 = NULL) then the nested column with a placeholder per NULL row.
+/// column is first one byte per row (1 = NULL) then the nested column with a placeholder per NULL row;
+/// an Array(T) column is one UInt64 per row (the running count of elements) then the elements of
+/// every row as one column of T.
 ///
 /// Contract:
 /// - One `encode` call appends exactly one block with every row of the batch; an empty batch appends
@@ -40,23 +42,34 @@ public struct NativeEncoder: Sendable {
         for k in writers.indices {
             ClickHouseBinary.appendString(schema[k].name, to: &buffer)
             ClickHouseBinary.appendString(headerTypeNames[k], to: &buffer)
-            let column = batch.columns[k]
-            let (writer, nullable) = writers[k]
-            if nullable {
-                if let validity = column.validity {
-                    for i in 0..<rows { buffer.append(validity.isSet(i) ? 0 : 1) }
-                } else {
-                    buffer.append(contentsOf: repeatElement(0, count: rows))
-                }
+            switch writers[k] {
+            case .scalar(let writer, let nullable):
+                try Self.append(batch.columns[k], writer: writer, nullable: nullable, to: &buffer)
+            case .array(let elements, let offsets, let element, let elementNullable):
+                for i in 0..<rows { ClickHouseBinary.append(UInt64(offsets[i + 1]), to: &buffer) }
+                try Self.append(elements, writer: element, nullable: elementNullable, to: &buffer)
             }
-            if let bulk = writer.bulk {
-                bulk(&buffer)
-            } else if column.validity == nil {
-                for i in 0..<rows { try writer.write(i, &buffer) }
+        }
+    }
+
+    /// Appends every value of `column`: a NULL map first when the target is Nullable, then the
+    /// values (a placeholder for each NULL).
+    private static func append(_ column: Column, writer: ClickHouseValueWriter, nullable: Bool, to buffer: inout [UInt8]) throws {
+        let rows = column.count
+        if nullable {
+            if let validity = column.validity {
+                for i in 0..<rows { buffer.append(validity.isSet(i) ? 0 : 1) }
             } else {
-                for i in 0..<rows {
-                    if column.isNull(i) { buffer.append(contentsOf: writer.placeholder) } else { try writer.write(i, &buffer) }
-                }
+                buffer.append(contentsOf: repeatElement(0, count: rows))
+            }
+        }
+        if let bulk = writer.bulk {
+            bulk(&buffer)
+        } else if column.validity == nil {
+            for i in 0..<rows { try writer.write(i, &buffer) }
+        } else {
+            for i in 0..<rows {
+                if column.isNull(i) { buffer.append(contentsOf: writer.placeholder) } else { try writer.write(i, &buffer) }
             }
         }
     }

@@ -13,6 +13,13 @@ public struct RowBinaryEncoder: Sendable {
     /// `support` bounds what the server accepts (the range of Date).
     /// - Throws: `DponeError(.schema)` naming a column whose type cannot be written as its target.
     public init(schema: Schema, targetTypes: [ClickHouseType], support: ClickHouseTypeSupport = .modern) throws {
+        for (field, target) in zip(schema.fields, targetTypes) {
+            if case .array = target.base {
+                throw DponeError(
+                    .schema, "column \"\(field.name)\": RowBinary does not write \(target.name) (Native does)",
+                    context: ["column": field.name])
+            }
+        }
         plan = try ClickHouseEncodingPlan(schema: schema, targetTypes: targetTypes, support: support)
     }
 
@@ -21,16 +28,20 @@ public struct RowBinaryEncoder: Sendable {
     public func encode(_ batch: Batch, into buffer: inout [UInt8]) throws {
         let writers = try plan.writers(for: batch)
         let columns = batch.columns
+        let scalars = writers.map { w -> (ClickHouseValueWriter, Bool) in
+            guard case .scalar(let writer, let nullable) = w else { preconditionFailure("arrays are refused by init") }
+            return (writer, nullable)
+        }
         for i in 0..<batch.rowCount {
-            for k in writers.indices {
-                if writers[k].nullable {
+            for k in scalars.indices {
+                if scalars[k].1 {
                     if columns[k].isNull(i) {
                         buffer.append(1)
                         continue
                     }
                     buffer.append(0)
                 }
-                try writers[k].writer.write(i, &buffer)
+                try scalars[k].0.write(i, &buffer)
             }
         }
     }

@@ -132,6 +132,8 @@ public enum ClickHouseTargetShape {
             return true
         case (.string, .numeric):  // the exact text (a target created by 18.16, or by unbounded_numeric: text)
             return true
+        case (.string, .list):  // the JSON text (a target created when arrays were read as json)
+            return true
         case (.decimal(let p, _), .numeric) where p > LogicalType.maxDecimalPrecision:
             return true  // each value is checked as it is written: more digits than the column has is an error naming it
         case (.decimal(let p, let s), .decimal(let sp, let ss)) where p > LogicalType.maxDecimalPrecision:
@@ -150,6 +152,7 @@ public enum ClickHouseTargetShape {
         let byName = Dictionary(existing.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
         return incoming.fields.map { field in
             let type = byName[field.name] ?? .string
+            if case .array = type.base { return type }  // no Nullable arrays: a NULL list is staged as []
             if field.nullable && !type.isNullable {
                 if case .lowCardinality(let inner) = type { return .lowCardinality(.nullable(inner)) }
                 return .nullable(type)

@@ -35,6 +35,7 @@ public struct AvroEncoder: RowEncoder {
         case .float64: .double
         case .decimal(let p, let s): .logical(.decimal(precision: p, scale: s), .bytes)
         case .string, .json, .numeric: .string  // an exact decimal of any precision: its text
+        case .list: .string  // the JSON text of the array
         case .bytes: .bytes
         case .date: .logical(.date, .int)
         case .time: .logical(.timeMicros, .long)

@@ -18,6 +18,7 @@ public enum JSONSchemaDerivation {
         case .timestamp(false): ("string", "")
         case .uuid: ("string", #","format":"uuid""#)
         case .json: (nil, "")
+        case .list: ("array", "")
         case .numeric: (nil, #","description":"an exact decimal: a number, or the string NaN, Infinity or -Infinity""#)
         }
     }

@@ -11,7 +11,7 @@ public enum ProtoSchemaDerivation {
         case .int64: "int64"
         case .float32: "float"
         case .float64: "double"
-        case .decimal, .numeric, .string, .uuid, .json: "string"
+        case .decimal, .numeric, .string, .uuid, .json, .list: "string"  // a list: the JSON text of the array
         case .bytes: "bytes"
         case .date: "int32"
         case .time: "int64"

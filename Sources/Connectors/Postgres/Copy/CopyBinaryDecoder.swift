@@ -237,6 +237,9 @@ public struct CopyBinaryDecoder: Sendable {
             let (unix, overflow) = micros.addingReportingOverflow(CopyBinaryFormat.epochMicrosOffset)
             guard !overflow else { throw valueError(column, "timestamp out of range") }
             builder.append(unix)
+        case .array:
+            // Sources read arrays as JSON (`array_to_json`); the binary array format is written only.
+            throw valueError(column, "binary arrays are not read (select the column with array_to_json)")
         }
     }
 

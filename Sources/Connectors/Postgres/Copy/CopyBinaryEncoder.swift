@@ -1,4 +1,5 @@
 import Flow
+import Formats
 
 /// Encodes batches as a PostgreSQL binary COPY stream (`COPY ... FROM STDIN (FORMAT binary)`).
 /// Pure: batches in, bytes appended to a caller-owned buffer, no I/O.
@@ -39,7 +40,9 @@ public struct CopyBinaryEncoder: Sendable {
     public mutating func encode(_ batch: Batch, into buffer: inout [UInt8]) throws {
         precondition(batch.columns.count == formats.count, "batch has \(batch.columns.count) columns, encoder \(formats.count)")
         writeHeaderOnce(&buffer)
-        let writers = try batch.columns.indices.map { try nullableWriter(batch.columns[$0], column: $0) }
+        let writers = try batch.columns.indices.map {
+            try nullableWriter(batch.columns[$0], format: formats[$0], name: schema[$0].name)
+        }
         let fieldCount = UInt16(formats.count)
         for row in 0..<batch.rowCount {
             Self.append(fieldCount, to: &buffer)
@@ -63,8 +66,8 @@ public struct CopyBinaryEncoder: Sendable {
     private typealias FieldWriter = (Int, inout [UInt8]) throws -> Void
 
     /// A writer of the field for row `i` of `column`: length -1 for NULL, else `fieldWriter`'s.
-    private func nullableWriter(_ column: Column, column index: Int) throws -> FieldWriter {
-        let write = try fieldWriter(column, column: index)
+    private func nullableWriter(_ column: Column, format: PostgresWireFormat, name: String) throws -> FieldWriter {
+        let write = try fieldWriter(column, format: format, name: name)
         guard let validity = column.validity else { return write }
         return { i, out in
             if validity.isSet(i) { try write(i, &out) } else { Self.append(UInt32(bitPattern: -1), to: &out) }
@@ -72,9 +75,7 @@ public struct CopyBinaryEncoder: Sendable {
     }
 
     /// A writer of the length-prefixed field for row `i` of `column` (not NULL).
-    private func fieldWriter(_ column: Column, column index: Int) throws -> FieldWriter {
-        let format = formats[index]
-        let name = schema[index].name
+    private func fieldWriter(_ column: Column, format: PostgresWireFormat, name: String) throws -> FieldWriter {
         switch (column.values, format) {
         case (.bool(let a), _):
             return { i, out in Self.append(UInt32(1), to: &out); out.append(a[i] ? 1 : 0) }
@@ -133,6 +134,25 @@ public struct CopyBinaryEncoder: Sendable {
                     throw Self.valueError(name, "'\(text)' is not an exact decimal PostgreSQL's numeric holds")
                 }
                 Self.patch(UInt32(n), at: at, in: &out)
+            }
+        case (.variable, .array(let elementOID, let elementFormat)):
+            // The batch's elements flattened once; each row writes its range of them.
+            let (elements, offsets) = try ListText.flatten(column, name: name)
+            let element = try nullableWriter(elements, format: elementFormat, name: name)
+            let hasNulls: UInt32 = elements.validity == nil ? 0 : 1
+            return { i, out in
+                let at = out.count
+                Self.append(UInt32(0), to: &out)
+                let count = offsets[i + 1] - offsets[i]
+                Self.append(UInt32(count == 0 ? 0 : 1), to: &out)
+                Self.append(count == 0 ? 0 : hasNulls, to: &out)
+                Self.append(elementOID, to: &out)
+                if count > 0 {
+                    Self.append(UInt32(count), to: &out)
+                    Self.append(UInt32(1), to: &out)
+                    for k in offsets[i]..<offsets[i + 1] { try element(k, &out) }
+                }
+                Self.patch(UInt32(out.count - at - 4), at: at, in: &out)
             }
         case (.variable(let offsets, let bytes), .jsonb):
             return { i, out in

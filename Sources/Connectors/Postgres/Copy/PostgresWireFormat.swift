@@ -5,7 +5,7 @@ import Flow
 ///
 /// The codec pairs each column's wire format with its Flow `LogicalType` (see `accepts(_:)`);
 /// `PostgresTypes` derives both from the catalog.
-public enum PostgresWireFormat: Sendable, Hashable {
+public indirect enum PostgresWireFormat: Sendable, Hashable {
     /// 1 byte, 0 or 1.
     case bool
     /// Big-endian two's complement, 2 / 4 / 8 bytes.
@@ -32,6 +32,10 @@ public enum PostgresWireFormat: Sendable, Hashable {
     case timestamptz
     /// 16 bytes.
     case uuid
+    /// A one-dimensional array (written only): int32 ndim (1, or 0 when empty), int32 has-NULLs flag,
+    /// uint32 element type OID, then int32 length and int32 lower bound (1), then each element as a
+    /// field (int32 length, -1 for NULL, then its bytes in `element`'s format).
+    case array(elementOID: UInt32, element: PostgresWireFormat)
 
     /// Whether values in this format decode into / encode from columns of `type`.
     public func accepts(_ type: LogicalType) -> Bool {
@@ -41,8 +45,10 @@ public enum PostgresWireFormat: Sendable, Hashable {
             (.text, .string), (.text, .json), (.json, .json), (.json, .string), (.jsonb, .json), (.jsonb, .string),
             (.bytea, .bytes), (.date, .date), (.time, .time),
             (.timestamp, .timestamp(withTimeZone: false)), (.timestamptz, .timestamp(withTimeZone: true)),
-            (.uuid, .uuid):
+            (.uuid, .uuid), (.json, .list), (.jsonb, .list):
             return true
+        case (.array(_, let element), .list(let type)):
+            return element.accepts(type)
         default:
             return false
         }
@@ -66,6 +72,7 @@ public enum PostgresWireFormat: Sendable, Hashable {
         case .timestamp(let tz): tz ? .timestamptz : .timestamp
         case .uuid: .uuid
         case .json: .jsonb
+        case .list(let element): .array(elementOID: PostgresTypes.oid(of: element), element: .default(for: element))
         }
     }
 }

@@ -157,6 +157,17 @@ public final class PostgresSink: SinkOperator {
             let existing = described.columns.map {
                 TargetShape.ExistingColumn(name: $0.name, type: $0.field.type, nullable: $0.field.nullable)
             }
+            // A list into a jsonb column (a target loaded when arrays were read as json) is staged
+            // as its JSON text: the same bytes, and jsonb has no cast from arrays.
+            let jsonColumns = Set(existing.filter { $0.type == .json }.map(\.name))
+            staging.withLock { s in
+                s.schema = s.schema.map { staged in
+                    Schema(staged.fields.map { field in
+                        guard case .list = field.type, jsonColumns.contains(field.name) else { return field }
+                        return Field(field.name, .json, nullable: field.nullable)
+                    })
+                }
+            }
             let evolution = try TargetShape.evolution(
                 target: target, existing: existing, incoming: schema, mode: options.mode, widen: options.widen)
             let alter = evolution.statements
@@ -248,7 +259,7 @@ public final class PostgresSink: SinkOperator {
             writer = newWriter
             staging.withLock { $0.stagingTable = table }
         }
-        if encoder == nil { encoder = CopyBinaryEncoder(schema: batch.schema) }
+        if encoder == nil { encoder = CopyBinaryEncoder(schema: staging.withLock { $0.schema } ?? batch.schema) }
         try encoder!.encode(batch, into: &buffer)
         if buffer.count >= Self.flushBytes {
             let bytes = buffer

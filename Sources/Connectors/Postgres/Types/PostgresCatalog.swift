@@ -50,24 +50,29 @@ public enum PostgresCatalog {
                    COALESCE(b.oid, t.oid)::text,
                    (CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)::text,
                    COALESCE(b.typtype, t.typtype)::text,
-                   COALESCE(b.typcategory, t.typcategory)::text
+                   COALESCE(b.typcategory, t.typcategory)::text,
+                   COALESCE(e.oid, 0)::text,
+                   COALESCE(e.typtype, 'b')::text
             FROM pg_catalog.pg_attribute a
             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
             LEFT JOIN pg_catalog.pg_type b ON t.typtype = 'd' AND b.oid = t.typbasetype
+            LEFT JOIN pg_catalog.pg_type e ON e.oid = COALESCE(b.typelem, t.typelem) AND COALESCE(b.typcategory, t.typcategory) = 'A'
             WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attnum
             """,
             parameters: [oid])
         var columns: [PostgresColumn] = []
         for row in rows {
-            guard row.count == 7, let name = row[0], let notNull = row[1], let display = row[2],
+            guard row.count == 9, let name = row[0], let notNull = row[1], let display = row[2],
                 let typeOID = row[3].flatMap({ UInt32($0) }), let typmod = row[4].flatMap({ Int32($0) }),
-                let kind = row[5]?.first, let category = row[6]?.first
+                let kind = row[5]?.first, let category = row[6]?.first, let elementOID = row[7].flatMap({ UInt32($0) }),
+                let elementKind = row[8]?.first
             else {
                 throw DponeError(.internal, "unexpected catalog row for \(qualified)", context: ["table": qualified])
             }
             let type = PostgresTypes.CatalogType(
-                oid: typeOID, typmod: typmod, kind: kind, category: category, displayName: display)
+                oid: typeOID, typmod: typmod, kind: kind, category: category, displayName: display,
+                elementOID: elementOID, elementKind: elementKind)
             let mapping: PostgresTypes.ColumnMapping
             do {
                 mapping = try PostgresTypes.mapColumn(name, type, policy: policy)

@@ -16,7 +16,8 @@ import Flow
 /// | uuid | uuid | |
 /// | json / jsonb | json | jsonb read in its binary form (version byte + text) |
 /// | bytea | bytes | |
-/// | any array (`T[]`) | json | read as `array_to_json(col)` |
+/// | an array of a type above (`T[]`), or of an enum | list(T) | read as `array_to_json(col)`; one dimension |
+/// | any other array | json | read as `array_to_json(col)` |
 /// | any enum | string | read as `col::text` |
 /// | a domain | its base type's mapping | one level of domain |
 ///
@@ -24,7 +25,7 @@ import Flow
 /// names the column and the type; the fix is to cast it in the source query.
 ///
 /// Writing (`ddlType(for:)`): bool, smallint, integer, bigint, real, double precision,
-/// numeric(p,s), numeric, text, bytea, date, time, timestamp, timestamptz, uuid, jsonb.
+/// numeric(p,s), numeric, text, bytea, T[] for list(T), date, time, timestamp, timestamptz, uuid, jsonb.
 public enum PostgresTypes {
     /// What to do with types that have no exact mapping.
     public struct Policy: Sendable, Hashable {
@@ -100,13 +101,21 @@ public enum PostgresTypes {
         public var category: Character
         /// `format_type(oid, typmod)` of the column as declared, for messages.
         public var displayName: String
+        /// For an array: its element type's OID and `typtype` (0 and `b` when unknown).
+        public var elementOID: UInt32
+        public var elementKind: Character
 
-        public init(oid: UInt32, typmod: Int32 = -1, kind: Character = "b", category: Character = "U", displayName: String) {
+        public init(
+            oid: UInt32, typmod: Int32 = -1, kind: Character = "b", category: Character = "U", displayName: String,
+            elementOID: UInt32 = 0, elementKind: Character = "b"
+        ) {
             self.oid = oid
             self.typmod = typmod
             self.kind = kind
             self.category = category
             self.displayName = displayName
+            self.elementOID = elementOID
+            self.elementKind = elementKind
         }
     }
 
@@ -115,7 +124,10 @@ public enum PostgresTypes {
     public static func mapColumn(_ name: String, _ type: CatalogType, policy: Policy = .strict) throws -> ColumnMapping {
         let quoted = PostgresSQL.quoteIdentifier(name)
         if type.category == "A" {
-            return ColumnMapping(type: .json, wire: .json, selectExpression: "array_to_json(\(quoted)) AS \(quoted)")
+            // Arrays of scalars are lists; arrays of anything else (json, composites, ranges...) json.
+            let element = listElement(type, policy: policy)
+            return ColumnMapping(
+                type: element.map { .list($0) } ?? .json, wire: .json, selectExpression: "array_to_json(\(quoted)) AS \(quoted)")
         }
         if type.kind == "e" {
             return ColumnMapping(type: .string, wire: .text, selectExpression: "\(quoted)::text AS \(quoted)")
@@ -147,6 +159,17 @@ public enum PostgresTypes {
         }
     }
 
+    /// The list element type of an array column, nil when its elements are not scalars dpone maps.
+    static func listElement(_ array: CatalogType, policy: Policy) -> LogicalType? {
+        if array.elementKind == "e" { return .string }
+        guard let entry = byOID[array.elementOID] else { return nil }
+        if entry.oid == numericOID {
+            if let decimal = decimalType(typmod: array.typmod) { return decimal }
+            return policy.unboundedNumeric == .exact ? .numeric : nil
+        }
+        return entry.logical.isListElement ? entry.logical : nil
+    }
+
     /// decimal(p,s) for a numeric typmod, nil when unconstrained or wider than 38 digits.
     /// PostgreSQL stores `((p << 16) | (s & 0x7ff)) + 4`, s an 11-bit signed value (-1000...1000).
     public static func decimalType(typmod: Int32) -> LogicalType? {
@@ -158,6 +181,27 @@ public enum PostgresTypes {
         let s = max(scale, 0)
         guard p >= 1, p <= LogicalType.maxDecimalPrecision else { return nil }
         return .decimal(precision: p, scale: s)
+    }
+
+    /// The OID of the type `ddlType(for:)` creates for `type` (array elements name it on the wire).
+    public static func oid(of type: LogicalType) -> UInt32 {
+        switch type {
+        case .bool: 16
+        case .int16: 21
+        case .int32: 23
+        case .int64: 20
+        case .float32: 700
+        case .float64: 701
+        case .decimal, .numeric: numericOID
+        case .string: 25
+        case .bytes: 17
+        case .date: 1082
+        case .time: 1083
+        case .timestamp(let tz): tz ? 1184 : 1114
+        case .uuid: 2950
+        case .json: 3802
+        case .list: 0  // no arrays of arrays: LogicalType.isListElement
+        }
     }
 
     /// The column type dpone creates for `type` (target tables, staging tables).
@@ -178,6 +222,7 @@ public enum PostgresTypes {
         case .timestamp(let tz): tz ? "timestamptz" : "timestamp"
         case .uuid: "uuid"
         case .json: "jsonb"
+        case .list(let element): ddlType(for: element) + "[]"
         }
     }
 }

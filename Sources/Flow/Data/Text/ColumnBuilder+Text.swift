@@ -9,7 +9,7 @@ extension ColumnBuilder {
     @inline(__always)
     public mutating func append(text: UnsafeRawBufferPointer, timestampZoneMustMatch: Bool = false) -> Bool {
         switch type {
-        case .string, .json:
+        case .string, .json, .list:
             append(bytes: text)
         case .int64:
             guard let v = ScalarParsing.int64(text) else { return false }
