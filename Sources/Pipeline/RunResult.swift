@@ -75,7 +75,7 @@ public struct RunResult: Sendable, Codable {
                 \(pipeline): succeeded (\(source) -> \(sink), \(strategy))
                   rows: extracted \(extractedRows), loaded \(loadedRows) (inserted \(insertedRows), updated \(updatedRows), deleted \(deletedRows))
                   time: \(String(format: "%.2f", durationSeconds)) s, \(Int(rowsPerSecond)) rows/s, \(String(format: "%.1f", megabytesPerSecond)) MB/s, peak RSS \(mb) MB
-                  state: \(state.map { "checkpoint \($0.checkpoint) committed" } ?? "unchanged")\(recovery.map { "\n  recovery: \($0.line)" } ?? "")\(schemaChanges.map { "\n  schema: widened " + $0.joined(separator: ", ") } ?? "")
+                  state: \(state.map { "checkpoint \($0.checkpoint) committed" } ?? "unchanged")\(recovery.map { "\n  recovery: \($0.line)" } ?? "")\(schemaChanges.map { "\n  schema: " + $0.joined(separator: "; ") } ?? "")
                   run \(runID), load \(loadID)
                 """
         case .failed:

@@ -29,7 +29,7 @@ struct PostgresCDCStreamTests {
     }
 
     /// The stream's manifest: `src` into `sink` (default: `dst` in the same schema, cdc_apply).
-    func manifest(sink: String? = nil) throws -> String {
+    func manifest(sink: String? = nil, cdc: String = "") throws -> String {
         let path = "\(dir)/cdc.yml"
         try """
             name: pgcdc
@@ -37,7 +37,7 @@ struct PostgresCDCStreamTests {
               type: postgres
               connection: {url: "\(url)"}
               table: {schema: \(schema), name: src}
-              options: {cdc: {slot: \(slot), publication: \(publication)}}
+              options: {cdc: {slot: \(slot), publication: \(publication)\(cdc)}}
             sink: \(sink ?? "{type: postgres, connection: {url: \"\(url)\"}, table: {schema: \(schema), name: dst}, strategy: {mode: cdc_apply, unique_key: id}}")
             state: {dir: \(dir)/state}
             """.write(toFile: path, atomically: true, encoding: .utf8)
@@ -438,5 +438,111 @@ extension PostgresCDCStreamTests {
         }
         await pg.close()
         await cleanUp()
+    }
+}
+
+extension PostgresCDCStreamTests {
+    /// ALTER TABLEs on `src` while a stream runs: ADD COLUMN region (in one transaction with rows of
+    /// the old and the new shape), ADD COLUMN qty then its widening to bigint, DROP COLUMN name.
+    func alterWhileStreaming(_ pg: PostgresConnection) async throws {
+        try await pg.execute(
+            """
+            BEGIN;
+            INSERT INTO \(s).src VALUES (5001, 'before', 1, NULL);
+            ALTER TABLE \(s).src ADD COLUMN region text DEFAULT 'eu';
+            INSERT INTO \(s).src VALUES (5002, 'after', 2, NULL, 'us');
+            UPDATE \(s).src SET region = 'apac' WHERE id = 1;
+            COMMIT;
+            """)
+        try await pg.execute("ALTER TABLE \(s).src ADD COLUMN qty integer; INSERT INTO \(s).src (id, name, qty) VALUES (5003, 'q', 7)")
+        try await pg.execute(
+            "ALTER TABLE \(s).src ALTER COLUMN qty TYPE bigint; INSERT INTO \(s).src (id, name, qty) VALUES (5004, 'big', 5000000000)")
+        try await pg.execute(
+            "ALTER TABLE \(s).src DROP COLUMN name; INSERT INTO \(s).src (id, amount) VALUES (5005, 9); UPDATE \(s).src SET amount = 10 WHERE id = 2")
+    }
+
+    /// The rows `alterWhileStreaming` leaves in the target: `id, name, region, qty, amount in cents`.
+    static let rowsAfterAlters: [[String?]] = [
+        ["1", "n1", "apac", nil, "150"],
+        ["2", nil, "eu", nil, "1000"],  // updated after the drop: name NULL from then on, region as the source has it
+        ["3", "n3", nil, nil, "450"],  // not changed since ADD COLUMN: NULL there, not the source's default (documented)
+        ["5001", "before", nil, nil, "100"],  // the old shape, in the ALTER's own transaction
+        ["5002", "after", "us", nil, "200"],
+        ["5003", "q", "eu", "7", nil],
+        ["5004", "big", "eu", "5000000000", nil],
+        ["5005", nil, "eu", nil, "900"],
+    ]
+
+    /// Polls `read` until it returns `want` (or 60 s pass); returns the last rows read.
+    func awaitRows(_ want: [[String?]], _ read: () async throws -> [[String?]]) async throws -> [[String?]] {
+        let deadline = Date().addingTimeInterval(60)
+        var got: [[String?]] = []
+        while Date() < deadline {
+            got = (try? await read()) ?? []
+            if got == want { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        return got
+    }
+
+    /// ALTER TABLE while streaming is followed at the checkpoint boundary, without a new snapshot:
+    /// ADD COLUMN (in the same transaction as rows of the old and the new shape), a widening, and
+    /// DROP COLUMN (the target keeps the column, NULL for rows written from then on).
+    @Test func alterTableWhileStreamingIsFollowedWithoutASnapshot() async throws {
+        try PostgresTestServer.require()
+        try await withDatabase { pg in
+            try await setUp(pg)
+            let path = try manifest()
+            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/alter.log")
+            #expect(try await converge(pg), "snapshot: \(worker.output)")
+            try await alterWhileStreaming(pg)
+            let rows = try await awaitRows(Self.rowsAfterAlters) {
+                try await pg.query(
+                    "SELECT id::text, name, region, qty::text, ((amount * 100)::bigint)::text FROM \(s).dst WHERE id IN (1, 2, 3, 5001, 5002, 5003, 5004, 5005) ORDER BY id")
+            }
+            #expect(rows == Self.rowsAfterAlters, "\(worker.output)")
+            #expect(await worker.stop() == 0, "\(worker.output)")
+            let types = try await pg.query(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'dst' AND column_name IN ('name', 'region', 'qty') ORDER BY column_name",
+                parameters: [schema])
+            #expect(types == [["name", "text"], ["qty", "bigint"], ["region", "text"]])
+            #expect(worker.output.components(separatedBy: "created replication slot").count <= 2, "one snapshot only: \(worker.output)")
+            #expect(worker.output.contains("table shape changed while streaming"), "\(worker.output)")
+        }
+    }
+}
+
+extension PostgresCDCStreamTests {
+    /// A TRUNCATE of the streamed table: by default (`on_truncate: fail`) the stream stops with an
+    /// error naming the table and the option; with `truncate_target` the target is emptied at that
+    /// point, the changes after it (in the same transaction too) apply, and the ones before do not.
+    @Test func truncateStopsTheStreamOrEmptiesTheTarget() async throws {
+        try PostgresTestServer.require()
+        try await withDatabase { pg in
+            try await setUp(pg)
+            let strict = try StreamProcess(["stream", try manifest(), "--checkpoint-interval", "300ms"], log: "\(dir)/truncate-fail.log")
+            #expect(try await converge(pg), "snapshot: \(strict.output)")
+            try await pg.execute("TRUNCATE \(s).src")
+            let code = await strict.waitExit(60)
+            #expect(code != nil && code != 0, "the stream stops: \(strict.output)")
+            #expect(strict.output.contains("was truncated") && strict.output.contains("on_truncate"), "\(strict.output)")
+            #expect(try await digest(pg, "dst").first == "300", "the target keeps what it had")
+
+            let path = try manifest(cdc: ", on_truncate: truncate_target")
+            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/truncate.log")
+            // The TRUNCATE that stopped the first run is replayed: the target is emptied now.
+            #expect(try await converge(pg), "after the replayed truncate: \(worker.output)")
+            try await pg.execute("INSERT INTO \(s).src SELECT i, 'r' || i, i, NULL FROM generate_series(1, 50) AS i")
+            #expect(try await converge(pg), "new rows: \(worker.output)")
+            try await pg.execute(
+                "BEGIN; INSERT INTO \(s).src VALUES (9001, 'gone', 1, NULL); TRUNCATE \(s).src; INSERT INTO \(s).src VALUES (9002, 'kept', 2, NULL); COMMIT")
+            try await pg.execute("INSERT INTO \(s).src VALUES (9003, 'later', 3, NULL)")
+            #expect(try await converge(pg), "after the truncate: \(worker.output)")
+            #expect(await worker.stop() == 0, "\(worker.output)")
+            #expect(try await pg.query("SELECT id::text FROM \(s).dst ORDER BY id") == [["9002"], ["9003"]])
+            let deleted = try await pg.query("SELECT sum(deleted)::text FROM \(s).__dpone__loads WHERE pipeline = 'pgcdc@0'")
+            // 300 (the replayed truncate) + 50: 9001 never reached the target (its own transaction truncated it).
+            #expect(deleted == [["350"]], "the emptied rows are counted as deleted")
+        }
     }
 }

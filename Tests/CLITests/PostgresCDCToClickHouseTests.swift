@@ -25,6 +25,25 @@ extension PostgresCDCStreamTests {
         "{type: clickhouse, connection: {url: \"\(server.url)\"}, table: {schema: \(database), name: dst}, strategy: {mode: cdc_apply, unique_key: id}}"
     }
 
+    /// Requires both servers, sets `src` up, writes the manifest of a stream into a fresh ClickHouse
+    /// database (`prefix`...), runs `body` with the source connection, the client, the database and
+    /// the manifest's path, and drops the database afterwards.
+    func withClickHouseTarget(
+        _ server: ClickHouseTestServer, _ prefix: String, cdc: String = "",
+        _ body: (PostgresConnection, ClickHouseClient, String, String) async throws -> Void
+    ) async throws {
+        try PostgresTestServer.require()
+        try server.require()
+        let database = ClickHouseTestServer.uniqueDatabaseName(prefix)
+        let ch = try ClickHouseClient(url: server.url)
+        try await withDatabase { pg in
+            try await setUp(pg)
+            try await body(pg, ch, database, try manifest(sink: clickHouseSink(server, database), cdc: cdc))
+        }
+        try? await ch.execute("DROP DATABASE IF EXISTS `\(database)`", idempotent: true)
+        await ch.close()
+    }
+
     func convergeClickHouse(_ pg: PostgresConnection, _ ch: ClickHouseClient, _ database: String, seconds: Double = 90) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -41,13 +60,7 @@ extension PostgresCDCStreamTests {
     /// confirmed past the state.
     @Test(arguments: ClickHouseTestServer.all)
     func changesToClickHouseConvergeAcrossAKill(_ server: ClickHouseTestServer) async throws {
-        try PostgresTestServer.require()
-        try server.require()
-        let database = ClickHouseTestServer.uniqueDatabaseName("pgcdc")
-        let ch = try ClickHouseClient(url: server.url)
-        try await withDatabase { pg in
-            try await setUp(pg)
-            let path = try manifest(sink: clickHouseSink(server, database))
+        try await withClickHouseTarget(server, "pgcdc") { pg, ch, database, path in
             let writer = try await PostgresConnection.connect(url: url)
             let (workload, stop) = startWorkload(writer)
             let doomed = try StreamProcess(
@@ -74,8 +87,6 @@ extension PostgresCDCStreamTests {
             }
             #expect(await worker.stop() == 0, "\(worker.output)")
         }
-        try? await ch.execute("DROP DATABASE IF EXISTS `\(database)`", idempotent: true)
-        await ch.close()
     }
 
     /// Killed after the snapshot was published into ClickHouse but before its state was written:
@@ -83,13 +94,7 @@ extension PostgresCDCStreamTests {
     /// rows equal the source.
     @Test(arguments: ClickHouseTestServer.all)
     func aSnapshotPublishedButNotRecordedIsTakenAgainIntoClickHouse(_ server: ClickHouseTestServer) async throws {
-        try PostgresTestServer.require()
-        try server.require()
-        let database = ClickHouseTestServer.uniqueDatabaseName("pgsnap")
-        let ch = try ClickHouseClient(url: server.url)
-        try await withDatabase { pg in
-            try await setUp(pg)
-            let path = try manifest(sink: clickHouseSink(server, database))
+        try await withClickHouseTarget(server, "pgsnap") { pg, ch, database, path in
             try await killAfterTheSnapshotIsPublishedThenChange(pg, path: path) {
                 try await clickHouseRows(ch, database) == sourceRows(pg)
             }
@@ -98,7 +103,44 @@ extension PostgresCDCStreamTests {
             #expect(try await clickHouseRows(ch, database).count == 271)
             #expect(await worker.stop() == 0, "\(worker.output)")
         }
-        try? await ch.execute("DROP DATABASE IF EXISTS `\(database)`", idempotent: true)
-        await ch.close()
+    }
+
+    /// The same ALTER TABLEs into ClickHouse cdc_apply on both servers: columns added (Nullable),
+    /// widened (MODIFY COLUMN, awaited) and kept when the source drops one (made Nullable).
+    @Test(arguments: ClickHouseTestServer.all)
+    func alterTableWhileStreamingIsFollowedIntoClickHouse(_ server: ClickHouseTestServer) async throws {
+        try await withClickHouseTarget(server, "pgcdcalter") { pg, ch, database, path in
+            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/ch-alter.log")
+            #expect(try await convergeClickHouse(pg, ch, database), "snapshot: \(worker.output)")
+            try await alterWhileStreaming(pg)
+            let rows = try await awaitRows(Self.rowsAfterAlters) {
+                try await ch.queryNullableRows(
+                    "SELECT toString(id), name, region, toString(qty), toString(toInt64(amount * 100)) FROM `\(database)`.`dst` FINAL WHERE __dpone__is_deleted = 0 AND id IN (1, 2, 3, 5001, 5002, 5003, 5004, 5005) ORDER BY id")
+            }
+            #expect(rows == Self.rowsAfterAlters, "\(worker.output)")
+            #expect(await worker.stop() == 0, "\(worker.output)")
+            let types = try await ch.queryRows(
+                "SELECT name, type FROM system.columns WHERE database = '\(database)' AND table = 'dst' AND name IN ('name', 'region', 'qty') ORDER BY name")
+            #expect(types == [["name", "Nullable(String)"], ["qty", "Nullable(Int64)"], ["region", "Nullable(String)"]])
+        }
+    }
+}
+
+extension PostgresCDCStreamTests {
+    /// `on_truncate: truncate_target` into ClickHouse on both servers: the target is emptied at the
+    /// TRUNCATE (TRUNCATE TABLE), the events after it apply, the ones before it in its transaction
+    /// do not.
+    @Test(arguments: ClickHouseTestServer.all)
+    func truncateEmptiesAClickHouseTarget(_ server: ClickHouseTestServer) async throws {
+        try await withClickHouseTarget(server, "pgtrunc", cdc: ", on_truncate: truncate_target") { pg, ch, database, path in
+            let worker = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/ch-truncate.log")
+            #expect(try await convergeClickHouse(pg, ch, database), "snapshot: \(worker.output)")
+            try await pg.execute(
+                "BEGIN; INSERT INTO \(s).src VALUES (9001, 'gone', 1, NULL); TRUNCATE \(s).src; INSERT INTO \(s).src VALUES (9002, 'kept', 2, NULL); COMMIT")
+            try await pg.execute("INSERT INTO \(s).src VALUES (9003, 'later', 3, NULL); UPDATE \(s).src SET name = 'changed' WHERE id = 9002")
+            #expect(try await convergeClickHouse(pg, ch, database), "after the truncate: \(worker.output)")
+            #expect(await worker.stop() == 0, "\(worker.output)")
+            #expect(try await clickHouseRows(ch, database).map { $0.prefix(2).map { $0 ?? "" } } == [["9002", "changed"], ["9003", "later"]])
+        }
     }
 }

@@ -24,22 +24,28 @@ struct SinkSafetyTests {
     }
 
     @Test(arguments: ClickHouseTestServer.all)
-    func aNewColumnIsAddedAndADroppedOneFailsClosed(_ server: ClickHouseTestServer) async throws {
+    func aNewColumnIsAddedAndADroppedOneIsKeptOrFailsClosed(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
             let narrow = Schema([Field("id", .int64, nullable: false), Field("name", .string)])
             _ = try await f.load([(1, "a", nil)], mode: .incrementalAppend(onlyNewRows: false), checkpoint: 1, schema: narrow)
             _ = try await f.load([(2, "b", 250)], mode: .incrementalAppend(onlyNewRows: false), checkpoint: 2)
             #expect(try await f.rows() == [["1", "a", nil], ["2", "b", "2.5"]])
+            // schema_evolution.drop: fail refuses a column the source no longer has, before any write.
             do {
-                try await f.load([(3, "c", nil)], mode: .incrementalAppend(onlyNewRows: false), checkpoint: 3, schema: narrow)
-                Issue.record("a dropped column must fail")
+                try await f.load([(3, "c", nil)], mode: .incrementalAppend(onlyNewRows: false), checkpoint: 3, schema: narrow, keepDropped: false)
+                Issue.record("a dropped column must fail with drop: fail")
             } catch let error as DponeError {
                 #expect(error.message.contains("amount") && error.message.contains("breaking"), "\(error)")
             }
+            #expect(try await f.rows().count == 2)
+            // keep (the default): the column stays, made Nullable where it was not, NULL from then on.
+            let commit = try await f.load([(3, "c", nil)], mode: .incrementalAppend(onlyNewRows: false), checkpoint: 3, schema: narrow)
+            #expect(commit.schemaChanges.contains { $0.contains("amount: no longer in the source, kept") }, "\(commit.schemaChanges)")
+            #expect(try await f.rows() == [["1", "a", nil], ["2", "b", "2.5"], ["3", "c", nil]])
             let incompatible = Schema([Field("id", .string, nullable: false), Field("name", .string), Field("amount", .decimal(precision: 12, scale: 2))])
             let sink = f.sink(.incrementalAppend(onlyNewRows: false))
             await #expect(throws: DponeError.self) { try await sink.open(schema: incompatible) }
-            #expect(try await f.rows().count == 2, "target untouched")
+            #expect(try await f.rows().count == 3, "target untouched")
         }
     }
 

@@ -40,9 +40,10 @@ struct SinkFixture {
 
     var target: ClickHouseTableName { ClickHouseTableName(database: database, name: "target") }
 
-    func sink(_ mode: LoadStrategy, key: [String] = [], loadID: String = "l1") -> ClickHouseSink {
-        ClickHouseSink(
-            name: "ch", options: ClickHouseSinkOptions(url: server.url, target: target, mode: mode, uniqueKey: key, loadID: loadID))
+    func sink(_ mode: LoadStrategy, key: [String] = [], loadID: String = "l1", keepDropped: Bool = true) -> ClickHouseSink {
+        var options = ClickHouseSinkOptions(url: server.url, target: target, mode: mode, uniqueKey: key, loadID: loadID)
+        options.keepDropped = keepDropped
+        return ClickHouseSink(name: "ch", options: options)
     }
 
     /// `(id, name, amount)` rows; amount in cents.
@@ -65,9 +66,9 @@ struct SinkFixture {
     @discardableResult
     func load(
         _ rows: [(Int64, String?, Int?)], mode: LoadStrategy, key: [String] = [], checkpoint: UInt64,
-        schema: Schema = SinkFixture.schema
+        schema: Schema = SinkFixture.schema, keepDropped: Bool = true
     ) async throws -> SinkCommit {
-        let sink = sink(mode, key: key)
+        let sink = sink(mode, key: key, keepDropped: keepDropped)
         do {
             try await sink.open(schema: schema)
             try await sink.write(Self.batch(rows, schema: schema))

@@ -217,3 +217,29 @@ extension DatabaseStrategyOptionTests {
         #expect(firstError(Self.cdcTables("[a]").replacingOccurrences(of: "publication: p", with: "publication: p\n      snapshot_parallelism: 0"))?.hasPrefix("expected a positive integer") == true)
     }
 }
+
+extension DatabaseStrategyOptionTests {
+    /// `schema_evolution: {widen, drop}`, `cdc.on_truncate` and `unbounded_numeric: exact` (the default).
+    @Test func schemaEvolutionTruncateAndNumericPolicies() throws {
+        let defaults = try parse(Self.source("{}"))
+        #expect(defaults.sink.options.widen && defaults.sink.options.keepDropped)
+        #expect(defaults.source.options.unboundedNumeric == .exact)
+        let sink = { (evolution: String) in
+            """
+            name: pg
+            source: {type: postgres, connection_ref: pg, table: {schema: public, name: src}}
+            sink: {type: postgres, connection_ref: pg, table: {schema: public, name: dst}, options: {schema_evolution: \(evolution)}}
+            """
+        }
+        let strict = try parse(sink("{widen: fail, drop: fail}"))
+        #expect(!strict.sink.options.widen && !strict.sink.options.keepDropped)
+        #expect(firstError(sink("{drop: keeep}"))?.hasPrefix("unknown drop policy 'keeep'; expected one of: keep, fail") == true)
+        #expect(firstError(sink("{rename: auto}"))?.hasPrefix("unknown key 'rename'") == true)
+        let cdc = { (truncate: String) in
+            Self.source("{cdc: {slot: s1, publication: p1, on_truncate: \(truncate)}}", mode: "{mode: cdc_apply, unique_key: id}")
+        }
+        #expect(try parse(cdc("truncate_target")).source.options.cdc?.onTruncate == .truncateTarget)
+        #expect(try parse(cdc("fail")).source.options.cdc?.onTruncate == .fail)
+        #expect(firstError(cdc("truncate"))?.hasPrefix("unknown on_truncate policy 'truncate'") == true)
+    }
+}

@@ -175,15 +175,29 @@ struct PostgresSinkStrategyTests {
         #expect(bad.state == nil)
     }
 
-    @Test func aDroppedSourceColumnFailsClosed() async throws {
+    /// A column the source no longer has: `schema_evolution.drop: fail` refuses it before any write;
+    /// `keep` (the default) leaves it in the target, made nullable, NULL (or its default) from then on.
+    @Test func aDroppedSourceColumnIsKeptOrFailsClosed() async throws {
         defer { Task { try? await cleanup() } }
         let c = try await connection()
-        try await c.execute("CREATE SCHEMA \"\(schema)\"; CREATE TABLE \"\(schema)\".target (id bigint, name text, amount numeric(12,2), region text)")
+        try await c.execute("CREATE SCHEMA \"\(schema)\"; CREATE TABLE \"\(schema)\".target (id bigint, name text, amount numeric(12,2), region text NOT NULL DEFAULT 'eu')")
+        try await c.execute("INSERT INTO \"\(schema)\".target VALUES (0, 'old', 0, 'us')")
         await c.close()
-        let result = try await load("1,a,1\n", strategy: "{mode: incremental_append}")
-        #expect(result.status == .failed)
-        #expect(result.error?.contains("region") == true && result.error?.contains("breaking") == true, "\(result.error ?? "")")
-        #expect(try await rows("id") == [])
+        let strict = try await load("1,a,1\n", strategy: "{mode: incremental_append}", extraSink: "options: {schema_evolution: {drop: fail}}")
+        #expect(strict.status == .failed)
+        #expect(strict.error?.contains("region") == true && strict.error?.contains("breaking") == true, "\(strict.error ?? "")")
+        #expect(try await rows("id") == [["0"]])
+        let kept = try await load("1,a,1\n", strategy: "{mode: incremental_append}")
+        #expect(kept.status == .succeeded, "\(kept.error ?? "")")
+        #expect(kept.schemaChanges?.contains { $0.contains("region: no longer in the source, kept") } == true, "\(kept.schemaChanges ?? [])")
+        // Rows written from now on omit it: the target column's default applies ('eu' here), else NULL.
+        #expect(try await rows("id, region") == [["0", "us"], ["1", "eu"]])
+        let c2 = try await connection()
+        let nullable = try await c2.query(
+            "SELECT is_nullable FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'target' AND column_name = 'region'",
+            parameters: [schema])
+        await c2.close()
+        #expect(nullable == [["YES"]], "the kept column was made nullable")
     }
 
     @Test func aNewSourceColumnIsAddedToTheTarget() async throws {

@@ -3,8 +3,10 @@ import Flow
 /// The one rule for an existing target meeting the incoming schema, whatever the sink's types:
 /// a source column the target lacks is added; a column the target has must hold every source value
 /// exactly, or is widened when the source widened it safely; a business column the source no longer
-/// has is a breaking change. Each dialect renders the changes as its own `ALTER TABLE`. Refusals
-/// come before any write.
+/// has is kept and NULL from then on (`schema_evolution.drop: keep`, the default) or a breaking
+/// change (`drop: fail`). Each dialect renders the changes as its own `ALTER TABLE`. Refusals come
+/// before any write. `reshape` applies the same rule to a stream whose shape changes between two
+/// batches (an `ALTER TABLE` on a CDC source).
 public enum SchemaEvolution {
     /// What an existing target needs before the incoming rows fit.
     public struct Plan: Sendable {
@@ -12,8 +14,20 @@ public enum SchemaEvolution {
         public var added: [Field] = []
         /// Columns whose type the source widened safely: the target's column becomes `to`.
         public var widened: [Widening] = []
+        /// Business columns the target has and the source no longer sends: kept, NULL from now on
+        /// (each dialect makes them nullable).
+        public var dropped: [String] = []
 
         public init() {}
+
+        public var isEmpty: Bool { added.isEmpty && widened.isEmpty && dropped.isEmpty }
+
+        /// For the run result and the log: `region: added string`, `amount: integer -> int64`,
+        /// `note: no longer in the source, kept (NULL from now on)`.
+        public var changes: [String] {
+            added.map { "\($0.name): added \($0.type)" } + widened.map(\.description)
+                + dropped.map { "\($0): no longer in the source, kept (NULL from now on)" }
+        }
     }
 
     /// A column widened to hold the source's type (every old value fits the new type).
@@ -46,7 +60,7 @@ public enum SchemaEvolution {
     ///   timestamp), or the columns the source no longer has (technical `__dpone__` columns excepted).
     public static func plan<Column>(
         target: String, existing: [(name: String, typeName: String, column: Column)], incoming: Schema, widen: Bool = true,
-        canHold: (Column, LogicalType) -> Bool, logicalType: (Column) -> LogicalType? = { _ in nil }
+        keepDropped: Bool = true, canHold: (Column, LogicalType) -> Bool, logicalType: (Column) -> LogicalType? = { _ in nil }
     ) throws -> Plan {
         let byName = Dictionary(existing.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var plan = Plan()
@@ -71,14 +85,57 @@ public enum SchemaEvolution {
         }
         let incomingNames = Set(incoming.names)
         let dropped = existing.filter { !incomingNames.contains($0.name) && !TechnicalColumns.isReserved($0.name) }
-        if !dropped.isEmpty {
-            throw DponeError(
-                .schema,
-                "target \(target) has column(s) \(dropped.map(\.name).joined(separator: ", ")) that the source no longer has: a breaking change",
-                hint: "restore the source column(s), or drop them from the target deliberately before loading",
-                context: ["table": target])
-        }
+        try refuseDropped(dropped.map(\.name), target: target, keepDropped: keepDropped)
+        plan.dropped = dropped.map(\.name)
         return plan
+    }
+
+    private static func refuseDropped(_ dropped: [String], target: String, keepDropped: Bool) throws {
+        guard !dropped.isEmpty, !keepDropped else { return }
+        throw DponeError(
+            .schema,
+            "target \(target) has column(s) \(dropped.joined(separator: ", ")) that the source no longer has: a breaking change (schema_evolution.drop is fail)",
+            hint: "restore the source column(s), drop them from the target deliberately, or set schema_evolution.drop: keep (they stay, NULL from then on)",
+            context: ["table": target])
+    }
+
+    /// The staged shape after a batch of shape `incoming` follows batches of shape `staged` in one
+    /// stream: `plan.added` are the new columns, `plan.widened` the columns the source widened
+    /// (safely; anything else is a breaking change, refused as in `plan`), `plan.dropped` the
+    /// columns the incoming shape lacks (kept: later rows hold NULL there, unless `keepDropped` is
+    /// false). `schema` is the union: the staged fields (widened types) then the added ones.
+    public static func reshape(
+        staged: Schema, incoming: Schema, target: String, widen: Bool = true, keepDropped: Bool = true
+    ) throws -> (schema: Schema, plan: Plan) {
+        var plan = Plan()
+        var fields = staged.fields
+        for field in incoming.fields {
+            guard let i = fields.firstIndex(where: { $0.name == field.name }) else {
+                plan.added.append(Field(field.name, field.type, nullable: true))
+                continue
+            }
+            let old = fields[i]
+            if old.type == field.type || holdsExactly(old.type, field.type) { continue }
+            guard widen, holdsExactly(field.type, old.type) else {
+                throw DponeError(
+                    .schema,
+                    "column \(field.name) of \(target) changed from \(old.type) to \(field.type) in the source: a breaking type change",
+                    hint: holdsExactly(field.type, old.type)
+                        ? "schema_evolution.widen is fail: set it to auto to widen the column"
+                        : "migrate the target column (or cast the source column with a transform), then restart the stream",
+                    context: ["table": target, "column": field.name])
+            }
+            plan.widened.append(Widening(column: field.name, from: "\(old.type)", to: field.type))
+            fields[i] = Field(old.name, field.type, nullable: old.nullable)
+        }
+        let incomingNames = Set(incoming.names)
+        let dropped = staged.names.filter { !incomingNames.contains($0) && !TechnicalColumns.isReserved($0) }
+        try refuseDropped(dropped, target: target, keepDropped: keepDropped)
+        plan.dropped = dropped
+        for i in fields.indices where dropped.contains(fields[i].name) {
+            fields[i] = Field(fields[i].name, fields[i].type, nullable: true)
+        }
+        return (Schema(fields + plan.added), plan)
     }
 
     /// Whether a column of logical type `target` stores every value of `source` exactly: the same

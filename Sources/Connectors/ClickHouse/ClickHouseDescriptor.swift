@@ -43,6 +43,7 @@ public struct ClickHouseDescriptor: ConnectorDescriptor {
             url: Self.httpURL(connection.resolved), target: target, mode: mode, uniqueKey: config.strategy.uniqueKey,
             loadID: request.loadID)
         options.widen = config.options.widen
+        options.keepDropped = config.options.keepDropped
         return ClickHouseSink(name: "clickhouse:\(target)", options: options)
     }
 

@@ -67,13 +67,14 @@ public struct PostgresDescriptor: ConnectorDescriptor {
             throw DponeError(.manifest, "a postgres source needs a connection and a table (or cdc.tables)")
         }
         let tables = refs.map { PostgresCDCTable(schema: $0.schema ?? "public", table: $0.name) }
+        var options = PostgresCDCSourceOptions(
+            url: connection.resolved.url, tables: tables, slot: cdc.slot, publication: cdc.publication,
+            create: cdc.create, batchRows: config.options.batchRows ?? PostgresSourceOptions.defaultBatchRows,
+            typePolicy: Self.typePolicy(config), mode: continuous, snapshotParallelism: cdc.snapshotParallelism ?? 2,
+            snapshotRangeBytes: Int64(cdc.snapshotRangeMB ?? 256) << 20)
+        options.truncatesTarget = cdc.onTruncate == .truncateTarget
         return try PostgresCDCSource(
-            name: tables.count == 1 ? "postgres-cdc:\(tables[0])" : "postgres-cdc:\(cdc.slot)",
-            options: PostgresCDCSourceOptions(
-                url: connection.resolved.url, tables: tables, slot: cdc.slot, publication: cdc.publication,
-                create: cdc.create, batchRows: config.options.batchRows ?? PostgresSourceOptions.defaultBatchRows,
-                typePolicy: Self.typePolicy(config), mode: continuous, snapshotParallelism: cdc.snapshotParallelism ?? 2,
-                snapshotRangeBytes: Int64(cdc.snapshotRangeMB ?? 256) << 20))
+            name: tables.count == 1 ? "postgres-cdc:\(tables[0])" : "postgres-cdc:\(cdc.slot)", options: options)
     }
 
     public func makeSink(_ request: SinkRequest) throws -> any SinkOperator {
@@ -89,6 +90,7 @@ public struct PostgresDescriptor: ConnectorDescriptor {
         options.keepLastDuplicate = config.strategy.duplicatePolicy.map { $0 == "last" } ?? request.sourceRepeatsKeys
         options.stagesOperations = request.sourceEmitsDeletes && options.mode.isIncrementalMerge
         options.widen = config.options.widen
+        options.keepDropped = config.options.keepDropped
         return PostgresSink(name: "postgres:\(target)", options: options)
     }
 

@@ -4,6 +4,10 @@ public enum RowOperation: UInt8, Sendable, Codable {
     case update = 1
     case delete = 2
     case upsert = 3
+    /// The source table was truncated here (`on_truncate: truncate_target`): the target loses every
+    /// row written before it, the changes after it apply. Always the only row of its batch, its
+    /// columns NULL.
+    case truncate = 4
 }
 
 /// An immutable, column-major set of rows: the unit that flows over channels.

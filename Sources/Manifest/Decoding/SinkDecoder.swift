@@ -49,16 +49,9 @@ extension ManifestDecoder {
             if let r = map["lineage"], let b = ctx.bool(r) { options.lineage = b }
             if let r = map["row_hash"], let b = ctx.bool(r) { options.rowHash = b }
             if let r = map["schema_evolution"], type.isDatabase, let evolution = ctx.mapping(r) {
-                evolution.rejectUnknownKeys(["widen"], ctx)
-                if let w = evolution["widen"], let text = ctx.string(w) {
-                    if text == "auto" || text == "fail" {
-                        options.widen = text == "auto"
-                    } else {
-                        ctx.fail(
-                            w, "unknown widen policy '\(text)'; expected: auto, fail",
-                            hint: "auto widens a column the source widened (int -> bigint); fail refuses it before any write")
-                    }
-                }
+                evolution.rejectUnknownKeys(["widen", "drop"], ctx)
+                if let r = evolution["widen"], let policy: WidenPolicy = ctx.choice(r, "widen policy") { options.widen = policy == .auto }
+                if let r = evolution["drop"], let policy: DropPolicy = ctx.choice(r, "drop policy") { options.keepDropped = policy == .keep }
             }
             if type == .mssql || type == .rest {
                 for entry in map.entries where !Self.commonSinkOptionKeys.contains(entry.key) {

@@ -2,7 +2,7 @@ extension ManifestDecoder {
     static let sourceKeys = endpointKeys + ["options"]
     static let commonSourceOptionKeys = ["incremental_column", "batch_rows", "schema", "columns", "custom_predicate"]
     static let postgresSourceOptionKeys = ["incremental_strategy", "lookback", "unbounded_numeric", "cdc", "poll_interval"]
-    static let cdcKeys = ["slot", "publication", "create", "tables", "snapshot_parallelism", "snapshot_range_mb"]
+    static let cdcKeys = ["slot", "publication", "create", "tables", "snapshot_parallelism", "snapshot_range_mb", "on_truncate"]
     static let cdcTableKeys = ["table", "sink_table", "sink_topic", "unique_key"]
 
     func source(_ ref: NodeRef) -> SourceConfig? {
@@ -108,6 +108,8 @@ extension ManifestDecoder {
         let publication = publicationRef.flatMap { ctx.string($0) }
         var create = true
         if let r = map["create"], let b = ctx.bool(r) { create = b }
+        var onTruncate = TruncatePolicy.fail
+        if let r = map["on_truncate"], let policy: TruncatePolicy = ctx.choice(r, "on_truncate policy") { onTruncate = policy }
         if let slot, let slotRef, !PostgresCDCOptions.isValidSlotName(slot) {
             ctx.fail(slotRef, "invalid replication slot name '\(slot)'", hint: "use 1 to 63 lowercase letters, digits and underscores")
             return nil
@@ -135,6 +137,7 @@ extension ManifestDecoder {
         var options = PostgresCDCOptions(
             slot: slot, publication: publication, create: create, tables: tables, snapshotParallelism: parallelism)
         options.snapshotRangeMB = rangeMB
+        options.onTruncate = onTruncate
         return options
     }
 

@@ -13,6 +13,9 @@ public struct SinkOptions: Sendable, Hashable, Codable {
     /// `schema_evolution.widen`: `auto` (default, true) widens a target column the source widened
     /// safely; `fail` (false) refuses it before any write.
     public var widen = true
+    /// `schema_evolution.drop`: `keep` (default, true) leaves a column the source no longer has in
+    /// the target, NULL from then on; `fail` (false) refuses it before any write.
+    public var keepDropped = true
 
     public init(lineage: Bool = false, rowHash: Bool = false, file: FileOptions? = nil, extra: [String: ManifestValue] = [:]) {
         self.lineage = lineage
@@ -25,5 +28,18 @@ public struct SinkOptions: Sendable, Hashable, Codable {
         case lineage
         case rowHash = "row_hash"
         case file, extra, kafka, widen
+        case keepDropped = "keep_dropped"
     }
+}
+
+/// `schema_evolution.widen`: `auto` widens a target column the source widened safely (int ->
+/// bigint); `fail` refuses it before any write.
+public enum WidenPolicy: String, Sendable, CaseIterable {
+    case auto, fail
+}
+
+/// `schema_evolution.drop`: `keep` leaves a column the source no longer has in the target, NULL
+/// from then on; `fail` refuses it before any write.
+public enum DropPolicy: String, Sendable, CaseIterable {
+    case keep, fail
 }

@@ -37,6 +37,9 @@ public struct PostgresCDCOptions: Sendable, Hashable, Codable {
     /// `snapshot_range_mb`: a table larger than this is copied as ctid ranges of about this size
     /// (default 256).
     public var snapshotRangeMB: Int?
+    /// `on_truncate`: `fail` (default) stops the stream when a replicated table is truncated;
+    /// `truncate_target` empties the sink's target at that point of the stream.
+    public var onTruncate: TruncatePolicy = .fail
 
     public init(
         slot: String, publication: String, create: Bool = true, tables: [CDCTableConfig] = [], snapshotParallelism: Int? = nil
@@ -53,6 +56,14 @@ public struct PostgresCDCOptions: Sendable, Hashable, Codable {
         !name.isEmpty && name.utf8.count <= 63
             && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
     }
+}
+
+/// What `dpone stream` does when a replicated table is truncated (`cdc.on_truncate`).
+public enum TruncatePolicy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Stop with an error that names the table (the default: a TRUNCATE is rarely meant for the copy).
+    case fail
+    /// Empty the target at that point of the stream; changes after the TRUNCATE apply.
+    case truncateTarget = "truncate_target"
 }
 
 /// One entry of `source.options.cdc.tables`: `public.orders`, or

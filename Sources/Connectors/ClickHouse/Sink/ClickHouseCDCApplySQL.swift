@@ -38,6 +38,8 @@ public struct ClickHouseCDCApplySQL: Sendable {
     public var notNullValues: Set<String>
     /// The applied watermark: the highest lsn published before; nil when nothing was.
     public var applied: Int64?
+    /// A TRUNCATE of the source in this checkpoint: only events staged from this sequence on apply.
+    public var fromSequence: Int64?
 
     public init(
         target: ClickHouseTableName, staging: ClickHouseTableName, key: [String], values: [String],
@@ -57,7 +59,10 @@ public struct ClickHouseCDCApplySQL: Sendable {
     var keys: String { ClickHouseSQL.list(key) }
     var lsn: String { q(TechnicalColumns.lsn) }
     /// Staged events not yet applied.
-    var pending: String { applied.map { "\(lsn) > \($0)" } ?? "1" }
+    var pending: String {
+        let truncated = fromSequence.map { " AND \(q(TechnicalColumns.sequence)) >= \($0)" } ?? ""
+        return (applied.map { "\(lsn) > \($0)" } ?? "1") + truncated
+    }
     /// Published target rows (versions at or below the watermark).
     var published: String { applied.map { "\(q(TechnicalColumns.version)) <= \(max($0, 0))" } ?? "0" }
 

@@ -20,6 +20,7 @@ extension ClickHouseSink {
             var dialect = ClickHouseDialect(sink: self, client: client, plan: plan)
             var commit = try await StagedTableDriver.publish(context, through: &dialect, reappliesReplays: options.mode == .cdcApply)
             commit.schemaChanges = widenings.withLock { w in defer { w = [] }; return w }
+            state.withLock { $0.truncate = nil }
             logger.info(
                 "published", metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "inserted": "\(commit.inserted)"])
             return commit
@@ -124,10 +125,26 @@ extension ClickHouseSink {
     /// Returns the commit and the lsn the ledger records as applied.
     func cdcApply(_ context: CheckpointContext, on client: ClickHouseClient) async throws -> (SinkCommit, Int64) {
         let applied = try await ledger.applied(context.pipeline, on: client)
-        let (values, notNull) = state.withLock { ($0.cdcValues, $0.cdcNotNull) }
-        let sql = ClickHouseCDCApplySQL(
+        let (values, notNull, truncate) = state.withLock { ($0.cdcValues, $0.cdcNotNull, $0.truncate) }
+        var sql = ClickHouseCDCApplySQL(
             target: options.target, staging: staging, key: options.uniqueKey, values: values, notNullValues: notNull,
             applied: applied)
+        // A TRUNCATE of the source the target has not seen yet (a replayed one is at or below the
+        // applied lsn): the target is emptied, and only the events staged after it apply. Repeating
+        // it after a crash in between converges: the same TRUNCATE, then the same events.
+        var emptied = 0
+        var truncatedAt: Int64 = 0
+        if let truncate, applied.map({ truncate.lsn > $0 }) ?? true {
+            truncatedAt = truncate.lsn
+            emptied = try await scalar(
+                "SELECT count() FROM \(options.target.sql) FINAL WHERE \(ClickHouseSQL.quoteIdentifier(TechnicalColumns.isDeleted)) = 0",
+                on: client)
+            try await client.execute("TRUNCATE TABLE \(options.target.sql)", idempotent: true)
+            sql.fromSequence = truncate.sequence
+            logger.notice(
+                "the source table was truncated: the target was emptied",
+                metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "rows": "\(emptied)"])
+        }
         if try await scalar(sql.movedCount(), on: client) > 0 {
             let chained = try await scalar(sql.chainCheck(), on: client)
             if chained > 0 {
@@ -164,8 +181,8 @@ extension ClickHouseSink {
                 metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "rows": "\(pruned)"])
         }
         return (
-            SinkCommit(inserted: number(0), updated: number(1), deleted: number(2) + pruned),
-            max(applied ?? 0, top, pruned > 0 ? pruneVersion : 0)
+            SinkCommit(inserted: number(0), updated: number(1), deleted: number(2) + pruned + emptied),
+            max(applied ?? 0, top, pruned > 0 ? pruneVersion : 0, truncatedAt)
         )
     }
 

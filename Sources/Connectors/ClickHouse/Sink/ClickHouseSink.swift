@@ -1,3 +1,4 @@
+import ConnectorKit
 import Flow
 import Foundation
 import Logging
@@ -41,7 +42,10 @@ public final class ClickHouseSink: SinkOperator {
     struct State: Sendable {
         var client: ClickHouseClient?
         var server: ClickHouseServerInfo?
+        /// Every column staged so far (the staging table's columns), with `stagingTypes`.
         var schema: Schema?
+        /// The shape of the batches written last (before the operation and sequence columns).
+        var shape: Schema?
         var encoder: NativeEncoder?
         var stagingTypes: [ClickHouseType] = []
         var technicalColumns: [String] = []
@@ -49,6 +53,9 @@ public final class ClickHouseSink: SinkOperator {
         var stagingCreated = false
         /// cdc_apply: the next staged event's `__dpone__seq`.
         var sequence: Int64 = 0
+        /// cdc_apply: the last TRUNCATE of the source in this checkpoint (the sequence of the first
+        /// event after it, and its lsn).
+        var truncate: (sequence: Int64, lsn: Int64)?
         /// cdc_apply: the target's non-key business columns, and those stored non-Nullable.
         var cdcValues: [String] = []
         var cdcNotNull: Set<String> = []
@@ -112,7 +119,7 @@ public final class ClickHouseSink: SinkOperator {
             } else {
                 let evolution = try ClickHouseTargetShape.evolution(
                     target: target, existing: existing, incoming: targetSchema, mode: options.mode, support: support,
-                    widen: options.widen)
+                    widen: options.widen, keepDropped: options.keepDropped)
                 for statement in evolution.statements {
                     logger.notice("evolving target", metadata: ["table": "\(target)", "ddl": "\(statement)"])
                     try await client.execute(statement, settings: server.supports(.lightweightDelete) ? ["mutations_sync": "2"] : [:])
@@ -135,7 +142,7 @@ public final class ClickHouseSink: SinkOperator {
             let notNull = Set(existing.filter { values.contains($0.name) && !$0.type.isNullable }.map(\.name))
             state.withLock {
                 $0 = State(
-                    client: client, server: server, schema: stagedSchema, encoder: encoder, stagingTypes: types,
+                    client: client, server: server, schema: stagedSchema, shape: schema, encoder: encoder, stagingTypes: types,
                     technicalColumns: technical, cdcValues: values, cdcNotNull: notNull)
             }
         } catch {
@@ -173,6 +180,17 @@ public final class ClickHouseSink: SinkOperator {
     /// Stages a batch: the first one creates the staging table and opens the insert stream.
     public func write(_ batch: Batch) async throws {
         guard batch.rowCount > 0 else { return }
+        if let lsn = try TruncateMarker.lsn(in: batch, cdcApply: options.mode == .cdcApply, target: options.target.description) {
+            state.withLock { $0.truncate = ($0.sequence, lsn) }
+            return
+        }
+        if let shape = state.withLock({ $0.shape }), shape != batch.schema {
+            do {
+                try await reshape(to: batch.schema)
+            } catch {
+                throw Self.sinkError(error)
+            }
+        }
         var batch = batch
         if options.mode == .cdcApply {
             let first = state.withLock { s in
@@ -190,7 +208,9 @@ public final class ClickHouseSink: SinkOperator {
         if let existingStream {
             stream = existingStream
         } else {
-            try await createStaging()
+            // After a change of shape, this checkpoint's staging table exists already (with the rows
+            // of the earlier shape): only a new insert of the new shape starts.
+            if !state.withLock({ $0.stagingCreated }) { try await createStaging() }
             let insert = "INSERT INTO \(staging.sql) (\(ClickHouseSQL.list(encoder.schema.names))) FORMAT Native"
             stream = try client.openInsert(insert)
             state.withLock { $0.stream = stream }
@@ -200,6 +220,72 @@ public final class ClickHouseSink: SinkOperator {
         } catch {
             throw Self.sinkError(error)
         }
+    }
+
+    /// The stream's shape changed (an ALTER TABLE on a CDC source): ends the insert of the old
+    /// shape, changes the target before anything of the new shape is staged (ADD COLUMN, MODIFY
+    /// COLUMN for a widening and Nullable for a column the source dropped, which is kept; awaited),
+    /// gives the staging table the new columns and encodes from now on with the new shape.
+    /// Refuses a breaking change before anything is published.
+    func reshape(to incoming: Schema) async throws {
+        let (stream, staged, created, server) = state.withLock { s in
+            let taken = (s.stream, s.schema, s.stagingCreated, s.server)
+            s.stream = nil
+            return taken
+        }
+        guard let staged, let server else { throw DponeError(.internal, "clickhouse sink used before open", context: ["sink": name]) }
+        if let stream { _ = try await stream.finish() }
+        let support = ClickHouseTypeSupport(server: server)
+        let client = try self.client
+        let target = options.target
+        let operationColumns = [TechnicalColumns.operation, TechnicalColumns.sequence]
+        let business = Schema(staged.fields.filter { !operationColumns.contains($0.name) })
+        let (union, plan) = try SchemaEvolution.reshape(
+            staged: business, incoming: incoming, target: target.description, widen: options.widen, keepDropped: options.keepDropped)
+        let quote = ClickHouseSQL.quoteIdentifier
+        var existing = try await describe(target, on: client)
+        let has = Set(existing.map(\.name))
+        let nullable = Dictionary(existing.map { ($0.name, $0.type.isNullable) }, uniquingKeysWith: { a, _ in a })
+        var ddl = plan.added.filter { !has.contains($0.name) }.map {
+            "ALTER TABLE \(target.sql) ADD COLUMN \(quote($0.name)) \(ClickHouseTypes.ddlType(for: $0.type, nullable: true, support: support).name)"
+        }
+        ddl += plan.widened.map {
+            "ALTER TABLE \(target.sql) MODIFY COLUMN \(quote($0.column)) \(ClickHouseTypes.ddlType(for: $0.to, nullable: nullable[$0.column] ?? true, support: support).name)"
+        }
+        ddl += ClickHouseTargetShape.nullableStatements(for: plan.dropped, existing: existing, target: target)
+        for statement in ddl {
+            logger.notice("evolving target", metadata: ["table": "\(target)", "ddl": "\(statement)"])
+            try await client.execute(statement, settings: server.supports(.lightweightDelete) ? ["mutations_sync": "2"] : [:])
+        }
+        if !plan.widened.isEmpty || !plan.dropped.isEmpty { try await awaitTargetMutations(on: client) }
+        existing = try await describe(target, on: client)
+        let stagedSchema = Schema(union.fields + staged.fields.filter { operationColumns.contains($0.name) })
+        var types = ClickHouseTargetShape.stagingTypes(incoming: stagedSchema, existing: existing)
+        if options.mode == .cdcApply { types[types.count - 2] = .int16; types[types.count - 1] = .int64 }
+        if created {
+            let old = Set(staged.names)
+            let changed = Set(plan.widened.map(\.column)).union(plan.dropped)
+            for (field, type) in zip(stagedSchema.fields, types) where !old.contains(field.name) || changed.contains(field.name) {
+                let verb = old.contains(field.name) ? "MODIFY" : "ADD"
+                try await client.execute(
+                    "ALTER TABLE \(staging.sql) \(verb) COLUMN \(quote(field.name)) \(type.name)",
+                    settings: server.supports(.lightweightDelete) ? ["mutations_sync": "2"] : [:])
+            }
+        }
+        let shaped = options.mode == .cdcApply
+            ? Schema(incoming.fields + stagedSchema.fields.filter { operationColumns.contains($0.name) }) : incoming
+        let typeOf = Dictionary(zip(stagedSchema.names, types), uniquingKeysWith: { a, _ in a })
+        let encoder = try NativeEncoder(schema: shaped, targetTypes: shaped.names.map { typeOf[$0] ?? .string }, support: support)
+        let changes = plan.changes.map { "\(target).\($0)" }
+        state.withLock { s in
+            s.schema = stagedSchema
+            s.stagingTypes = types
+            s.shape = incoming
+            s.encoder = encoder
+            s.cdcValues += plan.added.map(\.name).filter { !options.uniqueKey.contains($0) && $0 != TechnicalColumns.unchanged }
+            s.cdcNotNull.subtract(plan.dropped)
+        }
+        widenings.withLock { $0 += changes }
     }
 
     /// `DROP` + `CREATE` of the staging table: the incoming columns with the target's types.

@@ -34,6 +34,9 @@ public struct ClickHouseSinkOptions: Sendable {
     /// `schema_evolution.widen: auto` (default): a column the source widened safely is modified to
     /// the wider type (awaited) before anything is staged; false: that fails before any write.
     public var widen = true
+    /// `schema_evolution.drop: keep` (default): a column the source no longer has stays in the
+    /// target, made Nullable, NULL from then on; `fail` refuses it before any write.
+    public var keepDropped = true
 
     public init(
         url: String, target: ClickHouseTableName, mode: LoadStrategy, uniqueKey: [String] = [],

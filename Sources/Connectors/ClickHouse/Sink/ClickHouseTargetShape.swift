@@ -85,11 +85,11 @@ public enum ClickHouseTargetShape {
 
     public static func evolution(
         target: ClickHouseTableName, existing: [ExistingColumn], incoming: Schema, mode: LoadStrategy,
-        support: ClickHouseTypeSupport, widen: Bool = true
+        support: ClickHouseTypeSupport, widen: Bool = true, keepDropped: Bool = true
     ) throws -> (statements: [String], widenings: [String]) {
         let plan = try SchemaEvolution.plan(
             target: target.description, existing: existing.map { ($0.name, $0.type.name, $0.type) }, incoming: incoming,
-            widen: widen, canHold: { canHold($0, $1, support: support) }, logicalType: numericLogicalType)
+            widen: widen, keepDropped: keepDropped, canHold: { canHold($0, $1, support: support) }, logicalType: numericLogicalType)
         var statements = plan.added.map { field in
             "ALTER TABLE \(target.sql) ADD COLUMN \(ClickHouseSQL.quoteIdentifier(field.name)) \(ClickHouseTypes.ddlType(for: field.type, nullable: true, support: support).name)"
         }
@@ -98,6 +98,7 @@ public enum ClickHouseTargetShape {
             let type = ClickHouseTypes.ddlType(for: w.to, nullable: nullable[w.column] ?? true, support: support)
             statements.append("ALTER TABLE \(target.sql) MODIFY COLUMN \(ClickHouseSQL.quoteIdentifier(w.column)) \(type.name)")
         }
+        statements += nullableStatements(for: plan.dropped, existing: existing, target: target)
         let byName = Set(existing.map(\.name))
         for column in technicalColumns(for: mode, support: support) where !byName.contains(column.name) {
             if column.name == TechnicalColumns.version {
@@ -109,7 +110,20 @@ public enum ClickHouseTargetShape {
             statements.append(
                 "ALTER TABLE \(target.sql) ADD COLUMN \(ClickHouseSQL.quoteIdentifier(column.name)) \(column.type.name)")
         }
-        return (statements, plan.widened.map { "\(target).\($0.description)" })
+        return (statements, plan.widened.map { "\(target).\($0.description)" } + plan.dropped.map { keptChange($0, target) })
+    }
+
+    /// `MODIFY COLUMN c Nullable(T)` for each of `columns` stored non-Nullable (an omitted column
+    /// would otherwise get T's default, not NULL).
+    static func nullableStatements(for columns: [String], existing: [ExistingColumn], target: ClickHouseTableName) -> [String] {
+        existing.filter { columns.contains($0.name) && !$0.type.isNullable }.compactMap { column in
+            if case .array = column.type.base { return nil }  // arrays cannot be Nullable: an omitted one is []
+            return "ALTER TABLE \(target.sql) MODIFY COLUMN \(ClickHouseSQL.quoteIdentifier(column.name)) Nullable(\(column.type.withoutLowCardinality.name))"
+        }
+    }
+
+    static func keptChange(_ column: String, _ target: ClickHouseTableName) -> String {
+        "\(target).\(column): no longer in the source, kept (NULL from now on)"
     }
 
     /// The logical type of a numeric column (the ones a source can widen), nil for the others.

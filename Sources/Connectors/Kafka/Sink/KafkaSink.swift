@@ -82,6 +82,12 @@ public final class KafkaSink: SinkOperator {
 
     public func write(_ batch: Batch) async throws {
         guard batch.rowCount > 0 else { return }
+        if batch.operations?.first == .truncate {
+            throw DponeError(
+                .usage, "the source table was truncated, and a Kafka topic cannot be emptied (cdc.on_truncate: truncate_target)",
+                hint: "set source.options.cdc.on_truncate: fail, or stream into a postgres or clickhouse cdc_apply target",
+                context: ["topic": options.topic])
+        }
         let s = state.withLock { $0 }
         guard let producer = s.producer, let valueEncoder = s.valueEncoder else {
             throw DponeError(.internal, "kafka sink used before open", context: ["sink": name])

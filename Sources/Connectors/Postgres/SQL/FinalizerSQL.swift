@@ -265,6 +265,16 @@ extension FinalizerSQL {
         return "WITH gone AS (DELETE FROM \(plan.staging.sql) WHERE \(q(TechnicalColumns.lsn)) <= \(lsn) RETURNING 1) SELECT count(*) FROM gone"
     }
 
+    /// cdc_apply of a TRUNCATE of the source (`on_truncate: truncate_target`) staged before the
+    /// events whose sequence is `from` or more: deletes every target row and the staged events
+    /// before it. The first statement returns how many target rows were deleted.
+    public static func cdcTruncate(_ plan: LoadPlan, from sequence: Int64) -> [String] {
+        [
+            "WITH gone AS (DELETE FROM \(plan.target.sql) RETURNING 1) SELECT count(*) FROM gone",
+            "DELETE FROM \(plan.staging.sql) WHERE \(q(TechnicalColumns.sequence)) < \(sequence)",
+        ]
+    }
+
     /// cdc_apply of a snapshot checkpoint (`CheckpointContext.isComplete`: staging holds the whole
     /// source table): deletes the target rows whose key staging lacks and whose lsn is below the
     /// snapshot's, returning how many. A snapshot taken again after a crash before its state was

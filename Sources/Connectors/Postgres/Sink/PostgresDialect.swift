@@ -12,18 +12,21 @@ struct PostgresDialect: TargetDialect {
     let logger: Logger
     /// Columns the source widened: altered first in the publish transaction.
     let widenings: [(change: String, sql: String)]
+    /// cdc_apply: a TRUNCATE of the source in this checkpoint, before the events from `sequence` on.
+    let truncate: (sequence: Int64, lsn: Int64)?
     /// cdc_apply from a monotonic source: the highest lsn published before this checkpoint.
     private var appliedLSN: String?
 
     init(
         connection: PostgresConnection, plan: LoadPlan, options: PostgresSinkOptions, logger: Logger,
-        widenings: [(change: String, sql: String)] = []
+        widenings: [(change: String, sql: String)] = [], truncate: (sequence: Int64, lsn: Int64)? = nil
     ) {
         self.connection = connection
         self.plan = plan
         self.options = options
         self.logger = logger
         self.widenings = widenings
+        self.truncate = truncate
     }
 
     var publishesInOneTransaction: Bool { true }
@@ -85,11 +88,12 @@ struct PostgresDialect: TargetDialect {
         let options = self.options
         let logger = self.logger
         let widenings = self.widenings
+        let truncate = self.truncate
         let (commit, applied) = try await connection.run { session -> (SinkCommit, String?) in
             var counts = Counts()
             for widening in widenings {
-                try session.execute(widening.sql)
-                logger.notice("widened a target column", metadata: ["table": "\(plan.target)", "change": "\(widening.change)"])
+                if !widening.sql.isEmpty { try session.execute(widening.sql) }
+                logger.notice("evolved the target", metadata: ["table": "\(plan.target)", "change": "\(widening.change)"])
             }
             let cdc = plan.mode == .cdcApply
             // The highest lsn published before (monotonic sources): events at or below it are applied
@@ -110,6 +114,16 @@ struct PostgresDialect: TargetDialect {
                             metadata: ["table": "\(plan.target)", "checkpoint": "\(context.id)", "events": "\(dropped)", "applied_lsn": "\(appliedLSN)"])
                     }
                 }
+            }
+            // A TRUNCATE the target has not seen yet (a replayed one is at or below the applied lsn).
+            if cdc, let truncate, appliedLSN.flatMap({ Int64($0) }).map({ truncate.lsn > $0 }) ?? true {
+                let statements = FinalizerSQL.cdcTruncate(plan, from: truncate.sequence)
+                let emptied = Int(try session.query(statements[0]).first?.first.flatMap { $0 } ?? "0") ?? 0
+                counts.deleted += emptied
+                try session.execute(statements[1])
+                logger.notice(
+                    "the source table was truncated: the target was emptied",
+                    metadata: ["table": "\(plan.target)", "checkpoint": "\(context.id)", "rows": "\(emptied)"])
             }
             if cdc, Int(try session.query(FinalizerSQL.cdcNeedsFill(plan)).first?.first.flatMap { $0 } ?? "0") ?? 0 > 0 {
                 try Self.fillUnchangedColumns(plan, in: session)

@@ -22,14 +22,20 @@ public final class PostgresSink: SinkOperator {
 
     private struct Staging: Sendable {
         var connection: PostgresConnection?
-        /// The staged rows' schema (cdc_apply adds the operation and sequence columns).
+        /// The staged rows' schema (cdc_apply adds the operation and sequence columns): every column
+        /// the stream had so far (the staging table's columns).
         var schema: Schema?
+        /// The shape of the batches written last (before the operation and sequence columns).
+        var shape: Schema?
         /// The columns published to the target.
         var targetColumns: [String] = []
         /// Columns the source widened: altered inside the next publish transaction.
         var widenings: [(change: String, sql: String)] = []
         /// cdc_apply: the next staging sequence number.
         var sequence: Int64 = 0
+        /// cdc_apply: the last TRUNCATE of the source in this checkpoint (the sequence of the first
+        /// event after it, and its lsn).
+        var truncate: (sequence: Int64, lsn: Int64)?
         var stagingTable: TableName?
         var writer: CopyInWriter?
         var encoder: CopyBinaryEncoder?
@@ -97,6 +103,7 @@ public final class PostgresSink: SinkOperator {
         staging.withLock {
             $0.connection = connection
             $0.schema = stagedSchema
+            $0.shape = schema
             $0.targetColumns = targetSchema.names
         }
         do {
@@ -169,7 +176,8 @@ public final class PostgresSink: SinkOperator {
                 }
             }
             let evolution = try TargetShape.evolution(
-                target: target, existing: existing, incoming: schema, mode: options.mode, widen: options.widen)
+                target: target, existing: existing, incoming: schema, mode: options.mode, widen: options.widen,
+                keepDropped: options.keepDropped)
             let alter = evolution.statements
             staging.withLock { $0.widenings = evolution.widenings }
             if options.mode == .incrementalMerge(.upsert) {
@@ -246,8 +254,15 @@ public final class PostgresSink: SinkOperator {
 
     public func write(_ batch: Batch) async throws {
         guard batch.rowCount > 0 else { return }
-        let batch = options.mode == .cdcApply || options.stagesOperations ? withOperationAndSequence(batch) : batch
+        if let lsn = try TruncateMarker.lsn(in: batch, cdcApply: options.mode == .cdcApply, target: options.target.description) {
+            staging.withLock { $0.truncate = ($0.sequence, lsn) }
+            return
+        }
         let connection = try self.connection
+        if let shape = staging.withLock({ $0.shape }), shape != batch.schema {
+            try await reshape(to: batch.schema, on: connection)
+        }
+        let batch = options.mode == .cdcApply || options.stagesOperations ? withOperationAndSequence(batch) : batch
         // Take the buffer out (leaving an empty one) so appending to it does not copy it.
         var (writer, encoder, buffer) = staging.withLock { s in
             let taken = (s.writer, s.encoder, s.buffer)
@@ -255,11 +270,11 @@ public final class PostgresSink: SinkOperator {
             return taken
         }
         if writer == nil {
-            let (table, newWriter) = try await beginStaging(on: connection)
+            let (table, newWriter) = try await beginStaging(copying: copySchema(batch.schema), on: connection)
             writer = newWriter
             staging.withLock { $0.stagingTable = table }
         }
-        if encoder == nil { encoder = CopyBinaryEncoder(schema: staging.withLock { $0.schema } ?? batch.schema) }
+        if encoder == nil { encoder = CopyBinaryEncoder(schema: copySchema(batch.schema)) }
         try encoder!.encode(batch, into: &buffer)
         if buffer.count >= Self.flushBytes {
             let bytes = buffer
@@ -288,23 +303,100 @@ public final class PostgresSink: SinkOperator {
         return batch.withOperationAndSequence(first: first)
     }
 
-    /// Creates this attempt's staging table and starts the COPY into it.
-    private func beginStaging(on connection: PostgresConnection) async throws -> (TableName, CopyInWriter) {
+    /// The columns a batch of `batchSchema` is copied as: its own, except a list staged as json
+    /// (a target that holds it as jsonb) is sent as that json.
+    private func copySchema(_ batchSchema: Schema) -> Schema {
+        let staged = staging.withLock { $0.schema } ?? batchSchema
+        return Schema(batchSchema.fields.map { field in
+            guard case .list = field.type, let i = staged.index(of: field.name), staged[i].type == .json else { return field }
+            return Field(field.name, .json, nullable: field.nullable)
+        })
+    }
+
+    /// Creates this attempt's staging table (every staged column) unless this checkpoint has one
+    /// already, and starts a COPY of the columns of `copy` into it.
+    private func beginStaging(copying copy: Schema, on connection: PostgresConnection) async throws -> (TableName, CopyInWriter) {
         guard let schema = staging.withLock({ $0.schema }) else { throw DponeError(.internal, "no schema") }
-        let table = options.target.staging(loadID: options.loadID ?? ULID.make(), schema: options.stagingSchema)
+        let existing = staging.withLock { $0.stagingTable }
+        let table = existing ?? options.target.staging(loadID: options.loadID ?? ULID.make(), schema: options.stagingSchema)
         let columns = schema.fields.map {
             "\(PostgresSQL.quoteIdentifier($0.name)) \(PostgresTypes.ddlType(for: $0.type))"
         }
-        let create = "CREATE UNLOGGED TABLE \(table.sql) (\(columns.joined(separator: ", ")))"
-        let copy = "COPY \(table.sql) (\(schema.names.map(PostgresSQL.quoteIdentifier).joined(separator: ", "))) FROM STDIN (FORMAT binary)"
+        let create =
+            existing == nil
+            ? "SELECT pg_advisory_lock(\(Self.stagingOwnerKey(table))); DROP TABLE IF EXISTS \(table.sql); CREATE UNLOGGED TABLE \(table.sql) (\(columns.joined(separator: ", ")))"
+            : nil
+        let statement = "COPY \(table.sql) (\(copy.names.map(PostgresSQL.quoteIdentifier).joined(separator: ", "))) FROM STDIN (FORMAT binary)"
         do {
             let writer = try await connection.run { session -> CopyInWriter in
-                try session.execute("SELECT pg_advisory_lock(\(Self.stagingOwnerKey(table))); DROP TABLE IF EXISTS \(table.sql); \(create)")
-                return try session.beginCopyIn(copy)
+                if let create { try session.execute(create) }
+                return try session.beginCopyIn(statement)
             }
             return (table, writer)
         } catch {
             throw Self.sinkError(error)
+        }
+    }
+
+    /// The stream's shape changed (an ALTER TABLE on a CDC source): ends the COPY of the old shape,
+    /// gives the staging table the new and widened columns, and queues the target's changes for
+    /// the publish transaction (ADD COLUMN, ALTER COLUMN ... TYPE, DROP NOT NULL of a column the
+    /// source dropped, which is kept). Refuses a breaking change before anything is published.
+    private func reshape(to incoming: Schema, on connection: PostgresConnection) async throws {
+        let (writer, encoder, buffer, table, staged) = staging.withLock { s in
+            let taken = (s.writer, s.encoder, s.buffer, s.stagingTable, s.schema)
+            s.writer = nil
+            s.encoder = nil
+            s.buffer = []
+            return taken
+        }
+        guard let staged else { throw DponeError(.internal, "no schema") }
+        if let writer, var encoder {
+            var bytes = buffer
+            encoder.finish(into: &bytes)
+            let final = bytes
+            do {
+                try await connection.run { _ in
+                    try writer.write(final)
+                    try writer.finish()
+                }
+            } catch {
+                throw Self.sinkError(error)
+            }
+        }
+        let operationColumns = [TechnicalColumns.operation, TechnicalColumns.sequence]
+        let business = Schema(staged.fields.filter { !operationColumns.contains($0.name) })
+        let target = options.target
+        let (union, plan) = try SchemaEvolution.reshape(
+            staged: business, incoming: incoming, target: target.description, widen: options.widen,
+            keepDropped: options.keepDropped)
+        let quote = PostgresSQL.quoteIdentifier
+        if let table, !plan.added.isEmpty || !plan.widened.isEmpty {
+            let ddl =
+                plan.added.map { "ALTER TABLE \(table.sql) ADD COLUMN \(quote($0.name)) \(PostgresTypes.ddlType(for: $0.type))" }
+                + plan.widened.map { "ALTER TABLE \(table.sql) ALTER COLUMN \(quote($0.column)) TYPE \(PostgresTypes.ddlType(for: $0.to))" }
+            do {
+                try await connection.execute(ddl.joined(separator: ";\n"))
+            } catch {
+                throw Self.sinkError(error)
+            }
+        }
+        var changes: [(change: String, sql: String)] = plan.added.map {
+            ("\(target).\($0.name): added \($0.type)", "ALTER TABLE \(target.sql) ADD COLUMN IF NOT EXISTS \(quote($0.name)) \(PostgresTypes.ddlType(for: $0.type))")
+        }
+        changes += plan.widened.map {
+            ("\(target).\($0.description)", "ALTER TABLE \(target.sql) ALTER COLUMN \(quote($0.column)) TYPE \(PostgresTypes.ddlType(for: $0.to))")
+        }
+        let droppable = Set(plan.dropped).subtracting(options.uniqueKey)
+        changes += TargetShape.keptColumns(plan.dropped, of: target, notNull: droppable)
+        logger.notice(
+            "the source's shape changed", metadata: ["table": "\(target)", "changes": "\(changes.map(\.change))"])
+        let stagedFields = staged.fields.filter { operationColumns.contains($0.name) }
+        staging.withLock { s in
+            s.schema = Schema(union.fields + stagedFields)
+            s.shape = incoming
+            s.targetColumns += plan.added.map(\.name).filter { $0 != TechnicalColumns.unchanged }
+            s.widenings += changes
         }
     }
 
@@ -318,9 +410,11 @@ public final class PostgresSink: SinkOperator {
         if writer == nil {
             // No rows this checkpoint: an empty staging table still drives the strategy (a full
             // refresh of an empty source empties the target; a snapshot diff deletes everything).
-            let begun = try await beginStaging(on: connection)
+            let stagedSchema = staging.withLock { $0.schema } ?? Schema([])
+            let begun = try await beginStaging(copying: stagedSchema, on: connection)
             table = begun.0
             writer = begun.1
+            encoder = CopyBinaryEncoder(schema: stagedSchema)
         }
         // Header (when no row was staged) and trailer: an empty binary COPY still needs both.
         if encoder == nil { encoder = CopyBinaryEncoder(schema: staging.withLock { $0.schema } ?? Schema([])) }
@@ -344,7 +438,8 @@ public final class PostgresSink: SinkOperator {
                 try w.finish()
             }
             var dialect = PostgresDialect(
-                connection: connection, plan: plan, options: options, logger: logger, widenings: staging.withLock { $0.widenings })
+                connection: connection, plan: plan, options: options, logger: logger, widenings: staging.withLock { $0.widenings },
+                truncate: staging.withLock { $0.truncate })
             commit = try await StagedTableDriver.publish(
                 context, through: &dialect, reappliesReplays: plan.mode == .cdcApply,
                 writesState: options.targetAtomicState != nil)
@@ -357,6 +452,7 @@ public final class PostgresSink: SinkOperator {
             s.buffer = []
             s.stagingTable = nil
             s.widenings = []
+            s.truncate = nil
         }
         logger.info(
             "published", metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "inserted": "\(commit.inserted)"])

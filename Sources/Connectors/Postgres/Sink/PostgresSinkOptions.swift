@@ -14,6 +14,9 @@ public struct PostgresSinkOptions: Sendable {
     /// `schema_evolution.widen: auto` (default): a column the source widened safely is altered to
     /// the wider type in the publish transaction; false: that fails before any write.
     public var widen = true
+    /// `schema_evolution.drop: keep` (default): a column the source no longer has stays in the
+    /// target, nullable, NULL from then on; `fail` refuses it before any write.
+    public var keepDropped = true
     /// The `incremental_merge` policies this sink publishes by.
     public static let mergePolicies: [MergePolicy] = [.deleteInsert, .upsert]
     public var uniqueKey: [String]

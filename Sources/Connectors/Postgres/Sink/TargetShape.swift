@@ -73,27 +73,43 @@ public enum TargetShape {
 
     /// What an existing target needs: `statements` (ADD COLUMN for incoming and technical columns it
     /// lacks) run before staging; `widenings` (ALTER COLUMN ... TYPE for columns the source widened
-    /// safely) run inside the publish transaction, so they commit with the rows that need them.
-    /// Throws, before any write, on a column the source no longer has or whose type the target cannot
-    /// hold and may not widen.
+    /// safely, DROP NOT NULL for kept columns the source no longer has) run inside the publish
+    /// transaction, so they commit with the rows that need them. Throws, before any write, on a
+    /// column whose type the target cannot hold and may not widen, or one the source no longer has
+    /// when `keepDropped` is false.
     public static func evolution(
-        target: TableName, existing: [ExistingColumn], incoming: Schema, mode: LoadStrategy, widen: Bool = true
+        target: TableName, existing: [ExistingColumn], incoming: Schema, mode: LoadStrategy, widen: Bool = true,
+        keepDropped: Bool = true
     ) throws -> (statements: [String], widenings: [(change: String, sql: String)]) {
         let plan = try SchemaEvolution.plan(
             target: target.description, existing: existing.map { ($0.name, "\($0.type)", $0.type) }, incoming: incoming,
-            widen: widen, canHold: canHold, logicalType: { $0 })
+            widen: widen, keepDropped: keepDropped, canHold: canHold, logicalType: { $0 })
         let existingNames = Set(existing.map(\.name))
         let missingTechnical = technicalColumns(for: mode).filter { !existingNames.contains($0.name) }
         let statements = (plan.added + missingTechnical).map { field in
             "ALTER TABLE \(target.sql) ADD COLUMN \(PostgresSQL.quoteIdentifier(field.name)) \(PostgresTypes.ddlType(for: field.type))"
         }
-        let widenings = plan.widened.map { w in
+        var widenings = plan.widened.map { w in
             (
                 "\(target).\(w.description)",
                 "ALTER TABLE \(target.sql) ALTER COLUMN \(PostgresSQL.quoteIdentifier(w.column)) TYPE \(PostgresTypes.ddlType(for: w.to))"
             )
         }
+        let notNull = Set(existing.filter { !$0.nullable }.map(\.name))
+        widenings += keptColumns(plan.dropped, of: target, notNull: notNull)
         return (statements, widenings)
+    }
+
+    /// The changes for columns the source no longer has: reported, and made nullable when they are
+    /// NOT NULL (an empty statement otherwise).
+    static func keptColumns(_ dropped: [String], of target: TableName, notNull: Set<String>) -> [(change: String, sql: String)] {
+        dropped.map { column in
+            (
+                "\(target).\(column): no longer in the source, kept (NULL from now on)",
+                notNull.contains(column)
+                    ? "ALTER TABLE \(target.sql) ALTER COLUMN \(PostgresSQL.quoteIdentifier(column)) DROP NOT NULL" : ""
+            )
+        }
     }
 
     /// Whether a target column of type `target` stores every value of `source` exactly.

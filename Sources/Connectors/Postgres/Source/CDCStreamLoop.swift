@@ -4,9 +4,12 @@ import Foundation
 /// The rows of one replicated table (one output route) not yet emitted.
 struct CDCRouteBuffer {
     let table: PostgresCDCTable
-    let tableSchema: Schema
-    let outputSchema: Schema
+    /// The table's current shape (it changes when an `ALTER TABLE` reaches the stream).
+    private(set) var tableSchema: Schema
+    private(set) var outputSchema: Schema
     var rows: BatchBuilder
+    /// Rows of an earlier shape, taken out when the shape changed and not sent yet.
+    private var pending: [Batch] = []
     var lsnColumn = ColumnBuilder(type: .int64)
     var unchangedColumn = ColumnBuilder(type: .string)
     var operations: [RowOperation] = []
@@ -41,8 +44,39 @@ struct CDCRouteBuffer {
         lsnColumn.append(Int64(bitPattern: lsn.value))
     }
 
-    /// The buffered rows as one batch (nil when there are none).
-    mutating func take() -> Batch? {
+    /// From now on rows have the shape `schema`: the rows buffered so far leave as a batch of the
+    /// old shape first (every batch has one shape; sinks follow the change between two batches).
+    mutating func reshape(to schema: Schema) {
+        if let batch = take() { pending.append(batch) }
+        tableSchema = schema
+        outputSchema = PostgresCDCSource.outputSchema(for: schema)
+        rows = BatchBuilder(schema: schema, reservingCapacity: 1024)
+    }
+
+    /// The table was truncated at `lsn`: the rows so far leave first, then one batch whose only row
+    /// is the truncate (columns NULL).
+    mutating func appendTruncate(lsn: LSN) {
+        if let batch = take() { pending.append(batch) }
+        var marker = BatchBuilder(schema: tableSchema, reservingCapacity: 1)
+        marker.append(row: [Value](repeating: .null, count: tableSchema.count))
+        var lsnColumn = ColumnBuilder(type: .int64)
+        lsnColumn.append(Int64(bitPattern: lsn.value))
+        var unchanged = ColumnBuilder(type: .string)
+        unchanged.appendNull()
+        pending.append(
+            Batch(schema: outputSchema, columns: marker.finish().columns + [lsnColumn.finish(), unchanged.finish()], operations: [.truncate]))
+    }
+
+    /// Every buffered row, oldest shape first.
+    mutating func drain() -> [Batch] {
+        var batches = pending
+        pending.removeAll()
+        if let batch = take() { batches.append(batch) }
+        return batches
+    }
+
+    /// The buffered rows of the current shape as one batch (nil when there are none).
+    private mutating func take() -> Batch? {
         let n = rows.rowCount
         guard n > 0 else { return nil }
         precondition(lsnColumn.count == n && unchangedColumn.count == n && operations.count == n)
@@ -219,9 +253,14 @@ struct CDCStreamLoop {
         case .truncate(let truncate):
             for id in truncate.relationIDs {
                 guard let r = routeOf[id] else { continue }
-                throw DponeError(
-                    .source, "\(routes[r].qualified) was truncated: cdc_apply does not replicate TRUNCATE",
-                    hint: "reload the target (reset the state so the next run snapshots the tables again)")
+                guard options.truncatesTarget else {
+                    throw DponeError(
+                        .source, "\(routes[r].qualified) was truncated while streaming (source.options.cdc.on_truncate is fail)",
+                        hint: "set cdc.on_truncate: truncate_target to empty the target at that point of the stream, or reset the state so the next run snapshots the tables again",
+                        context: ["table": routes[r].qualified])
+                }
+                routes[r].appendTruncate(lsn: transactionLSN)
+                transactionChanges += 1
             }
         default:
             break
@@ -235,24 +274,55 @@ struct CDCStreamLoop {
                 .schema, "table \(route.qualified) has REPLICA IDENTITY NOTHING: its updates and deletes cannot be replicated",
                 hint: "add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL")
         }
-        if relation.columns.map(\.name) != route.tableSchema.names {
-            throw DponeError(
-                .schema,
-                "the columns of \(route.qualified) changed while streaming (now: \(relation.columns.map(\.name).joined(separator: ", ")); read as: \(route.tableSchema.names.joined(separator: ", "))): dpone stream does not follow ALTER TABLE yet",
-                hint: "reset the state (dpone state reset) and drop the slot so the next run snapshots the tables again",
-                context: ["table": route.qualified])
+        let shape = try shape(of: relation, current: route.tableSchema)
+        if shape != route.tableSchema {
+            // An ALTER TABLE: rows so far keep their shape; the sinks add, widen or keep the
+            // columns when the first row of the new shape reaches them.
+            source.logger.notice(
+                "table shape changed while streaming",
+                metadata: ["table": "\(route.qualified)", "was": "\(route.tableSchema.names)", "now": "\(shape.names)"])
+            routes[r].reshape(to: shape)
         }
-        routes[r].builder = try PgOutputRowBuilder(relation: relation, schema: route.tableSchema)
+        routes[r].builder = try PgOutputRowBuilder(relation: relation, schema: shape)
         let keys = Set(relation.keyColumns)
         routes[r].keyIndexes = relation.columns.indices.filter { keys.contains(relation.columns[$0].name) }
         routeOf = routeOf.filter { $0.value != r }
         routeOf[relation.id] = r
     }
 
+    /// The table's shape as `relation` describes it: its columns in order; a column the stream had
+    /// keeps its field unless the relation maps it to another type (a user type the relation cannot
+    /// describe keeps the field read from the catalog); a new column is nullable. A column the
+    /// relation no longer has is left out (the sinks keep it, NULL from then on).
+    private func shape(of relation: PgOutputRelation, current: Schema) throws -> Schema {
+        var fields: [Field] = []
+        for column in relation.columns {
+            let alone = PgOutputRelation(
+                id: relation.id, namespace: relation.namespace, name: relation.name, replicaIdentity: relation.replicaIdentity,
+                columns: [column])
+            let mapped = { try PgOutputRowBuilder.schema(for: alone, policy: options.typePolicy).fields[0].type }
+            if let old = current.fields.first(where: { $0.name == column.name }) {
+                guard let type = try? mapped(), type != old.type else {
+                    fields.append(old)
+                    continue
+                }
+                fields.append(Field(old.name, type, nullable: old.nullable))
+            } else {
+                do {
+                    fields.append(Field(column.name, try mapped(), nullable: true))
+                } catch var error as DponeError {
+                    error.message = "column \"\(column.name)\" added to \(relation.qualifiedName) while streaming: " + error.message
+                    throw error
+                }
+            }
+        }
+        return Schema(fields)
+    }
+
     /// Sends the rows of complete transactions, route by route.
     private mutating func emit() async throws {
         for r in routes.indices {
-            if let batch = routes[r].take() { try await output.send(batch, route: r) }
+            for batch in routes[r].drain() { try await output.send(batch, route: r) }
         }
     }
 

@@ -39,6 +39,9 @@ public struct PostgresCDCSourceOptions: Sendable {
     /// A plain table larger than this is copied as ctid ranges of about this size (when
     /// `snapshotParallelism` > 1).
     public var snapshotRangeBytes: Int64
+    /// `on_truncate: truncate_target`: a TRUNCATE of a replicated table reaches the sink as a
+    /// `RowOperation.truncate` row (alone in its batch) instead of failing the stream.
+    public var truncatesTarget = false
 
     public init(
         url: String, tables: [PostgresCDCTable], slot: String, publication: String, create: Bool = true,
