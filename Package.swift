@@ -153,7 +153,7 @@ let package = Package(
             name: "PipelineTests",
             dependencies: [
                 "Pipeline", "Manifest", "Flow", "FilesConnector", "Operators", "PostgresConnector", "ClickHouseConnector",
-                "DponeTestSupport",
+                "KafkaConnector", "KafkaCodecs", "DponeTestSupport",
             ],
             swiftSettings: strict
         ),

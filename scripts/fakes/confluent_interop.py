@@ -251,6 +251,8 @@ def deserializer(fmt, registry):
         from confluent_kafka.schema_registry.avro import AvroDeserializer
 
         def from_dict(d, _ctx):
+            if "created_at" not in d:  # another record shape (dpone's own): every field as decoded
+                return dict(d)
             created = d["created_at"]
             if isinstance(created, int):  # fastavro may hand micros or a datetime
                 created = EPOCH + dt.timedelta(microseconds=created)
@@ -346,7 +348,7 @@ def consume(args):
             value = msg.value()
             ctx = SerializationContext(msg.topic(), MessageField.VALUE, msg.headers())
             decoded = des(value, ctx)
-            if isinstance(decoded, dict) and not isinstance(decoded.get("created_at"), str):
+            if isinstance(decoded, dict) and "created_at" in decoded and not isinstance(decoded["created_at"], str):
                 decoded["created_at"] = iso(decoded["created_at"])
             decoded = dict(decoded)
             decoded["_partition"] = msg.partition()

@@ -1,3 +1,4 @@
+import ConnectorKit
 import Formats
 import Flow
 import Foundation
@@ -88,6 +89,11 @@ public final class KafkaSink: SinkOperator {
                 hint: "set source.options.cdc.on_truncate: fail, or stream into a postgres or clickhouse cdc_apply target",
                 context: ["topic": options.topic])
         }
+        var shaped = batch
+        if let schema = state.withLock({ $0.schema }), schema != batch.schema {
+            shaped = try await reshape(batch, from: schema)
+        }
+        let batch = shaped
         let s = state.withLock { $0 }
         guard let producer = s.producer, let valueEncoder = s.valueEncoder else {
             throw DponeError(.internal, "kafka sink used before open", context: ["sink": name])
@@ -168,6 +174,34 @@ public final class KafkaSink: SinkOperator {
             }
         }
         state.withLock { $0.produced += batch.rowCount }
+    }
+
+    /// The stream's shape changed (an ALTER TABLE on a CDC source). The value schema evolves the
+    /// way the registry's default compatibility (BACKWARD) accepts: a new column is an optional
+    /// field, a safely widened one takes its wider type, and a column the source dropped stays, NULL
+    /// from then on. A registry format registers that schema as a new version of the subject and
+    /// encodes with its id from now on. Returns `batch` in the evolved shape.
+    private func reshape(_ batch: Batch, from schema: Schema) async throws -> Batch {
+        let (union, plan) = try SchemaEvolution.reshape(staged: schema, incoming: batch.schema, target: "topic \(options.topic)")
+        if union != schema {
+            let wire = try await WireValueEncoder.register(schema: union, options: options)
+            state.withLock { s in
+                s.schema = union
+                s.valueEncoder = JSONLinesEncoder(schema: union)
+                s.wire = wire
+            }
+            logger.notice(
+                "the source's shape changed: the value schema evolved",
+                metadata: ["topic": "\(options.topic)", "changes": "\(plan.changes)", "schema_id": "\(wire.map { String($0.schemaID) } ?? "none")"])
+        }
+        // Every column of the evolved shape, a dropped one as NULLs.
+        let columns = union.fields.map { field -> Column in
+            if let i = batch.schema.index(of: field.name) { return batch.columns[i] }
+            var nulls = ColumnBuilder(type: field.type, reservingCapacity: batch.rowCount)
+            for _ in 0..<batch.rowCount { nulls.appendNull() }
+            return nulls.finish()
+        }
+        return Batch(schema: union, columns: columns, operations: batch.operations)
     }
 
     static func opName(_ op: RowOperation, mode: KafkaEventMode) -> String {
