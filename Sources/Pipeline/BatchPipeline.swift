@@ -50,11 +50,11 @@ public enum BatchPipeline {
                 "source": "\(document.source.type.rawValue)", "sink": "\(document.sink.type.rawValue)",
                 "strategy": "\(document.sink.strategy.mode.rawValue)",
             ])
-        let coordinatorBox = CoordinatorBox()
-        let lockBox = LockBox()
+        var runCoordinator: CheckpointCoordinator?
+        var runLock: RunLock?
         do {
             let lock = try await StateStores.lock(for: document, override: options.stateDirectory)
-            lockBox.lock = lock
+            runLock = lock
             let store = StateStores.make(for: document, override: options.stateDirectory)
             let previous = try await store.load(pipeline: document.name)
 
@@ -72,7 +72,8 @@ public enum BatchPipeline {
                 let sink = try ConnectorFactory.sink(
                     SinkRequest(
                         config: document.sink, pipeline: document.name, loadID: loadID, state: document.state,
-                        changeData: document.source.options.cdc != nil, sourceRepeatsKeys: document.source.type == .kafka,
+                        changeData: source.emitsChangeData,
+                        sourceRepeatsKeys: try ConnectorRegistry.descriptor(for: document.source.type, role: "source").sourceRepeatsKeys,
                         sourceEmitsDeletes: source.emitsDeletes))
                 let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: loadedAt)
                 graph = PipelineGraph(
@@ -98,7 +99,7 @@ public enum BatchPipeline {
             let coordinator = CheckpointCoordinator(
                 pipeline: document.name, sinks: sinkNames, store: store,
                 resumingAfter: resumeAfter, loadID: loadID, runID: runID)
-            coordinatorBox.coordinator = coordinator
+            runCoordinator = coordinator
 
             let ticker = ProgressTicker(callback: options.progress, started: started)
             let report = try await GraphRunner(graph: graph, coordinator: coordinator)
@@ -132,14 +133,14 @@ public enum BatchPipeline {
             let dpone = error as? DponeError
             result.error = dpone.map(\.description) ?? String(describing: error)
             result.errorKind = (dpone?.kind ?? .internal).rawValue
-            if let coordinator = coordinatorBox.coordinator {
+            if let coordinator = runCoordinator {
                 let committed = await coordinator.committed
                 result.state = committed.last
                 result.checkpoints = committed.count
             }
         }
-        await lockBox.lock?.release()
-        lockBox.lock = nil
+        await runLock?.release()
+        runLock = nil
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         result.durationSeconds = seconds
         result.rowsPerSecond = seconds > 0 ? Double(result.extractedRows) / seconds : 0
@@ -171,16 +172,6 @@ extension BatchPipeline {
             updatedRows: 0, deletedRows: 0, checkpoints: 0, durationSeconds: 0, rowsPerSecond: 0,
             megabytesPerSecond: 0, peakRSSBytes: 0, state: nil, error: error.description, errorKind: error.kind.rawValue)
     }
-}
-
-private final class LockBox: @unchecked Sendable {
-    // Set and cleared on the run's task only.
-    var lock: RunLock?
-}
-
-private final class CoordinatorBox: @unchecked Sendable {
-    // Set once on the run's task before any concurrent use; read after the run.
-    var coordinator: CheckpointCoordinator?
 }
 
 /// Samples the source edge every 250 ms for the progress line.

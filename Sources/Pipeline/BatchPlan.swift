@@ -60,19 +60,11 @@ public struct BatchPlan: Sendable, Codable {
     }
 
     static func describe(_ source: SourceConfig) -> String {
-        switch source.type {
-        case .files: "files \(source.path ?? "")"
-        default:
-            "\(source.type.rawValue) \(source.table.map { "\($0.schema ?? "public").\($0.name)" } ?? source.topic ?? "") (\(source.connection?.resolved.redactedURL ?? ""))"
-        }
+        (try? ConnectorRegistry.descriptor(for: source.type, role: "source").describe(source: source)) ?? source.type.rawValue
     }
 
     static func describe(_ sink: SinkConfig) -> String {
-        switch sink.type {
-        case .files: "files \(sink.path ?? "")"
-        default:
-            "\(sink.type.rawValue) \(sink.table.map { "\($0.schema ?? "public").\($0.name)" } ?? sink.topic ?? "") (\(sink.connection?.resolved.redactedURL ?? ""))"
-        }
+        (try? ConnectorRegistry.descriptor(for: sink.type, role: "sink").describe(sink: sink)) ?? sink.type.rawValue
     }
 
     public func text() -> String {

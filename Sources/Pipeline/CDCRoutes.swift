@@ -18,10 +18,10 @@ enum CDCRoutes {
     static func sinkConfig(for entry: CDCTableConfig, sink: SinkConfig, identity: [String]?) throws -> SinkConfig {
         var config = sink
         let source = "\(entry.table.schema ?? "public").\(entry.table.name)"
-        switch sink.type {
-        case .kafka:
+        // A sink addressed by topic takes the entry's topic; one addressed by table its table.
+        if sink.topic != nil || (sink.table == nil && entry.sinkTopic != nil) {
             config.topic = entry.sinkTopic ?? sink.topic.map { expand($0, entry.table) }
-        default:
+        } else {
             if let table = entry.sinkTable {
                 config.table = table
             } else if let template = sink.table {

@@ -21,9 +21,9 @@ enum ConnectorFactory {
     /// the sink's lineage and row-hash columns.
     static func transforms(_ document: ManifestDocument, loadID: String, loadedAt: Int64) throws -> [any BatchTransform] {
         var chain: [any BatchTransform] = []
-        // A files source has no query language: its allowlist and predicate run as transforms. A
-        // database source pushes them into its query.
-        if document.source.type == .files {
+        // A source without a query language (files) leaves its allowlist and predicate to
+        // transforms; a database pushes them into its query.
+        if try !ConnectorRegistry.descriptor(for: document.source.type, role: "source").sourceAppliesProjection {
             if let columns = document.source.options.columns { chain.append(Project(keeping: columns)) }
             if let predicate = document.source.options.customPredicate { chain.append(try Filter(parsing: predicate)) }
         }
@@ -43,8 +43,8 @@ enum ConnectorFactory {
         }
         // snapshot_diff and scd2 compare rows by their hash: the pipeline adds it when not asked to.
         let needsHash =
-            [.snapshotDiff, .scd2].contains(document.sink.strategy.mode)
-            && (document.sink.type == .postgres || document.sink.type == .clickhouse)
+            try [.snapshotDiff, .scd2].contains(document.sink.strategy.mode)
+            && ConnectorRegistry.descriptor(for: document.sink.type, role: "sink").sinkComparesRowHashes
         if document.sink.options.rowHash || needsHash { chain.append(RowHash()) }
         if document.sink.options.lineage { chain.append(LineageColumns(loadID: loadID, loadedAtMicroseconds: loadedAt)) }
         return chain

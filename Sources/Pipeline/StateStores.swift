@@ -50,9 +50,7 @@ public enum StateStores {
         let tombstone = PipelineState(
             pipeline: document.name, checkpoint: current.checkpoint, source: nil, loadID: nil, runID: nil,
             committedAt: current.committedAt)
-        // A target-atomic store only verifies what a sink wrote; the reset writes the row itself.
-        let writable: any StateStore = (store as? any VerifyingStateStore)?.underlying ?? store
-        try await writable.commit(tombstone)
+        try await store.commit(tombstone)
         return tombstone
     }
 

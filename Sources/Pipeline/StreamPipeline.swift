@@ -44,11 +44,8 @@ public enum StreamPipeline {
                     "strategy mode \(document.sink.strategy.mode.rawValue) rewrites the whole target or window: it cannot run continuously",
                     hint: "dpone stream applies incremental_append, incremental_merge or cdc_apply; use dpone batch for \(document.sink.strategy.mode.rawValue)"))
         }
-        // The group is the pipeline's; the identity of state and ledger is the worker's.
-        if doc.source.type == .kafka {
-            var kafka = doc.source.options.kafka ?? KafkaOptions()
-            if kafka.groupID == nil { kafka.groupID = "dpone-\(document.name)" }
-            doc.source.options.kafka = kafka
+        if let connector = try? ConnectorRegistry.descriptor(for: doc.source.type, role: "source") {
+            doc.source = connector.forStream(doc.source, pipeline: document.name)
         }
         doc.name = "\(document.name)@\(options.worker)"
         return await BatchPipeline.run(

@@ -272,3 +272,30 @@ struct ReplayingSink: SinkOperator {
         }
     }
 }
+
+extension ReplayedCheckpointTests {
+    /// Target-atomic state is reported by the sink's commit: a checkpoint whose commit says the
+    /// state went with the data is durable without a write to the store; the next one, whose sink
+    /// did not, is written by the coordinator as usual.
+    @Test func aStateCommittedBySinkIsNotWrittenAgain() async throws {
+        let log = EventLog()
+        let store = RecordingStateStore(log: log)
+        let coordinator = CheckpointCoordinator(
+            pipeline: "p", sinks: ["s"], store: store, resumingAfter: CheckpointID(0), loadID: "L", runID: "R")
+        let first = try await coordinator.injectBarrier(positions: .int(1))
+        var atomic = SinkCommit(inserted: 1)
+        atomic.stateCommitted = true
+        try await coordinator.sinkFinalized("s", first, commit: atomic)
+        #expect(await coordinator.lastDurable == first)
+        #expect(log.all.isEmpty, "the store was not written: \(log.all)")
+        #expect(await coordinator.committed.map(\.checkpoint) == [first])
+        // The sources' acknowledgement of checkpoint 1 makes the state of 2 writable.
+        let acknowledgements = Task { try await coordinator.runAcknowledgements() }
+        let second = try await coordinator.injectBarrier(positions: .int(2))
+        try await coordinator.sinkFinalized("s", second, commit: SinkCommit(inserted: 1))
+        await coordinator.sinkFinished("s")
+        try await acknowledgements.value
+        #expect(log.all == ["state 2"])
+        #expect(try await store.load(pipeline: "p")?.source == .int(2))
+    }
+}

@@ -67,8 +67,6 @@ func stateStoreSample(_ pipeline: String = "orders", checkpoint: UInt64 = 5, cur
             url: "host=10.0.0.1 port=5433 dbname=app user=bob password=hunter2",
             table: TableName(schema: "ops", name: "state"))
         #expect(keywords.location(pipeline: "p") == "postgres://10.0.0.1:5433/app ops.state (p)")
-        let atomic = TargetAtomicStateStore(store: keywords)
-        #expect(atomic.location(pipeline: "p") == keywords.location(pipeline: "p"))
         #expect(PostgresStateStore.defaultTable == TableName(schema: "dpone", name: "__dpone__state"))
     }
 }

@@ -61,47 +61,4 @@ struct StateStoreTargetAtomicTests {
             #expect(try await store.load(pipeline: "orders") == state)
         }
     }
-
-    @Test func targetAtomicCommitOnlyVerifies() async throws {
-        try await withStateStoreSchema { table, sink in
-            let store = PostgresStateStore(url: PostgresTestServer.url, table: table)
-            let atomic = TargetAtomicStateStore(store: store)
-            #expect(atomic.location(pipeline: "orders") == store.location(pipeline: "orders"))
-
-            // No table, no row: fails, and writes nothing.
-            let missing = await #expect(throws: DponeError.self) {
-                try await atomic.commit(stateStoreSample(checkpoint: 1))
-            }
-            #expect(missing?.kind == .state)
-            #expect(missing?.message.contains("checkpoint 1 is missing") == true)
-            #expect(missing?.message.contains("has no row") == true)
-            #expect(try await atomic.load(pipeline: "orders") == nil)
-            #expect(try await sink.query("SELECT to_regclass($1) IS NULL", parameters: [table.sql]) == [["t"]])
-
-            // The sink writes checkpoint 1 in its transaction; the coordinator's copy differs in
-            // committed_at only, and verification passes.
-            try await sink.run { session in
-                try session.execute("BEGIN")
-                for statement in PostgresStateStore.ensureTableStatements(table: table) {
-                    try session.execute(statement)
-                }
-                try PostgresStateStore.writeState(stateStoreSample(checkpoint: 1), table: table, in: session)
-                try session.execute("COMMIT")
-            }
-            var coordinatorCopy = stateStoreSample(checkpoint: 1)
-            coordinatorCopy.committedAt = "2030-01-01T00:00:00.000Z"
-            try await atomic.commit(coordinatorCopy)
-            #expect(try await atomic.load(pipeline: "orders") == stateStoreSample(checkpoint: 1))
-
-            // Checkpoint 2 was never written by the sink: fails, and the row stays at 1.
-            let behind = await #expect(throws: DponeError.self) {
-                try await atomic.commit(stateStoreSample(checkpoint: 2))
-            }
-            #expect(behind?.message.contains("holds checkpoint 1") == true)
-            #expect(try await atomic.load(pipeline: "orders")?.checkpoint == CheckpointID(1))
-
-            try await atomic.reset(pipeline: "orders")
-            #expect(try await store.load(pipeline: "orders") == nil)
-        }
-    }
 }

@@ -27,6 +27,22 @@ public protocol ConnectorDescriptor: Sendable {
     func lockPipeline(_ document: ManifestDocument) async throws -> (any PipelineRunLock)?
     /// `dpone doctor` probes (reachability, permissions, versions); filled in by the doctor command.
     func doctor(_ document: ManifestDocument) async -> [DoctorProbe]
+
+    /// Whether the source applies `options.columns` and `options.custom_predicate` itself (a
+    /// database pushes them into its query); when false the pipeline runs them as transforms.
+    var sourceAppliesProjection: Bool { get }
+    /// Whether the source repeats keys by nature (a topic): a sink's `duplicate_policy` defaults
+    /// to `last`.
+    var sourceRepeatsKeys: Bool { get }
+    /// Whether the sink compares rows by `__dpone__row_hash` for `snapshot_diff` and `scd2` (the
+    /// pipeline adds the hash when the manifest did not ask for it).
+    var sinkComparesRowHashes: Bool { get }
+    /// What `dpone batch --dry-run` and the run log call this endpoint.
+    func describe(source: SourceConfig) -> String
+    func describe(sink: SinkConfig) -> String
+    /// The source section `dpone stream` runs: defaults that only continuous reading needs (a
+    /// Kafka consumer group named after the pipeline).
+    func forStream(_ source: SourceConfig, pipeline: String) -> SourceConfig
 }
 
 extension ConnectorDescriptor {
@@ -51,6 +67,25 @@ extension ConnectorDescriptor {
     public func lockPipeline(_ document: ManifestDocument) async throws -> (any PipelineRunLock)? { nil }
 
     public func doctor(_ document: ManifestDocument) async -> [DoctorProbe] { [] }
+
+    public var sourceAppliesProjection: Bool { true }
+    public var sourceRepeatsKeys: Bool { false }
+    public var sinkComparesRowHashes: Bool { false }
+
+    public func describe(source: SourceConfig) -> String {
+        Self.describe(type, table: source.table, topic: source.topic, connection: source.connection)
+    }
+
+    public func describe(sink: SinkConfig) -> String {
+        Self.describe(type, table: sink.table, topic: sink.topic, connection: sink.connection)
+    }
+
+    /// `postgres public.orders (postgresql://u:***@host/db)`.
+    static func describe(_ type: EndpointType, table: TableRef?, topic: String?, connection: ConnectionConfig?) -> String {
+        "\(type.rawValue) \(table.map { "\($0.schema ?? "public").\($0.name)" } ?? topic ?? "") (\(connection?.resolved.redactedURL ?? ""))"
+    }
+
+    public func forStream(_ source: SourceConfig, pipeline: String) -> SourceConfig { source }
 }
 
 /// What a source is built from.
@@ -121,12 +156,6 @@ public struct SinkDryRun: Sendable, Equatable {
 /// A fence held for a whole run against a concurrent run of the same pipeline.
 public protocol PipelineRunLock: Sendable {
     func release() async
-}
-
-/// A store that only verifies the state a sink wrote in its own transaction (`target_atomic`);
-/// commands that write the state themselves (`dpone state reset`) write to `underlying`.
-public protocol VerifyingStateStore: StateStore {
-    var underlying: any StateStore { get }
 }
 
 /// A source with one route per table, each keyed by its replica identity (PostgreSQL CDC of

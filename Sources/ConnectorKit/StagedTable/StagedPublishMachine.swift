@@ -147,7 +147,8 @@ public struct StagedPublishMachine: Sendable {
     }
 
     public mutating func stateWritten() throws(Violation) -> Action {
-        guard case .awaitingStateWrite(let commit) = phase else { throw .unexpected(event: "stateWritten", phase: "\(phase)") }
+        guard case .awaitingStateWrite(var commit) = phase else { throw .unexpected(event: "stateWritten", phase: "\(phase)") }
+        commit.stateCommitted = true
         phase = .awaitingStagingDrop(commit)
         return .dropStaging
     }

@@ -8,6 +8,7 @@ public struct ClickHouseDescriptor: ConnectorDescriptor {
     public init() {}
 
     public var type: EndpointType { .clickhouse }
+    public var sinkComparesRowHashes: Bool { true }
 
     public func makeSource(_ request: SourceRequest) throws -> any SourceOperator {
         try request.refuseContinuous()

@@ -10,6 +10,10 @@ public struct FilesDescriptor: ConnectorDescriptor {
     public init() {}
 
     public var type: EndpointType { .files }
+    /// Files have no query language: the pipeline applies `columns` and `custom_predicate`.
+    public var sourceAppliesProjection: Bool { false }
+    public func describe(source: SourceConfig) -> String { "files \(source.path ?? "")" }
+    public func describe(sink: SinkConfig) -> String { "files \(sink.path ?? "")" }
 
     public func makeSource(_ request: SourceRequest) throws -> any SourceOperator {
         try request.refuseContinuous()

@@ -9,6 +9,17 @@ public struct KafkaDescriptor: ConnectorDescriptor {
     public init() {}
 
     public var type: EndpointType { .kafka }
+    public var sourceRepeatsKeys: Bool { true }
+
+    /// `dpone stream`: the consumer group is the pipeline's (`dpone-<name>`) unless set; the
+    /// identity of state and ledger is the worker's.
+    public func forStream(_ source: SourceConfig, pipeline: String) -> SourceConfig {
+        var source = source
+        var kafka = source.options.kafka ?? KafkaOptions()
+        if kafka.groupID == nil { kafka.groupID = "dpone-\(pipeline)" }
+        source.options.kafka = kafka
+        return source
+    }
 
     /// librdkafka properties from a `kafka://[user:password@]host:port[,host:port...]` connection
     /// (`kafkas://` for TLS) and `options.kafka`. Credentials in the URL become SASL settings.

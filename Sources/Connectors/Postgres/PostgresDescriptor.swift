@@ -8,6 +8,7 @@ public struct PostgresDescriptor: ConnectorDescriptor {
     public init() {}
 
     public var type: EndpointType { .postgres }
+    public var sinkComparesRowHashes: Bool { true }
 
     public func makeSource(_ request: SourceRequest) throws -> any SourceOperator {
         let config = request.config
@@ -118,8 +119,9 @@ public struct PostgresDescriptor: ConnectorDescriptor {
         guard let connection = document.state.connection else {
             throw DponeError(.manifest, "a postgres state store needs a connection")
         }
-        let store = PostgresStateStore(url: connection.resolved.url, table: Self.stateTable(document.state))
-        return document.state.atomicity == .targetAtomic ? TargetAtomicStateStore(store: store) : store
+        // With target_atomic the sink writes each checkpoint's row in its publish transaction and
+        // says so in its commit (`SinkCommit.stateCommitted`); the coordinator then writes nothing.
+        return PostgresStateStore(url: connection.resolved.url, table: Self.stateTable(document.state))
     }
 
     public func lockPipeline(_ document: ManifestDocument) async throws -> (any PipelineRunLock)? {
@@ -149,9 +151,5 @@ public struct PostgresDescriptor: ConnectorDescriptor {
 }
 
 extension PostgresPipelineLock: PipelineRunLock {}
-
-extension TargetAtomicStateStore: VerifyingStateStore {
-    public var underlying: any StateStore { store }
-}
 
 extension PostgresCDCSource: KeyedRoutesSource {}

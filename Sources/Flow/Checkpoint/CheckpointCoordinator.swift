@@ -20,6 +20,8 @@ public actor CheckpointCoordinator {
     private var nextWaiterToken: UInt64 = 0
     /// Pending checkpoints that carry a complete copy of the source.
     private var completes: Set<CheckpointID> = []
+    /// Pending checkpoints whose state a sink wrote with its publication (`SinkCommit.stateCommitted`).
+    private var committedBySink: Set<CheckpointID> = []
     /// Durable checkpoints whose sources are still to be acknowledged, in order, consumed by
     /// `runAcknowledgements` (the coordinator's own task): a sink never waits on an upstream commit.
     /// At most one entry per pending checkpoint, which the channels' barriers bound.
@@ -70,6 +72,7 @@ public actor CheckpointCoordinator {
         total.deleted += commit.deleted
         total.schemaChanges += commit.schemaChanges
         sinkCommits[sink] = total
+        if commit.stateCommitted { committedBySink.insert(id) }
         if let published = commit.publishedPositions {
             _ = try step { m in
                 try m.replacePositions(of: id, with: published)
@@ -118,14 +121,18 @@ public actor CheckpointCoordinator {
                 let state = PipelineState(
                     pipeline: pipeline, checkpoint: checkpoint, source: positions, loadID: loadID, runID: runID,
                     committedAt: Timestamps.iso8601())
-                do {
-                    try await store.commit(state)
-                } catch {
-                    fail()
-                    throw error
+                // A target-atomic sink committed it with the data: durable already.
+                if !committedBySink.contains(checkpoint) {
+                    do {
+                        try await store.commit(state)
+                    } catch {
+                        fail()
+                        throw error
+                    }
                 }
                 committed.append(state)
                 completes = completes.filter { $0 > checkpoint }
+                committedBySink = committedBySink.filter { $0 > checkpoint }
                 recordDurable(checkpoint)
                 action = try step { try $0.stateDurable(checkpoint) }
                 resumeWaiters()

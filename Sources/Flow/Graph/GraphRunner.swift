@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 /// What a finished run reports.
 public struct RunReport: Sendable {
@@ -278,11 +279,11 @@ struct SourceChannelOutput: SourceOutput {
     }
 }
 
-private final class ResultBox: @unchecked Sendable {
-    // Written once by the task before the semaphore is signalled, read after the wait.
-    private var result: Result<CheckpointID, any Error> = .failure(CancellationError())
-    func set(_ r: Result<CheckpointID, any Error>) { result = r }
-    func get() throws -> CheckpointID { try result.get() }
+/// Hands a barrier id from the task that injected it to the thread waiting on the semaphore.
+private final class ResultBox: Sendable {
+    private let result = Mutex<Result<CheckpointID, any Error>>(.failure(CancellationError()))
+    func set(_ r: Result<CheckpointID, any Error>) { result.withLock { $0 = r } }
+    func get() throws -> CheckpointID { try result.withLock { $0 }.get() }
 }
 
 extension Result where Failure == any Error {

@@ -113,10 +113,15 @@ public protocol SourceOperator: Sendable {
     /// Whether the source emits rows marked `.delete` (Kafka tombstones, delete events, CDC): a sink
     /// that can apply them by key then stages each row's operation. The default is false.
     var emitsDeletes: Bool { get }
+    /// Whether the source emits change data stamped with monotonic positions (`__dpone__lsn`,
+    /// PostgreSQL CDC): a `cdc_apply` sink may then skip events at or below what it published.
+    /// The default is false.
+    var emitsChangeData: Bool { get }
 }
 
 extension SourceOperator {
     public var emitsDeletes: Bool { false }
+    public var emitsChangeData: Bool { false }
 
     public func outputSchemas() async throws -> [Schema] { [try await outputSchema()] }
 
@@ -137,6 +142,9 @@ public struct SinkCommit: Sendable, Codable, Equatable {
     public var publishedPositions: StateValue?
     /// Changes made to the target's structure with this publication (`table.column: old -> new`).
     public var schemaChanges: [String] = []
+    /// The sink wrote the pipeline state of this checkpoint in the transaction that published it
+    /// (`state.atomicity: target_atomic`): the coordinator does not write it again.
+    public var stateCommitted = false
 
     public init(inserted: Int = 0, updated: Int = 0, deleted: Int = 0, publishedPositions: StateValue? = nil) {
         self.inserted = inserted

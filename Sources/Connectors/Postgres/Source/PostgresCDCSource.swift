@@ -132,6 +132,7 @@ struct CDCPositions: Sendable, Equatable {
 ///   fails at start. TRUNCATE of a replicated table fails the run.
 public final class PostgresCDCSource: SourceOperator {
     public let name: String
+    public var emitsChangeData: Bool { true }
     public let options: PostgresCDCSourceOptions
     let logger = Logger(label: "dpone.postgres.cdc")
     private let described = Mutex<[PostgresTable]?>(nil)
