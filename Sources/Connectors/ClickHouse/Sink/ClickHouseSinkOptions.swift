@@ -1,3 +1,4 @@
+import ConnectorKit
 import Flow
 import Foundation
 
@@ -17,36 +18,24 @@ extension LoadStrategy {
     public var isReplacing: Bool { self == .incrementalMerge(.replacingMergeTree) || self == .cdcApply }
 }
 
-/// Where and how a `ClickHouseSink` publishes.
+/// Where and how a `ClickHouseSink` publishes (the fields every staged-table sink has are in
+/// `staged`, read as this type's own; the URL's credentials are sent as headers, never logged).
+@dynamicMemberLookup
 public struct ClickHouseSinkOptions: Sendable {
-    /// The server's HTTP URL (credentials in it are sent as headers, never logged).
-    public var url: String
+    public var staged: StagedTargetOptions
     public var target: ClickHouseTableName
-    public var mode: LoadStrategy
-    public var uniqueKey: [String]
-    /// Names the attempt-local tables (`__dpone__stg_<load id>_<table>`); random when nil.
-    public var loadID: String?
     /// The idempotency ledger: one row per published (pipeline, target, checkpoint).
     /// Default `<target database>.__dpone__loads`.
     public var ledger: ClickHouseTableName
     /// How long to wait for an `ALTER TABLE ... DELETE` mutation on servers without `mutations_sync`.
     public var mutationTimeoutSeconds: Double
-    /// `schema_evolution.widen: auto` (default): a column the source widened safely is modified to
-    /// the wider type (awaited) before anything is staged; false: that fails before any write.
-    public var widen = true
-    /// `schema_evolution.drop: keep` (default): a column the source no longer has stays in the
-    /// target, made Nullable, NULL from then on; `fail` refuses it before any write.
-    public var keepDropped = true
 
     public init(
         url: String, target: ClickHouseTableName, mode: LoadStrategy, uniqueKey: [String] = [],
         loadID: String? = nil, ledger: ClickHouseTableName? = nil, mutationTimeoutSeconds: Double = 600
     ) {
-        self.url = url
+        self.staged = StagedTargetOptions(url: url, mode: mode, uniqueKey: uniqueKey, loadID: loadID)
         self.target = target
-        self.mode = mode
-        self.uniqueKey = uniqueKey
-        self.loadID = loadID
         self.ledger = ledger ?? ClickHouseTableName(database: target.database, name: "__dpone__loads")
         self.mutationTimeoutSeconds = mutationTimeoutSeconds
     }
@@ -54,7 +43,7 @@ public struct ClickHouseSinkOptions: Sendable {
     /// Throws `DponeError(.usage)` for a mode this build does not publish to ClickHouse, and
     /// `DponeError(.schema)` for options the incoming schema cannot satisfy. Pure.
     func validate(against schema: Schema) throws {
-        switch mode {
+        switch self.mode {
         case .incrementalMerge(let policy) where !LoadStrategy.clickHouseMergePolicies.contains(policy):
             throw DponeError(
                 .usage, "merge_policy '\(policy.rawValue)' is not a clickhouse policy",
@@ -67,21 +56,21 @@ public struct ClickHouseSinkOptions: Sendable {
                     context: ["table": target.description])
             }
         case .snapshotDiff, .scd2:
-            if uniqueKey.isEmpty {
-                throw DponeError(.usage, "mode \(mode.name) needs a unique_key", context: ["table": target.description])
+            if self.uniqueKey.isEmpty {
+                throw DponeError(.usage, "mode \(self.mode.name) needs a unique_key", context: ["table": target.description])
             }
             if schema.index(of: TechnicalColumns.rowHash) == nil {
                 throw DponeError(
                     .schema,
-                    "mode \(mode.name) needs the staged column \(TechnicalColumns.rowHash) (the row hash the pipeline adds), which the incoming schema lacks",
+                    "mode \(self.mode.name) needs the staged column \(TechnicalColumns.rowHash) (the row hash the pipeline adds), which the incoming schema lacks",
                     hint: "run the load through the dpone pipeline, which adds the row hash for this mode",
                     context: ["table": target.description])
             }
-            if uniqueKey.contains(TechnicalColumns.rowHash) {
+            if self.uniqueKey.contains(TechnicalColumns.rowHash) {
                 throw DponeError(.usage, "the unique_key cannot include \(TechnicalColumns.rowHash)", context: ["table": target.description])
             }
         case .cdcApply:
-            if uniqueKey.isEmpty {
+            if self.uniqueKey.isEmpty {
                 throw DponeError(.usage, "mode cdc_apply needs a unique_key (changes are applied by key)", context: ["table": target.description])
             }
             for column in [TechnicalColumns.lsn, TechnicalColumns.unchanged] where schema.index(of: column) == nil {
@@ -91,8 +80,8 @@ public struct ClickHouseSinkOptions: Sendable {
                     context: ["table": target.description])
             }
         case .incrementalMerge, .incrementalAppend(onlyNewRows: true):
-            if uniqueKey.isEmpty {
-                throw DponeError(.usage, "mode \(mode.name) needs a unique_key", context: ["table": target.description])
+            if self.uniqueKey.isEmpty {
+                throw DponeError(.usage, "mode \(self.mode.name) needs a unique_key", context: ["table": target.description])
             }
         case .partitionReplace(let column, _):
             if schema.index(of: column) == nil {
@@ -103,7 +92,7 @@ public struct ClickHouseSinkOptions: Sendable {
         default:
             break
         }
-        for key in uniqueKey where schema.index(of: key) == nil {
+        for key in self.uniqueKey where schema.index(of: key) == nil {
             throw DponeError(
                 .schema, "unique_key column \(key) is not among the source columns (\(schema.names.joined(separator: ", ")))",
                 context: ["table": target.description])
@@ -116,5 +105,12 @@ public struct ClickHouseSinkOptions: Sendable {
         for field in schema.fields where field.name.hasPrefix("__dpone__checkpoint") || reserved.contains(field.name) {
             throw DponeError(.schema, "source column \(field.name) collides with a dpone technical column", context: ["table": target.description])
         }
+    }
+}
+
+extension ClickHouseSinkOptions {
+    public subscript<T>(dynamicMember field: WritableKeyPath<StagedTargetOptions, T>) -> T {
+        get { staged[keyPath: field] }
+        set { staged[keyPath: field] = newValue }
     }
 }

@@ -1,25 +1,20 @@
+import ConnectorKit
 import Flow
 
-/// Where and how a `PostgresSink` publishes.
+/// Where and how a `PostgresSink` publishes (the fields every staged-table sink has are in
+/// `staged`, read as this type's own).
+@dynamicMemberLookup
 public struct PostgresSinkOptions: Sendable {
-    public var url: String
+    public var staged: StagedTargetOptions
     public var target: TableName
     /// Schema of the attempt-local staging table (default: the target's).
     public var stagingSchema: String?
-    public var mode: LoadStrategy
     /// `incremental_merge` from a source that emits delete rows (Kafka tombstones, delete events):
     /// each row's operation and order are staged, each key's last row wins, and a key whose last row
     /// is a delete is removed from the target.
     public var stagesOperations = false
-    /// `schema_evolution.widen: auto` (default): a column the source widened safely is altered to
-    /// the wider type in the publish transaction; false: that fails before any write.
-    public var widen = true
-    /// `schema_evolution.drop: keep` (default): a column the source no longer has stays in the
-    /// target, nullable, NULL from then on; `fail` refuses it before any write.
-    public var keepDropped = true
     /// The `incremental_merge` policies this sink publishes by.
     public static let mergePolicies: [MergePolicy] = [.deleteInsert, .upsert]
-    public var uniqueKey: [String]
     /// The idempotency ledger: one row per published (pipeline, target, checkpoint), written in the
     /// publish transaction. Default `<target schema>.__dpone__loads`.
     public var ledger: TableName
@@ -28,8 +23,6 @@ public struct PostgresSinkOptions: Sendable {
     public var targetAtomicState: TableName?
     /// How many ledger rows per pipeline and target are kept (older ones are pruned on publish).
     public var ledgerRetention: Int
-    /// Names the staging table (`__dpone__stg_<load id>_<table>`); random when nil.
-    public var loadID: String?
     /// cdc_apply from a source whose `__dpone__lsn` only grows from one checkpoint to the next and
     /// never splits one lsn across checkpoints (PostgreSQL logical replication: commit order, a
     /// checkpoint only between transactions). Then every staged event at or below the highest lsn
@@ -47,15 +40,19 @@ public struct PostgresSinkOptions: Sendable {
         ledger: TableName? = nil, targetAtomicState: TableName? = nil,
         ledgerRetention: Int = 1000, loadID: String? = nil, monotonicLSN: Bool = false
     ) {
+        self.staged = StagedTargetOptions(url: url, mode: mode, uniqueKey: uniqueKey, loadID: loadID)
         self.monotonicLSN = monotonicLSN
-        self.loadID = loadID
-        self.url = url
         self.target = target
         self.stagingSchema = stagingSchema
-        self.mode = mode
-        self.uniqueKey = uniqueKey
         self.ledger = ledger ?? TableName(schema: target.schema, name: "__dpone__loads")
         self.targetAtomicState = targetAtomicState
         self.ledgerRetention = ledgerRetention
+    }
+}
+
+extension PostgresSinkOptions {
+    public subscript<T>(dynamicMember field: WritableKeyPath<StagedTargetOptions, T>) -> T {
+        get { staged[keyPath: field] }
+        set { staged[keyPath: field] = newValue }
     }
 }
