@@ -65,13 +65,13 @@ struct SinkHistoryTests {
         try await sink.open(schema: hashedSchema)
         try await sink.write(batch(rows))
         try await sink.finishStaging()
-        let plan = sink.publishPlan()
-        let client = try sink.client
+        let plan = await sink.publishPlan()
+        let client = try await sink.client
         if mutationsOnly {
             if case .replace(let predicate) = mode {
                 try await sink.mutate(plan.replaceDelete(predicate), plan, what: "test", on: client)
             } else {
-                for m in plan.diffMutations(ts: sink.loadTimestampSQL(Date())) { try await sink.mutate(m, plan, what: "test", on: client) }
+                for m in plan.diffMutations(ts: await sink.loadTimestampSQL(Date())) { try await sink.mutate(m, plan, what: "test", on: client) }
             }
         } else {
             _ = try await sink.publish(plan, checkpoint: checkpoint, on: client)

@@ -6,8 +6,10 @@ import Synchronization
 /// Blocking C calls (libpq, librdkafka polls, ODBC, curl easy, file fsync) run here so they never
 /// occupy a cooperative thread. A connector typically owns one per connection. The thread also serves
 /// as a `TaskExecutor`, so `withTaskExecutorPreference(thread) { ... }` runs a task's synchronous
-/// parts on it.
-public final class DedicatedThread: TaskExecutor, Sendable {
+/// parts on it. It is a `SerialExecutor` too: an actor whose `unownedExecutor` is the thread's runs
+/// every method there, so blocking work inside it is isolated by the language and never blocks the
+/// pool.
+public final class DedicatedThread: TaskExecutor, SerialExecutor, Sendable {
     private struct Queue: ~Copyable {
         var jobs: [@Sendable () -> Void] = []
         var stopped = false
@@ -91,9 +93,12 @@ public final class DedicatedThread: TaskExecutor, Sendable {
         wakeup.signal()
     }
 
+    /// Runs a job of a task that prefers this thread, or of an actor it executes, here.
     public func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
-        submit { [self] in unowned.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        submit { [self] in
+            unowned.runSynchronously(isolatedTo: self.asUnownedSerialExecutor(), taskExecutor: self.asUnownedTaskExecutor())
+        }
     }
 
     /// A shared thread for short blocking file operations (state writes, fsync, directory sync).

@@ -19,8 +19,9 @@ extension ClickHouseSink {
             }
             var dialect = ClickHouseDialect(sink: self, client: client, plan: plan)
             var commit = try await StagedTableDriver.publish(context, through: &dialect, reappliesReplays: options.mode == .cdcApply)
-            commit.schemaChanges = widenings.withLock { w in defer { w = [] }; return w }
-            state.withLock { $0.truncate = nil }
+            commit.schemaChanges = widenings
+            widenings = []
+            state.truncate = nil
             logger.info(
                 "published", metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "inserted": "\(commit.inserted)"])
             return commit
@@ -33,11 +34,8 @@ extension ClickHouseSink {
     /// Ends the insert stream, or creates an empty staging table when nothing was written (an empty
     /// checkpoint still drives the strategy: a full refresh of an empty source empties the target).
     func finishStaging() async throws {
-        let (stream, created) = state.withLock { s in
-            let taken = (s.stream, s.stagingCreated)
-            s.stream = nil
-            return taken
-        }
+        let (stream, created) = (state.stream, state.stagingCreated)
+        state.stream = nil
         if let stream {
             _ = try await stream.finish()
         } else if !created {
@@ -46,7 +44,7 @@ extension ClickHouseSink {
     }
 
     func publishPlan() -> ClickHousePublishPlan {
-        let (schema, types, technical) = state.withLock { ($0.schema, $0.stagingTypes, $0.technicalColumns) }
+        let (schema, types, technical) = (state.schema, state.stagingTypes, state.technicalColumns)
         let keyed = options.mode.matchesByKey
         let required = ClickHouseTargetShape.notNullColumns(mode: options.mode, uniqueKey: keyed ? options.uniqueKey : [])
         let names = schema?.names ?? []
@@ -58,7 +56,7 @@ extension ClickHouseSink {
     }
 
     /// Whether deletes run as lightweight `DELETE FROM` (servers with the capability).
-    var usesLightweightDelete: Bool { state.withLock { $0.server?.supports(.lightweightDelete) ?? false } }
+    var usesLightweightDelete: Bool { state.server?.supports(.lightweightDelete) ?? false }
 
     /// Settings that make a delete or update of the target return only when it is done, on servers
     /// that have them (18.16 has none: the sink then polls `system.mutations`):
@@ -66,7 +64,7 @@ extension ClickHouseSink {
     /// `lightweight_deletes_sync = 2` (lightweight DELETE since 24.4, its default there anyway),
     /// `allow_experimental_lightweight_delete = 1` (lightweight DELETE was experimental before 23.3).
     func mutationSettings(_ sql: String) -> [String: String] {
-        guard let server = state.withLock({ $0.server }), server.supports(.lightweightDelete) else { return [:] }
+        guard let server = state.server, server.supports(.lightweightDelete) else { return [:] }
         var settings = ["mutations_sync": "2"]
         if sql.hasPrefix("DELETE FROM ") {
             if server.version >= ClickHouseVersion(major: 24, minor: 4) { settings["lightweight_deletes_sync"] = "2" }
@@ -125,7 +123,7 @@ extension ClickHouseSink {
     /// Returns the commit and the lsn the ledger records as applied.
     func cdcApply(_ context: CheckpointContext, on client: ClickHouseClient) async throws -> (SinkCommit, Int64) {
         let applied = try await ledger.applied(context.pipeline, on: client)
-        let (values, notNull, truncate) = state.withLock { ($0.cdcValues, $0.cdcNotNull, $0.truncate) }
+        let (values, notNull, truncate) = (state.cdcValues, state.cdcNotNull, state.truncate)
         var sql = ClickHouseCDCApplySQL(
             target: options.target, staging: staging, key: options.uniqueKey, values: values, notNullValues: notNull,
             applied: applied)
@@ -214,7 +212,7 @@ extension ClickHouseSink {
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
         let text = "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2)) \(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(Int(fraction), 6))"
-        let modern = state.withLock { $0.server.map { ClickHouseTypeSupport(server: $0).supportsDateTime64 } ?? false }
+        let modern = state.server.map { ClickHouseTypeSupport(server: $0).supportsDateTime64 } ?? false
         return modern ? "toDateTime64(\(ClickHouseSQL.quoteLiteral(text)), 6, 'UTC')" : ClickHouseSQL.quoteLiteral(text)
     }
 
@@ -251,7 +249,7 @@ extension ClickHouseSink {
     /// pair; the `midFinalize` fault fires right after the target changed.
     func swapPublishTable(_ plan: ClickHousePublishPlan) async throws {
         let client = try self.client
-        let exchange = state.withLock { $0.server?.supports(.exchangeTables) ?? false }
+        let exchange = state.server?.supports(.exchangeTables) ?? false
         for (i, statement) in plan.swap(exchange: exchange).enumerated() {
             try await client.execute(statement)
             if i == (exchange ? 0 : 1) { FaultPoint.midFinalize.trigger() }

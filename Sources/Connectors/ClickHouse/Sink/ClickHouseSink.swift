@@ -2,7 +2,6 @@ import ConnectorKit
 import Flow
 import Foundation
 import Logging
-import Synchronization
 
 /// Publishes batches into a ClickHouse table, staging-first, on 18.16 and current servers.
 ///
@@ -34,10 +33,10 @@ import Synchronization
 /// Calls come from one sink task at a time (the graph's contract); mutable state sits in a Mutex so
 /// the type is honestly Sendable. Nothing here blocks a cooperative thread: the client runs curl on
 /// its own thread.
-public final class ClickHouseSink: SinkOperator {
-    public let name: String
-    public let options: ClickHouseSinkOptions
-    let logger = Logger(label: "dpone.clickhouse.sink")
+public actor ClickHouseSink: SinkOperator {
+    public nonisolated let name: String
+    public nonisolated let options: ClickHouseSinkOptions
+    nonisolated let logger = Logger(label: "dpone.clickhouse.sink")
 
     struct State: Sendable {
         var client: ClickHouseClient?
@@ -61,14 +60,14 @@ public final class ClickHouseSink: SinkOperator {
         var cdcNotNull: Set<String> = []
     }
 
-    let state = Mutex(State())
-    /// Columns widened when the sink opened, reported with the first publication.
-    let widenings = Mutex<[String]>([])
-    let loadID: String
-    var staging: ClickHouseTableName { options.target.sibling("stg", loadID: loadID) }
-    var publishTable: ClickHouseTableName { options.target.sibling("pub", loadID: loadID) }
-    var displaced: ClickHouseTableName { options.target.sibling("old", loadID: loadID) }
-    var ledger: ClickHouseLedger { ClickHouseLedger(table: options.ledger, target: options.target.description) }
+    var state = State()
+    /// Changes of the target's structure not reported yet (reported with the next publication).
+    var widenings: [String] = []
+    nonisolated let loadID: String
+    nonisolated var staging: ClickHouseTableName { options.target.sibling("stg", loadID: loadID) }
+    nonisolated var publishTable: ClickHouseTableName { options.target.sibling("pub", loadID: loadID) }
+    nonisolated var displaced: ClickHouseTableName { options.target.sibling("old", loadID: loadID) }
+    nonisolated var ledger: ClickHouseLedger { ClickHouseLedger(table: options.ledger, target: options.target.description) }
 
     public init(name: String, options: ClickHouseSinkOptions) {
         self.name = name
@@ -78,7 +77,7 @@ public final class ClickHouseSink: SinkOperator {
 
     var client: ClickHouseClient {
         get throws {
-            guard let c = state.withLock({ $0.client }) else {
+            guard let c = state.client else {
                 throw DponeError(.internal, "clickhouse sink used before open", context: ["sink": name])
             }
             return c
@@ -128,7 +127,7 @@ public final class ClickHouseSink: SinkOperator {
                     // A MODIFY COLUMN rewrites the column's parts: wait until it is done before
                     // staging takes the new types.
                     try await awaitTargetMutations(on: client)
-                    widenings.withLock { $0 = evolution.widenings }
+                    widenings = evolution.widenings
                 }
             }
             existing = try await describe(target, on: client)
@@ -140,11 +139,9 @@ public final class ClickHouseSink: SinkOperator {
             }
             let values = targetSchema.names.filter { !options.uniqueKey.contains($0) && $0 != TechnicalColumns.lsn }
             let notNull = Set(existing.filter { values.contains($0.name) && !$0.type.isNullable }.map(\.name))
-            state.withLock {
-                $0 = State(
-                    client: client, server: server, schema: stagedSchema, shape: schema, encoder: encoder, stagingTypes: types,
-                    technicalColumns: technical, cdcValues: values, cdcNotNull: notNull)
-            }
+            state = State(
+                client: client, server: server, schema: stagedSchema, shape: schema, encoder: encoder, stagingTypes: types,
+                technicalColumns: technical, cdcValues: values, cdcNotNull: notNull)
         } catch {
             await client.close()
             throw Self.sinkError(error)
@@ -181,10 +178,10 @@ public final class ClickHouseSink: SinkOperator {
     public func write(_ batch: Batch) async throws {
         guard batch.rowCount > 0 else { return }
         if let lsn = try TruncateMarker.lsn(in: batch, cdcApply: options.mode == .cdcApply, target: options.target.description) {
-            state.withLock { $0.truncate = ($0.sequence, lsn) }
+            state.truncate = (state.sequence, lsn)
             return
         }
-        if let shape = state.withLock({ $0.shape }), shape != batch.schema {
+        if let shape = state.shape, shape != batch.schema {
             do {
                 try await reshape(to: batch.schema)
             } catch {
@@ -193,13 +190,11 @@ public final class ClickHouseSink: SinkOperator {
         }
         var batch = batch
         if options.mode == .cdcApply {
-            let first = state.withLock { s in
-                defer { s.sequence += Int64(batch.rowCount) }
-                return s.sequence
-            }
+            let first = state.sequence
+            state.sequence += Int64(batch.rowCount)
             batch = batch.withOperationAndSequence(first: first)
         }
-        let (encoder, existingStream) = state.withLock { ($0.encoder, $0.stream) }
+        let (encoder, existingStream) = (state.encoder, state.stream)
         guard let encoder else { throw DponeError(.internal, "clickhouse sink used before open", context: ["sink": name]) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(batch.byteCount + 1024)
@@ -210,10 +205,10 @@ public final class ClickHouseSink: SinkOperator {
         } else {
             // After a change of shape, this checkpoint's staging table exists already (with the rows
             // of the earlier shape): only a new insert of the new shape starts.
-            if !state.withLock({ $0.stagingCreated }) { try await createStaging() }
+            if !state.stagingCreated { try await createStaging() }
             let insert = "INSERT INTO \(staging.sql) (\(ClickHouseSQL.list(encoder.schema.names))) FORMAT Native"
             stream = try client.openInsert(insert)
-            state.withLock { $0.stream = stream }
+            state.stream = stream
         }
         do {
             try await stream.write(bytes)
@@ -228,11 +223,8 @@ public final class ClickHouseSink: SinkOperator {
     /// gives the staging table the new columns and encodes from now on with the new shape.
     /// Refuses a breaking change before anything is published.
     func reshape(to incoming: Schema) async throws {
-        let (stream, staged, created, server) = state.withLock { s in
-            let taken = (s.stream, s.schema, s.stagingCreated, s.server)
-            s.stream = nil
-            return taken
-        }
+        let (stream, staged, created, server) = (state.stream, state.schema, state.stagingCreated, state.server)
+        state.stream = nil
         guard let staged, let server else { throw DponeError(.internal, "clickhouse sink used before open", context: ["sink": name]) }
         if let stream { _ = try await stream.finish() }
         let support = ClickHouseTypeSupport(server: server)
@@ -277,20 +269,18 @@ public final class ClickHouseSink: SinkOperator {
         let typeOf = Dictionary(zip(stagedSchema.names, types), uniquingKeysWith: { a, _ in a })
         let encoder = try NativeEncoder(schema: shaped, targetTypes: shaped.names.map { typeOf[$0] ?? .string }, support: support)
         let changes = plan.changes.map { "\(target).\($0)" }
-        state.withLock { s in
-            s.schema = stagedSchema
-            s.stagingTypes = types
-            s.shape = incoming
-            s.encoder = encoder
-            s.cdcValues += plan.added.map(\.name).filter { !options.uniqueKey.contains($0) && $0 != TechnicalColumns.unchanged }
-            s.cdcNotNull.subtract(plan.dropped)
-        }
-        widenings.withLock { $0 += changes }
+        state.schema = stagedSchema
+        state.stagingTypes = types
+        state.shape = incoming
+        state.encoder = encoder
+        state.cdcValues += plan.added.map(\.name).filter { !options.uniqueKey.contains($0) && $0 != TechnicalColumns.unchanged }
+        state.cdcNotNull.subtract(plan.dropped)
+        widenings += changes
     }
 
     /// `DROP` + `CREATE` of the staging table: the incoming columns with the target's types.
     func createStaging() async throws {
-        let (schema, types) = state.withLock { ($0.schema, $0.stagingTypes) }
+        let (schema, types) = (state.schema, state.stagingTypes)
         guard let schema else { throw DponeError(.internal, "no schema") }
         let columns = zip(schema.names, types).map { "\(ClickHouseSQL.quoteIdentifier($0)) \($1.name)" }
         let client = try self.client
@@ -298,7 +288,7 @@ public final class ClickHouseSink: SinkOperator {
         try await client.execute(
             "CREATE TABLE \(staging.sql) (\(columns.joined(separator: ", "))) ENGINE = MergeTree ORDER BY tuple()",
             idempotent: true)
-        state.withLock { $0.stagingCreated = true }
+        state.stagingCreated = true
     }
 
     /// The ledger's newest checkpoint of `pipeline` for this target (nil when the ledger does not
@@ -333,30 +323,24 @@ public final class ClickHouseSink: SinkOperator {
     }
 
     /// cdc_apply stores a delete as a tombstone of its key; every other mode would store it as a row.
-    public var appliesDeletes: Bool { options.mode == .cdcApply }
+    public nonisolated var appliesDeletes: Bool { options.mode == .cdcApply }
 
     /// Drops staging after a failure. Never throws.
     public func abort() async {
-        let (client, stream) = state.withLock { s in
-            let taken = (s.client, s.stream)
-            s.stream = nil
-            return taken
-        }
+        let (client, stream) = (state.client, state.stream)
+        state.stream = nil
         await stream?.abort("dpone run aborted")
         if let client {
             await dropAttemptTables(on: client)
             await client.close()
         }
-        state.withLock { $0 = State() }
+        state = State()
     }
 
     /// Closes the client after the run's last checkpoint.
     public func close() async {
-        let client = state.withLock { s in
-            let c = s.client
-            s.client = nil
-            return c
-        }
+        let client = state.client
+        state.client = nil
         await client?.close()
     }
 
@@ -364,7 +348,7 @@ public final class ClickHouseSink: SinkOperator {
         for table in [staging, publishTable] {
             try? await client.execute("DROP TABLE IF EXISTS \(table.sql)", idempotent: true)
         }
-        state.withLock { $0.stagingCreated = false }
+        state.stagingCreated = false
     }
 
     static func sinkError(_ error: any Error) -> any Error {

@@ -1,5 +1,4 @@
 import Foundation
-import Dispatch
 import Flow
 import Formats
 
@@ -12,52 +11,39 @@ import Formats
 /// - incremental_append: temp `<dir>/.part-<attempt>.dpone-tmp`, renamed to
 ///   `<dir>/part-<checkpoint, zero-padded to 8>.<ext>`; a checkpoint with no rows writes no part.
 ///   Replaying a checkpoint id replaces the same part: no duplicates.
-/// Temps left by a crashed earlier attempt are removed on `open`. All file I/O runs on a private
-/// serial dispatch queue (never on the cooperative pool) with at most `flushBytes` buffered.
-public final class FileSink: SinkOperator {
-    public let name: String
-    public let options: FileSinkOptions
-    private let queue: DispatchQueue
+/// Temps left by a crashed earlier attempt are removed on `open`. The sink is an actor that runs on
+/// its own thread (its executor is a `DedicatedThread`): all file I/O happens there, never on the
+/// cooperative pool, with at most `flushBytes` buffered.
+public actor FileSink: SinkOperator {
+    public nonisolated let name: String
+    public nonisolated let options: FileSinkOptions
+    private let thread = DedicatedThread(name: "dpone-file-sink")
+    /// Not Sendable: only this actor touches it.
     private let state: FileSinkState
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { thread.asUnownedSerialExecutor() }
 
     /// - Throws: `DponeError(.manifest)` for invalid options.
     public init(name: String = "file", options: FileSinkOptions) throws {
         try options.validate()
         self.name = name
         self.options = options
-        self.queue = DispatchQueue(label: "dpone.file-sink")
         self.state = FileSinkState(options: options)
     }
 
-    public func open(schema: Schema) async throws {
-        try await onQueue { state in try state.open(schema: schema) }
-    }
+    deinit { thread.stop() }
 
-    public func write(_ batch: Batch) async throws {
-        try await onQueue { state in try state.write(batch) }
-    }
+    public func open(schema: Schema) async throws { try state.open(schema: schema) }
 
-    public func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
-        try await onQueue { state in try state.finalize(context.id) }
-    }
+    public func write(_ batch: Batch) async throws { try state.write(batch) }
 
-    public func abort() async {
-        _ = try? await onQueue { state in state.abort() }
-    }
+    public func finalize(_ context: CheckpointContext) async throws -> SinkCommit { try state.finalize(context.id) }
 
-    private func onQueue<T: Sendable>(_ body: @escaping @Sendable (FileSinkState) throws -> T) async throws -> T {
-        let state = self.state
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body(state) }) }
-        }
-    }
+    public func abort() async { state.abort() }
 }
 
-/// The mutable side of a `FileSink`.
-///
-/// `@unchecked Sendable`: every method runs on the sink's serial queue, one job at a time, so the
-/// stored properties are never touched concurrently.
-final class FileSinkState: @unchecked Sendable {
+/// The mutable side of a `FileSink`, owned by it (the actor is its isolation).
+final class FileSinkState {
     let options: FileSinkOptions
     private let attempt = String(UInt64.random(in: 0...UInt64.max), radix: 16)
     private var encoder: RecordEncoder?

@@ -3,7 +3,6 @@ import Formats
 import Flow
 import Foundation
 import Logging
-import Synchronization
 
 /// Produces rows as Kafka events.
 ///
@@ -16,11 +15,11 @@ import Synchronization
 ///
 /// Across a crash between delivery and the state write, the replayed checkpoint is produced again:
 /// the topic is at-least-once, and consumers that apply events by key (upserts, tombstones) converge.
-public final class KafkaSink: SinkOperator {
-    public let name: String
-    public let options: KafkaSinkOptions
-    let logger = Logger(label: "dpone.kafka.sink")
-    let thread = DedicatedThread(name: "dpone-kafka-sink")
+public actor KafkaSink: SinkOperator {
+    public nonisolated let name: String
+    public nonisolated let options: KafkaSinkOptions
+    nonisolated let logger = Logger(label: "dpone.kafka.sink")
+    nonisolated let thread = DedicatedThread(name: "dpone-kafka-sink")
 
     struct State: Sendable {
         var producer: KafkaProducerHandle?
@@ -34,7 +33,7 @@ public final class KafkaSink: SinkOperator {
         var wire: WireValueEncoder?
     }
 
-    let state = Mutex(State())
+    var state = State()
     let loadID: String
     let pipeline: String
 
@@ -73,12 +72,10 @@ public final class KafkaSink: SinkOperator {
             _ = try? await thread.run { producer.destroy() }
             throw error
         }
-        state.withLock {
-            $0 = State(
-                producer: producer, schema: schema, valueEncoder: JSONLinesEncoder(schema: schema),
-                keyEncoder: keyIndexes.isEmpty ? nil : JSONLinesEncoder(schema: Schema(keyIndexes.map { schema[$0] })),
-                keyIndexes: keyIndexes, headers: headers, wire: wire)
-        }
+        state = State(
+            producer: producer, schema: schema, valueEncoder: JSONLinesEncoder(schema: schema),
+            keyEncoder: keyIndexes.isEmpty ? nil : JSONLinesEncoder(schema: Schema(keyIndexes.map { schema[$0] })),
+            keyIndexes: keyIndexes, headers: headers, wire: wire)
     }
 
     public func write(_ batch: Batch) async throws {
@@ -90,11 +87,11 @@ public final class KafkaSink: SinkOperator {
                 context: ["topic": options.topic])
         }
         var shaped = batch
-        if let schema = state.withLock({ $0.schema }), schema != batch.schema {
+        if let schema = state.schema, schema != batch.schema {
             shaped = try await reshape(batch, from: schema)
         }
         let batch = shaped
-        let s = state.withLock { $0 }
+        let s = state
         guard let producer = s.producer, let valueEncoder = s.valueEncoder else {
             throw DponeError(.internal, "kafka sink used before open", context: ["sink": name])
         }
@@ -173,7 +170,7 @@ public final class KafkaSink: SinkOperator {
                 if row & 1023 == 0 { producer.poll() }
             }
         }
-        state.withLock { $0.produced += batch.rowCount }
+        state.produced += batch.rowCount
     }
 
     /// The stream's shape changed (an ALTER TABLE on a CDC source). The value schema evolves the
@@ -185,11 +182,9 @@ public final class KafkaSink: SinkOperator {
         let (union, plan) = try SchemaEvolution.reshape(staged: schema, incoming: batch.schema, target: "topic \(options.topic)")
         if union != schema {
             let wire = try await WireValueEncoder.register(schema: union, options: options)
-            state.withLock { s in
-                s.schema = union
-                s.valueEncoder = JSONLinesEncoder(schema: union)
-                s.wire = wire
-            }
+            state.schema = union
+            state.valueEncoder = JSONLinesEncoder(schema: union)
+            state.wire = wire
             logger.notice(
                 "the source's shape changed: the value schema evolved",
                 metadata: ["topic": "\(options.topic)", "changes": "\(plan.changes)", "schema_id": "\(wire.map { String($0.schemaID) } ?? "none")"])
@@ -233,14 +228,15 @@ public final class KafkaSink: SinkOperator {
 
     /// Waits for every delivery report of the checkpoint; any failure fails it.
     public func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
-        guard let producer = state.withLock({ $0.producer }) else {
+        guard let producer = state.producer else {
             throw DponeError(.internal, "kafka sink used before open", context: ["sink": name])
         }
         let timeout = options.deliveryTimeoutMs
         try await thread.run { try producer.flush(timeoutMs: timeout) }
         FaultPoint.midFinalize.trigger()
         let counts = producer.tracker.take()
-        let produced = state.withLock { s in defer { s.produced = 0 }; return s.produced }
+        let produced = state.produced
+        state.produced = 0
         if counts.failed > 0 || counts.delivered != produced {
             throw DponeError(
                 .sink,
@@ -253,15 +249,17 @@ public final class KafkaSink: SinkOperator {
     }
 
     /// Deletes become tombstones (flat) or delete events (dpone envelope).
-    public var appliesDeletes: Bool { true }
+    public nonisolated var appliesDeletes: Bool { true }
 
     public func abort() async {
-        let producer = state.withLock { s in defer { s.producer = nil }; return s.producer }
+        let producer = state.producer
+        state.producer = nil
         if let producer { _ = try? await thread.run { producer.destroy() } }
     }
 
     public func close() async {
-        let producer = state.withLock { s in defer { s.producer = nil }; return s.producer }
+        let producer = state.producer
+        state.producer = nil
         if let producer { _ = try? await thread.run { producer.destroy() } }
     }
 }

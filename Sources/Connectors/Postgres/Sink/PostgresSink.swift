@@ -2,7 +2,6 @@ import ConnectorKit
 import Flow
 import Foundation
 import Logging
-import Synchronization
 
 /// Publishes batches into a PostgreSQL table, staging-first.
 ///
@@ -13,12 +12,12 @@ import Synchronization
 /// state row) is written, and the staging table is dropped. Any failure before COMMIT leaves the
 /// target as it was; a replay of a published checkpoint finds its ledger row and publishes nothing.
 ///
-/// Calls come from one sink task at a time (the graph's contract); the mutable staging state is
-/// kept under a lock anyway so the type is honestly Sendable.
-public final class PostgresSink: SinkOperator {
-    public let name: String
-    public let options: PostgresSinkOptions
-    private let logger = Logger(label: "dpone.postgres.sink")
+/// An actor: one sink task drives it (the graph's contract), and its staging state is isolated by
+/// the language rather than by a lock.
+public actor PostgresSink: SinkOperator {
+    public nonisolated let name: String
+    public nonisolated let options: PostgresSinkOptions
+    private nonisolated let logger = Logger(label: "dpone.postgres.sink")
 
     private struct Staging: Sendable {
         var connection: PostgresConnection?
@@ -43,7 +42,7 @@ public final class PostgresSink: SinkOperator {
         var loadID = ""
     }
 
-    private let staging = Mutex(Staging())
+    private var staging = Staging()
     private static let flushBytes = 1 << 20
 
     public init(name: String, options: PostgresSinkOptions) {
@@ -53,7 +52,7 @@ public final class PostgresSink: SinkOperator {
 
     private var connection: PostgresConnection {
         get throws {
-            guard let c = staging.withLock({ $0.connection }) else {
+            guard let c = staging.connection else {
                 throw DponeError(.internal, "postgres sink used before open", context: ["sink": name])
             }
             return c
@@ -100,17 +99,15 @@ public final class PostgresSink: SinkOperator {
                 ])
         }
         let connection = try await PostgresConnection.connect(url: options.url)
-        staging.withLock {
-            $0.connection = connection
-            $0.schema = stagedSchema
-            $0.shape = schema
-            $0.targetColumns = targetSchema.names
-        }
+        staging.connection = connection
+        staging.schema = stagedSchema
+        staging.shape = schema
+        staging.targetColumns = targetSchema.names
         do {
             try await prepareTarget(schema: targetSchema, on: connection)
         } catch {
             await connection.close()
-            staging.withLock { $0.connection = nil }
+            staging.connection = nil
             throw Self.sinkError(error)
         }
     }
@@ -167,19 +164,17 @@ public final class PostgresSink: SinkOperator {
             // A list into a jsonb column (a target loaded when arrays were read as json) is staged
             // as its JSON text: the same bytes, and jsonb has no cast from arrays.
             let jsonColumns = Set(existing.filter { $0.type == .json }.map(\.name))
-            staging.withLock { s in
-                s.schema = s.schema.map { staged in
-                    Schema(staged.fields.map { field in
-                        guard case .list = field.type, jsonColumns.contains(field.name) else { return field }
-                        return Field(field.name, .json, nullable: field.nullable)
-                    })
-                }
+            staging.schema = staging.schema.map { staged in
+                Schema(staged.fields.map { field in
+                    guard case .list = field.type, jsonColumns.contains(field.name) else { return field }
+                    return Field(field.name, .json, nullable: field.nullable)
+                })
             }
             let evolution = try TargetShape.evolution(
                 target: target, existing: existing, incoming: schema, mode: options.mode, widen: options.widen,
                 keepDropped: options.keepDropped)
             let alter = evolution.statements
-            staging.withLock { $0.widenings = evolution.widenings }
+            staging.widenings = evolution.widenings
             if options.mode == .incrementalMerge(.upsert) {
                 try await requireUniqueIndex(on: connection)
             }
@@ -255,24 +250,21 @@ public final class PostgresSink: SinkOperator {
     public func write(_ batch: Batch) async throws {
         guard batch.rowCount > 0 else { return }
         if let lsn = try TruncateMarker.lsn(in: batch, cdcApply: options.mode == .cdcApply, target: options.target.description) {
-            staging.withLock { $0.truncate = ($0.sequence, lsn) }
+            staging.truncate = (staging.sequence, lsn)
             return
         }
         let connection = try self.connection
-        if let shape = staging.withLock({ $0.shape }), shape != batch.schema {
+        if let shape = staging.shape, shape != batch.schema {
             try await reshape(to: batch.schema, on: connection)
         }
         let batch = options.mode == .cdcApply || options.stagesOperations ? withOperationAndSequence(batch) : batch
         // Take the buffer out (leaving an empty one) so appending to it does not copy it.
-        var (writer, encoder, buffer) = staging.withLock { s in
-            let taken = (s.writer, s.encoder, s.buffer)
-            s.buffer = []
-            return taken
-        }
+        var (writer, encoder, buffer) = (staging.writer, staging.encoder, staging.buffer)
+        staging.buffer = []
         if writer == nil {
             let (table, newWriter) = try await beginStaging(copying: copySchema(batch.schema), on: connection)
             writer = newWriter
-            staging.withLock { $0.stagingTable = table }
+            staging.stagingTable = table
         }
         if encoder == nil { encoder = CopyBinaryEncoder(schema: copySchema(batch.schema)) }
         try encoder!.encode(batch, into: &buffer)
@@ -286,27 +278,23 @@ public final class PostgresSink: SinkOperator {
             }
             buffer.removeAll(keepingCapacity: true)
         }
-        staging.withLock { [writer, encoder, buffer] s in
-            s.writer = writer
-            s.encoder = encoder
-            s.buffer = buffer
-        }
+        staging.writer = writer
+        staging.encoder = encoder
+        staging.buffer = buffer
     }
 
     /// cdc_apply: the batch plus its row operations (upsert when the batch has none) and the staging
     /// order as columns.
     private func withOperationAndSequence(_ batch: Batch) -> Batch {
-        let first = staging.withLock { s in
-            defer { s.sequence += Int64(batch.rowCount) }
-            return s.sequence
-        }
+        let first = staging.sequence
+        staging.sequence += Int64(batch.rowCount)
         return batch.withOperationAndSequence(first: first)
     }
 
     /// The columns a batch of `batchSchema` is copied as: its own, except a list staged as json
     /// (a target that holds it as jsonb) is sent as that json.
     private func copySchema(_ batchSchema: Schema) -> Schema {
-        let staged = staging.withLock { $0.schema } ?? batchSchema
+        let staged = staging.schema ?? batchSchema
         return Schema(batchSchema.fields.map { field in
             guard case .list = field.type, let i = staged.index(of: field.name), staged[i].type == .json else { return field }
             return Field(field.name, .json, nullable: field.nullable)
@@ -316,8 +304,8 @@ public final class PostgresSink: SinkOperator {
     /// Creates this attempt's staging table (every staged column) unless this checkpoint has one
     /// already, and starts a COPY of the columns of `copy` into it.
     private func beginStaging(copying copy: Schema, on connection: PostgresConnection) async throws -> (TableName, CopyInWriter) {
-        guard let schema = staging.withLock({ $0.schema }) else { throw DponeError(.internal, "no schema") }
-        let existing = staging.withLock { $0.stagingTable }
+        guard let schema = staging.schema else { throw DponeError(.internal, "no schema") }
+        let existing = staging.stagingTable
         let table = existing ?? options.target.staging(loadID: options.loadID ?? ULID.make(), schema: options.stagingSchema)
         let columns = schema.fields.map {
             "\(PostgresSQL.quoteIdentifier($0.name)) \(PostgresTypes.ddlType(for: $0.type))"
@@ -343,13 +331,10 @@ public final class PostgresSink: SinkOperator {
     /// the publish transaction (ADD COLUMN, ALTER COLUMN ... TYPE, DROP NOT NULL of a column the
     /// source dropped, which is kept). Refuses a breaking change before anything is published.
     private func reshape(to incoming: Schema, on connection: PostgresConnection) async throws {
-        let (writer, encoder, buffer, table, staged) = staging.withLock { s in
-            let taken = (s.writer, s.encoder, s.buffer, s.stagingTable, s.schema)
-            s.writer = nil
-            s.encoder = nil
-            s.buffer = []
-            return taken
-        }
+        let (writer, encoder, buffer, table, staged) = (staging.writer, staging.encoder, staging.buffer, staging.stagingTable, staging.schema)
+        staging.writer = nil
+        staging.encoder = nil
+        staging.buffer = []
         guard let staged else { throw DponeError(.internal, "no schema") }
         if let writer, var encoder {
             var bytes = buffer
@@ -392,32 +377,27 @@ public final class PostgresSink: SinkOperator {
         logger.notice(
             "the source's shape changed", metadata: ["table": "\(target)", "changes": "\(changes.map(\.change))"])
         let stagedFields = staged.fields.filter { operationColumns.contains($0.name) }
-        staging.withLock { s in
-            s.schema = Schema(union.fields + stagedFields)
-            s.shape = incoming
-            s.targetColumns += plan.added.map(\.name).filter { $0 != TechnicalColumns.unchanged }
-            s.widenings += changes
-        }
+        staging.schema = Schema(union.fields + stagedFields)
+        staging.shape = incoming
+        staging.targetColumns += plan.added.map(\.name).filter { $0 != TechnicalColumns.unchanged }
+        staging.widenings += changes
     }
 
     public func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
         let connection = try self.connection
-        var (writer, encoder, buffer, table) = staging.withLock { s in
-            let taken = (s.writer, s.encoder, s.buffer, s.stagingTable)
-            s.buffer = []
-            return taken
-        }
+        var (writer, encoder, buffer, table) = (staging.writer, staging.encoder, staging.buffer, staging.stagingTable)
+        staging.buffer = []
         if writer == nil {
             // No rows this checkpoint: an empty staging table still drives the strategy (a full
             // refresh of an empty source empties the target; a snapshot diff deletes everything).
-            let stagedSchema = staging.withLock { $0.schema } ?? Schema([])
+            let stagedSchema = staging.schema ?? Schema([])
             let begun = try await beginStaging(copying: stagedSchema, on: connection)
             table = begun.0
             writer = begun.1
             encoder = CopyBinaryEncoder(schema: stagedSchema)
         }
         // Header (when no row was staged) and trailer: an empty binary COPY still needs both.
-        if encoder == nil { encoder = CopyBinaryEncoder(schema: staging.withLock { $0.schema } ?? Schema([])) }
+        if encoder == nil { encoder = CopyBinaryEncoder(schema: staging.schema ?? Schema([])) }
         encoder!.finish(into: &buffer)
         guard let stagingTable = table, let w = writer else { throw DponeError(.internal, "no staging table") }
         if options.mode.detectsDeletes, !context.isComplete {
@@ -427,7 +407,7 @@ public final class PostgresSink: SinkOperator {
         }
         let plan = LoadPlan(
             target: options.target, staging: stagingTable,
-            columns: staging.withLock { $0.targetColumns }, uniqueKey: options.uniqueKey, mode: options.mode,
+            columns: staging.targetColumns, uniqueKey: options.uniqueKey, mode: options.mode,
             loadTimestampSQL: Self.timestampLiteral(Date()), complete: context.isComplete,
             stagesOperations: options.stagesOperations)
         let finalBytes = buffer
@@ -438,22 +418,20 @@ public final class PostgresSink: SinkOperator {
                 try w.finish()
             }
             var dialect = PostgresDialect(
-                connection: connection, plan: plan, options: options, logger: logger, widenings: staging.withLock { $0.widenings },
-                truncate: staging.withLock { $0.truncate })
+                connection: connection, plan: plan, options: options, logger: logger, widenings: staging.widenings,
+                truncate: staging.truncate)
             commit = try await StagedTableDriver.publish(
                 context, through: &dialect, reappliesReplays: plan.mode == .cdcApply,
                 writesState: options.targetAtomicState != nil)
         } catch {
             throw Self.sinkError(error)
         }
-        staging.withLock { s in
-            s.writer = nil
-            s.encoder = nil
-            s.buffer = []
-            s.stagingTable = nil
-            s.widenings = []
-            s.truncate = nil
-        }
+        staging.writer = nil
+        staging.encoder = nil
+        staging.buffer = []
+        staging.stagingTable = nil
+        staging.widenings = []
+        staging.truncate = nil
         logger.info(
             "published", metadata: ["table": "\(options.target)", "checkpoint": "\(context.id)", "inserted": "\(commit.inserted)"])
         return commit
@@ -486,24 +464,24 @@ public final class PostgresSink: SinkOperator {
 
     /// `cdc_apply` applies delete events, and so does `incremental_merge` when it stages operations;
     /// every other strategy would store them as rows.
-    public var appliesDeletes: Bool { options.mode == .cdcApply || options.stagesOperations }
+    public nonisolated var appliesDeletes: Bool { options.mode == .cdcApply || options.stagesOperations }
 
     public func abort() async {
-        let (connection, writer, table) = staging.withLock { s in (s.connection, s.writer, s.stagingTable) }
+        let (connection, writer, table) = (staging.connection, staging.writer, staging.stagingTable)
         guard let connection else { return }
         _ = try? await connection.run { session in
             writer?.abort("dpone run aborted")
             if let table { try? session.execute("DROP TABLE IF EXISTS \(table.sql)") }
         }
         await connection.close()
-        staging.withLock { $0 = Staging() }
+        staging = Staging()
     }
 
     /// Closes the connection after the last checkpoint (the pipeline calls it on success).
     public func close() async {
-        let connection = staging.withLock { $0.connection }
+        let connection = staging.connection
         await connection?.close()
-        staging.withLock { $0.connection = nil }
+        staging.connection = nil
     }
 
     static func sinkError(_ error: any Error) -> any Error {
