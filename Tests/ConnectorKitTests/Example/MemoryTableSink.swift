@@ -15,11 +15,13 @@ final class MemoryDatabase: Sendable {
 
 /// The guide's staged-table sink: batches are staged (a real sink would COPY them into a staging
 /// table), and each checkpoint is published through `StagedTableDriver` with `MemoryDialect`.
-/// One task drives a sink, so its staging is plain state behind a lock nobody contends for.
-final class MemoryTableSink: SinkOperator {
-    let name = "memory"
+/// An actor: one task drives a sink, and the actor isolates its staging without a lock. (A sink
+/// whose work blocks, like file I/O, runs on its own `DedicatedThread` by making it the actor's
+/// executor, as `FileSink` does.)
+actor MemoryTableSink: SinkOperator {
+    nonisolated let name = "memory"
     let database: MemoryDatabase
-    private let staged = Mutex<[(Int64, String)]>([])
+    private var staged: [(Int64, String)] = []
 
     init(database: MemoryDatabase) { self.database = database }
 
@@ -33,16 +35,17 @@ final class MemoryTableSink: SinkOperator {
             guard case .string(let label) = batch.columns[1].value(at: i) else { return (n, "") }
             return (n, label)
         }
-        staged.withLock { $0.append(contentsOf: rows) }
+        staged.append(contentsOf: rows)
     }
 
     func finalize(_ context: CheckpointContext) async throws -> SinkCommit {
-        let rows = staged.withLock { s in defer { s = [] }; return s }
+        let rows = staged
+        staged = []
         var dialect = MemoryDialect(database: database, staged: rows)
         return try await StagedTableDriver.publish(context, through: &dialect)
     }
 
-    func abort() async { staged.withLock { $0 = [] } }
+    func abort() async { staged = [] }
 }
 
 /// How the memory database does each step of the publish sequence. The driver decides the order;
