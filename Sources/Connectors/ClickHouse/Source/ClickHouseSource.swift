@@ -1,5 +1,4 @@
 import Flow
-import Synchronization
 
 /// Reads one ClickHouse table (or view) as a bounded source over the HTTP interface.
 ///
@@ -30,10 +29,10 @@ import Synchronization
 ///
 /// Cancelling the task stops the read before the next chunk (the request is aborted): `run` throws
 /// `DponeError(.cancelled)` and emits no checkpoint. `acknowledge` does nothing.
-public final class ClickHouseSource: SourceOperator {
-    public let name: String
-    public let options: ClickHouseSourceOptions
-    private let prepared = Mutex<Prepared?>(nil)
+public actor ClickHouseSource: SourceOperator {
+    public nonisolated let name: String
+    public nonisolated let options: ClickHouseSourceOptions
+    private var prepared: Prepared?
 
     private struct Prepared: Sendable {
         let client: ClickHouseClient
@@ -110,7 +109,7 @@ public final class ClickHouseSource: SourceOperator {
 
     /// The client and plan, describing the table on first use.
     private func prepare() async throws -> Prepared {
-        if let ready = prepared.withLock({ $0 }) { return ready }
+        if let ready = prepared { return ready }
         let table = options.displayName
         let client: ClickHouseClient
         do {
@@ -132,20 +131,16 @@ public final class ClickHouseSource: SourceOperator {
             throw Self.sourceError(error, table: table)
         }
         let fresh = Prepared(client: client, plan: plan)
-        let winner = prepared.withLock { slot in
-            if let existing = slot { return existing }
-            slot = fresh
-            return fresh
-        }
+        // Another call may have prepared while this one awaited: the first one wins.
+        let winner = prepared ?? fresh
+        prepared = winner
         if winner.client !== client { await client.close() }
         return winner
     }
 
     /// Forgets and closes `client` (the next `run` describes again).
     private func release(_ client: ClickHouseClient) async {
-        prepared.withLock { slot in
-            if slot?.client === client { slot = nil }
-        }
+        if prepared?.client === client { prepared = nil }
         await client.close()
     }
 

@@ -1,6 +1,5 @@
 import Flow
 import Formats
-import Synchronization
 
 /// Reads one local CSV or JSON Lines file as a bounded source.
 ///
@@ -10,11 +9,11 @@ import Synchronization
 /// holds, whatever the file size. After the last batch the source emits one checkpoint whose
 /// positions are `{"file": path, "rows": n}`, or with `incrementalColumn` the cursor state
 /// described by `IncrementalCursor`. Cancelling the task stops the read at the next chunk.
-public final class FileSource: SourceOperator {
-    public let name: String
-    public let options: FileSourceOptions
+public actor FileSource: SourceOperator {
+    public nonisolated let name: String
+    public nonisolated let options: FileSourceOptions
     /// The schema given or inferred, computed once.
-    private let resolvedSchema = Mutex<Schema?>(nil)
+    private var resolvedSchema: Schema?
 
     /// - Throws: `DponeError(.manifest)` for invalid options.
     public init(name: String = "file", options: FileSourceOptions) throws {
@@ -24,12 +23,12 @@ public final class FileSource: SourceOperator {
     }
 
     public func outputSchema() async throws -> Schema {
-        if let schema = options.schema ?? resolvedSchema.withLock({ $0 }) { return schema }
+        if let schema = options.schema ?? resolvedSchema { return schema }
         let options = self.options
         let schema = try await DedicatedThread.runDetached(name: "dpone-file-sample") { cancel in
             try Self.inferSchema(options, cancel: cancel)
         }
-        resolvedSchema.withLock { $0 = schema }
+        resolvedSchema = schema
         return schema
     }
 

@@ -1,5 +1,4 @@
 import Flow
-import Synchronization
 
 /// Reads one PostgreSQL table (or view) as a bounded source, in one REPEATABLE READ snapshot.
 ///
@@ -30,10 +29,10 @@ import Synchronization
 /// propagate them. Needs PostgreSQL 13+ (`pg_current_snapshot`) and a table (views have no xmin).
 ///
 /// `acknowledge` does nothing: a table has no upstream position to release.
-public final class PostgresSource: SourceOperator {
-    public let name: String
-    public let options: PostgresSourceOptions
-    private let prepared = Mutex<Prepared?>(nil)
+public actor PostgresSource: SourceOperator {
+    public nonisolated let name: String
+    public nonisolated let options: PostgresSourceOptions
+    private var prepared: Prepared?
 
     private struct Prepared: Sendable {
         let connection: PostgresConnection
@@ -97,7 +96,7 @@ public final class PostgresSource: SourceOperator {
 
     /// The connection and plan, connecting and describing on first use.
     private func prepare() async throws -> Prepared {
-        if let ready = prepared.withLock({ $0 }) { return ready }
+        if let ready = prepared { return ready }
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(url: options.url)
@@ -114,20 +113,16 @@ public final class PostgresSource: SourceOperator {
             throw Self.sourceError(error)
         }
         let fresh = Prepared(connection: connection, plan: plan)
-        let winner = prepared.withLock { slot in
-            if let existing = slot { return existing }
-            slot = fresh
-            return fresh
-        }
+        // Another call may have prepared while this one awaited: the first one wins.
+        let winner = prepared ?? fresh
+        prepared = winner
         if winner.connection !== connection { await connection.close() }
         return winner
     }
 
     /// Forgets and closes `connection` (the next `run` reconnects).
     private func release(_ connection: PostgresConnection) async {
-        prepared.withLock { slot in
-            if slot?.connection === connection { slot = nil }
-        }
+        if prepared?.connection === connection { prepared = nil }
         await connection.close()
     }
 
