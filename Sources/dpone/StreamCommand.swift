@@ -59,6 +59,22 @@ struct StreamCommand: AsyncParsableCommand {
     @Option(name: .customLong("metrics-address"), help: "Address the metrics endpoint listens on (0.0.0.0: all interfaces).")
     var metricsAddress: String = "127.0.0.1"
 
+    func validate() throws {
+        if let metricsPort, !(1...65535).contains(metricsPort) {
+            throw ValidationError("--metrics-port must be a port from 1 to 65535, got \(metricsPort)")
+        }
+        // The worker's name becomes part of file names (the state file) and of the ledger identity.
+        guard Self.isValidWorker(worker) else {
+            throw ValidationError(
+                "--worker must be 1 to 64 letters, digits, '_', '-' or '.', not starting with '.', got '\(worker)'")
+        }
+    }
+
+    static func isValidWorker(_ name: String) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 64, name.first != "." else { return false }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_-.".unicodeScalars.contains($0)) }
+    }
+
     func run() async throws {
         let document = try ManifestCommand.loadOrExit(manifest)
         let stop = StopSignal()

@@ -44,4 +44,21 @@ struct HelpGoldenTests {
         #expect(out.status == 2)
         #expect(out.stderr.contains("/nonexistent/pipeline.yml"))
     }
+
+    /// `dpone stream` refuses, as usage errors and before reading the manifest, a metrics port
+    /// outside 1...65535 and a worker name that could reach file paths (`../x`, `a/b`, `.hidden`).
+    @Test func streamRefusesABadMetricsPortOrWorkerName() async throws {
+        for port in ["0", "65536", "-1"] {
+            let out = try await CLI.run(["stream", "missing.yml", "--metrics-port=\(port)"])
+            #expect(out.status == 2, "port \(port): \(out.stderr)")
+            #expect(out.stderr.contains("--metrics-port must be a port from 1 to 65535"), "\(out.stderr)")
+        }
+        for worker in ["../x", "a/b", ".hidden", String(repeating: "w", count: 65), "ü"] {
+            let out = try await CLI.run(["stream", "missing.yml", "--worker=\(worker)"])
+            #expect(out.status == 2, "worker \(worker): \(out.stderr)")
+            #expect(out.stderr.contains("--worker must be"), "\(out.stderr)")
+        }
+        let fine = try await CLI.run(["stream", "missing.yml", "--worker", "eu-1.a_b"])
+        #expect(fine.stderr.contains("cannot read the manifest") && !fine.stderr.contains("--worker must be"), "a valid worker passes: \(fine.stderr)")
+    }
 }
