@@ -299,3 +299,30 @@ extension ReplayedCheckpointTests {
         #expect(try await store.load(pipeline: "p")?.source == .int(2))
     }
 }
+
+extension ReplayedCheckpointTests {
+    /// A column name with a NUL byte (a CSV header or JSON key can carry one) fails the run with an
+    /// error naming it before any sink opens: no sink's identifier quoting ever sees it.
+    @Test func aColumnNameWithANulByteFailsBeforeAnySinkOpens() async throws {
+        struct NulSource: SourceOperator {
+            let name = "nul"
+            static let schema = Schema([Field("id", .int64), Field("na\u{0}me", .string)])
+            func outputSchema() async throws -> Schema { Self.schema }
+            func run(into output: any SourceOutput, resumeFrom: StateValue?) async throws {
+                _ = try await output.checkpoint(positions: .null)
+            }
+            func acknowledge(_ checkpoint: CheckpointID) async throws {}
+        }
+        let log = EventLog()
+        let sink = CollectingSink(log: log)
+        let coordinator = CheckpointCoordinator(
+            pipeline: "p", sinks: [sink.name], store: RecordingStateStore(log: log), resumingAfter: CheckpointID(0),
+            loadID: "L", runID: "R")
+        let graph = PipelineGraph(name: "p", source: NulSource(), sinks: [sink])
+        let error = await #expect(throws: DponeError.self) {
+            _ = try await GraphRunner(graph: graph, coordinator: coordinator).run(resumeFrom: nil)
+        }
+        #expect(error?.message.contains("'na\\0me'") == true, "\(error?.message ?? "")")
+        #expect(log.all.isEmpty, "nothing opened or written: \(log.all)")
+    }
+}

@@ -30,6 +30,22 @@ public struct Schema: Sendable, Hashable, Codable {
     /// The position of the field named `name`, or nil.
     public func index(of name: String) -> Int? { positions[name] }
 
+    /// Fails for a column name no system can take as an identifier: empty, or with a NUL byte (a
+    /// CSV header or a JSON key can carry one; SQL identifiers and C strings cannot).
+    /// - Throws: `DponeError(.schema)` naming the column (NUL shown as `\0`) and `origin`.
+    public func requireUsableNames(_ origin: String) throws {
+        for (i, field) in fields.enumerated() where field.name.isEmpty || field.name.utf8.contains(0) {
+            let shown = field.name.replacingOccurrences(of: "\u{0}", with: "\\0")
+            throw DponeError(
+                .schema,
+                field.name.isEmpty
+                    ? "column \(i + 1) of \(origin) has an empty name"
+                    : "column \(i + 1) of \(origin) has a name with a NUL byte: '\(shown)'",
+                hint: "fix the header or key in the source, or leave the column out (select / columns)",
+                context: ["column": shown])
+        }
+    }
+
     /// Names that appear more than once.
     public var duplicateNames: [String] {
         var seen: Set<String> = []

@@ -91,7 +91,10 @@ public struct GraphRunner: Sendable {
         let sourceEdges = sourceSenders.map(\.metrics)
         onEdges?(edges)
 
-        for (sink, schema) in sinkSchemas { try await sink.open(schema: schema) }
+        for (sink, schema) in sinkSchemas {
+            try schema.requireUsableNames("the rows for sink \(sink.name)")
+            try await sink.open(schema: schema)
+        }
 
         let sourceOutput = SourceChannelOutput(senders: sourceSenders, coordinator: coordinator)
         do {
