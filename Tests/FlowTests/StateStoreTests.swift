@@ -139,3 +139,32 @@ import Testing
 
 /// A synchronous helper: the calling thread's id.
 func callerThread() -> pthread_t { pthread_self() }
+
+extension FileStateStoreTests {
+    /// State and lock files are owner-only, and a symlink planted in a shared state directory
+    /// redirects no write: the state replaces the link (the victim is untouched), the lock refuses it.
+    @Test func stateAndLockFilesAreOwnerOnlyAndNeverFollowALink() async throws {
+        let dir = temporaryDirectory() + "/state"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let victim = temporaryDirectory() + "/victim"
+        try "keep me".write(toFile: victim, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/orders.json", withDestinationPath: victim)
+        let store = FileStateStore(directory: dir)
+        try await store.commit(
+            PipelineState(
+                pipeline: "orders", checkpoint: CheckpointID(1), source: .int(1), loadID: "l", runID: "r",
+                committedAt: "2026-12-07T00:00:00Z"))
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "keep me")
+        let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/orders.json")
+        #expect(attributes[.type] as? FileAttributeType == .typeRegular)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+
+        do {
+            let lock = try PipelineLock(directory: dir, pipeline: "fresh")
+            #expect((try FileManager.default.attributesOfItem(atPath: lock.path)[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        }
+        try FileManager.default.createSymbolicLink(atPath: dir + "/linked.lock", withDestinationPath: victim)
+        #expect(throws: (any Error).self) { _ = try PipelineLock(directory: dir, pipeline: "linked") }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "keep me")
+    }
+}

@@ -120,6 +120,8 @@ struct KafkaPipelineTests {
         let fields = try entry.first.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } ?? nil
         #expect(fields?["key"] as? String == Data("{\"id\":999}".utf8).base64EncodedString(), "the key, base64")
         #expect((fields?["error"] as? String)?.isEmpty == false, "the decode error")
+        let mode = try FileManager.default.attributesOfItem(atPath: quarantine)[.posixPermissions] as? NSNumber
+        #expect(mode?.intValue == 0o600, "the quarantine holds raw payloads: owner-only")
 
         // More undecodable messages than quarantine.max_messages: the run fails before publishing and
         // commits nothing; the next run with room for them loads the good messages once.

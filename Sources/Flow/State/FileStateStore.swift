@@ -58,8 +58,10 @@ public struct FileStateStore: StateStore {
 public enum DurableFile {
     public static func replace(path: String, directory: String, contents: Data) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let temp = "\(path).tmp-\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // Owner-only (state holds source positions), a fresh file (O_EXCL) that is not a symlink
+        // (O_NOFOLLOW): a link planted in a shared state directory cannot redirect the write.
+        let temp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ioError("open", temp) }
         var ok = false
         defer {

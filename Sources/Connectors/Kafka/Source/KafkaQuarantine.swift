@@ -38,15 +38,15 @@ final class KafkaQuarantine: @unchecked Sendable {
     /// Writes what is buffered; with `sync`, fsyncs the file.
     func flush(sync: Bool) throws {
         if handle == nil, !buffer.isEmpty || sync, count > 0 {
-            if !FileManager.default.fileExists(atPath: path) {
-                let dir = (path as NSString).deletingLastPathComponent
-                if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-                guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw DponeError(.io, "cannot create the quarantine file \(path)", context: ["path": path])
-                }
+            let dir = (path as NSString).deletingLastPathComponent
+            if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            // Owner-only (it holds raw message payloads), appended to, never through a symlink.
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw DponeError(
+                    .io, "cannot open the quarantine file \(path): \(String(cString: strerror(errno)))", context: ["path": path])
             }
-            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            try handle?.seekToEnd()
+            handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         }
         guard let handle else { return }
         if !buffer.isEmpty {
