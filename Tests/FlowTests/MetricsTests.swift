@@ -66,6 +66,37 @@ import Testing
         #expect(throws: DponeError.self) { try MetricsServer(address: "not-an-ip", port: 0, registry: r) }
     }
 
+    /// A client that trickles its request a byte a second (each read returns before the socket
+    /// timeout) does not hold up another scrape: connections are served side by side. One at a time,
+    /// the scrape below would wait behind it for its whole 8 s, past curl's 5 s limit.
+    @Test func aSlowClientDoesNotBlockAScrape() async throws {
+        let r = MetricsRegistry()
+        r.set("dpone_up", 1, help: "Up.")
+        let server = try MetricsServer(address: "127.0.0.1", port: 0, registry: r)
+        defer { server.stop() }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        let trickler = Thread {
+            for byte in Array("GET /metr".utf8) {
+                var b = byte
+                if send(fd, &b, 1, Int32(MSG_NOSIGNAL)) <= 0 { break }
+                Thread.sleep(forTimeInterval: 1)
+            }
+            close(fd)
+        }
+        trickler.start()
+        // Its connection is established (in the listen backlog) before curl's: accepted first.
+        let scrape = try await curl("http://127.0.0.1:\(server.port)/metrics")
+        #expect(scrape.status == 0 && scrape.body.contains("dpone_up 1\n"), "\(scrape)")
+    }
+
     /// curl on a thread of its own: waiting for the process must not hold a cooperative thread.
     func curl(_ url: String) async throws -> (status: Int32, body: String) {
         try await withCheckedThrowingContinuation { continuation in

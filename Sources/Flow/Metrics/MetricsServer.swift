@@ -9,8 +9,13 @@ import Synchronization
 
 /// A minimal HTTP/1.0 endpoint for Prometheus: `GET /metrics` answers the registry's text
 /// exposition, anything else 404. One blocking accept loop on its own thread (never the cooperative
-/// pool), one short connection at a time (a scrape is a few kB); `stop()` closes the socket.
+/// pool) hands each connection to a short-lived thread of its own, so a slow or silent client never
+/// holds up another scrape; at most `maxConnections` are served at once (more are closed at once),
+/// and each has 2 s to send its request and to take the answer. `stop()` closes the socket.
 public final class MetricsServer: Sendable {
+    /// Connections served at once; a scraper opens one at a time, so this bounds abuse only.
+    public static let maxConnections = 16
+    private let active = Atomic<Int>(0)
     public let address: String
     /// The bound port (the kernel's choice when 0 was asked for).
     public let port: Int
@@ -69,17 +74,30 @@ public final class MetricsServer: Sendable {
                 if errno == EINTR { continue }
                 return
             }
-            respond(client, registry)
-            close(client)
+            guard active.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue <= Self.maxConnections else {
+                active.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+                close(client)
+                continue
+            }
+            let thread = Thread { [self] in
+                respond(client, registry)
+                close(client)
+                active.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+            }
+            thread.name = "dpone-metrics-client"
+            thread.start()
         }
     }
 
     private func respond(_ client: Int32, _ registry: MetricsRegistry) {
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var request: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1024)
-        while request.count < 8192, !request.containsHeaderEnd {
+        // The whole request within 2 s, however slowly it trickles.
+        let deadline = ContinuousClock.now + .seconds(2)
+        while request.count < 8192, !request.containsHeaderEnd, ContinuousClock.now < deadline {
             let n = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
             if n <= 0 { break }
             request += chunk[0..<n]
