@@ -1,3 +1,4 @@
+import Flow
 import Foundation
 
 /// Parsing, building and redacting connection URLs without losing multi-host or odd forms.
@@ -51,32 +52,9 @@ enum ConnectionURL {
         return parts
     }
 
-    /// Replaces the userinfo password and any `password=` / `pwd=` value with `***`.
-    static func redact(_ url: String) -> String {
-        var out = url
-        if let sep = out.range(of: "://") {
-            let rest = out[sep.upperBound...]
-            let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-            let authority = out[sep.upperBound..<authorityEnd]
-            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
-                out.replaceSubrange(out.index(after: colon)..<at, with: "***")
-            }
-        }
-        return redactParameters(out)
-    }
-
-    private static func redactParameters(_ text: String) -> String {
-        var result = ""
-        var rest = Substring(text)
-        while let match = rest.range(of: #"(?i)\b(password|pwd)="#, options: .regularExpression) {
-            result += rest[..<match.upperBound]
-            rest = rest[match.upperBound...]
-            let end = rest.firstIndex { $0 == "&" || $0 == ";" || $0 == " " || $0 == "#" } ?? rest.endIndex
-            result += "***"
-            rest = rest[end...]
-        }
-        return result + rest
-    }
+    /// Replaces the userinfo password and any `password=` / `pwd=` value with `***` (`Redaction`,
+    /// the redactor every log line goes through).
+    static func redact(_ url: String) -> String { Redaction.scrub(url) }
 
     static func build(
         scheme: String, host: String, port: Int?, database: String?, username: String?, password: String?

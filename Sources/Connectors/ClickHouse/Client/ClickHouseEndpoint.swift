@@ -1,3 +1,4 @@
+import Flow
 /// Where a ClickHouse HTTP interface lives and who to be there, parsed from a URL
 /// `http[s]://[user[:password]@]host[:port][/][?setting=value&...]`.
 ///
@@ -128,19 +129,13 @@ public struct ClickHouseEndpoint: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Any URL-looking string with its userinfo password (and `password=` query item) as `***`;
-    /// for messages about URLs that did not parse.
+    /// for messages about URLs that did not parse (`Redaction`, shared with the log handler).
     public static func redact(_ url: String) -> String {
-        var text = url
-        let schemeEnd = text.range(of: "://")?.upperBound ?? text.startIndex  // "user:pw@host" too
-        let end = text[schemeEnd...].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? text.endIndex
-        if let at = text[schemeEnd..<end].lastIndex(of: "@"), let colon = text[schemeEnd..<at].firstIndex(of: ":") {
-            text.replaceSubrange(text.index(after: colon)..<at, with: "***")
-        }
-        guard let q = text.firstIndex(of: "?") else { return text }
-        let items = text[text.index(after: q)...].split(separator: "&", omittingEmptySubsequences: false).map {
-            $0.lowercased().hasPrefix("password=") ? "password=***" : String($0)
-        }
-        return String(text[...q]) + items.joined(separator: "&")
+        guard !url.contains("://") else { return Redaction.scrub(url) }
+        // `user:password@host` without a scheme: everything up to the last '@' of the userinfo.
+        let end = url.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? url.endIndex
+        guard let at = url[..<end].lastIndex(of: "@"), let colon = url[..<at].firstIndex(of: ":") else { return url }
+        return String(url[...colon]) + Redaction.mask + String(url[at...])
     }
 
     static func percentDecode(_ text: Substring) -> String {

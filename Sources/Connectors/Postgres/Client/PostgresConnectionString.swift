@@ -1,3 +1,4 @@
+import Flow
 import CPostgres
 
 /// A libpq connection string (URL `postgresql://...` or `key=value ...`) and what dpone may show of it.
@@ -61,24 +62,9 @@ struct PostgresConnectionString: Sendable {
         return redactKeywords(raw)
     }
 
-    private static func redactURL(_ url: String) -> String {
-        var text = url
-        let schemeEnd = text.range(of: "://")!.upperBound
-        let queryStart = text[schemeEnd...].firstIndex(of: "?") ?? text.endIndex
-        // userinfo ends at the last '@' before the query (a password may hold '@' when percent-encoded or not).
-        if let at = text[schemeEnd..<queryStart].lastIndex(of: "@"),
-            let colon = text[schemeEnd..<at].firstIndex(of: ":")
-        {
-            text.replaceSubrange(text.index(after: colon)..<at, with: "***")
-        }
-        // ?password=... / &password=...
-        guard let query = text.firstIndex(of: "?") else { return text }
-        var parts = text[text.index(after: query)...].split(separator: "&", omittingEmptySubsequences: false).map(String.init)
-        for i in parts.indices where parts[i].lowercased().hasPrefix("password=") {
-            parts[i] = "password=***"
-        }
-        return String(text[...query]) + parts.joined(separator: "&")
-    }
+    /// The URL form through `Redaction` (shared with the log handler): the userinfo password up to
+    /// the last '@' (a password may hold '@', '/' or '?') and `password=` query items.
+    private static func redactURL(_ url: String) -> String { Redaction.scrub(url) }
 
     /// `password = value` (value unquoted up to whitespace, or single-quoted with `\` escapes).
     private static func redactKeywords(_ text: String) -> String {
