@@ -126,7 +126,7 @@ let package = Package(
 
         .target(name: "DponeTestSupport", dependencies: ["Flow", "CKafka", "PostgresConnector", "ClickHouseConnector"], path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "FlowTests", dependencies: ["Flow"], swiftSettings: strict),
-        .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "Flow"], swiftSettings: strict),
+        .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "Flow", "Manifest"], swiftSettings: strict),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Flow"], swiftSettings: strict),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "Flow", "DponeTestSupport"], swiftSettings: strict),
         .testTarget(
@@ -148,7 +148,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "KafkaCodecsTests", dependencies: ["KafkaCodecs", "Flow"], swiftSettings: strict),
-        .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Flow"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(
+            name: "ManifestTests",
+            dependencies: [
+                "Manifest", "Flow", "Formats", "Pipeline", "FilesConnector", "PostgresConnector", "ClickHouseConnector", "KafkaConnector",
+            ],
+            exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "PipelineTests",
             dependencies: [

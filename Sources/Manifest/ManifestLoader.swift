@@ -4,11 +4,13 @@ import Yams
 /// Reads a manifest file into a validated `ManifestDocument`.
 ///
 /// Every problem is reported, not just the first: the thrown `ManifestErrors` holds them all, sorted
-/// by position. `${VAR}` references and `connection_ref`s resolve from `environment`.
+/// by position. `${VAR}` references and `connection_ref`s resolve from `environment`. What each
+/// endpoint `type` means (its addressing, options and strategies) comes from `connectors`: the
+/// build's connector registry (Pipeline's `ManifestLoader.load(path:)` passes it).
 public enum ManifestLoader {
     /// Loads the manifest at `path` (errors name the file as `path` was given).
     public static func load(
-        path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+        path: String, environment: [String: String] = ProcessInfo.processInfo.environment, connectors: [any EndpointSpec]
     ) throws(ManifestErrors) -> ManifestDocument {
         let yaml: String
         do {
@@ -20,12 +22,13 @@ public enum ManifestLoader {
                     hint: (error as NSError).localizedDescription)
             ])
         }
-        return try parse(yaml: yaml, path: path, environment: environment)
+        return try parse(yaml: yaml, path: path, environment: environment, connectors: connectors)
     }
 
     /// Parses manifest text; `path` is only used to locate errors.
     public static func parse(
-        yaml: String, path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+        yaml: String, path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        connectors: [any EndpointSpec]
     ) throws(ManifestErrors) -> ManifestDocument {
         let root: Node?
         do {
@@ -41,7 +44,7 @@ public enum ManifestLoader {
             ])
         }
         let context = DecodingContext(file: path, environment: environment)
-        let document = ManifestDecoder(ctx: context).document(NodeRef(node: root, path: .root, keyMark: nil))
+        let document = ManifestDecoder(ctx: context, specs: connectors).document(NodeRef(node: root, path: .root, keyMark: nil))
         guard let document, context.errors.isEmpty else {
             var errors = context.errors
             if errors.isEmpty {

@@ -63,7 +63,7 @@ public enum BatchPipeline {
                 keyColumns: document.sink.strategy.uniqueKey)
             let loadedAt = Int64(Date().timeIntervalSince1970 * 1_000_000)
             let graph: PipelineGraph
-            if let keyed = source as? any KeyedRoutesSource, !(document.source.options.cdc?.tables.isEmpty ?? true) {
+            if let keyed = source as? any KeyedRoutesSource, !document.source.options.routes.isEmpty {
                 graph = PipelineGraph(
                     name: document.name, source: source,
                     routes: try await CDCRoutes.routes(document, source: keyed, loadID: loadID, loadedAt: loadedAt),

@@ -45,14 +45,14 @@ enum CDCRoutes {
     static func routes(
         _ document: ManifestDocument, source: any KeyedRoutesSource, loadID: String, loadedAt: Int64
     ) async throws -> [PipelineGraph.Route] {
-        let tables = document.source.options.cdc?.tables ?? []
+        let tables = document.source.options.routes
         let identities = try await source.identityKeys()
         var routes: [PipelineGraph.Route] = []
         var targets: [String: String] = [:]
         for (i, entry) in tables.enumerated() {
             var perTable = document
             perTable.source.table = entry.table
-            perTable.source.options.cdc?.tables = []
+            perTable.source.options.routes = []
             perTable.sink = try sinkConfig(for: entry, sink: document.sink, identity: identities[i])
             let sink = try ConnectorFactory.sink(
                 SinkRequest(config: perTable.sink, pipeline: document.name, loadID: loadID, state: document.state, changeData: true))

@@ -1,5 +1,10 @@
 import Foundation
+import FilesConnector
+import Formats
+import KafkaConnector
 import Manifest
+import Pipeline
+import PostgresConnector
 import Testing
 
 /// Every `Fixtures/bad/X.yml` fails with exactly the text in `X.expected` (all errors, sorted by position).

@@ -1,5 +1,10 @@
 import Flow
+import FilesConnector
+import Formats
+import KafkaConnector
 import Manifest
+import Pipeline
+import PostgresConnector
 import Testing
 
 /// Strategy policies and state atomicity for database sinks.
@@ -35,8 +40,8 @@ import Testing
     @Test func policiesHaveDefaults() throws {
         let doc = try parse(Self.manifest(strategy: "{mode: incremental_merge, unique_key: id}"))
         #expect(doc.sink.strategy.mergePolicy == nil)
-        #expect(StrategyCapabilities.mergePolicy(doc.sink.strategy.mergePolicy, for: .postgres) == .deleteInsert)
-        #expect(StrategyCapabilities.mergePolicy(nil, for: .clickhouse) == .replacingMergeTree)
+        #expect(try ConnectorRegistry.descriptor(for: .postgres, role: "sink").mergePolicy(doc.sink.strategy.mergePolicy) == .deleteInsert)
+        #expect(try ConnectorRegistry.descriptor(for: .clickhouse, role: "sink").mergePolicy(nil) == .replacingMergeTree)
         #expect(doc.sink.strategy.diffDeletePolicy == .hardDelete)
         #expect(doc.sink.strategy.historyDeletePolicy == .expire)
         #expect(doc.state.atomicity == .afterTarget)
@@ -186,7 +191,8 @@ extension DatabaseStrategyOptionTests {
     @Test func cdcTablesListSeveralTablesOnOneSlot() throws {
         let doc = try parse(
             Self.cdcTables("[public.orders, {table: sales.items, sink_table: replica.lines, unique_key: [order_id, line]}]"))
-        let tables = try #require(doc.source.options.cdc?.tables)
+        let tables = doc.source.options.routes
+        #expect(doc.source.options.cdc?.slot != nil)
         #expect(tables.map(\.table) == [TableRef(schema: "public", name: "orders"), TableRef(schema: "sales", name: "items")])
         #expect(tables[1].sinkTable == TableRef(schema: "replica", name: "lines"))
         #expect(tables[1].uniqueKey == ["order_id", "line"])

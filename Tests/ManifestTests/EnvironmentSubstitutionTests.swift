@@ -1,4 +1,9 @@
+import FilesConnector
+import Formats
+import KafkaConnector
 import Manifest
+import Pipeline
+import PostgresConnector
 import Testing
 
 @Suite struct EnvironmentSubstitutionTests {

@@ -1,6 +1,11 @@
 import Flow
 import Foundation
+import FilesConnector
+import Formats
+import KafkaConnector
 import Manifest
+import Pipeline
+import PostgresConnector
 import Testing
 
 @Suite struct GoodManifestTests {

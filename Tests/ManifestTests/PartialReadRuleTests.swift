@@ -1,5 +1,10 @@
 import Flow
+import FilesConnector
+import Formats
+import KafkaConnector
 import Manifest
+import Pipeline
+import PostgresConnector
 import Testing
 
 /// A strategy that removes target rows a run did not read is refused for a source that reads only

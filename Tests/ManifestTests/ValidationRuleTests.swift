@@ -1,5 +1,10 @@
 import Flow
+import FilesConnector
+import Formats
+import KafkaConnector
 import Manifest
+import Pipeline
+import PostgresConnector
 import Testing
 
 /// Individual validation rules, checked through the first reported error.
@@ -25,16 +30,20 @@ import Testing
         }
     }
 
+    func sink(_ type: EndpointType) -> any EndpointSpec {
+        ConnectorRegistry.all.first { $0.type == type }!
+    }
+
     @Test func capabilityTable() {
-        #expect(StrategyCapabilities.supportedModes(for: .postgres) == LoadMode.allCases)
-        #expect(StrategyCapabilities.supportedModes(for: .mssql) == LoadMode.allCases)
-        #expect(StrategyCapabilities.supportedModes(for: .clickhouse) == LoadMode.allCases)
-        #expect(!StrategyCapabilities.supports(.kafka, .partitionReplace))
-        #expect(!StrategyCapabilities.supports(.kafka, .scd2))
-        #expect(!StrategyCapabilities.supports(.kafka, .replace))
-        #expect(!StrategyCapabilities.supports(.kafka, .backfill))
-        #expect(StrategyCapabilities.supports(.kafka, .cdcApply))
-        #expect(StrategyCapabilities.supportedModes(for: .rest).isEmpty)
+        #expect(sink(.postgres).supportedModes == LoadMode.allCases)
+        #expect(sink(.mssql).supportedModes == LoadMode.allCases)
+        #expect(sink(.clickhouse).supportedModes == LoadMode.allCases)
+        #expect(!sink(.kafka).supports(.partitionReplace))
+        #expect(!sink(.kafka).supports(.scd2))
+        #expect(!sink(.kafka).supports(.replace))
+        #expect(!sink(.kafka).supports(.backfill))
+        #expect(sink(.kafka).supports(.cdcApply))
+        #expect(sink(.rest).supportedModes.isEmpty)
     }
 
     @Test(arguments: [LoadMode.incrementalMerge, .snapshotDiff, .scd2]) func keyModesNeedUniqueKey(_ mode: LoadMode) {

@@ -6,11 +6,13 @@ import Manifest
 /// connector type; everything a connector knows (URL schemes, option meanings, which operator
 /// serves which mode, its state store, its dry-run plan) lives in its own folder behind this.
 ///
-/// Every requirement but `type` has a default: a descriptor implements only the roles its system
-/// plays. The defaults refuse clearly ("not available as a source") or contribute nothing.
-public protocol ConnectorDescriptor: Sendable {
-    /// The manifest's `type` this connector serves.
-    var type: EndpointType { get }
+/// Its manifest half (`EndpointSpec`: addressing, option keys and their typed decoder, strategy
+/// capabilities, cross-section rules) is what `ManifestLoader` is handed; the rest builds operators.
+///
+/// Every requirement but `type` and `address` has a default: a descriptor implements only the
+/// roles its system plays. The defaults refuse clearly ("not available as a source") or contribute
+/// nothing.
+public protocol ConnectorDescriptor: EndpointSpec {
 
     /// The source operator for `request` (batch, or continuous under `dpone stream`).
     func makeSource(_ request: SourceRequest) throws -> any SourceOperator

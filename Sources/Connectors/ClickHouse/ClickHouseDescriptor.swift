@@ -34,7 +34,7 @@ public struct ClickHouseDescriptor: ConnectorDescriptor {
             throw DponeError(.manifest, "a clickhouse sink needs a connection and a table")
         }
         let target = ClickHouseTableName(database: table.schema ?? "default", name: table.name)
-        let mode = try config.strategy.loadStrategy(for: config.type)
+        let mode = try config.strategy.loadStrategy(for: self)
         if mode == .cdcApply, !request.changeData {
             throw DponeError(
                 .usage, "strategy mode cdc_apply into clickhouse applies the changes of a postgres source with options.cdc",

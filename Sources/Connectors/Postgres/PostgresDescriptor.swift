@@ -63,7 +63,7 @@ public struct PostgresDescriptor: ConnectorDescriptor {
     /// Logical replication of `source.table`, or of every table of `cdc.tables` on one slot (one
     /// route each).
     func cdcSource(_ config: SourceConfig, cdc: PostgresCDCOptions, continuous: ContinuousMode) throws -> any SourceOperator {
-        let refs = cdc.tables.isEmpty ? config.table.map { [$0] } ?? [] : cdc.tables.map(\.table)
+        let refs = config.options.routes.isEmpty ? config.table.map { [$0] } ?? [] : config.options.routes.map(\.table)
         guard let connection = config.connection, !refs.isEmpty else {
             throw DponeError(.manifest, "a postgres source needs a connection and a table (or cdc.tables)")
         }
@@ -85,7 +85,7 @@ public struct PostgresDescriptor: ConnectorDescriptor {
         }
         let target = TableName(schema: table.schema ?? "public", name: table.name)
         var options = PostgresSinkOptions(
-            url: connection.resolved.url, target: target, mode: try config.strategy.loadStrategy(for: config.type),
+            url: connection.resolved.url, target: target, mode: try config.strategy.loadStrategy(for: self),
             uniqueKey: config.strategy.uniqueKey, targetAtomicState: try Self.targetAtomicTable(request),
             loadID: request.loadID, monotonicLSN: request.changeData)
         options.keepLastDuplicate = config.strategy.duplicatePolicy.map { $0 == "last" } ?? request.sourceRepeatsKeys
@@ -101,7 +101,7 @@ public struct PostgresDescriptor: ConnectorDescriptor {
         let staging = target.staging(loadID: request.loadID)
         let loadPlan = LoadPlan(
             target: target, staging: staging, columns: try await columns(), uniqueKey: request.config.strategy.uniqueKey,
-            mode: try request.config.strategy.loadStrategy(for: type), loadTimestampSQL: "<load timestamp>")
+            mode: try request.config.strategy.loadStrategy(for: self), loadTimestampSQL: "<load timestamp>")
         let ledger = TableName(schema: target.schema, name: "__dpone__loads")
         return SinkDryRun(
             staging: "UNLOGGED \(staging.sql) via COPY FROM STDIN (FORMAT binary)",

@@ -27,7 +27,7 @@ public enum OverwriteType: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// How `incremental_merge` applies staged rows (`sink.strategy.merge_policy`). Which policies a sink
-/// type offers, and its default, is in `StrategyCapabilities.mergePolicies(for:)`.
+/// type offers, and its default, is in its connector's `EndpointSpec.mergePolicies`.
 public enum MergePolicy: String, Sendable, Hashable, Codable, CaseIterable {
     /// Postgres (default): delete target rows whose key is staged, then insert every staged row.
     case deleteInsert = "delete_insert"

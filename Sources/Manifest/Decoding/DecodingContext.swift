@@ -3,7 +3,7 @@ import Yams
 /// Collects errors while a manifest is decoded and reads typed, env-resolved values from nodes.
 ///
 /// Readers return nil after reporting an error, so a decoder can keep going and find the next one.
-final class DecodingContext {
+public final class DecodingContext {
     let file: String
     let environment: [String: String]
     private(set) var errors: [ManifestError] = []
@@ -20,7 +20,7 @@ final class DecodingContext {
                 message: message, hint: hint))
     }
 
-    func fail(_ ref: NodeRef, _ message: String, hint: String? = nil) {
+    public func fail(_ ref: NodeRef, _ message: String, hint: String? = nil) {
         fail(at: ref.mark, ref.path, message, hint: hint)
     }
 
@@ -63,7 +63,7 @@ final class DecodingContext {
     }
 
     /// A non-null scalar's text (numbers and booleans read as their text).
-    func string(_ ref: NodeRef) -> String? {
+    public func string(_ ref: NodeRef) -> String? {
         guard case .scalar = ref.node else {
             wrongType(ref, "a string")
             return nil
@@ -78,7 +78,7 @@ final class DecodingContext {
 
     /// Any scalar's text as written (after substitution), null-looking text included:
     /// for values such as `null_token: NULL` where the text itself is the point.
-    func literalText(_ ref: NodeRef) -> String? {
+    public func literalText(_ ref: NodeRef) -> String? {
         guard case .scalar = ref.node else {
             wrongType(ref, "a string")
             return nil
@@ -86,7 +86,7 @@ final class DecodingContext {
         return scalar(ref)?.text
     }
 
-    func bool(_ ref: NodeRef) -> Bool? {
+    public func bool(_ ref: NodeRef) -> Bool? {
         guard case .scalar = ref.node else {
             wrongType(ref, "a boolean (true or false)")
             return nil
@@ -99,7 +99,7 @@ final class DecodingContext {
         return value
     }
 
-    func int(_ ref: NodeRef) -> Int? {
+    public func int(_ ref: NodeRef) -> Int? {
         guard case .scalar = ref.node else {
             wrongType(ref, "an integer")
             return nil
@@ -114,12 +114,18 @@ final class DecodingContext {
 
     /// A value of a string enumeration; a miss lists the valid values and suggests the nearest.
     /// `allowed` narrows the cases (e.g. sink types); `noun` names the thing ("strategy mode").
-    func choice<E: RawRepresentable & CaseIterable>(_ ref: NodeRef, _ noun: String, allowed: [E]? = nil) -> E?
+    public func choice<E: RawRepresentable & CaseIterable>(_ ref: NodeRef, _ noun: String, allowed: [E]? = nil) -> E?
     where E.RawValue == String {
-        guard let text = string(ref) else { return nil }
         let valid = (allowed ?? Array(E.allCases)).map(\.rawValue)
-        if let value = E(rawValue: text), valid.contains(text) { return value }
-        if E(rawValue: text) != nil {
+        return choice(ref, noun, among: valid, known: E.allCases.map(\.rawValue)).flatMap(E.init(rawValue:))
+    }
+
+    /// One of `valid` names (connector types, say); a miss lists them and suggests the nearest.
+    /// A name in `known` but not in `valid` is "not supported" rather than unknown.
+    public func choice(_ ref: NodeRef, _ noun: String, among valid: [String], known: [String] = []) -> String? {
+        guard let text = string(ref) else { return nil }
+        if valid.contains(text) { return text }
+        if known.contains(text) {
             fail(ref, "\(noun) '\(text)' is not supported; expected one of: \(valid.joined(separator: ", "))")
             return nil
         }
@@ -129,9 +135,33 @@ final class DecodingContext {
         return nil
     }
 
+    /// `table: {schema, name}`; a plain string `schema.name` or `name` is accepted too.
+    public func table(_ ref: NodeRef) -> TableRef? {
+        if case .scalar = ref.node {
+            guard let text = string(ref) else { return nil }
+            let parts = text.split(separator: ".", maxSplits: 1).map(String.init)
+            return parts.count == 2 ? TableRef(schema: parts[0], name: parts[1]) : TableRef(name: text)
+        }
+        guard let map = mapping(ref) else { return nil }
+        map.rejectUnknownKeys(["schema", "name"], self)
+        let schema = map["schema"].flatMap { string($0) }
+        guard let name = map.required("name", self).flatMap({ string($0) }) else { return nil }
+        return TableRef(schema: schema, name: name)
+    }
+
+    /// A strictly positive integer.
+    public func positiveInt(_ ref: NodeRef) -> Int? {
+        guard let n = int(ref) else { return nil }
+        guard n > 0 else {
+            fail(ref, "expected a positive integer, found \(n)")
+            return nil
+        }
+        return n
+    }
+
     // MARK: collections
 
-    func list(_ ref: NodeRef) -> [NodeRef]? {
+    public func list(_ ref: NodeRef) -> [NodeRef]? {
         guard case .sequence(let seq) = ref.node else {
             wrongType(ref, "a list")
             return nil
@@ -139,7 +169,7 @@ final class DecodingContext {
         return seq.enumerated().map { NodeRef(node: $1, path: ref.path.appending(index: $0), keyMark: nil) }
     }
 
-    func mapping(_ ref: NodeRef) -> MappingReader? {
+    public func mapping(_ ref: NodeRef) -> MappingReader? {
         guard case .mapping(let map) = ref.node else {
             wrongType(ref, "a mapping")
             return nil
@@ -159,7 +189,7 @@ final class DecodingContext {
     }
 
     /// A list of strings; a single string reads as a one-element list.
-    func stringOrList(_ ref: NodeRef) -> [String]? {
+    public func stringOrList(_ ref: NodeRef) -> [String]? {
         if case .sequence = ref.node { return stringList(ref) }
         guard case .scalar = ref.node else {
             wrongType(ref, "a string or a list of strings")
@@ -168,14 +198,14 @@ final class DecodingContext {
         return string(ref).map { [$0] }
     }
 
-    func stringList(_ ref: NodeRef) -> [String]? {
+    public func stringList(_ ref: NodeRef) -> [String]? {
         guard let items = list(ref) else { return nil }
         let strings = items.compactMap { string($0) }
         return strings.count == items.count ? strings : nil
     }
 
     /// Any node as an untyped, env-resolved value.
-    func value(_ ref: NodeRef) -> ManifestValue? {
+    public func value(_ ref: NodeRef) -> ManifestValue? {
         switch ref.node {
         case .scalar:
             guard let (text, kind) = scalar(ref) else { return nil }

@@ -3,6 +3,8 @@ import Yams
 /// Decodes and validates a whole manifest from a composed YAML tree, reporting into a context.
 struct ManifestDecoder {
     let ctx: DecodingContext
+    /// The connectors of this build: what each `type` means.
+    let specs: [any EndpointSpec]
 
     static let documentKeys = ["name", "description", "source", "sink", "state", "transforms"]
 
@@ -13,19 +15,10 @@ struct ManifestDecoder {
         let name = map.required("name", ctx).flatMap(name)
         let description = map["description"].flatMap { ctx.string($0) }
         let source = map.required("source", ctx).flatMap(source)
-        let sink = map.required("sink", ctx).flatMap { self.sink($0, severalTables: Self.listsCDCTables(map["source"])) }
+        let sink = map.required("sink", ctx).flatMap { self.sink($0, severalTables: sourceListsRoutes(map["source"])) }
         let state = map["state"].map(state) ?? StateConfig()
         let transforms = map["transforms"].map(transforms) ?? []
         guard ctx.errors.isEmpty, let name, let source, let sink, let state, let transforms else { return nil }
-        if sink.strategy.mode == .fullRefresh, source.options.incrementalStrategy == .xmin,
-            let r = map["source"].flatMap({ ctx.mapping($0) })?["options"].flatMap({ ctx.mapping($0) })?[
-                "incremental_strategy"]
-        {
-            ctx.fail(
-                r, "incremental_strategy 'xmin' cannot be used with strategy mode 'full_refresh'",
-                hint: "use mode incremental_merge (xmin windows re-read changed rows), or drop incremental_strategy")
-            return nil
-        }
         if sink.strategy.mode == .fullRefresh, source.options.incrementalColumn != nil,
             let cursor = map["source"].flatMap({ ctx.mapping($0) })?["options"].flatMap({ ctx.mapping($0) })?[
                 "incremental_column"]
@@ -38,41 +31,39 @@ struct ManifestDecoder {
             return nil
         }
         if !partialReadFits(source: source, sink: sink, map: map) { return nil }
-        let cdcTables = source.options.cdc?.tables ?? []
-        if !cdcTables.isEmpty, !cdcTablesFit(cdcTables, sink: sink, state: state, map: map) { return nil }
-        if sink.strategy.mode == .cdcApply, sink.type == .postgres, sink.strategy.uniqueKey.isEmpty, cdcTables.isEmpty,
-            let r = map["sink"].flatMap({ ctx.mapping($0) })?["strategy"]
-        {
-            ctx.fail(
-                r, "missing required key 'unique_key' (strategy mode 'cdc_apply' applies changes by key)",
-                hint: "add unique_key: [id] (the source table's replica identity columns)")
-            return nil
-        }
-        if source.options.cdc != nil, sink.strategy.mode != .cdcApply,
-            let r = map["source"].flatMap({ ctx.mapping($0) })?["options"].flatMap({ ctx.mapping($0) })?["cdc"]
-        {
-            ctx.fail(
-                r, "cdc needs strategy mode 'cdc_apply', found '\(sink.strategy.mode.rawValue)'",
-                hint: "set sink.strategy.mode: cdc_apply (changes carry inserts, updates and deletes)")
-            return nil
-        }
-        if state.atomicity == .targetAtomic, sink.type != .postgres,
+        let document = ManifestDocument(
+            name: name, description: description, source: source, sink: sink, state: state, transforms: transforms)
+        let reader = DocumentReader(ctx: ctx, root: map)
+        if !source.options.routes.isEmpty, !routesFit(source.options.routes, sink: sink, state: state, map: map) { return nil }
+        guard let sourceSpec = spec(source.type), let sinkSpec = spec(sink.type),
+            sourceSpec.validate(document, as: .source, reader), sinkSpec.validate(document, as: .sink, reader)
+        else { return nil }
+        if state.atomicity == .targetAtomic, !sinkSpec.holdsTargetAtomicState,
             let r = map["state"].flatMap({ ctx.mapping($0) })?["atomicity"]
         {
             ctx.fail(r, "atomicity 'target_atomic' needs a postgres sink, found a \(sink.type.rawValue) sink")
             return nil
         }
-        return ManifestDocument(
-            name: name, description: description, source: source, sink: sink, state: state, transforms: transforms)
+        return document
+    }
+
+    func spec(_ type: EndpointType) -> (any EndpointSpec)? { specs.first { $0.type == type } }
+
+    /// Whether the source mapping lists several tables (`cdc.tables`), read before it is decoded.
+    func sourceListsRoutes(_ source: NodeRef?) -> Bool {
+        guard case .scalar(let type)? = source?.peek(["type"])?.node, let spec = spec(EndpointType(type.string)) else {
+            return false
+        }
+        return spec.routesKey(source?.peek(["options"])) != nil
     }
 
     /// Several tables on one slot: each table's sink target must be distinct, and the state cannot
     /// live in one sink's transaction.
-    private func cdcTablesFit(_ tables: [CDCTableConfig], sink: SinkConfig, state: StateConfig, map: MappingReader) -> Bool {
+    private func routesFit(_ tables: [CDCTableConfig], sink: SinkConfig, state: StateConfig, map: MappingReader) -> Bool {
         let sinkMap = map["sink"].flatMap { ctx.mapping($0) }
         let several = tables.count > 1
-        switch sink.type {
-        case .kafka:
+        switch spec(sink.type)?.address {
+        case .topic:
             let templated = sink.topic?.contains("{table}") ?? false
             if !templated, tables.contains(where: { $0.sinkTopic == nil }), several || sink.topic == nil,
                 let r = sinkMap?["topic"] ?? map["sink"]
@@ -82,7 +73,7 @@ struct ManifestDecoder {
                     hint: "write the table's name into it (topic: \"cdc.{table}\") or give each entry of cdc.tables a sink_topic")
                 return false
             }
-        case .postgres, .clickhouse, .mssql:
+        case .table:
             let templated = sink.table.map { $0.name.contains("{table}") } ?? true
             if several, !templated, tables.contains(where: { $0.sinkTable == nil }), let r = sinkMap?["table"] {
                 ctx.fail(
@@ -114,17 +105,6 @@ struct ManifestDecoder {
         return text
     }
 
-    /// `table: {schema, name}`; a plain string `schema.name` or `name` is accepted too.
-    func table(_ ref: NodeRef) -> TableRef? {
-        if case .scalar = ref.node {
-            guard let text = ctx.string(ref) else { return nil }
-            let parts = text.split(separator: ".", maxSplits: 1).map(String.init)
-            return parts.count == 2 ? TableRef(schema: parts[0], name: parts[1]) : TableRef(name: text)
-        }
-        guard let map = ctx.mapping(ref) else { return nil }
-        map.rejectUnknownKeys(["schema", "name"], ctx)
-        let schema = map["schema"].flatMap { ctx.string($0) }
-        guard let name = map.required("name", ctx).flatMap({ ctx.string($0) }) else { return nil }
-        return TableRef(schema: schema, name: name)
-    }
+    func table(_ ref: NodeRef) -> TableRef? { ctx.table(ref) }
+    func positiveInt(_ ref: NodeRef) -> Int? { ctx.positiveInt(ref) }
 }

@@ -13,62 +13,63 @@ struct EndpointFields {
 extension ManifestDecoder {
     static let endpointKeys = ["type", "path", "connection_ref", "connection", "table", "topic"]
 
-    /// Reads the addressing fields of a source or sink (`role`), requiring those `type` needs.
-    /// - Parameter tableOptional: the table (and a kafka sink's topic) may be absent: a cdc source
-    ///   listing `cdc.tables`, and its sink.
-    func endpointFields(_ map: MappingReader, type: EndpointType, role: String, tableOptional: Bool = false) -> EndpointFields {
+    /// The connector a `type` names for `role`; a miss lists the types that play it and suggests
+    /// the nearest.
+    func endpointSpec(_ ref: NodeRef, role: EndpointRole) -> (any EndpointSpec)? {
+        let valid = specs.filter { $0.roles.contains(role) }.map(\.type.rawValue)
+        guard let name = ctx.choice(ref, "\(role.rawValue) type", among: valid, known: specs.map(\.type.rawValue)) else {
+            return nil
+        }
+        return specs.first { $0.type.rawValue == name }
+    }
+
+    /// The types addressed by `address`, for "applies only to a postgres, clickhouse or mssql sink".
+    private func typeNames(_ address: EndpointAddress) -> String {
+        let names = specs.filter { $0.address == address }.map(\.type.rawValue)
+        guard names.count > 1 else { return names.first ?? "" }
+        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }
+
+    /// Reads the addressing fields of a source or sink (`role`), requiring those its type needs.
+    /// - Parameter tableOptional: the table (and a topic sink's topic) may be absent: a source
+    ///   listing several tables, and its sink.
+    func endpointFields(_ map: MappingReader, spec: any EndpointSpec, role: String, tableOptional: Bool = false) -> EndpointFields {
         var fields = EndpointFields(complete: true)
+        let type = spec.type
         let what = "a \(type.rawValue) \(role)"
-        if type == .files {
+        if spec.address == .path {
             fields.path = map.required("path", ctx, because: "\(what) needs one").flatMap { ctx.string($0) }
             if fields.path == nil { fields.complete = false }
         } else {
-            map.rejectKey("path", ctx, "'path' applies only to a files \(role)")
+            map.rejectKey("path", ctx, "'path' applies only to a \(typeNames(.path)) \(role)")
         }
-        if type.isDatabase, tableOptional {
+        if spec.address == .table, tableOptional {
             if let r = map["table"] {
                 fields.table = table(r)
                 if fields.table == nil { fields.complete = false }
             }
-        } else if type.isDatabase {
+        } else if spec.address == .table {
             fields.table = map.required("table", ctx, because: "\(what) needs one").flatMap(table)
             if fields.table == nil { fields.complete = false }
         } else {
-            map.rejectKey("table", ctx, "'table' applies only to a postgres, clickhouse or mssql \(role)")
+            map.rejectKey("table", ctx, "'table' applies only to a \(typeNames(.table)) \(role)")
         }
-        if type == .kafka, tableOptional {
+        if spec.address == .topic, tableOptional {
             fields.topic = map["topic"].flatMap { ctx.string($0) }
-        } else if type == .kafka {
+        } else if spec.address == .topic {
             fields.topic = map.required("topic", ctx, because: "\(what) needs one").flatMap { ctx.string($0) }
             if fields.topic == nil { fields.complete = false }
         } else {
-            map.rejectKey("topic", ctx, "'topic' applies only to a kafka \(role)")
+            map.rejectKey("topic", ctx, "'topic' applies only to a \(typeNames(.topic)) \(role)")
         }
-        if type.needsConnection {
-            let resolved = connection(map, scheme: type.urlScheme, required: true, owner: what)
+        if let scheme = spec.urlScheme {
+            let resolved = connection(map, scheme: scheme, required: true, owner: what)
             fields.connection = resolved ?? nil
             if fields.connection == nil { fields.complete = false }
         } else {
-            map.rejectKey("connection_ref", ctx, "'connection_ref' does not apply to a files \(role)")
-            map.rejectKey("connection", ctx, "'connection' does not apply to a files \(role)")
+            map.rejectKey("connection_ref", ctx, "'connection_ref' does not apply to a \(type.rawValue) \(role)")
+            map.rejectKey("connection", ctx, "'connection' does not apply to a \(type.rawValue) \(role)")
         }
         return fields
-    }
-}
-
-extension ManifestDecoder {
-    /// The node at `path` below `ref` through mappings, without reporting anything (nil when absent).
-    static func peek(_ ref: NodeRef?, _ path: [String]) -> Yams.Node? {
-        guard var node = ref?.node else { return nil }
-        for key in path {
-            guard case .mapping(let map) = node, let next = map.first(where: { $0.key.string == key })?.value else { return nil }
-            node = next
-        }
-        return node
-    }
-
-    /// Whether a source mapping lists `options.cdc.tables` (several tables on one slot).
-    static func listsCDCTables(_ source: NodeRef?) -> Bool {
-        peek(source, ["options", "cdc", "tables"]) != nil
     }
 }

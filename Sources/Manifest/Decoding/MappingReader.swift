@@ -1,22 +1,22 @@
 import Yams
 
 /// The entries of one YAML mapping, in document order, with checks for unknown and missing keys.
-struct MappingReader {
-    struct Entry {
-        let key: String
+public struct MappingReader {
+    public struct Entry {
+        public let key: String
         let keyMark: Position?
-        let value: NodeRef
+        public let value: NodeRef
     }
 
-    let ref: NodeRef
-    let entries: [Entry]
+    public let ref: NodeRef
+    public let entries: [Entry]
 
-    subscript(_ key: String) -> NodeRef? { entries.first { $0.key == key }?.value }
+    public subscript(_ key: String) -> NodeRef? { entries.first { $0.key == key }?.value }
 
-    func has(_ key: String) -> Bool { self[key] != nil }
+    public func has(_ key: String) -> Bool { self[key] != nil }
 
     /// Reports every key not in `allowed`, suggesting the nearest valid key or listing them all.
-    func rejectUnknownKeys(_ allowed: [String], _ ctx: DecodingContext) {
+    public func rejectUnknownKeys(_ allowed: [String], _ ctx: DecodingContext) {
         for entry in entries where !allowed.contains(entry.key) {
             let hint = Suggestion.hint(for: entry.key, in: allowed)
                 ?? "valid keys here: \(allowed.joined(separator: ", "))"
@@ -27,7 +27,7 @@ struct MappingReader {
     }
 
     /// The value under `key`, or nil after reporting it missing (pointing at this mapping).
-    func required(_ key: String, _ ctx: DecodingContext, because reason: String? = nil) -> NodeRef? {
+    public func required(_ key: String, _ ctx: DecodingContext, because reason: String? = nil) -> NodeRef? {
         if let value = self[key] { return value }
         ctx.fail(
             at: ref.ownerMark, ref.path, "missing required key '\(key)'" + (reason.map { " (\($0))" } ?? ""))
@@ -35,7 +35,7 @@ struct MappingReader {
     }
 
     /// Reports `key` as not applicable when present.
-    func rejectKey(_ key: String, _ ctx: DecodingContext, _ message: String) {
+    public func rejectKey(_ key: String, _ ctx: DecodingContext, _ message: String) {
         guard let entry = entries.first(where: { $0.key == key }) else { return }
         ctx.fail(at: entry.keyMark ?? entry.value.mark, entry.value.path, message)
     }

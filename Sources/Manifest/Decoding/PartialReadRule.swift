@@ -5,28 +5,22 @@
 extension ManifestDecoder {
     /// Why `source` reads only part of its data on a run after the first, or nil when it reads it
     /// whole; with the node to point at (nil: the `source` mapping itself).
-    private func partialRead(_ source: SourceConfig, sourceMap: MappingReader?) -> (what: String, fix: String, at: NodeRef?)? {
-        let options = sourceMap?["options"].flatMap { ctx.mapping($0) }
-        if source.options.incrementalStrategy == .xmin {
-            return ("incremental_strategy 'xmin' reads only rows written since the last run", "drop incremental_strategy", options?["incremental_strategy"])
-        }
+    private func partialRead(_ source: SourceConfig, map: MappingReader) -> PartialRead? {
         if let column = source.options.incrementalColumn {
-            return ("incremental_column '\(column)' reads only rows past the last run's cursor", "drop incremental_column", options?["incremental_column"])
+            return PartialRead(
+                what: "incremental_column '\(column)' reads only rows past the last run's cursor", fix: "drop incremental_column",
+                at: map.ref.peek(["source", "options", "incremental_column"]))
         }
-        if source.type == .kafka {
-            return ("a kafka source reads only the messages after its committed offsets", "load from a table or file that holds the whole data set", sourceMap?["type"])
-        }
-        return nil
+        return spec(source.type)?.partialRead(source, DocumentReader(ctx: ctx, root: map))
     }
 
     /// Reports the strategy's refusal and returns false when `sink.strategy` would remove rows that a
     /// partial read did not bring.
     /// A Kafka sink never detects deletes (its `snapshot_diff` emits upserts only): not checked.
     func partialReadFits(source: SourceConfig, sink: SinkConfig, map: MappingReader) -> Bool {
-        guard sink.type.isDatabase else { return true }
+        guard spec(sink.type)?.address == .table else { return true }
         let strategy = sink.strategy
-        let sourceMap = map["source"].flatMap { ctx.mapping($0) }
-        guard let partial = partialRead(source, sourceMap: sourceMap) else { return true }
+        guard let partial = partialRead(source, map: map) else { return true }
         let strategyMap = map["sink"].flatMap { ctx.mapping($0) }?["strategy"].flatMap { ctx.mapping($0) }
         let modeRef = strategyMap?["mode"]
         let refusal: (at: NodeRef?, message: String, hint: String)

@@ -19,7 +19,7 @@ extension ManifestDecoder {
         }
         if type == .postgres {
             config.connection = connection(
-                map, scheme: EndpointType.postgres.urlScheme, required: true, owner: "a postgres state store") ?? nil
+                map, scheme: "postgresql", required: true, owner: "a postgres state store") ?? nil
             config.table = map["table"].flatMap(table)
         } else {
             for key in ["connection_ref", "connection", "table"] {

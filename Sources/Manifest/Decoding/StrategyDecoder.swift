@@ -7,18 +7,18 @@ extension ManifestDecoder {
     ]
 
     /// `sink.strategy`, checked against the sink type's capabilities and the mode's key requirement.
-    func strategy(_ ref: NodeRef, sink: EndpointType) -> StrategyConfig? {
+    func strategy(_ ref: NodeRef, sink: any EndpointSpec) -> StrategyConfig? {
         guard let map = ctx.mapping(ref) else { return nil }
         let before = ctx.errors.count
         map.rejectUnknownKeys(Self.strategyKeys, ctx)
         var config = StrategyConfig()
         if let modeRef = map.required("mode", ctx), let mode: LoadMode = ctx.choice(modeRef, "strategy mode") {
             config.mode = mode
-            let supported = StrategyCapabilities.supportedModes(for: sink)
+            let supported = sink.supportedModes
             if !supported.contains(mode) {
                 ctx.fail(
                     modeRef,
-                    "strategy mode '\(mode.rawValue)' is not supported by a \(sink.rawValue) sink; supported: "
+                    "strategy mode '\(mode.rawValue)' is not supported by a \(sink.type.rawValue) sink; supported: "
                         + supported.map(\.rawValue).joined(separator: ", "))
             }
         }
@@ -37,23 +37,23 @@ extension ManifestDecoder {
             config.overwriteType = o
         }
         config.customPredicate = map["custom_predicate"].flatMap { ctx.string($0) }
-        if config.mode == .replace, sink.isDatabase, config.customPredicate == nil {
+        if config.mode == .replace, sink.address == .table, config.customPredicate == nil {
             ctx.fail(
                 at: ref.ownerMark, ref.path,
                 "missing required key 'custom_predicate' (strategy mode 'replace' rewrites the rows it matches)",
                 hint: "add custom_predicate: \"order_date >= '2026-01-01'\"")
         }
         if let r = map["merge_policy"] {
-            let allowed = StrategyCapabilities.mergePolicies(for: sink)
+            let allowed = sink.mergePolicies
             if allowed.isEmpty {
-                ctx.fail(r, "a \(sink.rawValue) sink has no merge_policy", hint: "remove merge_policy")
-            } else if let p: MergePolicy = ctx.choice(r, "\(sink.rawValue) merge policy", allowed: allowed) {
+                ctx.fail(r, "a \(sink.type.rawValue) sink has no merge_policy", hint: "remove merge_policy")
+            } else if let p: MergePolicy = ctx.choice(r, "\(sink.type.rawValue) merge policy", allowed: allowed) {
                 config.mergePolicy = p
             }
         }
         if let r = map["duplicate_policy"], let text = ctx.string(r) {
-            if text == "last" && sink != .postgres {
-                ctx.fail(r, "duplicate_policy 'last' needs a postgres sink", hint: "\(sink.rawValue) sinks refuse keys staged twice (fail)")
+            if text == "last" && !sink.keepsLastDuplicate {
+                ctx.fail(r, "duplicate_policy 'last' needs a postgres sink", hint: "\(sink.type.rawValue) sinks refuse keys staged twice (fail)")
             } else if text == "fail" || text == "last" {
                 config.duplicatePolicy = text
             } else {
@@ -75,7 +75,7 @@ extension ManifestDecoder {
             if let m = partition["max_partitions_per_run"], let n = ctx.int(m) {
                 if n < 1 { ctx.fail(m, "expected a positive integer, found \(n)") } else { config.maxPartitionsPerRun = n }
             }
-        } else if config.mode == .partitionReplace, sink.isDatabase {
+        } else if config.mode == .partitionReplace, sink.address == .table {
             ctx.fail(
                 at: ref.ownerMark, ref.path,
                 "missing required key 'partition' (strategy mode 'partition_replace' rewrites whole partitions)",

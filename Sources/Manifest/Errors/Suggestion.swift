@@ -1,5 +1,5 @@
 /// Finds the valid spelling a user most likely meant.
-enum Suggestion {
+public enum Suggestion {
     /// The candidate nearest to `input`: an optimal-string-alignment (Damerau) distance of at most 2
     /// (and smaller than the candidate's length), or one being a prefix of the other. Ties go to the
     /// smaller distance, then to the earlier candidate. Comparison ignores ASCII case.
@@ -40,7 +40,7 @@ enum Suggestion {
     }
 
     /// `did you mean 'x'?` or nil.
-    static func hint(for input: String, in candidates: [String]) -> String? {
+    public static func hint(for input: String, in candidates: [String]) -> String? {
         nearest(to: input, in: candidates).map { "did you mean '\($0)'?" }
     }
 }

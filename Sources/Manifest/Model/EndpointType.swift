@@ -1,30 +1,31 @@
-/// The system a source reads from or a sink writes to.
-public enum EndpointType: String, Sendable, Hashable, Codable, CaseIterable {
-    case files
-    case postgres
-    case clickhouse
-    case kafka
-    case mssql
-    case rest
+/// The system a source reads from or a sink writes to: the manifest's `type`.
+///
+/// A name, not a closed list: what a type means (its addressing, options, strategies) comes from
+/// the connector that serves it (`EndpointSpec`), so a new system is a new connector folder, not a
+/// new case here. The names below are the connectors this build knows, for code and tests that
+/// name one.
+public struct EndpointType: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public let rawValue: String
 
-    /// Types addressed by `table: {schema, name}`.
-    public var isDatabase: Bool { self == .postgres || self == .clickhouse || self == .mssql }
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ name: String) { self.rawValue = name }
+    public init(stringLiteral value: String) { self.rawValue = value }
 
-    /// Types that need a connection (`connection_ref` or `connection`).
-    public var needsConnection: Bool { self != .files }
-
-    /// Types that can be a sink (REST is source-only).
-    public static let sinkTypes: [EndpointType] = [.files, .postgres, .clickhouse, .kafka, .mssql]
-
-    /// The URL scheme used when a connection is assembled from parts.
-    public var urlScheme: String {
-        switch self {
-        case .files: "file"
-        case .postgres: "postgresql"
-        case .clickhouse: "clickhouse"
-        case .kafka: "kafka"
-        case .mssql: "mssql"
-        case .rest: "https"
-        }
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
     }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
+
+    public static let files: EndpointType = "files"
+    public static let postgres: EndpointType = "postgres"
+    public static let clickhouse: EndpointType = "clickhouse"
+    public static let kafka: EndpointType = "kafka"
+    public static let mssql: EndpointType = "mssql"
+    public static let rest: EndpointType = "rest"
 }

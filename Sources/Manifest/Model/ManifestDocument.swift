@@ -2,7 +2,7 @@
 ///
 /// Produced only by `ManifestLoader`; every default is applied, every `${VAR}` and
 /// `connection_ref` resolved. Encoding it (JSON or YAML, see `ManifestRenderer`) masks passwords.
-public struct ManifestDocument: Sendable, Hashable, Codable {
+public struct ManifestDocument: Sendable, Hashable, Encodable {
     /// `name`: `[A-Za-z0-9_.-]+`.
     public var name: String
     /// `description`, free text.

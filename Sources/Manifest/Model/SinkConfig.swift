@@ -1,6 +1,6 @@
 /// `sink`: where a pipeline writes and how it publishes. Validated like `SourceConfig`, plus the
 /// strategy capability table (`StrategyCapabilities`).
-public struct SinkConfig: Sendable, Hashable, Codable {
+public struct SinkConfig: Sendable, Hashable, Encodable {
     public var type: EndpointType
     /// `path` (files only), env-resolved.
     public var path: String?

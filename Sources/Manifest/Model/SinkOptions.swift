@@ -1,34 +1,41 @@
-/// `sink.options`. `file` is set exactly when the sink type is `files`.
-public struct SinkOptions: Sendable, Hashable, Codable {
+/// `sink.options`: the shared keys, typed; a connector's own keys in `connector` (decoded by its
+/// `EndpointSpec`), or untyped in `extra`.
+public struct SinkOptions: Sendable, Hashable, Encodable {
+    /// The keys every sink accepts.
+    public static let sharedKeys = ["lineage", "row_hash"]
+
     /// `lineage`: add `__dpone__load_id` and `__dpone__loaded_at`; default false.
     public var lineage: Bool
     /// `row_hash`: add `__dpone__row_hash`; default false.
     public var rowHash: Bool
-    /// File layout; non-nil iff the sink type is `files`.
-    public var file: FileOptions?
-    /// Kafka keys; non-nil iff the sink type is `kafka`.
-    public var kafka: KafkaOptions?
-    /// Connector-specific keys not modelled here (non-files types only), env-resolved.
+    /// The connector's own options, typed by it.
+    public var connector: AnyConnectorOptions?
+    /// Keys of a connector that keeps them untyped, env-resolved.
     public var extra: [String: ManifestValue]
-    /// `schema_evolution.widen`: `auto` (default, true) widens a target column the source widened
-    /// safely; `fail` (false) refuses it before any write.
+    /// `schema_evolution.widen` (a table sink): `auto` (default, true) widens a target column the
+    /// source widened safely; `fail` (false) refuses it before any write.
     public var widen = true
-    /// `schema_evolution.drop`: `keep` (default, true) leaves a column the source no longer has in
-    /// the target, NULL from then on; `fail` (false) refuses it before any write.
+    /// `schema_evolution.drop` (a table sink): `keep` (default, true) leaves a column the source no
+    /// longer has in the target, NULL from then on; `fail` (false) refuses it before any write.
     public var keepDropped = true
 
-    public init(lineage: Bool = false, rowHash: Bool = false, file: FileOptions? = nil, extra: [String: ManifestValue] = [:]) {
+    public init(lineage: Bool = false, rowHash: Bool = false, extra: [String: ManifestValue] = [:]) {
         self.lineage = lineage
         self.rowHash = rowHash
-        self.file = file
         self.extra = extra
     }
 
-    enum CodingKeys: String, CodingKey {
-        case lineage
-        case rowHash = "row_hash"
-        case file, extra, kafka, widen
-        case keepDropped = "keep_dropped"
+    /// The connector's options when they are a `T`.
+    public func connector<T: ConnectorOptions>(_ type: T.Type) -> T? { connector?.value as? T }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: RenderKey.self)
+        try c.encode(lineage, forKey: "lineage")
+        try c.encode(rowHash, forKey: "row_hash")
+        try c.encode(widen, forKey: "widen")
+        try c.encode(keepDropped, forKey: "keep_dropped")
+        if let connector { try c.encode(connector, forKey: RenderKey(connector.value.renderKey)) }
+        if !extra.isEmpty { try c.encode(extra, forKey: "extra") }
     }
 }
 

@@ -1,6 +1,6 @@
 /// `source`: where a pipeline reads. Validated: `path` iff files, `table` for database types,
 /// `topic` for kafka, a connection for every type but files.
-public struct SourceConfig: Sendable, Hashable, Codable {
+public struct SourceConfig: Sendable, Hashable, Encodable {
     public var type: EndpointType
     /// `path` (files only), env-resolved, as written (relative to the working directory).
     public var path: String?

@@ -53,18 +53,18 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
 }
 
 extension StrategyConfig {
-    /// The strategy a sink of type `sink` publishes by: the mode with its parameters and the sink
+    /// The strategy `sink` publishes by: the mode with its parameters and the sink
     /// type's default merge policy. Throws for `backfill` (not in this build) and for a mode whose
     /// required parameter is missing (validation reports those first).
-    public func loadStrategy(for sink: EndpointType) throws -> LoadStrategy {
+    public func loadStrategy(for sink: any EndpointSpec) throws -> LoadStrategy {
         switch mode {
         case .fullRefresh:
             return .fullRefresh(overwriteType)
         case .incrementalAppend:
             return .incrementalAppend(onlyNewRows: onlyNewRows)
         case .incrementalMerge:
-            guard let policy = StrategyCapabilities.mergePolicy(mergePolicy, for: sink) else {
-                throw DponeError(.manifest, "a \(sink.rawValue) sink has no incremental_merge policy")
+            guard let policy = sink.mergePolicy(mergePolicy) else {
+                throw DponeError(.manifest, "a \(sink.type.rawValue) sink has no incremental_merge policy")
             }
             return .incrementalMerge(policy)
         case .replace:
@@ -85,8 +85,8 @@ extension StrategyConfig {
             return .cdcApply
         case .backfill:
             throw DponeError(
-                .usage, "strategy mode backfill is not available for \(sink.rawValue) sinks in this build yet",
-                hint: "available: " + StrategyCapabilities.supportedModes(for: sink).filter { $0 != .backfill }.map(\.rawValue).joined(separator: ", "))
+                .usage, "strategy mode backfill is not available for \(sink.type.rawValue) sinks in this build yet",
+                hint: "available: " + sink.supportedModes.filter { $0 != .backfill }.map(\.rawValue).joined(separator: ", "))
         }
     }
 }

@@ -1,6 +1,7 @@
-/// The schema registry of a registry-backed Kafka format (`options.schema_registry`).
 import Flow
+import Manifest
 
+/// The schema registry of a registry-backed Kafka format (`options.schema_registry`).
 public struct SchemaRegistryConfig: Sendable, Hashable, Codable {
     public static let subjectStrategies = ["topic_name", "record_name", "topic_record_name"]
 
@@ -39,7 +40,9 @@ public struct SchemaRegistryConfig: Sendable, Hashable, Codable {
 
 /// `source.options` / `sink.options` of a kafka endpoint, checked strictly. Values are validated
 /// here; the connector maps them to its own types.
-public struct KafkaOptions: Sendable, Hashable, Codable {
+public struct KafkaOptions: ConnectorOptions, Hashable, Codable {
+    public var renderKey: String { "kafka" }
+
     public static let formats = ["json", "avro", "protobuf", "json_schema"]
     public static let sourceEnvelopes = ["flat", "dpone", "debezium"]
     public static let sinkEnvelopes = ["flat", "dpone"]
@@ -126,5 +129,21 @@ public struct KafkaPropertyMap: Sendable, Hashable, Codable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(Dictionary(uniqueKeysWithValues: values.map { ($0.key, SecretKeys.isSecret($0.key) ? "***" : $0.value) }))
+    }
+}
+
+extension SourceOptions {
+    /// The Kafka settings of a kafka source (nil: all defaults).
+    public var kafka: KafkaOptions? {
+        get { connector(KafkaOptions.self) }
+        set { connector = newValue.map(AnyConnectorOptions.init) }
+    }
+}
+
+extension SinkOptions {
+    /// The Kafka settings of a kafka sink (nil: all defaults).
+    public var kafka: KafkaOptions? {
+        get { connector(KafkaOptions.self) }
+        set { connector = newValue.map(AnyConnectorOptions.init) }
     }
 }

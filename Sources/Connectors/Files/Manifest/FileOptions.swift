@@ -1,8 +1,7 @@
-/// A file format the files connector reads and writes.
-public enum FileFormat: String, Sendable, Hashable, Codable, CaseIterable {
-    case csv
-    case jsonl
+import Formats
+import Manifest
 
+extension FileFormat {
     /// The format a path's extension implies (`.csv`, `.tsv` → csv; `.jsonl`, `.ndjson` → jsonl), or nil.
     public static func inferred(fromPath path: String) -> FileFormat? {
         let name = path.split(separator: "/").last.map(String.init) ?? path
@@ -16,7 +15,9 @@ public enum FileFormat: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// How a files source or sink lays out its file. Every field is resolved (defaults applied).
-public struct FileOptions: Sendable, Hashable, Codable {
+public struct FileOptions: ConnectorOptions, Hashable, Codable {
+    public var renderKey: String { "file" }
+
     /// `format`; defaults to the path's extension.
     public var format: FileFormat
     /// `delimiter`, one character; default `,` (a tab for `.tsv`). CSV only.
@@ -60,5 +61,21 @@ public struct FileOptions: Sendable, Hashable, Codable {
         try c.encode(String(quote), forKey: .quote)
         try c.encode(nullToken, forKey: .nullToken)
         try c.encode(header, forKey: .header)
+    }
+}
+
+extension SourceOptions {
+    /// The file layout of a files source.
+    public var file: FileOptions? {
+        get { connector(FileOptions.self) }
+        set { connector = newValue.map(AnyConnectorOptions.init) }
+    }
+}
+
+extension SinkOptions {
+    /// The file layout of a files sink.
+    public var file: FileOptions? {
+        get { connector(FileOptions.self) }
+        set { connector = newValue.map(AnyConnectorOptions.init) }
     }
 }

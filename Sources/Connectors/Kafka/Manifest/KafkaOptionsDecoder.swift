@@ -1,25 +1,22 @@
 import Flow
+import Manifest
 
-extension ManifestDecoder {
-    static let kafkaSourceOptionKeys = [
+/// The kafka keys of `source.options` / `sink.options`.
+struct KafkaOptionsDecoder {
+    static let sourceKeys = [
         "format", "envelope", "kafka", "schema_registry", "start", "read_mode", "time_window", "max_records",
         "offset_storage", "group_id", "on_decode_error", "quarantine", "tombstones", "metadata", "sample_records",
         "stall_timeout", "key_format",
     ]
-    static let kafkaSinkOptionKeys = ["format", "envelope", "kafka", "schema_registry", "delivery_timeout"]
+    static let sinkKeys = ["format", "envelope", "kafka", "schema_registry", "delivery_timeout"]
 
-    /// The kafka keys of `source.options` / `sink.options` (the common keys are read elsewhere).
+    let ctx: DecodingContext
+
+    /// The kafka keys of `source.options` / `sink.options` (the shared keys are read by the manifest).
     func kafkaOptions(_ map: MappingReader, role: String) -> KafkaOptions {
         var o = KafkaOptions()
         func choice(_ key: String, _ allowed: [String]) -> String? {
-            guard let r = map[key], let text = ctx.string(r) else { return nil }
-            guard allowed.contains(text) else {
-                ctx.fail(
-                    r, "unknown \(key.replacingOccurrences(of: "_", with: " ")) '\(text)'; expected one of: \(allowed.joined(separator: ", "))",
-                    hint: Suggestion.hint(for: text, in: allowed))
-                return nil
-            }
-            return text
+            map[key].flatMap { ctx.choice($0, key.replacingOccurrences(of: "_", with: " "), among: allowed) }
         }
         if let f = choice("format", KafkaOptions.formats) { o.format = f }
         if let e = choice("envelope", role == "source" ? KafkaOptions.sourceEnvelopes : KafkaOptions.sinkEnvelopes) { o.envelope = e }
@@ -63,7 +60,7 @@ extension ManifestDecoder {
             ctx.fail(r, "format '\(o.format)' needs schema_registry: {url: ...}")
         }
         guard role == "source" else {
-            if let r = map["delivery_timeout"] { o.deliveryTimeoutSeconds = positiveInt(r) }
+            if let r = map["delivery_timeout"] { o.deliveryTimeoutSeconds = ctx.positiveInt(r) }
             return o
         }
         if let r = map["start"], let text = ctx.string(r) {
@@ -91,7 +88,7 @@ extension ManifestDecoder {
         if o.readMode == "time_window", map["time_window"] == nil, let r = map["read_mode"] {
             ctx.fail(r, "read_mode 'time_window' needs time_window: {from: ..., to: ...}")
         }
-        if let r = map["max_records"] { o.maxRecords = positiveInt(r) }
+        if let r = map["max_records"] { o.maxRecords = ctx.positiveInt(r) }
         if o.readMode == "max_records", map["max_records"] == nil, let r = map["read_mode"] {
             ctx.fail(r, "read_mode 'max_records' needs max_records: N")
         }
@@ -101,7 +98,7 @@ extension ManifestDecoder {
         if let r = map["quarantine"], let q = ctx.mapping(r) {
             q.rejectUnknownKeys(["path", "max_messages"], ctx)
             o.quarantinePath = q.required("path", ctx).flatMap { ctx.string($0) }
-            if let m = q["max_messages"], let n = positiveInt(m) { o.quarantineMaxMessages = n }
+            if let m = q["max_messages"], let n = ctx.positiveInt(m) { o.quarantineMaxMessages = n }
         }
         if o.onDecodeError == "quarantine", o.quarantinePath == nil, let r = map["on_decode_error"] {
             ctx.fail(r, "on_decode_error 'quarantine' needs quarantine: {path: ...}")
@@ -114,13 +111,39 @@ extension ManifestDecoder {
             }
         }
         if let r = map["metadata"], let b = ctx.bool(r) { o.metadata = b }
-        if let r = map["sample_records"] { o.sampleRecords = positiveInt(r) }
-        if let r = map["stall_timeout"] { o.stallTimeoutSeconds = positiveInt(r) }
+        if let r = map["sample_records"] { o.sampleRecords = ctx.positiveInt(r) }
+        if let r = map["stall_timeout"] { o.stallTimeoutSeconds = ctx.positiveInt(r) }
         return o
     }
 
     private func timestamp(_ text: String) -> Int64? {
         var t = text
         return t.withUTF8 { ScalarParsing.timestamp(UnsafeRawBufferPointer($0), requireTime: true) }.flatMap { $0.hasZone ? $0.micros : nil }
+    }
+}
+
+extension KafkaDescriptor {
+    public var address: EndpointAddress { .topic }
+    public var sourceOptionKeys: [String]? { KafkaOptionsDecoder.sourceKeys }
+    public var sinkOptionKeys: [String]? { KafkaOptionsDecoder.sinkKeys }
+    /// Kafka events: snapshot, inserts, upserts and tombstones. A predicate window, a partition,
+    /// history rows or backfill chunks cannot be replaced in a topic.
+    public var supportedModes: [LoadMode] { [.fullRefresh, .incrementalAppend, .incrementalMerge, .snapshotDiff, .cdcApply] }
+
+    public func decodeSourceOptions(_ options: OptionsReader, into source: inout SourceConfig) {
+        guard let map = options.map else { return }
+        source.options.kafka = KafkaOptionsDecoder(ctx: options.ctx).kafkaOptions(map, role: "source")
+    }
+
+    public func decodeSinkOptions(_ options: OptionsReader, into sink: inout SinkConfig) {
+        guard let map = options.map else { return }
+        sink.options.kafka = KafkaOptionsDecoder(ctx: options.ctx).kafkaOptions(map, role: "sink")
+    }
+
+    /// A topic source reads only the messages after its committed offsets.
+    public func partialRead(_ source: SourceConfig, _ document: DocumentReader) -> PartialRead? {
+        PartialRead(
+            what: "a kafka source reads only the messages after its committed offsets",
+            fix: "load from a table or file that holds the whole data set", at: document.node("source", "type"))
     }
 }

@@ -1,5 +1,12 @@
-extension ManifestDecoder {
-    static let fileOptionKeys = ["format", "delimiter", "quote", "null_token", "header"]
+import Flow
+import Formats
+import Manifest
+
+/// The `options` of a files source or sink: the file layout.
+struct FileOptionsDecoder {
+    static let keys = ["format", "delimiter", "quote", "null_token", "header"]
+
+    let ctx: DecodingContext
 
     /// The file layout of a files source or sink from its `options` (nil map: all defaults).
     /// The format defaults to the path's extension, then to `defaultFormat`; with neither, and no
@@ -36,12 +43,38 @@ extension ManifestDecoder {
     }
 
     /// Exactly one character.
-    private func character(_ ref: NodeRef) -> Character? {
+    func character(_ ref: NodeRef) -> Character? {
         guard let text = ctx.string(ref) else { return nil }
         guard text.count == 1, let c = text.first else {
             ctx.fail(ref, "expected a single character, found '\(text)'")
             return nil
         }
         return c
+    }
+}
+
+extension FilesDescriptor {
+    public var address: EndpointAddress { .path }
+    public var urlScheme: String? { nil }
+    public var sourceOptionKeys: [String]? { FileOptionsDecoder.keys }
+    public var sinkOptionKeys: [String]? { FileOptionsDecoder.keys }
+    /// A file is replaced whole, or a directory gets one more part file.
+    public var supportedModes: [LoadMode] { [.fullRefresh, .incrementalAppend] }
+
+    public func decodeSourceOptions(_ options: OptionsReader, into source: inout SourceConfig) {
+        guard let path = source.path else { return }
+        let file = FileOptionsDecoder(ctx: options.ctx).fileOptions(
+            options.map, path: path, pathRef: options.endpoint["path"] ?? options.endpoint.ref)
+        source.options.connector = file.map(AnyConnectorOptions.init)
+    }
+
+    public func decodeSinkOptions(_ options: OptionsReader, into sink: inout SinkConfig) {
+        guard let path = sink.path else { return }
+        // An appending files sink writes part files into a directory, whose name has no extension to
+        // infer a format from: csv unless options.format says otherwise.
+        let file = FileOptionsDecoder(ctx: options.ctx).fileOptions(
+            options.map, path: path, pathRef: options.endpoint["path"] ?? options.endpoint.ref,
+            defaultFormat: sink.strategy.mode == .incrementalAppend ? .csv : nil)
+        sink.options.connector = file.map(AnyConnectorOptions.init)
     }
 }
