@@ -5,6 +5,7 @@ import Foundation
 /// payload}` with key and payload in base64. Flushed and fsynced before the checkpoint barrier, so a
 /// quarantined message is on disk before its offset is committed (a replay may quarantine it again:
 /// the file is at-least-once, the target exactly-once).
+/// `@unchecked`: confined to the source's dedicated consumer thread, which alone writes the file.
 final class KafkaQuarantine: @unchecked Sendable {
     let path: String
     let maxMessages: Int

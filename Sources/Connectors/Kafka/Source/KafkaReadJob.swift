@@ -13,6 +13,7 @@ struct KafkaWindow: Sendable, Equatable {
 /// The read loop of one bounded run, on the source's dedicated thread: windows are planned from
 /// the watermarks taken at start, messages are decoded straight into builders, and the run ends
 /// with one checkpoint whose positions are the consumed offsets.
+/// `@unchecked`: it carries the librdkafka consumer handle, used on the source's dedicated thread only.
 struct KafkaReadJob: @unchecked Sendable {
     let options: KafkaSourceOptions
     let consumer: KafkaConsumerHandle

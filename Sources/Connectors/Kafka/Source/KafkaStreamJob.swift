@@ -13,6 +13,8 @@ import Synchronization
 /// the in-flight checkpoint is emitted and awaited and the revoked partitions' offsets committed
 /// before librdkafka releases them, so the next owner starts exactly after what this process
 /// published: several `dpone stream` processes share a topic without loss or duplicate application.
+/// `@unchecked`: it owns the librdkafka consumer; its state is touched on the consumer thread only
+/// (librdkafka runs the rebalance callback there too), and what other tasks set goes through a Mutex.
 final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
     let options: KafkaSourceOptions
     let mode: ContinuousMode
