@@ -9,8 +9,8 @@ import Logging
 ///   percent-escapes is masked whole (a token with no `@` has no password).
 /// - The value of a secret-named setting written `key=value`, `key: value` or `"key":"value"`:
 ///   `password`, `passwd`, `pwd`, `secret`, `token`, `api_key` / `apikey`, `access_key`,
-///   `secret_key`, `sasl.password` (any case; a quoted value is masked whole with its quotes, a
-///   bare one up to whitespace, `&`, `;`, `,`, a quote or a brace).
+///   `secret_key`, `sasl.password` (any case; a quoted or ODBC-braced value is masked whole with
+///   its quotes or braces, a bare one up to whitespace, `&`, `;`, `,`, a quote or a brace).
 public enum Redaction {
     public static let mask = "***"
 
@@ -40,7 +40,8 @@ public enum Redaction {
 
     private static func scrubSettings(_ text: String) -> String {
         // A quoted value is masked whole, quotes included; a bare one up to a delimiter.
-        let pattern = #"(?i)\b"# + secretKey + #"(["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,"'}]+)"#
+        // An ODBC value in braces (`PWD={a;b}}c}`, `}}` escaping a brace) is masked whole too.
+        let pattern = #"(?i)\b"# + secretKey + #"(["']?\s*[=:]\s*)("[^"]*"|'[^']*'|\{(?:[^}]|\}\})*\}|[^\s&;,"'}]+)"#
         guard let regex = try? NSRegularExpression(pattern: pattern) else { return text }
         let range = NSRange(text.startIndex..., in: text)
         return regex.stringByReplacingMatches(in: text, range: range, withTemplate: "$1$2" + mask)

@@ -4,7 +4,7 @@ extension ManifestDecoder {
     /// Reads `connection_ref` or `connection` from `map`.
     ///
     /// Returns `.some(nil)` when neither is given and none is required, nil after an error.
-    func connection(_ map: MappingReader, scheme: String, required: Bool, owner: String) -> ConnectionConfig?? {
+    func connection(_ map: MappingReader, scheme: String, required: Bool, owner: String, stringKey: String? = nil) -> ConnectionConfig?? {
         let ref = map["connection_ref"]
         let inline = map["connection"]
         if let ref, inline != nil {
@@ -21,7 +21,7 @@ extension ManifestDecoder {
             }
         }
         if let inline {
-            return inlineConnection(inline, scheme: scheme).map { .some($0) }
+            return inlineConnection(inline, scheme: scheme, stringKey: stringKey).map { .some($0) }
         }
         guard required else { return .some(nil) }
         ctx.fail(at: map.ref.ownerMark, map.ref.path, "missing required key 'connection_ref' (\(owner) needs a connection)",
@@ -29,10 +29,16 @@ extension ManifestDecoder {
         return nil
     }
 
-    /// `connection: {url: ...}` or `connection: {host, port, database, username, password}`.
-    private func inlineConnection(_ ref: NodeRef, scheme: String) -> ConnectionConfig? {
+    /// `connection: {url: ...}` or `connection: {host, port, database, username, password}`; or,
+    /// when the connector has a connection-string key, `connection: {odbc: "Driver=...;..."}`.
+    private func inlineConnection(_ ref: NodeRef, scheme: String, stringKey: String?) -> ConnectionConfig? {
         guard let map = ctx.mapping(ref) else { return nil }
-        map.rejectUnknownKeys(Self.connectionKeys, ctx)
+        if let stringKey, let textRef = map[stringKey] {
+            map.rejectUnknownKeys([stringKey], ctx)
+            guard let text = ctx.string(textRef) else { return nil }
+            return ConnectionConfig(reference: nil, resolved: ResolvedConnection(url: text))
+        }
+        map.rejectUnknownKeys(Self.connectionKeys + (stringKey.map { [$0] } ?? []), ctx)
         if let urlRef = map["url"] {
             for key in Self.connectionKeys.dropFirst() {
                 map.rejectKey(key, ctx, "'\(key)' cannot be combined with 'url'")

@@ -37,6 +37,7 @@ extension ManifestDecoder {
         var fields = EndpointFields(complete: true)
         let type = spec.type
         let what = "a \(type.rawValue) \(role)"
+        let tableOptional = tableOptional || !spec.addressRequired
         if spec.address == .path {
             fields.path = map.required("path", ctx, because: "\(what) needs one").flatMap { ctx.string($0) }
             if fields.path == nil { fields.complete = false }
@@ -63,7 +64,7 @@ extension ManifestDecoder {
             map.rejectKey("topic", ctx, "'topic' applies only to a \(typeNames(.topic)) \(role)")
         }
         if let scheme = spec.urlScheme {
-            let resolved = connection(map, scheme: scheme, required: true, owner: what)
+            let resolved = connection(map, scheme: scheme, required: true, owner: what, stringKey: spec.connectionStringKey)
             fields.connection = resolved ?? nil
             if fields.connection == nil { fields.complete = false }
         } else {

@@ -32,6 +32,12 @@ public protocol EndpointSpec: Sendable {
     var address: EndpointAddress { get }
     /// The URL scheme a connection assembled from parts gets; nil for an endpoint without one.
     var urlScheme: String? { get }
+    /// Whether its `path` / `table` / `topic` must be given (false: an option can stand in for
+    /// it, as a query for a table).
+    var addressRequired: Bool { get }
+    /// A key of `connection` holding a driver connection string, taken as it is (`odbc:
+    /// "Driver=...;..."`); nil when it has none.
+    var connectionStringKey: String? { get }
 
     /// The `source.options` keys it reads beyond the shared ones (`SourceOptions.sharedKeys`), or
     /// nil to keep every other key, untyped, in `options.extra` (a connector not built yet).
@@ -67,6 +73,8 @@ public protocol EndpointSpec: Sendable {
 extension EndpointSpec {
     public var roles: Set<EndpointRole> { [.source, .sink] }
     public var urlScheme: String? { type.rawValue }
+    public var addressRequired: Bool { true }
+    public var connectionStringKey: String? { nil }
     public var sourceOptionKeys: [String]? { [] }
     public var sinkOptionKeys: [String]? { [] }
     public func decodeSourceOptions(_ options: OptionsReader, into source: inout SourceConfig) {}
