@@ -84,6 +84,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ODBCConnector",
+            dependencies: ["Flow", "ConnectorKit", "Manifest", "CODBC", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Connectors/ODBC",
+            swiftSettings: strict
+        ),
+        .target(
             name: "KafkaCodecs",
             dependencies: ["Flow"],
             path: "Sources/Connectors/KafkaCodecs",
@@ -107,7 +113,7 @@ let package = Package(
             name: "Pipeline",
             dependencies: [
                 "Flow", "Operators", "ConnectorKit", "FilesConnector", "PostgresConnector", "ClickHouseConnector", "KafkaConnector",
-                "Manifest", .product(name: "Logging", package: "swift-log"),
+                "ODBCConnector", "Manifest", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -128,6 +134,9 @@ let package = Package(
         .testTarget(name: "FlowTests", dependencies: ["Flow"], swiftSettings: strict),
         .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "Flow", "Manifest"], swiftSettings: strict),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Flow"], swiftSettings: strict),
+        .testTarget(
+            name: "ODBCConnectorTests", dependencies: ["ODBCConnector", "Flow", "PostgresConnector", "DponeTestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "Flow", "DponeTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "FilesConnectorTests", dependencies: ["FilesConnector", "Formats", "Flow", "DponeTestSupport"],
@@ -158,7 +167,7 @@ let package = Package(
             name: "PipelineTests",
             dependencies: [
                 "Pipeline", "Manifest", "Flow", "FilesConnector", "Operators", "PostgresConnector", "ClickHouseConnector",
-                "KafkaConnector", "KafkaCodecs", "DponeTestSupport",
+                "KafkaConnector", "KafkaCodecs", "ODBCConnector", "DponeTestSupport",
             ],
             swiftSettings: strict
         ),

@@ -12,6 +12,9 @@ scripts/install-deps.sh
 # packages; created on first use, needs PyPI then).
 DPONE_INTEROP_PYTHON="$(scripts/interop-venv.sh | tail -n 1)"
 export DPONE_INTEROP_PYTHON
+# The ODBC drivers (psqlODBC, SQLite ODBC, FreeTDS), registered in .services/odbc/odbcinst.ini.
+ODBCSYSINI="$(scripts/odbc.sh | tail -n 1)"
+export ODBCSYSINI
 swift build --build-tests
 swift build -c release --product dpone   # the memory-bound test runs a 200 MB file through it
 export DPONE_RELEASE_BIN="$PWD/.build/release/dpone"

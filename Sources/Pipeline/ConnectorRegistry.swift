@@ -5,6 +5,7 @@ import Flow
 import Foundation
 import KafkaConnector
 import Manifest
+import ODBCConnector
 import PostgresConnector
 
 /// The connectors of this build: the one file that names them. Adding a system is a folder under
@@ -17,6 +18,7 @@ public enum ConnectorRegistry {
             type: .mssql, roles: [.source, .sink], address: .table, urlScheme: "mssql", supportedModes: LoadMode.allCases,
             mergePolicies: [.deleteInsert, .upsert]),
         PlannedConnector(type: .rest, roles: [.source], address: .connection, urlScheme: "https"),
+        ODBCDescriptor(),
     ]
 
     /// The connector serving `type` as a `role` ("source", "sink"); a clear refusal for a type this

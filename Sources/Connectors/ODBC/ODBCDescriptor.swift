@@ -1,0 +1,70 @@
+import ConnectorKit
+import Flow
+import Manifest
+
+/// The `odbc` connector: reads a table or a query from any database with an ODBC driver (Db2,
+/// Oracle, Snowflake, Teradata, SQL Server, PostgreSQL, SQLite...), column-wise in blocks.
+///
+/// ```yaml
+/// source:
+///   type: odbc
+///   connection: {odbc: "Driver={PostgreSQL Unicode};Server=db;Port=5432;Database=app;Uid=u;Pwd=${PW}"}
+///   table: public.orders          # or options.query: "SELECT ..."
+///   options: {incremental_column: updated_at}
+/// ```
+public struct ODBCDescriptor: ConnectorDescriptor {
+    public init() {}
+
+    public var type: EndpointType { "odbc" }
+    public var roles: Set<EndpointRole> { [.source] }
+    public var address: EndpointAddress { .table }
+    /// `options.query` can stand in for `table`.
+    public var addressRequired: Bool { false }
+    public var urlScheme: String? { "odbc" }
+    public var connectionStringKey: String? { "odbc" }
+    public var sourceOptionKeys: [String]? { ["query"] }
+
+    public func decodeSourceOptions(_ options: OptionsReader, into source: inout SourceConfig) {
+        guard let r = options["query"], let query = options.ctx.string(r) else { return }
+        source.options.connector = AnyConnectorOptions(ODBCSourceSettings(query: query))
+    }
+
+    public func validate(_ manifest: ManifestDocument, as role: EndpointRole, _ document: DocumentReader) -> Bool {
+        guard role == .source else { return true }
+        let query = manifest.source.options.connector(ODBCSourceSettings.self)?.query
+        if query != nil, manifest.source.table != nil {
+            document.fail(["source", "options", "query"], "an odbc source reads source.table or options.query, not both")
+            return false
+        }
+        if query == nil, manifest.source.table == nil {
+            document.fail(
+                ["source"], "missing required key 'table' (an odbc source reads a table or options.query)",
+                hint: "add table: schema.name, or options: {query: \"SELECT ...\"}")
+            return false
+        }
+        return true
+    }
+
+    public func describe(source: SourceConfig) -> String {
+        "odbc \(source.table.map { [$0.schema, $0.name].compactMap { $0 }.joined(separator: ".") } ?? "query") (\(source.connection?.resolved.redactedURL ?? ""))"
+    }
+
+    public func makeSource(_ request: SourceRequest) throws -> any SourceOperator {
+        try request.refuseContinuous()
+        let config = request.config
+        guard let connection = config.connection else { throw DponeError(.manifest, "an odbc source needs a connection") }
+        let options = ODBCSourceOptions(
+            connectionString: connection.resolved.url, schema: config.table?.schema, table: config.table?.name,
+            query: config.options.connector(ODBCSourceSettings.self)?.query, columns: config.options.columns,
+            customPredicate: config.options.customPredicate, incrementalColumn: config.options.incrementalColumn,
+            batchRows: config.options.batchRows ?? ODBCSourceOptions.defaultBatchRows)
+        return try ODBCSource(name: "odbc:\(options.target)", options: options)
+    }
+}
+
+/// `source.options` of an odbc source beyond the shared keys.
+public struct ODBCSourceSettings: ConnectorOptions, Hashable, Codable {
+    public var renderKey: String { "odbc" }
+    /// `query`: a SELECT read instead of a table.
+    public var query: String?
+}
