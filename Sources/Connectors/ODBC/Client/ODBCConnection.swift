@@ -115,7 +115,7 @@ public actor ODBCConnection {
     }
 
     /// Runs `SQLExecDirect(W)` for `sql` in the driver's text encoding.
-    private func execDirect(_ statement: SQLHSTMT, _ sql: String) -> SQLRETURN {
+    func execDirect(_ statement: SQLHSTMT, _ sql: String) -> SQLRETURN {
         if unicode {
             var text = ODBCText.wide(sql)
             return SQLExecDirectW(statement, &text, SQLINTEGER(SQL_NTS))
@@ -149,7 +149,7 @@ public actor ODBCConnection {
     // MARK: statements
 
     /// A statement handle, freed after `body`.
-    private func withStatement<T>(_ body: (SQLHSTMT) throws -> T) throws -> T {
+    func withStatement<T>(_ body: (SQLHSTMT) throws -> T) throws -> T {
         guard let connection else { throw ODBCError(operation: "using a closed ODBC connection", diagnostics: []) }
         var handle: SQLHANDLE?
         try check(SQLAllocHandle(SQLSMALLINT(SQL_HANDLE_STMT), connection, &handle), SQLSMALLINT(SQL_HANDLE_DBC), connection, "allocating a statement")
