@@ -37,7 +37,8 @@ struct ODBCClientTests {
         await pg.close()
     }
 
-    @Test func postgresTypesNullsAndUnicodeArriveExactly() async throws {
+    @Test(arguments: [ODBCTextEncoding.automatic, .utf8])
+    func postgresTypesNullsAndUnicodeArriveExactly(_ text: ODBCTextEncoding) async throws {
         try ODBCTestDrivers.requireDrivers()
         let schema = try await postgresSchema(
             """
@@ -48,7 +49,7 @@ struct ODBCClientTests {
             INSERT INTO t VALUES (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
             """)
         defer { Task { await dropPostgresSchema(schema) } }
-        let odbc = try await ODBCConnection.connect(ODBCTestDrivers.postgres())
+        let odbc = try await ODBCConnection.connect(ODBCTestDrivers.postgres(), text: text)
         #expect(await odbc.dbmsName == "PostgreSQL")
         let columns = try await odbc.describe("SELECT * FROM \(schema).t WHERE 1 = 0")
         #expect(columns.map(\.type) == [

@@ -22,11 +22,15 @@ public struct ODBCDescriptor: ConnectorDescriptor {
     public var addressRequired: Bool { false }
     public var urlScheme: String? { "odbc" }
     public var connectionStringKey: String? { "odbc" }
-    public var sourceOptionKeys: [String]? { ["query"] }
+    public var sourceOptionKeys: [String]? { ["query", "text_encoding"] }
 
     public func decodeSourceOptions(_ options: OptionsReader, into source: inout SourceConfig) {
-        guard let r = options["query"], let query = options.ctx.string(r) else { return }
-        source.options.connector = AnyConnectorOptions(ODBCSourceSettings(query: query))
+        var settings = ODBCSourceSettings()
+        if let r = options["query"] { settings.query = options.ctx.string(r) }
+        if let r = options["text_encoding"], let encoding: ODBCTextEncoding = options.ctx.choice(r, "text encoding") {
+            settings.textEncoding = encoding.rawValue
+        }
+        if settings != ODBCSourceSettings() { source.options.connector = AnyConnectorOptions(settings) }
     }
 
     public func validate(_ manifest: ManifestDocument, as role: EndpointRole, _ document: DocumentReader) -> Bool {
@@ -57,7 +61,8 @@ public struct ODBCDescriptor: ConnectorDescriptor {
             connectionString: connection.resolved.url, schema: config.table?.schema, table: config.table?.name,
             query: config.options.connector(ODBCSourceSettings.self)?.query, columns: config.options.columns,
             customPredicate: config.options.customPredicate, incrementalColumn: config.options.incrementalColumn,
-            batchRows: config.options.batchRows ?? ODBCSourceOptions.defaultBatchRows)
+            batchRows: config.options.batchRows ?? ODBCSourceOptions.defaultBatchRows,
+            textEncoding: config.options.connector(ODBCSourceSettings.self)?.textEncoding.flatMap(ODBCTextEncoding.init) ?? .automatic)
         return try ODBCSource(name: "odbc:\(options.target)", options: options)
     }
 }
@@ -67,4 +72,16 @@ public struct ODBCSourceSettings: ConnectorOptions, Hashable, Codable {
     public var renderKey: String { "odbc" }
     /// `query`: a SELECT read instead of a table.
     public var query: String?
+    /// `text_encoding`: `automatic` (default), `utf16` or `utf8` (`ODBCTextEncoding`).
+    public var textEncoding: String?
+
+    public init(query: String? = nil, textEncoding: String? = nil) {
+        self.query = query
+        self.textEncoding = textEncoding
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case query
+        case textEncoding = "text_encoding"
+    }
 }

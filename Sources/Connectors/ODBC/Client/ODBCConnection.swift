@@ -9,6 +9,17 @@ import Glibc
 
 let odbcLogger = Logger(label: "dpone.odbc")
 
+/// How text crosses the ODBC API.
+public enum ODBCTextEncoding: String, Sendable, CaseIterable {
+    /// UTF-16 (`SQLWCHAR`, the `W` functions) when the driver has them, else UTF-8.
+    case automatic
+    /// Always UTF-16.
+    case utf16
+    /// Always UTF-8 bytes (`SQL_C_CHAR`): for a driver whose narrow text is UTF-8, it saves the
+    /// driver's conversion to UTF-16 and back.
+    case utf8
+}
+
 /// One ODBC connection (unixODBC driver manager, any driver) on its own thread.
 ///
 /// An actor whose executor is a `DedicatedThread`: every ODBC call runs there, in order, never on
@@ -36,10 +47,12 @@ public actor ODBCConnection {
 
     /// Connects with a DSN-less connection string (`Driver=...;Server=...;UID=...;PWD=...`) or a
     /// `DSN=...` one. `loginTimeout` bounds the connect (seconds).
-    public static func connect(_ connectionString: String, loginTimeout: Int = 10) async throws -> ODBCConnection {
+    public static func connect(
+        _ connectionString: String, loginTimeout: Int = 10, text: ODBCTextEncoding = .automatic
+    ) async throws -> ODBCConnection {
         let connection = ODBCConnection(thread: DedicatedThread(name: "dpone-odbc"))
         do {
-            try await connection.open(connectionString, loginTimeout: loginTimeout)
+            try await connection.open(connectionString, loginTimeout: loginTimeout, text: text)
         } catch {
             await connection.close()
             throw error
@@ -53,7 +66,7 @@ public actor ODBCConnection {
         thread.stop()
     }
 
-    private func open(_ connectionString: String, loginTimeout: Int) throws {
+    private func open(_ connectionString: String, loginTimeout: Int, text encoding: ODBCTextEncoding) throws {
         var env: SQLHANDLE?
         guard succeeded(SQLAllocHandle(SQLSMALLINT(SQL_HANDLE_ENV), nil, &env)), let env else {
             throw ODBCError(operation: "allocating an ODBC environment", diagnostics: [])
@@ -75,7 +88,11 @@ public actor ODBCConnection {
         try check(rc, SQLSMALLINT(SQL_HANDLE_DBC), dbc, "connecting to \(ODBCConnectionString.redacted(connectionString))")
         dbmsName = info(SQLUSMALLINT(SQL_DBMS_NAME))
         driverName = info(SQLUSMALLINT(SQL_DRIVER_NAME))
-        unicode = Self.hasWideEntryPoints(driver: driverName)
+        switch encoding {
+        case .automatic: unicode = Self.hasWideEntryPoints(driver: driverName)
+        case .utf16: unicode = true
+        case .utf8: unicode = false
+        }
         let quote = info(SQLUSMALLINT(SQL_IDENTIFIER_QUOTE_CHAR)).trimmingCharacters(in: .whitespaces)
         identifierQuote = quote.isEmpty ? "\"" : quote
         odbcLogger.debug("connected to \(dbmsName) via \(ODBCConnectionString.redacted(connectionString))")

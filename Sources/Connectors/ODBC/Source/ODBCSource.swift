@@ -19,13 +19,15 @@ public struct ODBCSourceOptions: Sendable {
     public var batchRows: Int
     /// The byte budget of the bound fetch buffers (rows per fetch shrink to fit).
     public var bufferBytes: Int
+    /// How text crosses the API (`options.text_encoding`).
+    public var textEncoding: ODBCTextEncoding
 
     public static let defaultBatchRows = 65_536
 
     public init(
         connectionString: String, schema: String? = nil, table: String? = nil, query: String? = nil, columns: [String]? = nil,
         customPredicate: String? = nil, incrementalColumn: String? = nil, batchRows: Int = defaultBatchRows,
-        bufferBytes: Int = 8 << 20
+        bufferBytes: Int = 8 << 20, textEncoding: ODBCTextEncoding = .automatic
     ) {
         self.connectionString = connectionString
         self.schema = schema
@@ -36,6 +38,7 @@ public struct ODBCSourceOptions: Sendable {
         self.incrementalColumn = incrementalColumn
         self.batchRows = batchRows
         self.bufferBytes = bufferBytes
+        self.textEncoding = textEncoding
     }
 
     /// What the source reads, for names and messages (never the connection string).
@@ -157,7 +160,7 @@ public actor ODBCSource: SourceOperator {
         if let prepared { return prepared }
         let connection: ODBCConnection
         do {
-            connection = try await ODBCConnection.connect(options.connectionString)
+            connection = try await ODBCConnection.connect(options.connectionString, text: options.textEncoding)
         } catch let error as ODBCError {
             throw error.dponeError(.source)
         }
