@@ -110,7 +110,9 @@ med = {k: {"seconds": statistics.median(s for s, _, _ in v), "peak_rss_mb": max(
 for k in med: med[k]["rows_per_second"] = rows / med[k]["seconds"]
 ratio = med["dpone_odbc_read"]["rows_per_second"] / med["arrow_odbc_read"]["rows_per_second"]
 date = datetime.date.today().isoformat()
-out = {"rows": rows, "exact": exact, "peer_rows": peer_rows, "csv_rows": csv_rows, "medians": med, "read_ratio_dpone_over_arrow_odbc": ratio}
+out = {"rows": rows, "results": med, "read_ratio_dpone_over_arrow_odbc": ratio,
+       "verification": {"equal": exact and peer_rows == rows and csv_rows == rows, "aggregates_exact": exact,
+                        "peer_rows": peer_rows, "csv_rows": csv_rows}}
 base = f"test_artifacts/benchmarks/{date}_odbc-{rows}"
 os.makedirs("test_artifacts/benchmarks", exist_ok=True)
 json.dump(out, open(base + ".json", "w"), indent=2)
