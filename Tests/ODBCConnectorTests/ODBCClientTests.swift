@@ -88,7 +88,9 @@ struct ODBCClientTests {
         let odbc = try await ODBCConnection.connect(ODBCTestDrivers.sqlite(path))
         #expect(await odbc.dbmsName == "SQLite")
         let driver = await odbc.driverName
-        #expect(await !odbc.unicode, "SQLite ODBC (\(driver)) has no W entry points: text crosses as UTF-8")
+        #expect(
+            await !odbc.unicode,
+            "SQLite ODBC (\(driver) at \(ODBCConnection.driverLibrary(ODBCTestDrivers.sqlite(path)) ?? "?")) has no W entry points: text crosses as UTF-8")
         try await odbc.execute("CREATE TABLE t (a INTEGER, b BIGINT, c DOUBLE, d VARCHAR(40), e TEXT, f NUMERIC(10,2))")
         try await odbc.execute("INSERT INTO t VALUES (7, 9000000000, 2.5, '\(Self.emoji)', '\(Self.emoji) long', 12.34)")
         try await odbc.execute("INSERT INTO t VALUES (NULL, NULL, NULL, NULL, NULL, NULL)")
@@ -252,5 +254,34 @@ extension ODBCClientTests {
             }
         }
         #expect(mismatches == 0)
+    }
+
+    /// Which entry points the driver has is read from the driver library the connection string
+    /// resolves to (odbcinst.ini), and the memory-map fallback reads the whole map: with a few
+    /// hundred threads the driver's line lies far past the first page, where a one-page read
+    /// stopped (the cause of a test that failed only beside others).
+    @Test func theDriverLibraryIsFoundWhateverTheProcessLooksLike() async throws {
+        try ODBCTestDrivers.requireDrivers()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dpone-odbc-\(UUID().uuidString).db").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let library = try #require(ODBCConnection.driverLibrary(ODBCTestDrivers.sqlite(path)))
+        #expect(library.hasSuffix("libsqlite3odbc.so"))
+        #expect(ODBCConnection.driverLibrary(ODBCTestDrivers.postgres())?.hasSuffix("psqlodbcw.so") == true)
+        #expect(ODBCConnection.driverLibrary("Driver=/opt/x/libfoo.so;Server=h") == "/opt/x/libfoo.so")
+        let odbc = try await ODBCConnection.connect(ODBCTestDrivers.sqlite(path))
+        // Many threads: many mappings before the driver's.
+        let stop = Mutex(false)
+        var threads: [Thread] = []
+        for _ in 0..<200 {
+            let thread = Thread { while !stop.withLock({ $0 }) { usleep(10_000) } }
+            thread.start()
+            threads.append(thread)
+        }
+        defer { stop.withLock { $0 = true } }
+        let found = ODBCConnection.loadedLibrary(named: await odbc.driverName)
+        #expect(found?.contains("sqlite3odbc") == true, "\(found ?? "nil")")
+        #expect(!ODBCConnection.hasWideEntryPoints(library: try #require(found)))
+        #expect(ODBCConnection.hasWideEntryPoints(library: library) == false)
+        await odbc.close()
     }
 }

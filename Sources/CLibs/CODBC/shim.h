@@ -2,4 +2,5 @@
 #define DPONE_CODBC_SHIM_H
 #include <sql.h>
 #include <sqlext.h>
+#include <odbcinst.h>
 #endif

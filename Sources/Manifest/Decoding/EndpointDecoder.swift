@@ -23,9 +23,10 @@ extension ManifestDecoder {
         return specs.first { $0.type.rawValue == name }
     }
 
-    /// The types addressed by `address`, for "applies only to a postgres, clickhouse or mssql sink".
-    private func typeNames(_ address: EndpointAddress) -> String {
-        let names = specs.filter { $0.address == address }.map(\.type.rawValue)
+    /// The types playing `role` addressed by `address`, for "applies only to a postgres,
+    /// clickhouse or mssql sink".
+    private func typeNames(_ address: EndpointAddress, _ role: String) -> String {
+        let names = specs.filter { $0.address == address && $0.roles.contains { $0.rawValue == role } }.map(\.type.rawValue)
         guard names.count > 1 else { return names.first ?? "" }
         return names.dropLast().joined(separator: ", ") + " or " + names.last!
     }
@@ -42,7 +43,7 @@ extension ManifestDecoder {
             fields.path = map.required("path", ctx, because: "\(what) needs one").flatMap { ctx.string($0) }
             if fields.path == nil { fields.complete = false }
         } else {
-            map.rejectKey("path", ctx, "'path' applies only to a \(typeNames(.path)) \(role)")
+            map.rejectKey("path", ctx, "'path' applies only to a \(typeNames(.path, role)) \(role)")
         }
         if spec.address == .table, tableOptional {
             if let r = map["table"] {
@@ -53,7 +54,7 @@ extension ManifestDecoder {
             fields.table = map.required("table", ctx, because: "\(what) needs one").flatMap(table)
             if fields.table == nil { fields.complete = false }
         } else {
-            map.rejectKey("table", ctx, "'table' applies only to a \(typeNames(.table)) \(role)")
+            map.rejectKey("table", ctx, "'table' applies only to a \(typeNames(.table, role)) \(role)")
         }
         if spec.address == .topic, tableOptional {
             fields.topic = map["topic"].flatMap { ctx.string($0) }
@@ -61,7 +62,7 @@ extension ManifestDecoder {
             fields.topic = map.required("topic", ctx, because: "\(what) needs one").flatMap { ctx.string($0) }
             if fields.topic == nil { fields.complete = false }
         } else {
-            map.rejectKey("topic", ctx, "'topic' applies only to a \(typeNames(.topic)) \(role)")
+            map.rejectKey("topic", ctx, "'topic' applies only to a \(typeNames(.topic, role)) \(role)")
         }
         if let scheme = spec.urlScheme {
             let resolved = connection(map, scheme: scheme, required: true, owner: what, stringKey: spec.connectionStringKey)

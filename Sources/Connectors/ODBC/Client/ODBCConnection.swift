@@ -89,7 +89,9 @@ public actor ODBCConnection {
         dbmsName = info(SQLUSMALLINT(SQL_DBMS_NAME))
         driverName = info(SQLUSMALLINT(SQL_DRIVER_NAME))
         switch encoding {
-        case .automatic: unicode = Self.hasWideEntryPoints(driver: driverName)
+        case .automatic:
+            let library = Self.driverLibrary(connectionString) ?? Self.loadedLibrary(named: driverName)
+            unicode = library.map(Self.hasWideEntryPoints(library:)) ?? true
         case .utf16: unicode = true
         case .utf8: unicode = false
         }
@@ -106,21 +108,52 @@ public actor ODBCConnection {
         return ODBCText.string(buffer)
     }
 
-    /// Whether the loaded driver library `driver` (`SQL_DRIVER_NAME`) exports `SQLExecDirectW`;
-    /// true when it cannot be told (the common case: Unicode drivers).
-    static func hasWideEntryPoints(driver: String) -> Bool {
-        guard !driver.isEmpty, let path = loadedLibrary(named: driver), let handle = dlopen(path, RTLD_LAZY | RTLD_NOLOAD) else {
-            return true
-        }
+    /// Whether the loaded driver library at `library` exports `SQLExecDirectW` itself; true when
+    /// it cannot be told (the common case: Unicode drivers).
+    static func hasWideEntryPoints(library: String) -> Bool {
+        guard let handle = dlopen(library, RTLD_LAZY | RTLD_NOLOAD) else { return true }
         defer { dlclose(handle) }
-        return dlsym(handle, "SQLExecDirectW") != nil
+        // dlsym also searches the library's dependencies: the symbol counts only when it is not the
+        // driver manager's own SQLExecDirectW (RTLD_DEFAULT finds libodbc's first).
+        guard let symbol = dlsym(handle, "SQLExecDirectW") else { return false }
+        return symbol != dlsym(UnsafeMutableRawPointer(bitPattern: 0), "SQLExecDirectW")
+    }
+
+    /// The driver library a connection string names, as the driver manager resolves it: a
+    /// `Driver=` path, a `Driver={name}` section of odbcinst.ini, or a `DSN=`'s driver in odbc.ini.
+    static func driverLibrary(_ connectionString: String) -> String? {
+        let attributes = ODBCConnectionString.attributes(connectionString)
+        func value(_ key: String) -> String? { attributes.first { $0.key.lowercased() == key }?.value }
+        func profile(_ section: String, _ entry: String, _ file: String) -> String? {
+            var buffer = [CChar](repeating: 0, count: 1_024)
+            let n = SQLGetPrivateProfileString(section, entry, "", &buffer, Int32(buffer.count), file)
+            return n > 0 ? String(cString: buffer) : nil
+        }
+        var driver = value("driver")
+        if driver == nil, let dsn = value("dsn") { driver = profile(dsn, "Driver", "odbc.ini") }
+        guard let driver, !driver.isEmpty else { return nil }
+        if driver.contains("/") { return driver }
+        return profile(driver, "Driver", "odbcinst.ini")
     }
 
     /// The path of the loaded library the driver calls `name`, from the process's memory map:
     /// drivers report a short name (`sqlite3odbc.so` for `libsqlite3odbc-0.9998.so`), so the
     /// file name must contain the name without its `.so`.
     static func loadedLibrary(named name: String) -> String? {
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return nil }
+        // Read to the end: procfs reports a size of 0, and String(contentsOfFile:) stops after one
+        // page (4 KB), which a process with many threads (a mapping per stack) passes long before
+        // the driver's line (seen: a test that failed only when run beside others).
+        let fd = Glibc.open("/proc/self/maps", O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = Glibc.read(fd, &chunk, chunk.count)
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        let maps = String(decoding: bytes, as: UTF8.self)
         let stem = name.hasSuffix(".so") ? String(name.dropLast(3)) : name
         for line in maps.split(separator: "\n") {
             guard let slash = line.firstIndex(of: "/") else { continue }
