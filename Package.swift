@@ -90,6 +90,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "MSSQLConnector",
+            dependencies: ["Flow", "ConnectorKit", "Manifest", "ODBCConnector", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Connectors/MSSQL",
+            swiftSettings: strict
+        ),
+        .target(
             name: "KafkaCodecs",
             dependencies: ["Flow"],
             path: "Sources/Connectors/KafkaCodecs",
@@ -134,6 +140,7 @@ let package = Package(
         .testTarget(name: "FlowTests", dependencies: ["Flow"], swiftSettings: strict),
         .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "Flow", "Manifest"], swiftSettings: strict),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Flow"], swiftSettings: strict),
+        .testTarget(name: "MSSQLConnectorTests", dependencies: ["MSSQLConnector", "ConnectorKit", "Flow"], exclude: ["Golden"], swiftSettings: strict),
         .testTarget(
             name: "ODBCConnectorTests", dependencies: ["ODBCConnector", "Flow", "PostgresConnector", "DponeTestSupport"],
             swiftSettings: strict),

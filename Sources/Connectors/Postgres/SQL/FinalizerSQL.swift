@@ -1,23 +1,5 @@
+import ConnectorKit
 import Flow
-
-/// The SQL a finalizer runs, as data: rendered once from a `LoadPlan`, executed in one transaction,
-/// shown verbatim by `--dry-run`.
-public struct FinalizerStep: Sendable, Equatable {
-    /// What the single count the statement returns means (nil: the statement returns nothing).
-    public enum Counts: Sendable, Equatable {
-        case inserted, updated, deleted, previousRows
-        /// `(inserted, updated)` from one upsert.
-        case insertedAndUpdated
-    }
-
-    public var sql: String
-    public var counts: Counts?
-
-    public init(_ sql: String, counts: Counts? = nil) {
-        self.sql = sql
-        self.counts = counts
-    }
-}
 
 /// Renders the set-based SQL of every Postgres load strategy. Pure: no connection, no I/O.
 public enum FinalizerSQL {
@@ -39,36 +21,19 @@ public enum FinalizerSQL {
 
     /// Checks run on staging before the target is touched; each returns one count that must be 0.
     public static func keyChecks(_ plan: LoadPlan) -> [(what: String, sql: String)] {
-        if case .partitionReplace(let column, let max) = plan.mode {
-            return [
-                (
-                    "partitions more than max_partitions_per_run (\(max))",
-                    "SELECT greatest(count(*) - \(max), 0) FROM (SELECT DISTINCT \(q(column)) FROM \(plan.staging.sql)) AS partitions"
-                )
-            ]
-        }
-        if case .replace(let predicate) = plan.mode {
-            // A staged row outside the window would survive the next replace of the same window
-            // as a duplicate: the window must cover every staged row.
-            return [
-                (
-                    "rows outside the replace window (\(predicate))",
-                    "SELECT count(*) FROM \(plan.staging.sql) WHERE (\(predicate)) IS NOT TRUE"
-                )
-            ]
-        }
-        guard plan.matchesByKey, !plan.uniqueKey.isEmpty else { return [] }
         let s = plan.staging.sql
-        let nulls = plan.uniqueKey.map { "\(q($0)) IS NULL" }.joined(separator: " OR ")
-        // Change events repeat keys by nature: only NULL keys are refused.
-        if plan.mode == .cdcApply { return [("rows with a NULL unique key", "SELECT count(*) FROM \(s) WHERE \(nulls)")] }
-        return [
-            ("rows with a NULL unique key", "SELECT count(*) FROM \(s) WHERE \(nulls)"),
-            (
-                "duplicate unique keys",
-                "SELECT count(*) FROM (SELECT 1 FROM \(s) GROUP BY \(list(plan.uniqueKey)) HAVING count(*) > 1) AS duplicates"
-            ),
-        ]
+        return StagingCheck.required(for: plan.mode, uniqueKey: plan.uniqueKey).map { check in
+            switch check {
+            case .partitionsOverLimit(let column, let max):
+                (check.what, "SELECT greatest(count(*) - \(max), 0) FROM (SELECT DISTINCT \(q(column)) FROM \(s)) AS partitions")
+            case .rowsOutsideWindow(let predicate):
+                (check.what, "SELECT count(*) FROM \(s) WHERE (\(predicate)) IS NOT TRUE")
+            case .nullKeys(let key):
+                (check.what, "SELECT count(*) FROM \(s) WHERE " + key.map { "\(q($0)) IS NULL" }.joined(separator: " OR "))
+            case .duplicateKeys(let key):
+                (check.what, "SELECT count(*) FROM (SELECT 1 FROM \(s) GROUP BY \(list(key)) HAVING count(*) > 1) AS duplicates")
+            }
+        }
     }
 
     /// The statements that publish the staged rows, in order.
