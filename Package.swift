@@ -140,7 +140,9 @@ let package = Package(
         .testTarget(name: "FlowTests", dependencies: ["Flow"], swiftSettings: strict),
         .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "Flow", "Manifest"], swiftSettings: strict),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Flow"], swiftSettings: strict),
-        .testTarget(name: "MSSQLConnectorTests", dependencies: ["MSSQLConnector", "ConnectorKit", "Flow"], exclude: ["Golden"], swiftSettings: strict),
+        .testTarget(
+            name: "MSSQLConnectorTests", dependencies: ["MSSQLConnector", "ODBCConnector", "ConnectorKit", "Flow", "DponeTestSupport"],
+            exclude: ["Golden"], swiftSettings: strict),
         .testTarget(
             name: "ODBCConnectorTests", dependencies: ["ODBCConnector", "Flow", "PostgresConnector", "DponeTestSupport"],
             swiftSettings: strict),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The ODBC drivers the ODBC tests load, registered in a project-local odbcinst.ini (never /etc):
-# psqlODBC (PostgreSQL Unicode), SQLite ODBC (SQLite3) and FreeTDS. Installs the Debian packages
-# when missing (scripts/install-deps.sh) and prints the directory to export as ODBCSYSINI. Idempotent.
+# psqlODBC (PostgreSQL Unicode), SQLite ODBC (SQLite3) and FreeTDS from Debian's packages
+# (scripts/install-deps.sh), and Microsoft's ODBC Driver 18 for SQL Server from PyPI
+# (mssql-python-odbc, pinned, into a venv under .services/odbc; never committed). Prints the
+# directory to export as ODBCSYSINI. Idempotent.
 #   scripts/odbc.sh        # -> /path/to/.services/odbc
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,16 @@ for f in "$psql" "$sqlite" "$tds"; do
 done
 dir="$PWD/.services/odbc"
 mkdir -p "$dir"
+# Microsoft's driver: the Debian/Ubuntu build inside the wheel (its resources sit beside it).
+venv="$dir/msodbc-venv"
+msodbc() { find "$venv" -path '*debian_ubuntu/x86_64/lib/libmsodbcsql-18*.so*' 2>/dev/null | head -n 1; }
+if [ -z "$(msodbc)" ]; then
+  echo "odbc.sh: installing Microsoft ODBC Driver 18 (mssql-python-odbc 18.6.2.2) into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "mssql-python-odbc==18.6.2.2" >&2
+fi
+ms="$(msodbc)"
+[ -n "$ms" ] || { echo "odbc.sh: Microsoft ODBC Driver 18 did not install" >&2; exit 1; }
 cat > "$dir/odbcinst.ini" <<INI
 [PostgreSQL Unicode]
 Description = psqlODBC (Debian odbc-postgresql)
@@ -28,6 +40,10 @@ Driver = $sqlite
 [FreeTDS]
 Description = FreeTDS (Debian tdsodbc)
 Driver = $tds
+
+[ODBC Driver 18 for SQL Server]
+Description = Microsoft ODBC Driver 18 for SQL Server (PyPI mssql-python-odbc)
+Driver = $ms
 INI
 : > "$dir/odbc.ini"
 echo "$dir"

@@ -121,7 +121,7 @@ public actor ODBCConnection {
 
     /// The driver library a connection string names, as the driver manager resolves it: a
     /// `Driver=` path, a `Driver={name}` section of odbcinst.ini, or a `DSN=`'s driver in odbc.ini.
-    static func driverLibrary(_ connectionString: String) -> String? {
+    public static func driverLibrary(_ connectionString: String) -> String? {
         let attributes = ODBCConnectionString.attributes(connectionString)
         func value(_ key: String) -> String? { attributes.first { $0.key.lowercased() == key }?.value }
         func profile(_ section: String, _ entry: String, _ file: String) -> String? {

@@ -17,8 +17,12 @@ public struct ODBCError: Error, Sendable, CustomStringConvertible {
     public var operation: String
     public var diagnostics: [ODBCDiagnostic]
 
-    /// The first record's SQLSTATE ("08001": the client could not establish the connection).
-    public var sqlState: String? { diagnostics.first?.sqlState }
+    /// The SQLSTATE that says what failed: the first connection-class (08) or authorization (28)
+    /// record when the chain has one (drivers lead with a login timeout, HYT00, or a link failure,
+    /// 08S01, and give "could not establish the connection", 08001, further down), else the first.
+    public var sqlState: String? {
+        (diagnostics.first { $0.sqlState == "08001" || $0.sqlState.hasPrefix("28") } ?? diagnostics.first)?.sqlState
+    }
 
     public var description: String {
         let chain = diagnostics.map(\.description).joined(separator: "; ")
@@ -29,13 +33,13 @@ public struct ODBCError: Error, Sendable, CustomStringConvertible {
     public func dponeError(_ category: DponeError.Kind) -> DponeError {
         var context: [String: String] = [:]
         if let sqlState { context["sqlstate"] = sqlState }
-        if let native = diagnostics.first?.nativeError { context["native_error"] = String(native) }
+        if let native = diagnostics.first(where: { $0.sqlState == sqlState })?.nativeError { context["native_error"] = String(native) }
         return DponeError(category, description, hint: Self.hint(sqlState), context: context)
     }
 
     static func hint(_ state: String?) -> String? {
         switch state {
-        case "08001": "the server did not answer: check the host, the port and that it is running"
+        case "08001", "08S01": "the server did not answer: check the host, the port and that it is running"
         case "28000": "the server refused the credentials"
         case "IM002": "no such driver or data source: check Driver= (and ODBCSYSINI / odbcinst.ini)"
         case "42S02": "no such table or view"
