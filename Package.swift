@@ -119,7 +119,7 @@ let package = Package(
             name: "Pipeline",
             dependencies: [
                 "Flow", "Operators", "ConnectorKit", "FilesConnector", "PostgresConnector", "ClickHouseConnector", "KafkaConnector",
-                "ODBCConnector", "Manifest", .product(name: "Logging", package: "swift-log"),
+                "ODBCConnector", "MSSQLConnector", "Manifest", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

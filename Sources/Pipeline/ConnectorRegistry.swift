@@ -5,6 +5,7 @@ import Flow
 import Foundation
 import KafkaConnector
 import Manifest
+import MSSQLConnector
 import ODBCConnector
 import PostgresConnector
 
@@ -14,9 +15,7 @@ public enum ConnectorRegistry {
     /// In the order manifests list them ("expected one of: files, postgres, ...").
     public static let all: [any ConnectorDescriptor] = [
         FilesDescriptor(), PostgresDescriptor(), ClickHouseDescriptor(), KafkaDescriptor(),
-        PlannedConnector(
-            type: .mssql, roles: [.source, .sink], address: .table, urlScheme: "mssql", supportedModes: LoadMode.allCases,
-            mergePolicies: [.deleteInsert, .upsert]),
+        MSSQLDescriptor(),
         PlannedConnector(type: .rest, roles: [.source], address: .connection, urlScheme: "https"),
         ODBCDescriptor(),
     ]

@@ -36,7 +36,8 @@ import Testing
 
     @Test func capabilityTable() {
         #expect(sink(.postgres).supportedModes == LoadMode.allCases)
-        #expect(sink(.mssql).supportedModes == LoadMode.allCases)
+        // SQL Server: every strategy but cdc_apply and backfill, which it does not publish yet.
+        #expect(sink(.mssql).supportedModes == LoadMode.allCases.filter { $0 != .cdcApply && $0 != .backfill })
         #expect(sink(.clickhouse).supportedModes == LoadMode.allCases)
         #expect(!sink(.kafka).supports(.partitionReplace))
         #expect(!sink(.kafka).supports(.scd2))

@@ -171,13 +171,13 @@ struct BatchPipelineTests {
     @Test func aConnectorNotInThisBuildIsAUsageError() async throws {
         let doc = try ManifestLoader.parse(
             yaml: """
-                name: mssql
-                source: {type: mssql, connection: {url: "mssql://u:secret@127.0.0.1:1/db"}, table: {schema: dbo, name: orders}}
+                name: rest
+                source: {type: rest, connection: {url: "https://u:secret@127.0.0.1:1/api"}}
                 sink: {type: files, path: /tmp/x.csv}
                 """, path: "pg.yml", environment: [:])
         let result = await BatchPipeline.run(document: doc, options: BatchOptions(stateDirectory: dir + "/state"))
         #expect(result.status == .failed && result.exitCode == 2)
-        #expect(result.error?.contains("mssql") == true)
+        #expect(result.error?.contains("rest") == true)
         #expect(result.jsonString().contains("secret") == false, "credentials never appear in results")
     }
 }

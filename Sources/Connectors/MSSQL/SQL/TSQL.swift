@@ -74,6 +74,11 @@ public enum TSQLTypes {
         }
     }
 
+    /// An empty copy of `source`'s `columns` at `table` (the next checkpoint's staging).
+    public static func createTableLike(_ table: TSQLTable, _ source: TSQLTable, columns: [String]) -> String {
+        "DROP TABLE IF EXISTS \(table.sql); SELECT \(columns.map(TSQL.quote).joined(separator: ", ")) INTO \(table.sql) FROM \(source.sql) WHERE 1 = 0"
+    }
+
     /// `CREATE TABLE` for `schema` at `table` (NOT NULL where the field is not nullable).
     public static func createTable(_ table: TSQLTable, _ schema: Schema) -> String {
         let columns = schema.fields.map { "\(TSQL.quote($0.name)) \(ddl($0.type))\($0.nullable ? " NULL" : " NOT NULL")" }

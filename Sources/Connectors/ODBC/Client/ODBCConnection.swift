@@ -312,3 +312,24 @@ public actor ODBCConnection {
         return flat.count > 160 ? String(flat.prefix(157)) + "..." : flat
     }
 }
+
+extension ODBCConnection {
+    /// A small result as text (NULL as nil): ledger rows, counts, catalog lookups. Not for data.
+    public func query(_ sql: String) throws -> [[String?]] {
+        let rows = ODBCRows()
+        _ = try read(sql, maxRows: 1_024, bufferBytes: 1 << 20) { batch in rows.append(batch) }
+        return rows.values
+    }
+}
+
+/// The rows `query` collects, on the connection's thread.
+final class ODBCRows: @unchecked Sendable {
+    // `@unchecked`: filled and read on the connection's thread only, inside one `query` call.
+    private(set) var values: [[String?]] = []
+
+    func append(_ batch: Batch) {
+        for r in 0..<batch.rowCount {
+            values.append(batch.columns.map { $0.isNull(r) ? nil : ScalarFormatting.text(of: $0.value(at: r)) })
+        }
+    }
+}

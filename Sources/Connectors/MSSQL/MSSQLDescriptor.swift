@@ -1,0 +1,136 @@
+import ConnectorKit
+import Flow
+import Foundation
+import Manifest
+import ODBCConnector
+
+/// The SQL Server connector over ODBC: a table (or query) source and a staged-table sink that
+/// publishes with set-based T-SQL in one transaction, through Microsoft's ODBC Driver 18 (default)
+/// or FreeTDS.
+///
+/// ```yaml
+/// sink:
+///   type: mssql
+///   connection: {url: "mssql://etl:${PW}@db.example.com:1433/warehouse"}
+///   table: {schema: sales, name: orders}
+///   strategy: {mode: incremental_merge, unique_key: [id]}
+///   options: {driver: "ODBC Driver 18 for SQL Server", trust_server_certificate: true}
+/// ```
+public struct MSSQLDescriptor: ConnectorDescriptor {
+    public init() {}
+
+    public var type: EndpointType { .mssql }
+    public var address: EndpointAddress { .table }
+    public var urlScheme: String? { "mssql" }
+    public var sourceOptionKeys: [String]? { MSSQLSettings.keys }
+    public var sinkOptionKeys: [String]? { MSSQLSettings.keys }
+    /// Every strategy but cdc_apply and backfill (not in this build yet).
+    public var supportedModes: [LoadMode] {
+        [.fullRefresh, .incrementalAppend, .incrementalMerge, .replace, .partitionReplace, .snapshotDiff, .scd2]
+    }
+    public var mergePolicies: [MergePolicy] { [.deleteInsert, .upsert] }
+    public var sinkComparesRowHashes: Bool { true }
+
+    public func decodeSourceOptions(_ options: OptionsReader, into source: inout SourceConfig) {
+        if let settings = MSSQLSettings.decode(options) { source.options.connector = AnyConnectorOptions(settings) }
+    }
+
+    public func decodeSinkOptions(_ options: OptionsReader, into sink: inout SinkConfig) {
+        if let settings = MSSQLSettings.decode(options) { sink.options.connector = AnyConnectorOptions(settings) }
+    }
+
+    public func describe(sink: SinkConfig) -> String {
+        "mssql \(sink.table.map { "\($0.schema ?? "dbo").\($0.name)" } ?? "") (\(sink.connection?.resolved.redactedURL ?? ""))"
+    }
+
+    public func describe(source: SourceConfig) -> String {
+        "mssql \(source.table.map { "\($0.schema ?? "dbo").\($0.name)" } ?? "") (\(source.connection?.resolved.redactedURL ?? ""))"
+    }
+
+    public func makeSource(_ request: SourceRequest) throws -> any SourceOperator {
+        try request.refuseContinuous(hint: "SQL Server CDC streaming is not in this build yet")
+        let config = request.config
+        guard let connection = config.connection, let table = config.table else {
+            throw DponeError(.manifest, "a mssql source needs a connection and a table")
+        }
+        let settings = config.options.connector(MSSQLSettings.self) ?? MSSQLSettings()
+        let options = ODBCSourceOptions(
+            connectionString: try MSSQLConnectionString.build(connection.resolved, settings), schema: table.schema ?? "dbo",
+            table: table.name, columns: config.options.columns, customPredicate: config.options.customPredicate,
+            incrementalColumn: config.options.incrementalColumn,
+            batchRows: config.options.batchRows ?? ODBCSourceOptions.defaultBatchRows)
+        return try ODBCSource(name: "mssql:\(options.target)", options: options)
+    }
+
+    public func makeSink(_ request: SinkRequest) throws -> any SinkOperator {
+        let config = request.config
+        guard let connection = config.connection, let table = config.table else {
+            throw DponeError(.manifest, "a mssql sink needs a connection and a table")
+        }
+        let settings = config.options.connector(MSSQLSettings.self) ?? MSSQLSettings()
+        let target = TSQLTable(schema: table.schema, name: table.name)
+        let options = MSSQLSinkOptions(
+            connectionString: try MSSQLConnectionString.build(connection.resolved, settings), target: target,
+            mode: try config.strategy.loadStrategy(for: self), uniqueKey: config.strategy.uniqueKey,
+            loadID: request.loadID)
+        return MSSQLSink(name: "mssql:\(target)", options: options)
+    }
+}
+
+/// The mssql keys of `source.options` / `sink.options`.
+public struct MSSQLSettings: ConnectorOptions, Hashable, Codable {
+    public var renderKey: String { "mssql" }
+    static let keys = ["driver", "trust_server_certificate", "encrypt"]
+
+    /// `driver`: the ODBC driver's name; default `ODBC Driver 18 for SQL Server` (or `FreeTDS`).
+    public var driver = "ODBC Driver 18 for SQL Server"
+    /// `trust_server_certificate`: accept the server's certificate without validation (a
+    /// self-signed development server); default false.
+    public var trustServerCertificate = false
+    /// `encrypt`: `yes` (default, Driver 18's own default), `no` or `strict`.
+    public var encrypt = "yes"
+
+    public init() {}
+
+    static func decode(_ options: OptionsReader) -> MSSQLSettings? {
+        guard let map = options.map else { return nil }
+        var settings = MSSQLSettings()
+        if let r = map["driver"], let text = options.ctx.string(r) { settings.driver = text }
+        if let r = map["trust_server_certificate"], let b = options.ctx.bool(r) { settings.trustServerCertificate = b }
+        if let r = map["encrypt"], let text = options.ctx.choice(r, "encrypt mode", among: ["yes", "no", "strict"]) { settings.encrypt = text }
+        return settings
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case driver
+        case trustServerCertificate = "trust_server_certificate"
+        case encrypt
+    }
+}
+
+/// `mssql://user:password@host:port/database` as an ODBC connection string for the chosen driver.
+public enum MSSQLConnectionString {
+    /// A value in braces when it holds a character the connection-string grammar reserves.
+    static func value(_ text: String) -> String {
+        text.contains(where: { ";{}= ".contains($0) }) ? "{" + text.replacingOccurrences(of: "}", with: "}}") + "}" : text
+    }
+
+    public static func build(_ connection: ResolvedConnection, _ settings: MSSQLSettings) throws -> String {
+        guard let url = URLComponents(string: connection.url), let host = url.host, !host.isEmpty else {
+            throw DponeError(.manifest, "invalid SQL Server connection \(connection.redactedURL)", hint: "write mssql://user:password@host:1433/database")
+        }
+        let port = url.port ?? 1433
+        let database = url.path.split(separator: "/").first.map(String.init)
+        var parts = ["Driver=\(value(settings.driver))"]
+        if settings.driver.lowercased().contains("freetds") {
+            parts += ["Server=\(value(host))", "Port=\(port)", "TDS_Version=7.4"]
+        } else {
+            parts += ["Server=\(value("tcp:\(host),\(port)"))", "Encrypt=\(settings.encrypt)"]
+            if settings.trustServerCertificate { parts.append("TrustServerCertificate=yes") }
+        }
+        if let database { parts.append("Database=\(value(database.removingPercentEncoding ?? database))") }
+        if let user = url.user { parts.append("UID=\(value(user.removingPercentEncoding ?? user))") }
+        if let password = url.password { parts.append("PWD=\(value(password.removingPercentEncoding ?? password))") }
+        return parts.joined(separator: ";")
+    }
+}
