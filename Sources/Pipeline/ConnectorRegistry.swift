@@ -16,7 +16,7 @@ public enum ConnectorRegistry {
     public static let all: [any ConnectorDescriptor] = [
         FilesDescriptor(), PostgresDescriptor(), ClickHouseDescriptor(), KafkaDescriptor(),
         MSSQLDescriptor(),
-        PlannedConnector(type: .rest, roles: [.source], address: .connection, urlScheme: "https"),
+        PlannedConnector(type: "rest", roles: [.source], address: .connection, urlScheme: "https"),
         ODBCDescriptor(),
     ]
 

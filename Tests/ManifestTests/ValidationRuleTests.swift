@@ -44,7 +44,7 @@ import Testing
         #expect(!sink(.kafka).supports(.replace))
         #expect(!sink(.kafka).supports(.backfill))
         #expect(sink(.kafka).supports(.cdcApply))
-        #expect(sink(.rest).supportedModes.isEmpty)
+        #expect(sink("rest").supportedModes.isEmpty)
     }
 
     @Test(arguments: [LoadMode.incrementalMerge, .snapshotDiff, .scd2]) func keyModesNeedUniqueKey(_ mode: LoadMode) {

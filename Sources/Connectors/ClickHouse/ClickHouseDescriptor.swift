@@ -56,3 +56,8 @@ public struct ClickHouseDescriptor: ConnectorDescriptor {
         return url
     }
 }
+
+extension EndpointType {
+    /// The manifest's `type: clickhouse`.
+    public static let clickhouse: EndpointType = "clickhouse"
+}

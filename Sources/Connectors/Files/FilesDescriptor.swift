@@ -61,3 +61,8 @@ public struct FilesDescriptor: ConnectorDescriptor {
             nullToken: file.nullToken, hasHeader: file.header)
     }
 }
+
+extension EndpointType {
+    /// The manifest's `type: files`.
+    public static let files: EndpointType = "files"
+}

@@ -124,3 +124,8 @@ public struct KafkaDescriptor: ConnectorDescriptor {
         return try KafkaSink(name: "kafka:\(topic)", options: options, pipeline: pipeline, loadID: loadID)
     }
 }
+
+extension EndpointType {
+    /// The manifest's `type: kafka`.
+    public static let kafka: EndpointType = "kafka"
+}

@@ -134,3 +134,8 @@ public enum MSSQLConnectionString {
         return parts.joined(separator: ";")
     }
 }
+
+extension EndpointType {
+    /// The manifest's `type: mssql`.
+    public static let mssql: EndpointType = "mssql"
+}

@@ -15,7 +15,7 @@ import Manifest
 public struct ODBCDescriptor: ConnectorDescriptor {
     public init() {}
 
-    public var type: EndpointType { "odbc" }
+    public var type: EndpointType { .odbc }
     public var roles: Set<EndpointRole> { [.source] }
     public var address: EndpointAddress { .table }
     /// `options.query` can stand in for `table`.
@@ -84,4 +84,9 @@ public struct ODBCSourceSettings: ConnectorOptions, Hashable, Codable {
         case query
         case textEncoding = "text_encoding"
     }
+}
+
+extension EndpointType {
+    /// The manifest's `type: odbc`.
+    public static let odbc: EndpointType = "odbc"
 }

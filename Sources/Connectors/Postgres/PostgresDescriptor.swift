@@ -153,3 +153,8 @@ public struct PostgresDescriptor: ConnectorDescriptor {
 extension PostgresPipelineLock: PipelineRunLock {}
 
 extension PostgresCDCSource: KeyedRoutesSource {}
+
+extension EndpointType {
+    /// The manifest's `type: postgres`.
+    public static let postgres: EndpointType = "postgres"
+}

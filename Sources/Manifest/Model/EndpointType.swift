@@ -2,8 +2,8 @@
 ///
 /// A name, not a closed list: what a type means (its addressing, options, strategies) comes from
 /// the connector that serves it (`EndpointSpec`), so a new system is a new connector folder, not a
-/// new case here. The names below are the connectors this build knows, for code and tests that
-/// name one.
+/// new case here. Each connector module names its own (`EndpointType.postgres` comes with
+/// PostgresConnector).
 public struct EndpointType: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
     public let rawValue: String
 
@@ -21,11 +21,4 @@ public struct EndpointType: RawRepresentable, Sendable, Hashable, Codable, Custo
     }
 
     public var description: String { rawValue }
-
-    public static let files: EndpointType = "files"
-    public static let postgres: EndpointType = "postgres"
-    public static let clickhouse: EndpointType = "clickhouse"
-    public static let kafka: EndpointType = "kafka"
-    public static let mssql: EndpointType = "mssql"
-    public static let rest: EndpointType = "rest"
 }
