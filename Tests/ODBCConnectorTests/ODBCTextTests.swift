@@ -57,3 +57,23 @@ import Testing
         #expect(ODBCColumn.typeName(-150) == "sql_variant (-150)")
     }
 }
+
+/// `lookback` computed in Swift, the same on every DBMS.
+@Suite struct ODBCLookbackTests {
+    @Test func integerDateAndTimestampCursorsGoBack() throws {
+        #expect(try ODBCLookback.lowerBound(stored: "1000", lookback: "5", type: .int64, column: "id") == "995")
+        #expect(try ODBCLookback.lowerBound(stored: "2026-12-07", lookback: "7 days", type: .date, column: "d") == "2026-11-30")
+        #expect(try ODBCLookback.lowerBound(stored: "2026-12-07", lookback: "'2'", type: .date, column: "d") == "2026-12-05")
+        let ts = try ODBCLookback.lowerBound(
+            stored: "2026-12-07 00:05:00", lookback: "10 minutes", type: .timestamp(withTimeZone: false), column: "ts")
+        #expect(ts.hasPrefix("2026-12-06") && ts.contains("23:55:00"), "\(ts)")
+    }
+
+    @Test func aLookbackThatDoesNotFitIsAManifestError() {
+        #expect(throws: DponeError.self) { try ODBCLookback.lowerBound(stored: "abc", lookback: "5", type: .string, column: "s") }
+        #expect(throws: DponeError.self) { try ODBCLookback.lowerBound(stored: "10", lookback: "5 minutes", type: .int32, column: "id") }
+        #expect(throws: DponeError.self) {
+            try ODBCLookback.lowerBound(stored: "2026-12-07 00:00:00", lookback: "5 fortnights", type: .timestamp(withTimeZone: false), column: "t")
+        }
+    }
+}

@@ -22,7 +22,7 @@ public struct ODBCDescriptor: ConnectorDescriptor {
     public var addressRequired: Bool { false }
     public var urlScheme: String? { "odbc" }
     public var connectionStringKey: String? { "odbc" }
-    public var sourceOptionKeys: [String]? { ["query", "text_encoding"] }
+    public var sourceOptionKeys: [String]? { ["query", "text_encoding", "lookback"] }
 
     public func decodeSourceOptions(_ options: OptionsReader, into source: inout SourceConfig) {
         var settings = ODBCSourceSettings()
@@ -62,6 +62,7 @@ public struct ODBCDescriptor: ConnectorDescriptor {
             query: config.options.connector(ODBCSourceSettings.self)?.query, columns: config.options.columns,
             customPredicate: config.options.customPredicate, incrementalColumn: config.options.incrementalColumn,
             batchRows: config.options.batchRows ?? ODBCSourceOptions.defaultBatchRows,
+            lookback: config.options.lookback,
             textEncoding: config.options.connector(ODBCSourceSettings.self)?.textEncoding.flatMap(ODBCTextEncoding.init) ?? .automatic)
         return try ODBCSource(name: "odbc:\(options.target)", options: options)
     }

@@ -16,6 +16,8 @@ public struct ODBCSourceOptions: Sendable {
     public var customPredicate: String?
     /// The cursor column of an incremental read: rows with a value above the stored one, in its order.
     public var incrementalColumn: String?
+    /// How far behind the stored cursor a run re-reads (`ODBCLookback`).
+    public var lookback: String?
     public var batchRows: Int
     /// The byte budget of the bound fetch buffers (rows per fetch shrink to fit).
     public var bufferBytes: Int
@@ -27,7 +29,7 @@ public struct ODBCSourceOptions: Sendable {
     public init(
         connectionString: String, schema: String? = nil, table: String? = nil, query: String? = nil, columns: [String]? = nil,
         customPredicate: String? = nil, incrementalColumn: String? = nil, batchRows: Int = defaultBatchRows,
-        bufferBytes: Int = 8 << 20, textEncoding: ODBCTextEncoding = .automatic
+        lookback: String? = nil, bufferBytes: Int = 8 << 20, textEncoding: ODBCTextEncoding = .automatic
     ) {
         self.connectionString = connectionString
         self.schema = schema
@@ -36,6 +38,7 @@ public struct ODBCSourceOptions: Sendable {
         self.columns = columns
         self.customPredicate = customPredicate
         self.incrementalColumn = incrementalColumn
+        self.lookback = lookback
         self.batchRows = batchRows
         self.bufferBytes = bufferBytes
         self.textEncoding = textEncoding
@@ -91,7 +94,12 @@ public actor ODBCSource: SourceOperator {
             let quoted = await ready.connection.quote(cursorName)
             if let stored = try Self.storedCursor(resumeFrom, column: cursorName) {
                 predicates.append("\(quoted) > ?")
-                parameters.append(stored)
+                if let lookback = options.lookback, let index = ready.cursorIndex {
+                    parameters.append(
+                        try ODBCLookback.lowerBound(stored: stored, lookback: lookback, type: ready.columns[index].type, column: cursorName))
+                } else {
+                    parameters.append(stored)
+                }
             }
             predicates.append("\(quoted) IS NOT NULL")
             order = " ORDER BY \(quoted)"
