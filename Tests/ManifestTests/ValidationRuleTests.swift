@@ -160,3 +160,36 @@ extension ValidationRuleTests {
         #expect(firstError(base + "{tombstones: delete, key_format: long}") == nil)
     }
 }
+
+/// A driver connection string, inline (`connection: {odbc: ...}`) or from `DPONE_CONN_<ID>_URL`,
+/// is taken as it is and shown only redacted.
+@Suite struct ODBCConnectionManifestTests {
+    static let text = "Driver={PostgreSQL Unicode};Server=db;Uid=etl;Pwd={se;cret}"
+
+    @Test func aConnectionStringResolvesInlineOrByReference() throws {
+        let inline = try ManifestLoader.parse(
+            yaml: "name: o\nsource: {type: odbc, connection: {odbc: \"\(Self.text)\"}, table: t}\nsink: {type: files, path: out.csv}\n",
+            path: "o.yml", environment: [:])
+        #expect(inline.source.connection?.resolved.url == Self.text)
+        let referenced = try ManifestLoader.parse(
+            yaml: "name: o\nsource: {type: odbc, connection_ref: legacy-db, table: t}\nsink: {type: files, path: out.csv}\n",
+            path: "o.yml", environment: ["DPONE_CONN_LEGACY_DB_URL": Self.text])
+        #expect(referenced.source.connection?.resolved.url == Self.text)
+        for document in [inline, referenced] {
+            let rendered = try document.renderedJSON()
+            #expect(!rendered.contains("se;cret") && !rendered.contains("cret}"), "\(rendered)")
+        }
+    }
+
+    @Test func anODBCSourceNeedsATableOrAQueryNotBoth() {
+        func error(_ source: String) -> String? {
+            do {
+                _ = try ManifestLoader.parse(yaml: "name: o\nsource: \(source)\nsink: {type: files, path: out.csv}\n", path: "o.yml", environment: [:])
+                return nil
+            } catch { return error.errors.first?.message }
+        }
+        #expect(error("{type: odbc, connection: {odbc: \"DSN=x\"}}")?.hasPrefix("missing required key 'table'") == true)
+        #expect(error("{type: odbc, connection: {odbc: \"DSN=x\"}, table: t, options: {query: \"SELECT 1\"}}")?.contains("not both") == true)
+        #expect(error("{type: odbc, connection: {odbc: \"DSN=x\"}, options: {query: \"SELECT 1 AS one\"}}") == nil)
+    }
+}
