@@ -1,33 +1,9 @@
 import ConnectorKit
 import Flow
 
-/// Everything the SQL Server publish needs for one checkpoint, decided before any SQL runs.
-public struct TSQLLoadPlan: Sendable {
-    public var target: TSQLTable
-    public var staging: TSQLTable
-    /// Columns copied from staging to target, in order.
-    public var columns: [String]
-    public var uniqueKey: [String]
-    public var mode: LoadStrategy
-    /// The load's one instant (soft deletes, SCD2 validity), a `datetime2(7)` expression.
-    public var loadTimestampSQL: String
-    /// The staged rows are a complete copy of the source: only then do `snapshot_diff` and `scd2`
-    /// delete or expire keys that are missing.
-    public var complete: Bool
-
-    public init(
-        target: TSQLTable, staging: TSQLTable, columns: [String], uniqueKey: [String], mode: LoadStrategy,
-        loadTimestampSQL: String, complete: Bool = true
-    ) {
-        self.target = target
-        self.staging = staging
-        self.columns = columns
-        self.uniqueKey = uniqueKey
-        self.mode = mode
-        self.loadTimestampSQL = loadTimestampSQL
-        self.complete = complete
-    }
-}
+/// Everything the SQL Server publish needs for one checkpoint (`StagedLoadPlan` over SQL Server
+/// table names).
+public typealias TSQLLoadPlan = StagedLoadPlan<TSQLTable>
 
 /// The set-based T-SQL of every SQL Server load strategy. Pure: no connection, no I/O.
 ///
@@ -39,14 +15,10 @@ public struct TSQLLoadPlan: Sendable {
 public enum TSQLFinalizer {
     static func q(_ name: String) -> String { TSQL.quote(name) }
 
-    static func list(_ names: [String], prefix: String? = nil) -> String {
-        names.map { name in prefix.map { "\($0).\(q(name))" } ?? q(name) }.joined(separator: ", ")
-    }
+    static func list(_ names: [String], prefix: String? = nil) -> String { SQLLists.list(names, quote: q, prefix: prefix) }
 
     /// `t.[k1] = s.[k1] AND t.[k2] = s.[k2]`.
-    static func keyMatch(_ keys: [String], _ a: String = "t", _ b: String = "s") -> String {
-        keys.map { "\(a).\(q($0)) = \(b).\(q($0))" }.joined(separator: " AND ")
-    }
+    static func keyMatch(_ keys: [String], _ a: String = "t", _ b: String = "s") -> String { SQLLists.keyMatch(keys, quote: q, a, b) }
 
     /// `a` and `b` differ, NULLs compared as values (`IS DISTINCT FROM`, which SQL Server has only
     /// since 2022).

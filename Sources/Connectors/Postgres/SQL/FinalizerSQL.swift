@@ -5,14 +5,10 @@ import Flow
 public enum FinalizerSQL {
     static func q(_ name: String) -> String { PostgresSQL.quoteIdentifier(name) }
 
-    static func list(_ names: [String], prefix: String? = nil) -> String {
-        names.map { name in prefix.map { "\($0).\(q(name))" } ?? q(name) }.joined(separator: ", ")
-    }
+    static func list(_ names: [String], prefix: String? = nil) -> String { SQLLists.list(names, quote: q, prefix: prefix) }
 
     /// `t.k1 = s.k1 AND t.k2 = s.k2`.
-    static func keyMatch(_ keys: [String], _ a: String = "t", _ b: String = "s") -> String {
-        keys.map { "\(a).\(q($0)) = \(b).\(q($0))" }.joined(separator: " AND ")
-    }
+    static func keyMatch(_ keys: [String], _ a: String = "t", _ b: String = "s") -> String { SQLLists.keyMatch(keys, quote: q, a, b) }
 
     /// Wraps a data-modifying statement so it returns the number of rows it touched.
     static func counted(_ statement: String) -> String {
