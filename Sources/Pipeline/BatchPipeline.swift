@@ -133,6 +133,7 @@ public enum BatchPipeline {
             let dpone = error as? DponeError
             result.error = dpone.map(\.description) ?? String(describing: error)
             result.errorKind = (dpone?.kind ?? .internal).rawValue
+            result.transient = isTransientFailure(error)
             if let coordinator = runCoordinator {
                 let committed = await coordinator.committed
                 result.state = committed.last

@@ -31,6 +31,11 @@ public struct RunResult: Sendable, Codable {
     public var edges: [Edge] = []
     public var error: String?
     public var errorKind: String?
+    /// Set on a failure: whether it may pass when tried again unchanged (`isTransientFailure`);
+    /// `dpone stream` retries those with backoff.
+    public var transient: Bool?
+    /// `dpone stream`: the failed attempts retried before this result (nil: none).
+    public var retries: Int?
     /// Set when the pipeline's state was missing and a sink's target recorded published checkpoints:
     /// what the run resumed from instead of starting over.
     public var recovery: StateRecovery?
@@ -52,6 +57,7 @@ public struct RunResult: Sendable, Codable {
         case megabytesPerSecond = "megabytes_per_second"
         case peakRSSBytes = "peak_rss_bytes"
         case errorKind = "error_kind"
+        case transient, retries
     }
 
     public var exitCode: Int32 {

@@ -1,5 +1,6 @@
 import Flow
 import Foundation
+import Logging
 import Manifest
 
 /// Options of `dpone stream`.
@@ -48,10 +49,79 @@ public enum StreamPipeline {
             doc.source = connector.forStream(doc.source, pipeline: document.name)
         }
         doc.name = "\(document.name)@\(options.worker)"
-        return await BatchPipeline.run(
-            document: doc,
-            options: BatchOptions(
-                stateDirectory: options.stateDirectory, progress: options.progress,
-                continuous: ContinuousMode(checkpointInterval: options.checkpointInterval, stop: options.stop)))
+        let batchOptions = BatchOptions(
+            stateDirectory: options.stateDirectory, progress: options.progress,
+            continuous: ContinuousMode(checkpointInterval: options.checkpointInterval, stop: options.stop))
+        return await retrying(document.retry, pipeline: doc.name, stop: options.stop) {
+            await BatchPipeline.run(document: doc, options: batchOptions)
+        }
+    }
+
+    static let logger = Logger(label: "dpone.stream")
+
+    /// Runs `attempt` until it ends without a transient failure. After one, it waits (`policy`:
+    /// from `initial`, doubling, at most `max`) and runs it again, which resumes from the last
+    /// durable checkpoint; a committed checkpoint restarts the budget, and failures that go on for
+    /// `max_elapsed` without one end the run with the last error. A stop ends the wait at once.
+    /// `/metrics` shows `dpone_stream_retrying` (1 while waiting, with the error kind) and
+    /// `dpone_stream_retries_total`.
+    static func retrying(
+        _ policy: RetryConfig, pipeline: String, stop: StopSignal, clock: ContinuousClock = ContinuousClock(),
+        _ attempt: () async -> RunResult
+    ) async -> RunResult {
+        let metrics = MetricsRegistry.shared
+        var delay = policy.initial
+        var failingSince: ContinuousClock.Instant?
+        var retries = 0
+        var done: RunResult?
+        while true {
+            let attempt = await attempt()
+            let progressed = attempt.checkpoints > 0
+            // The result of the whole run: the last attempt's, with every attempt's counts.
+            var result = attempt
+            if let done {
+                result.checkpoints += done.checkpoints
+                result.extractedRows += done.extractedRows
+                result.loadedRows += done.loadedRows
+                result.insertedRows += done.insertedRows
+                result.updatedRows += done.updatedRows
+                result.deletedRows += done.deletedRows
+                result.state = result.state ?? done.state
+            }
+            result.retries = retries > 0 ? retries : nil
+            done = result
+            guard result.status == .failed, result.transient == true, !stop.isStopped else { return result }
+            if progressed {
+                // Checkpoints were committed since the last failure: a fresh budget, the shortest wait.
+                failingSince = nil
+                delay = policy.initial
+            }
+            let now = clock.now
+            if let since = failingSince, (now - since) > .seconds(policy.maxElapsed) {
+                logger.error(
+                    "giving up: failures went on for \(Int(policy.maxElapsed)) s without a checkpoint",
+                    metadata: ["pipeline": "\(pipeline)", "retries": "\(retries)", "error": "\(result.error ?? "")"])
+                metrics.set("dpone_stream_retrying", 0, labels: [("pipeline", pipeline)], help: "1 while dpone stream waits to retry")
+                return result
+            }
+            failingSince = failingSince ?? now
+            retries += 1
+            logger.warning(
+                "the run failed and will be retried from the last durable checkpoint",
+                metadata: [
+                    "pipeline": "\(pipeline)", "attempt": "\(retries)", "retry_in_seconds": "\(delay)",
+                    "error_kind": "\(result.errorKind ?? "")", "error": "\(result.error ?? "")",
+                ])
+            metrics.add("dpone_stream_retries_total", labels: [("pipeline", pipeline)], help: "Attempts dpone stream retried after a transient failure")
+            metrics.set(
+                "dpone_stream_retrying", 1, labels: [("pipeline", pipeline)],
+                help: "1 while dpone stream waits to retry after a transient failure")
+            let wake = clock.now + .seconds(delay)
+            // Short naps, so a stop ends the wait within 100 ms.
+            while clock.now < wake, !stop.isStopped { try? await Task.sleep(for: min(.milliseconds(100), wake - clock.now)) }
+            metrics.set("dpone_stream_retrying", 0, labels: [("pipeline", pipeline)], help: "1 while dpone stream waits to retry")
+            if stop.isStopped { return result }
+            delay = min(delay * 2, policy.max)
+        }
     }
 }

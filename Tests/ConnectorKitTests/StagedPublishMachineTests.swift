@@ -80,7 +80,7 @@ import Testing
                     rollback: true,
                     error: DponeError(
                         .sink, "staging for s.t has 2 duplicate unique keys (id); the target is untouched", hint: "deduplicate",
-                        context: ["table": "s.t", "checkpoint": "5"])))
+                        context: ["table": "s.t", "checkpoint": "5", DponeError.permanentKey: "true"])))
     }
 
     @Test func aFailedStepRollsBackOnlyAnOpenTransaction() throws {

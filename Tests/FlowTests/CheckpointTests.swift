@@ -326,3 +326,4 @@ extension ReplayedCheckpointTests {
         #expect(log.all.isEmpty, "nothing opened or written: \(log.all)")
     }
 }
+

@@ -124,7 +124,7 @@ public struct StagedPublishMachine: Sendable {
             return abort(
                 DponeError(
                     .sink, "staging for \(target) has \(first.count) \(first.what); the target is untouched", hint: first.hint,
-                    context: ["table": target, "checkpoint": "\(context.id)"]))
+                    context: ["table": target, "checkpoint": "\(context.id)", DponeError.permanentKey: "true"]))
         }
         phase = .awaitingPublish
         return .publish(replay: replay)
@@ -190,7 +190,7 @@ public struct StagedPublishMachine: Sendable {
             .state,
             "\(target) already has checkpoint \(newest) of pipeline '\(context.pipeline)' published, but the state is at checkpoint \(context.id.rawValue - 1): the state was deleted or points to another store",
             hint: "restore the state, or start over with `dpone state reset` (it keeps checkpoint numbering) after deciding what the target should hold",
-            context: ["table": target, "ledger": ledger])
+            context: ["table": target, "ledger": ledger, DponeError.permanentKey: "true"])
     }
 }
 

@@ -47,7 +47,7 @@ public final class ChannelSender: Sendable {
         _ message: FlowMessage
     ) throws -> BatchChannel.Underlying.Source.SendResult.CallbackHandle? {
         try source.withLock { box -> BatchChannel.Underlying.Source.SendResult.CallbackHandle? in
-            guard box.source != nil else { throw DponeError(.internal, "send on a finished channel '\(metrics.name)'") }
+            guard box.source != nil else { throw DponeError(.internal, "send on a finished channel '\(metrics.name)'", context: [DponeError.consequenceKey: "true"]) }
             metrics.sent(message)
             let result = try box.source!.send(message)
             switch consume result {
@@ -113,7 +113,7 @@ public final class ChannelReceiver: @unchecked Sendable {
     /// The next message, or nil at end of stream. Rethrows the producer's failure. After `close()`
     /// it throws.
     public func next() async throws -> FlowMessage? {
-        guard channel != nil else { throw DponeError(.internal, "receive on a closed channel '\(metrics.name)'") }
+        guard channel != nil else { throw DponeError(.internal, "receive on a closed channel '\(metrics.name)'", context: [DponeError.consequenceKey: "true"]) }
         guard let message = try await channel!.next(isolation: nil) else { return nil }
         metrics.received(message)
         return message

@@ -59,7 +59,8 @@ public actor CheckpointCoordinator {
             if complete { completes.insert(id) }
             return id
         } catch {
-            throw DponeError(.checkpoint, "cannot start a checkpoint after a failure", context: ["pipeline": pipeline])
+            throw DponeError(
+                .checkpoint, "cannot start a checkpoint after a failure", context: ["pipeline": pipeline, DponeError.consequenceKey: "true"])
         }
     }
 

@@ -131,7 +131,16 @@ public struct GraphRunner: Sendable {
                 // Sources are acknowledged from a task of the coordinator's own, never from a sink's.
                 let coordinator = self.coordinator
                 group.addTask { try await coordinator.runAcknowledgements() }
-                try await group.waitForAll()
+                // Every task's outcome, not only the first failure's: when one task fails, others
+                // fail in consequence (a source's next barrier after the coordinator failed, a
+                // closed channel), and whichever finishes first must not hide the cause.
+                var failures: [any Error] = []
+                while let outcome = await group.nextResult() {
+                    guard case .failure(let error) = outcome else { continue }
+                    if failures.isEmpty { group.cancelAll() }
+                    failures.append(error)
+                }
+                if !failures.isEmpty { throw GraphFailures(errors: failures) }
             }
         } catch {
             await coordinator.fail()
@@ -152,9 +161,23 @@ public struct GraphRunner: Sendable {
             durationSeconds: elapsed)
     }
 
-    /// Channel-closed and cancellation errors are consequences; the caller wants the cause. The task
-    /// group rethrows the first error thrown, which is the cause unless a consequence won the race.
-    static func primaryError(_ error: any Error) -> any Error { error }
+    /// The cause among the graph's failures: the first that is not a consequence of another
+    /// (`isConsequence`), else the first. Seen in CI: a sink refused a value, the source's next
+    /// barrier failed with "cannot start a checkpoint after a failure" first, and that hid the cause.
+    static func primaryError(_ error: any Error) -> any Error {
+        guard let failures = error as? GraphFailures, let first = failures.errors.first else { return error }
+        return failures.errors.first { !isConsequence($0) } ?? first
+    }
+
+    /// Whether `error` only follows from another task's failure: a cancellation, a checkpoint
+    /// refused after the coordinator failed, a channel whose other end is gone.
+    static func isConsequence(_ error: any Error) -> Bool {
+        if error is CancellationError { return true }
+        if let dpone = error as? DponeError {
+            return dpone.kind == .cancelled || dpone.context[DponeError.consequenceKey] == "true"
+        }
+        return String(describing: type(of: error)).contains("AsyncChannel")
+    }
 
     static func runTransform(_ transform: any BatchTransform, input: ChannelReceiver, output: ChannelSender)
         async throws
@@ -293,4 +316,9 @@ extension Result where Failure == any Error {
     init(catching body: () async throws -> Success) async {
         do { self = .success(try await body()) } catch { self = .failure(error) }
     }
+}
+
+/// Every failure of one graph run, in the order the tasks ended.
+struct GraphFailures: Error {
+    var errors: [any Error]
 }

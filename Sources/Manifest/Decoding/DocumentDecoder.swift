@@ -6,7 +6,7 @@ struct ManifestDecoder {
     /// The connectors of this build: what each `type` means.
     let specs: [any EndpointSpec]
 
-    static let documentKeys = ["name", "description", "source", "sink", "state", "transforms"]
+    static let documentKeys = ["name", "description", "source", "sink", "state", "transforms", "retry"]
 
     /// The document, or nil when any error was reported.
     func document(_ root: NodeRef) -> ManifestDocument? {
@@ -18,7 +18,8 @@ struct ManifestDecoder {
         let sink = map.required("sink", ctx).flatMap { self.sink($0, severalTables: sourceListsRoutes(map["source"])) }
         let state = map["state"].map(state) ?? StateConfig()
         let transforms = map["transforms"].map(transforms) ?? []
-        guard ctx.errors.isEmpty, let name, let source, let sink, let state, let transforms else { return nil }
+        let retry = map["retry"].map(retry) ?? RetryConfig()
+        guard ctx.errors.isEmpty, let name, let source, let sink, let state, let transforms, let retry else { return nil }
         if sink.strategy.mode == .fullRefresh, source.options.incrementalColumn != nil,
             let cursor = map["source"].flatMap({ ctx.mapping($0) })?["options"].flatMap({ ctx.mapping($0) })?[
                 "incremental_column"]
@@ -31,8 +32,9 @@ struct ManifestDecoder {
             return nil
         }
         if !partialReadFits(source: source, sink: sink, map: map) { return nil }
-        let document = ManifestDocument(
+        var document = ManifestDocument(
             name: name, description: description, source: source, sink: sink, state: state, transforms: transforms)
+        document.retry = retry
         let reader = DocumentReader(ctx: ctx, root: map)
         if !source.options.routes.isEmpty, !routesFit(source.options.routes, sink: sink, state: state, map: map) { return nil }
         guard let sourceSpec = spec(source.type), let sinkSpec = spec(sink.type),
@@ -48,6 +50,29 @@ struct ManifestDecoder {
     }
 
     func spec(_ type: EndpointType) -> (any EndpointSpec)? { specs.first { $0.type == type } }
+
+    /// `retry: {max_elapsed, initial, max}`: positive durations, `initial` no longer than `max`.
+    func retry(_ ref: NodeRef) -> RetryConfig? {
+        guard let map = ctx.mapping(ref) else { return nil }
+        map.rejectUnknownKeys(["max_elapsed", "initial", "max"], ctx)
+        var config = RetryConfig()
+        let before = ctx.errors.count
+        func duration(_ key: String) -> Double? {
+            guard let r = map[key], let text = ctx.string(r) else { return nil }
+            guard let seconds = ManifestDuration.seconds(text) else {
+                ctx.fail(r, "invalid \(key) '\(text)'", hint: "a positive duration: 500ms, 5s, 10m")
+                return nil
+            }
+            return seconds
+        }
+        if let v = duration("max_elapsed") { config.maxElapsed = v }
+        if let v = duration("initial") { config.initial = v }
+        if let v = duration("max") { config.max = v }
+        if config.initial > config.max, let r = map["initial"] ?? map["max"] {
+            ctx.fail(r, "retry.initial (\(config.initial)s) is longer than retry.max (\(config.max)s)")
+        }
+        return ctx.errors.count == before ? config : nil
+    }
 
     /// Whether the source mapping lists several tables (`cdc.tables`), read before it is decoded.
     func sourceListsRoutes(_ source: NodeRef?) -> Bool {

@@ -13,6 +13,8 @@ public struct ManifestDocument: Sendable, Hashable, Encodable {
     public var state: StateConfig
     /// `transforms`, in application order.
     public var transforms: [TransformConfig]
+    /// `retry`: how `dpone stream` rides out a lost server (batch runs fail fast).
+    public var retry = RetryConfig()
 
     public init(
         name: String, description: String? = nil, source: SourceConfig, sink: SinkConfig,
@@ -24,5 +26,25 @@ public struct ManifestDocument: Sendable, Hashable, Encodable {
         self.sink = sink
         self.state = state
         self.transforms = transforms
+    }
+}
+
+/// `retry: {max_elapsed: 10m, initial: 1s, max: 30s}`: `dpone stream` retries a failure that may
+/// pass (a lost connection, a server restarting) with capped exponential backoff, each attempt
+/// resuming from the last durable checkpoint; it gives up when failures continue for `max_elapsed`
+/// without a checkpoint committed in between.
+public struct RetryConfig: Sendable, Hashable, Encodable {
+    /// Seconds of failing attempts, with no checkpoint committed, before the run gives up (default 600).
+    public var maxElapsed: Double = 600
+    /// The first wait, in seconds (default 1); doubled after each failed attempt.
+    public var initial: Double = 1
+    /// The longest wait, in seconds (default 30).
+    public var max: Double = 30
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case maxElapsed = "max_elapsed"
+        case initial, max
     }
 }

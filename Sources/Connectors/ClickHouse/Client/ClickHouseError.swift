@@ -98,6 +98,8 @@ public struct ClickHouseError: Error, Sendable, CustomStringConvertible, Equatab
         if let code { context["code"] = String(code) }
         if let name { context["exception"] = name }
         let prefix = code.map { "ClickHouse error \($0): " } ?? "ClickHouse: "
+        // What a later attempt cannot fix (a server exception, a client misuse) says so.
+        if !isTransient { context[DponeError.permanentKey] = "true" }
         return DponeError(self.kind == .cancelled ? .cancelled : kind, prefix + message, hint: hint, context: context)
     }
 
@@ -210,4 +212,10 @@ extension StringProtocol {
         while let last = s.last, last.isWhitespace { s = s.dropLast() }
         return String(s)
     }
+}
+
+extension ClickHouseError: TransientClassifying {
+    /// No connection, or no answer in time: the server may be back on the next attempt. A server
+    /// exception (a bad query, a value that does not fit) is not.
+    public var isTransient: Bool { kind == .connection || kind == .timeout }
 }

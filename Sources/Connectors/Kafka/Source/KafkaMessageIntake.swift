@@ -56,7 +56,9 @@ struct KafkaMessageIntake {
                 throw DponeError(
                     .source, "undecodable message at \(topic) partition \(m.partition) offset \(m.offset): \(reason)",
                     hint: "fix the producer, or set source.options.on_decode_error: quarantine; nothing was published or committed",
-                    context: ["topic": topic, "partition": String(m.partition), "offset": String(m.offset)])
+                    context: [
+                        "topic": topic, "partition": String(m.partition), "offset": String(m.offset), DponeError.permanentKey: "true",
+                    ])
             }
             try quarantine.add(topic: topic, partition: m.partition, offset: m.offset, key: key, payload: value, error: reason)
         }

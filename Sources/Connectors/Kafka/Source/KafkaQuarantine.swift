@@ -24,7 +24,7 @@ final class KafkaQuarantine: @unchecked Sendable {
             throw DponeError(
                 .source, "more than \(maxMessages) undecodable messages (quarantine cap); last: \(topic) partition \(partition) offset \(offset): \(error)",
                 hint: "fix the producer or raise quarantine.max_messages; nothing was published",
-                context: ["topic": topic, "partition": String(partition), "offset": String(offset)])
+                context: ["topic": topic, "partition": String(partition), "offset": String(offset), DponeError.permanentKey: "true"])
         }
         func b64(_ raw: UnsafeRawBufferPointer?) -> String {
             guard let raw else { return "null" }

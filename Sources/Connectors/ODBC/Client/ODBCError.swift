@@ -34,6 +34,7 @@ public struct ODBCError: Error, Sendable, CustomStringConvertible {
         var context: [String: String] = [:]
         if let sqlState { context["sqlstate"] = sqlState }
         if let native = diagnostics.first(where: { $0.sqlState == sqlState })?.nativeError { context["native_error"] = String(native) }
+        if !isTransient { context[DponeError.permanentKey] = "true" }
         return DponeError(category, description, hint: Self.hint(sqlState), context: context)
     }
 
@@ -77,4 +78,11 @@ func succeeded(_ rc: SQLRETURN) -> Bool { rc == SQL_SUCCESS || rc == SQL_SUCCESS
 func check(_ rc: SQLRETURN, _ type: SQLSMALLINT, _ handle: SQLHANDLE?, _ operation: @autoclosure () -> String) throws {
     guard !succeeded(rc) else { return }
     throw ODBCError(operation: operation(), diagnostics: ODBCError.diagnostics(type, handle))
+}
+
+extension ODBCError: TransientClassifying {
+    /// A connection exception (08xxx) or a timeout (HYT00, HYT01).
+    public var isTransient: Bool {
+        diagnostics.contains { $0.sqlState.hasPrefix("08") || $0.sqlState == "HYT00" || $0.sqlState == "HYT01" }
+    }
 }

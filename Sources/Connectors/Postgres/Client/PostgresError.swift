@@ -50,6 +50,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, Equatable
         if let sqlState { context["sqlstate"] = sqlState }
         if let severity { context["severity"] = severity }
         if let detail { context["detail"] = detail }
+        // What a later attempt cannot fix (a constraint, a bad value, a missing table) says so.
+        if !isTransient { context[DponeError.permanentKey] = "true" }
         return DponeError(kind, "PostgreSQL: \(message)", hint: hint, context: context)
     }
 }
@@ -126,5 +128,14 @@ extension StringProtocol {
         while let first = s.first, first.isWhitespace { s = s.dropFirst() }
         while let last = s.last, last.isWhitespace { s = s.dropLast() }
         return String(s)
+    }
+}
+
+extension PostgresError: TransientClassifying {
+    /// A client-side failure (server unreachable, connection lost: no SQLSTATE), a connection
+    /// exception (08), or the server shutting down or restarting (57P01-57P03).
+    public var isTransient: Bool {
+        guard let sqlState else { return true }
+        return sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(sqlState)
     }
 }

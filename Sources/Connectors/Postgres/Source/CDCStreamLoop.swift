@@ -257,7 +257,7 @@ struct CDCStreamLoop {
                     throw DponeError(
                         .source, "\(routes[r].qualified) was truncated while streaming (source.options.cdc.on_truncate is fail)",
                         hint: "set cdc.on_truncate: truncate_target to empty the target at that point of the stream, or reset the state so the next run snapshots the tables again",
-                        context: ["table": routes[r].qualified])
+                        context: ["table": routes[r].qualified, DponeError.permanentKey: "true"])
                 }
                 routes[r].appendTruncate(lsn: transactionLSN)
                 transactionChanges += 1
