@@ -105,9 +105,9 @@ struct ODBCParameterColumn {
         case .uuid, .time:
             (cType, sqlType, columnSize, digits, width) = (ODBCType.cChar, ODBCType.varchar, 36, 0, 40)
         case .string, .json, .numeric, .list:
-            // Text: UTF-16 units (wide) or UTF-8 bytes, sized by the batch's longest value.
-            let longest = Self.longest(column)
-            let units = wide ? Self.longestUTF16(column) : longest
+            // Text: UTF-16 units (wide) or UTF-8 bytes, sized by the batch's longest value in bytes,
+            // which bounds its UTF-16 units too (every unit, a replacement one included, takes a byte).
+            let units = Self.longest(column)
             (cType, sqlType, columnSize, digits) = (
                 wide ? ODBCType.cWChar : ODBCType.cChar, wide ? ODBCType.wvarchar : ODBCType.varchar, SQLULEN(max(1, units)), 0
             )
@@ -120,21 +120,6 @@ struct ODBCParameterColumn {
         guard case .variable(let offsets, _) = column.values else { return 16 }
         var longest = 0
         for i in 0..<column.count { longest = max(longest, Int(offsets[i + 1] - offsets[i])) }
-        return longest
-    }
-
-    /// The longest value in UTF-16 units (never more than its UTF-8 bytes).
-    static func longestUTF16(_ column: Column) -> Int {
-        guard case .variable(let offsets, let bytes) = column.values else { return 16 }
-        var longest = 0
-        bytes.withUnsafeBufferPointer { raw in
-            for i in 0..<column.count {
-                let slice = UnsafeBufferPointer(rebasing: raw[Int(offsets[i])..<Int(offsets[i + 1])])
-                var units = 0
-                for byte in slice where byte & 0xC0 != 0x80 { units += byte >= 0xF0 ? 2 : 1 }
-                longest = max(longest, units)
-            }
-        }
         return longest
     }
 
@@ -203,12 +188,20 @@ struct ODBCParameterColumn {
                     value.withUnsafeBytes { if let base = $0.baseAddress, $0.count > 0 { cell.copyMemory(from: base, byteCount: $0.count) } }
                     indicator[k] = SQLLEN(value.count)
                 } else if wide {
-                    let units = Array(String(decoding: value, as: UTF8.self).utf16)
-                    units.withUnsafeBytes { if let base = $0.baseAddress, $0.count > 0 { cell.copyMemory(from: base, byteCount: $0.count) } }
-                    (cell + units.count * 2).storeBytes(of: 0, as: UInt16.self)
-                    indicator[k] = SQLLEN(units.count * 2)
+                    // UTF-8 straight into the cell as UTF-16 (the cell holds as many units as the
+                    // longest value has bytes): no String or array per value.
+                    let out = cell.assumingMemoryBound(to: UInt16.self)
+                    var count = 0
+                    _ = transcode(value.makeIterator(), from: UTF8.self, to: UTF16.self, stoppingOnError: false) { unit in
+                        out[count] = unit
+                        count += 1
+                    }
+                    out[count] = 0
+                    indicator[k] = SQLLEN(count * 2)
                 } else {
-                    indicator[k] = store(Array(value), cell)
+                    value.withUnsafeBytes { if let base = $0.baseAddress, $0.count > 0 { cell.copyMemory(from: base, byteCount: $0.count) } }
+                    (cell + value.count).storeBytes(of: 0, as: UInt8.self)
+                    indicator[k] = SQLLEN(value.count)
                 }
             }
         }
