@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "ClickHouseConnector", targets: ["ClickHouseConnector"]),
         .library(name: "KafkaCodecs", targets: ["KafkaCodecs"]),
         .library(name: "KafkaConnector", targets: ["KafkaConnector"]),
+        .library(name: "RESTConnector", targets: ["RESTConnector"]),
         .library(name: "Manifest", targets: ["Manifest"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
@@ -60,7 +61,7 @@ let package = Package(
         .target(name: "Operators", dependencies: ["Flow"], exclude: ["ROW_HASH.md"], swiftSettings: strict),
         // The seam between the engine and the connectors: the staged-table sink driver and its
         // TargetDialect protocol.
-        .target(name: "ConnectorKit", dependencies: ["Flow", "Manifest"], swiftSettings: strict),
+        .target(name: "ConnectorKit", dependencies: ["Flow", "Formats", "Manifest", "CCurl"], swiftSettings: strict),
         // CSV and JSON Lines codecs and schema inference, shared by the connectors that read or
         // write text records (files, Kafka).
         .target(name: "Formats", dependencies: ["Flow"], swiftSettings: strict),
@@ -111,6 +112,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "RESTConnector",
+            dependencies: ["Flow", "Formats", "ConnectorKit", "Manifest", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Connectors/REST",
+            swiftSettings: strict
+        ),
+        .target(
             name: "Manifest",
             dependencies: ["Flow", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
@@ -119,7 +126,7 @@ let package = Package(
             name: "Pipeline",
             dependencies: [
                 "Flow", "Operators", "ConnectorKit", "FilesConnector", "PostgresConnector", "ClickHouseConnector", "KafkaConnector",
-                "ODBCConnector", "MSSQLConnector", "Manifest", .product(name: "Logging", package: "swift-log"),
+                "ODBCConnector", "MSSQLConnector", "RESTConnector", "Manifest", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -135,9 +142,14 @@ let package = Package(
 
         // Development tool: a librdkafka mock cluster for tests, the demo and CI (not shipped).
         .executableTarget(name: "dpone-kafka-mock", dependencies: ["CKafka"], swiftSettings: strict),
+        // Development tool: the deterministic REST fixture server of the tests, standalone (benchmarks).
+        .executableTarget(name: "dpone-rest-mock", dependencies: ["DponeTestSupport"], swiftSettings: strict),
 
         .target(name: "DponeTestSupport", dependencies: ["Flow", "CKafka", "PostgresConnector", "ClickHouseConnector"], path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "FlowTests", dependencies: ["Flow"], swiftSettings: strict),
+        .testTarget(
+            name: "RESTConnectorTests", dependencies: ["RESTConnector", "ConnectorKit", "Formats", "Flow", "Manifest", "Pipeline", "DponeTestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "Flow", "Manifest"], swiftSettings: strict),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Flow"], swiftSettings: strict),
         .testTarget(

@@ -8,6 +8,7 @@ import Manifest
 import MSSQLConnector
 import ODBCConnector
 import PostgresConnector
+import RESTConnector
 
 /// The connectors of this build: the one file that names them. Adding a system is a folder under
 /// `Sources/Connectors/` with a `ConnectorDescriptor`, and one line here.
@@ -16,7 +17,7 @@ public enum ConnectorRegistry {
     public static let all: [any ConnectorDescriptor] = [
         FilesDescriptor(), PostgresDescriptor(), ClickHouseDescriptor(), KafkaDescriptor(),
         MSSQLDescriptor(),
-        PlannedConnector(type: "rest", roles: [.source], address: .connection, urlScheme: "https"),
+        RESTDescriptor(),
         ODBCDescriptor(),
     ]
 

@@ -194,3 +194,83 @@ public enum SchemaInference {
         return try sampler.finish()
     }
 }
+
+/// Samples records that arrive one by one (the elements of API pages): the union of (flattened)
+/// keys in first-seen order, each typed by `ColumnEvidence`, except that a key which ever holds an
+/// object or an array is `json` (widening: bool → int64 → float64 → string; a value that is
+/// sometimes an object is json).
+public struct JSONRecordSampler: Sendable {
+    public let flatten: JSONFlatten?
+    private var names: [String] = []
+    private var positions: [String: Int] = [:]
+    private var evidence: [ColumnEvidence] = []
+    private var nested: [Bool] = []
+    public private(set) var records = 0
+    private var scratch: [UInt8] = []
+
+    public init(flatten: JSONFlatten? = nil) { self.flatten = flatten }
+
+    /// Observes the object at byte `start` of `document`.
+    public mutating func observe(objectAt start: Int, in document: UnsafeRawBufferPointer) throws {
+        var s = JSONScanner(document)
+        s.i = start
+        records += 1
+        do {
+            try observeMembers(&s, prefix: "", depth: 0)
+        } catch let error as JSONSyntaxError {
+            throw DponeError(.source, "invalid JSON in record \(records): \(error.message)")
+        }
+    }
+
+    private mutating func observeMembers(_ s: inout JSONScanner, prefix: String, depth: Int) throws {
+        try s.expect(UInt8(ascii: "{"), "'{' (each record must be a JSON object)")
+        s.skipWhitespace()
+        if s.peek == UInt8(ascii: "}") {
+            s.i += 1
+            return
+        }
+        while true {
+            s.skipWhitespace()
+            let key = try s.scanString()
+            scratch.removeAll(keepingCapacity: true)
+            try s.unescape(key, into: &scratch)
+            let name = prefix + String(decoding: scratch, as: UTF8.self)
+            s.skipWhitespace()
+            try s.expect(UInt8(ascii: ":"), "':'")
+            s.skipWhitespace()
+            let value = try s.scanValue()
+            if let flatten, value.kind == .object, depth < flatten.maxDepth {
+                let after = s.i
+                s.i = value.start
+                try observeMembers(&s, prefix: name + flatten.separator, depth: depth + 1)
+                s.i = after
+            } else {
+                let index: Int
+                if let known = positions[name] {
+                    index = known
+                } else {
+                    index = names.count
+                    positions[name] = index
+                    names.append(name)
+                    evidence.append(ColumnEvidence())
+                    nested.append(false)
+                }
+                if value.kind == .object || value.kind == .array { nested[index] = true }
+                if value.kind == .string {
+                    scratch.removeAll(keepingCapacity: true)
+                    try s.unescape(value, into: &scratch)
+                    scratch.withUnsafeBytes { evidence[index].observe(json: .string, content: $0) }
+                } else {
+                    evidence[index].observe(
+                        json: value.kind, content: UnsafeRawBufferPointer(rebasing: s.b[value.start..<value.end]))
+                }
+            }
+            guard try s.continues(closing: UInt8(ascii: "}")) else { return }
+        }
+    }
+
+    /// The schema of what was observed; every column nullable.
+    public func schema() -> Schema {
+        Schema(names.indices.map { Field(names[$0], nested[$0] ? .json : evidence[$0].inferredType) })
+    }
+}

@@ -44,10 +44,25 @@ public struct JSONLinesDecoder: RecordDecoder {
     }
 }
 
+/// How nested objects are spread over columns: a member `b` of object `a` is column `a__b`
+/// (separator `__`) down to `maxDepth` levels; an object deeper than that is one json column.
+public struct JSONFlatten: Sendable, Hashable, Encodable {
+    public var separator: String
+    public var maxDepth: Int
+
+    public init(separator: String = "__", maxDepth: Int = 8) {
+        self.separator = separator
+        self.maxDepth = maxDepth
+    }
+}
+
 /// Reads one JSON object per line into the builders.
 struct JSONLinesRecordReader: Sendable {
     let schema: Schema
     let sourceName: String
+    /// What `number` counts in messages: "line" (a file) or "record" (a page of records).
+    var unit = "line"
+    let flatten: JSONFlatten?
     private let names: [[UInt8]]
     private let positions: [String: Int]
     private let required: [Bool]
@@ -56,10 +71,13 @@ struct JSONLinesRecordReader: Sendable {
     private var rowStamp = 0
     private var scratch: [UInt8] = []
     private var keyScratch: [UInt8] = []
+    /// The flattened path of the object being read (`a__b__`), with its separators.
+    private var pathScratch: [UInt8] = []
 
-    init(schema: Schema, sourceName: String, requiredColumns: Set<String>) {
+    init(schema: Schema, sourceName: String, requiredColumns: Set<String>, flatten: JSONFlatten? = nil) {
         self.schema = schema
         self.sourceName = sourceName
+        self.flatten = flatten
         self.names = schema.fields.map { Array($0.name.utf8) }
         var positions: [String: Int] = [:]
         for (i, f) in schema.fields.enumerated() where positions[f.name] == nil { positions[f.name] = i }
@@ -72,50 +90,85 @@ struct JSONLinesRecordReader: Sendable {
         var s = JSONScanner(line)
         s.skipWhitespace()
         if s.atEnd { return }
-        rowStamp += 1
-        var guess = 0
         do {
-            try s.expect(UInt8(ascii: "{"), "'{' (each line must be a JSON object)")
-            s.skipWhitespace()
-            if s.peek == UInt8(ascii: "}") {
-                s.i += 1
-            } else {
-                while true {
-                    s.skipWhitespace()
-                    let key = try s.scanString()
-                    s.skipWhitespace()
-                    try s.expect(UInt8(ascii: ":"), "':'")
-                    s.skipWhitespace()
-                    let value = try s.scanValue()
-                    if let f = try field(for: key, in: s, guess: guess) {
-                        guess = f + 1
-                        guard seen[f] != rowStamp else {
-                            throw DponeError(
-                                .source, "duplicate key \"\(schema[f].name)\" at line \(number) of \(sourceName)",
-                                context: ["file": sourceName, "line": String(number), "column": schema[f].name])
-                        }
-                        seen[f] = rowStamp
-                        try append(value, of: s, to: f, line: number, into: &batch)
-                    }
-                    guard try s.continues(closing: UInt8(ascii: "}")) else { break }
-                }
-            }
+            try readRecord(&s, number: number, into: &batch)
             s.skipWhitespace()
             guard s.atEnd else { throw JSONSyntaxError(message: "unexpected text after the object at byte \(s.i + 1)") }
         } catch let error as JSONSyntaxError {
             throw DponeError(
-                .source, "invalid JSON at line \(number) of \(sourceName): \(error.message)",
-                context: ["file": sourceName, "line": String(number)])
+                .source, "invalid JSON at \(unit) \(number) of \(sourceName): \(error.message)",
+                context: ["file": sourceName, unit: String(number)])
         }
+    }
+
+    /// Reads the object at the scanner's cursor into one row (every column gets one value) and
+    /// leaves the cursor after it. Syntax errors are `JSONSyntaxError`s at the scanner's offsets.
+    mutating func readRecord(_ s: inout JSONScanner, number: Int, into batch: inout BatchBuilder) throws {
+        rowStamp += 1
+        pathScratch.removeAll(keepingCapacity: true)
+        try readMembers(&s, depth: 0, number: number, into: &batch)
         for f in 0..<seen.count where seen[f] != rowStamp {
             if required[f] { throw nullError(f, line: number) }
             batch.columns[f].appendNull()
         }
     }
 
+    private mutating func readMembers(_ s: inout JSONScanner, depth: Int, number: Int, into batch: inout BatchBuilder) throws {
+        var guess = 0
+        try s.expect(UInt8(ascii: "{"), depth == 0 ? "'{' (each \(unit) must be a JSON object)" : "'{'")
+        s.skipWhitespace()
+        if s.peek == UInt8(ascii: "}") {
+            s.i += 1
+            return
+        }
+        while true {
+            s.skipWhitespace()
+            let key = try s.scanString()
+            s.skipWhitespace()
+            try s.expect(UInt8(ascii: ":"), "':'")
+            s.skipWhitespace()
+            let value = try s.scanValue()
+            if let flatten, value.kind == .object, depth < flatten.maxDepth {
+                let mark = pathScratch.count
+                try appendKey(key, of: s)
+                pathScratch.append(contentsOf: flatten.separator.utf8)
+                let after = s.i
+                s.i = value.start
+                try readMembers(&s, depth: depth + 1, number: number, into: &batch)
+                s.i = after
+                pathScratch.removeSubrange(mark...)
+            } else if let f = try field(for: key, in: s, guess: guess) {
+                guess = f + 1
+                guard seen[f] != rowStamp else {
+                    throw DponeError(
+                        .source, "duplicate key \"\(schema[f].name)\" at \(unit) \(number) of \(sourceName)",
+                        context: ["file": sourceName, unit: String(number), "column": schema[f].name])
+                }
+                seen[f] = rowStamp
+                try append(value, of: s, to: f, line: number, into: &batch)
+            }
+            guard try s.continues(closing: UInt8(ascii: "}")) else { break }
+        }
+    }
+
+    /// Appends a key's unescaped text to `pathScratch`.
+    private mutating func appendKey(_ key: JSONToken, of s: JSONScanner) throws {
+        if key.hasEscapes {
+            try s.unescape(key, into: &pathScratch)
+        } else {
+            pathScratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: s.b[(key.start + 1)..<(key.end - 1)]))
+        }
+    }
+
     /// The schema field a key names, trying the field after the previous key first.
     @inline(__always)
     private mutating func field(for key: JSONToken, in s: JSONScanner, guess: Int) throws -> Int? {
+        if !pathScratch.isEmpty {
+            let mark = pathScratch.count
+            defer { pathScratch.removeSubrange(mark...) }
+            try appendKey(key, of: s)
+            return positions[String(decoding: pathScratch, as: UTF8.self)]
+        }
         let raw = UnsafeRawBufferPointer(rebasing: s.b[(key.start + 1)..<(key.end - 1)])
         if key.hasEscapes {
             keyScratch.removeAll(keepingCapacity: true)
@@ -179,15 +232,15 @@ struct JSONLinesRecordReader: Sendable {
 
     private func nullError(_ f: Int, line: Int) -> DponeError {
         DponeError(
-            .source, "NULL in non-nullable column \"\(schema[f].name)\" at line \(line) of \(sourceName)",
-            context: ["file": sourceName, "line": String(line), "column": schema[f].name])
+            .source, "NULL in non-nullable column \"\(schema[f].name)\" at \(unit) \(line) of \(sourceName)",
+            context: ["file": sourceName, unit: String(line), "column": schema[f].name])
     }
 
     private func valueError(_ f: Int, line: Int, value: UnsafeRawBufferPointer) -> DponeError {
         DponeError(
             .source,
-            "invalid \(schema[f].type) value \(ColumnText.quotedForMessage(value)) in column \"\(schema[f].name)\" at line \(line) of \(sourceName)",
-            context: ["file": sourceName, "line": String(line), "column": schema[f].name])
+            "invalid \(schema[f].type) value \(ColumnText.quotedForMessage(value)) in column \"\(schema[f].name)\" at \(unit) \(line) of \(sourceName)",
+            context: ["file": sourceName, unit: String(line), "column": schema[f].name])
     }
 }
 
@@ -196,8 +249,29 @@ struct JSONLinesRecordReader: Sendable {
 public struct JSONObjectReader: Sendable {
     private var reader: JSONLinesRecordReader
 
-    public init(schema: Schema, sourceName: String, requiredColumns: Set<String> = []) {
-        reader = JSONLinesRecordReader(schema: schema, sourceName: sourceName, requiredColumns: requiredColumns)
+    public init(schema: Schema, sourceName: String, requiredColumns: Set<String> = [], flatten: JSONFlatten? = nil) {
+        reader = JSONLinesRecordReader(
+            schema: schema, sourceName: sourceName, requiredColumns: requiredColumns, flatten: flatten)
+    }
+
+    /// Appends the object starting at byte `start` of `document` (an element of a page's records
+    /// array) as one row and returns the offset after it. Errors name `record` (1-based, for the
+    /// message) and byte offsets within the whole document. After a throw the builders may hold
+    /// part of the row.
+    public mutating func read(
+        objectAt start: Int, in document: UnsafeRawBufferPointer, record: Int, into batch: inout BatchBuilder
+    ) throws -> Int {
+        var s = JSONScanner(document)
+        s.i = start
+        reader.unit = "record"
+        do {
+            try reader.readRecord(&s, number: record, into: &batch)
+        } catch let error as JSONSyntaxError {
+            throw DponeError(
+                .source, "invalid JSON in record \(record) of \(reader.sourceName): \(error.message)",
+                context: ["record": String(record)])
+        }
+        return s.i
     }
 
     /// Appends one row (every column gets exactly one value) or throws `DponeError(.source)`; an
@@ -222,50 +296,20 @@ extension JSONObjectReader {
         of object: UnsafeRawBufferPointer, _ body: (String, Range<Int>, MemberKind) throws -> Void
     ) throws {
         var s = JSONScanner(object)
+        let root: JSONValueRef
         do {
             s.skipWhitespace()
-            try s.expect(UInt8(ascii: "{"), "'{' (a JSON object)")
-            s.skipWhitespace()
-            if s.peek == UInt8(ascii: "}") {
-                s.i += 1
-            } else {
-                var key: [UInt8] = []
-                while true {
-                    s.skipWhitespace()
-                    let k = try s.scanString()
-                    key.removeAll(keepingCapacity: true)
-                    if k.hasEscapes {
-                        try s.unescape(k, into: &key)
-                    } else {
-                        key.append(contentsOf: UnsafeRawBufferPointer(rebasing: object[(k.start + 1)..<(k.end - 1)]))
-                    }
-                    s.skipWhitespace()
-                    try s.expect(UInt8(ascii: ":"), "':'")
-                    s.skipWhitespace()
-                    let v = try s.scanValue()
-                    let kind: MemberKind =
-                        switch v.kind {
-                        case .string: .string
-                        case .number: .number
-                        case .true, .false: .bool
-                        case .null: .null
-                        case .object: .object
-                        case .array: .array
-                        }
-                    try body(String(decoding: key, as: UTF8.self), v.start..<v.end, kind)
-                    s.skipWhitespace()
-                    if s.peek == UInt8(ascii: ",") {
-                        s.i += 1
-                        continue
-                    }
-                    try s.expect(UInt8(ascii: "}"), "',' or '}'")
-                    break
-                }
-            }
+            guard s.peek == UInt8(ascii: "{") else { throw JSONSyntaxError(message: "expected '{' (a JSON object) at byte \(s.i + 1)") }
+            root = JSONValueRef(try s.scanValue())
             s.skipWhitespace()
             guard s.atEnd else { throw JSONSyntaxError(message: "unexpected text after the object at byte \(s.i + 1)") }
         } catch let error as JSONSyntaxError {
             throw DponeError(.source, "invalid JSON: \(error.message)")
+        }
+        do {
+            try root.forEachMember(in: object) { key, value in try body(key, value.range, value.kind) }
+        } catch let error as DponeError where error.context["byte"] != nil {
+            throw DponeError(.source, error.message)
         }
     }
 }

@@ -1,3 +1,4 @@
+import ConnectorKit
 import Flow
 import Formats
 

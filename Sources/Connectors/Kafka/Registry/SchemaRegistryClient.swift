@@ -1,3 +1,4 @@
+import ConnectorKit
 import Flow
 import Foundation
 import KafkaCodecs
@@ -24,7 +25,7 @@ public final class SchemaRegistryClient: Sendable {
     private let endpoint: RegistryEndpoint
     private let errorKind: DponeError.Kind
     private let thread: DedicatedThread
-    private let http = RegistryHTTP()
+    private let http = HTTPExchange()
     private let authorization: String?
 
     private struct RegistrationKey: Hashable {
@@ -215,8 +216,8 @@ public final class SchemaRegistryClient: Sendable {
     /// Sends one request, with retries for GETs; returns any HTTP answer except a 5xx GET that kept
     /// failing, which throws, as does a transport failure.
     private func send(
-        _ method: RegistryHTTP.Method, _ path: String, body: [UInt8]? = nil, what: String
-    ) async throws -> RegistryHTTP.Response {
+        _ method: HTTPExchange.Method, _ path: String, body: [UInt8]? = nil, what: String
+    ) async throws -> HTTPExchange.Response {
         var lines = [Self.accept]
         if body != nil { lines.append(Self.contentType) }
         if let authorization { lines.append(authorization) }
@@ -231,12 +232,12 @@ public final class SchemaRegistryClient: Sendable {
             let target = bases[index] + path
             let http = self.http
             let timeout = timeoutSeconds
-            let cancel = RegistryCancel()
+            let cancel = HTTPCancel()
             requests.add(1, ordering: .relaxed)
-            let result: Result<RegistryHTTP.Response, RegistryHTTP.TransportFailure> =
+            let result: Result<HTTPExchange.Response, HTTPExchange.TransportFailure> =
                 try await withTaskCancellationHandler {
                     try await thread.run {
-                        do throws(RegistryHTTP.TransportFailure) {
+                        do throws(HTTPExchange.TransportFailure) {
                             return .success(
                                 try http.perform(
                                     method, url: target, headers: headers, body: body, timeoutSeconds: timeout,
@@ -281,7 +282,7 @@ public final class SchemaRegistryClient: Sendable {
     // MARK: - Errors
 
     /// The `DponeError` for a non-success answer: the registry's `error_code` and `message`.
-    private func error(_ response: RegistryHTTP.Response, what: String, hint: String? = nil) -> DponeError {
+    private func error(_ response: HTTPExchange.Response, what: String, hint: String? = nil) -> DponeError {
         var code: Int?
         var message: String?
         if let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] {

@@ -1,4 +1,5 @@
 import Flow
+import Formats
 import Foundation
 
 /// Appends undecodable messages to a JSON Lines file: `{topic, partition, offset, key, error,
@@ -59,19 +60,5 @@ final class KafkaQuarantine: @unchecked Sendable {
 
     func close() { try? handle?.close() }
 
-    private func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    private func jsonString(_ s: String) -> String { JSONText.quoted(s) }
 }

@@ -1,7 +1,8 @@
 import Flow
 import Formats
 
-/// The incremental filter of a file source.
+/// The incremental filter of a source that cannot push its cursor into a query (a file, an API's
+/// pages).
 ///
 /// Passes only rows whose cursor value is strictly greater (`>`) than the durable cursor, and tracks
 /// the largest cursor value seen. Ties are not re-read: the cursor column MUST be unique and
@@ -9,16 +10,16 @@ import Formats
 ///
 /// State shape (the source's checkpoint positions): `{"cursor": {"column": "<name>", "value": <text>}}`
 /// where `<text>` is the canonical text of the value, or null before any row was seen.
-struct IncrementalCursor: Sendable {
-    let column: String
-    let index: Int
-    let type: LogicalType
+public struct IncrementalCursor: Sendable {
+    public let column: String
+    public let index: Int
+    public let type: LogicalType
     /// The durable cursor: rows at or below it are skipped.
-    let lowerBound: Value?
+    public let lowerBound: Value?
     /// The largest cursor emitted so far, else the durable one.
-    private(set) var maximum: Value?
+    public private(set) var maximum: Value?
 
-    init(column: String, schema: Schema, resumeFrom: StateValue?, sourceName: String) throws {
+    public init(column: String, schema: Schema, resumeFrom: StateValue?, sourceName: String) throws {
         guard let index = schema.index(of: column) else {
             throw DponeError(
                 .manifest, "incremental column \"\(column)\" is not a column of \(sourceName)",
@@ -57,7 +58,7 @@ struct IncrementalCursor: Sendable {
     }
 
     /// The rows of `batch` past the durable cursor; raises `maximum`.
-    mutating func filter(_ batch: Batch) -> Batch {
+    public mutating func filter(_ batch: Batch) -> Batch {
         let values = batch.columns[index]
         var keep: [Int] = []
         keep.reserveCapacity(batch.rowCount)
@@ -81,6 +82,17 @@ struct IncrementalCursor: Sendable {
         return BatchSelection.select(batch, rows: keep)
     }
 
+    /// Raises `maximum` over `batch` without dropping rows (a read that re-reads on purpose, with a
+    /// lookback).
+    public mutating func observe(_ batch: Batch) {
+        let values = batch.columns[index]
+        for r in 0..<batch.rowCount {
+            let v = values.value(at: r)
+            if v.isNull { continue }
+            if maximum.map({ $0 < v }) ?? true { maximum = v }
+        }
+    }
+
     private static func int64(_ v: Value) -> Int64? {
         switch v {
         case .int(let x), .time(let x), .timestamp(let x, _): return x
@@ -89,7 +101,7 @@ struct IncrementalCursor: Sendable {
     }
 
     /// The checkpoint positions recording `maximum`.
-    var positions: StateValue {
+    public var positions: StateValue {
         let text = maximum.flatMap { ColumnText.text(of: $0, as: type) }
         return .object([
             "cursor": .object(["column": .string(column), "value": text.map(StateValue.string) ?? .null])

@@ -2,15 +2,15 @@ import Flow
 import Formats
 
 /// Copies chosen rows of a batch into a new batch (the incremental filter's output).
-enum BatchSelection {
+public enum BatchSelection {
     /// The rows of `batch` at `rows` (ascending), in that order; `batch` itself when every row is chosen.
-    static func select(_ batch: Batch, rows: [Int]) -> Batch {
+    public static func select(_ batch: Batch, rows: [Int]) -> Batch {
         if rows.count == batch.rowCount { return batch }
         let columns = batch.columns.map { select($0, rows: rows) }
         return Batch(schema: batch.schema, columns: columns, operations: batch.operations.map { ops in rows.map { ops[$0] } })
     }
 
-    static func select(_ column: Column, rows: [Int]) -> Column {
+    public static func select(_ column: Column, rows: [Int]) -> Column {
         var validity: Bitmap?
         if column.validity != nil {
             var bits = BitmapBuilder()
