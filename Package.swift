@@ -115,6 +115,7 @@ let package = Package(
             name: "RESTConnector",
             dependencies: ["Flow", "Formats", "ConnectorKit", "Manifest", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Connectors/REST",
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         .target(

@@ -5,6 +5,7 @@
 # Usage: scripts/bigfile-check.sh [SIZE_MB]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/timed-run.sh
 SIZE_MB="${1:-2048}"
 LIMIT_MB=150
 scripts/install-deps.sh
@@ -48,16 +49,9 @@ state: {dir: $WORK/state}
 YAML
 
 COMMAND="$DPONE batch $WORK/pipeline.yml --format json --progress none"
-/usr/bin/env time -v $COMMAND > "$WORK/result.json" 2> "$WORK/time.txt" || { cat "$WORK/time.txt"; exit 1; }
+timed_run "$WORK" $COMMAND
 OUT_ROWS=$(( $(wc -l < "$WORK/out.csv") - 1 ))
-PEAK_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
-ELAPSED=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time.txt")
-CPU_USER=$(awk -F': ' '/User time/ {print $2}' "$WORK/time.txt")
-CPU_SYS=$(awk -F': ' '/System time/ {print $2}' "$WORK/time.txt")
-EXTRACTED=$(grep '"extracted_rows"' "$WORK/result.json" | tr -dc '0-9')
-RPS=$(printf '%.0f' "$(grep '"rows_per_second"' "$WORK/result.json" | sed 's/.*: //; s/,//')")
 MBPS=$(printf '%.1f' "$(grep '"megabytes_per_second"' "$WORK/result.json" | sed 's/.*: //; s/,//')")
-PEAK_MB=$((PEAK_KB / 1024))
 STATUS=pass
 [ "$ROWS" -eq "$OUT_ROWS" ] && [ "$ROWS" -eq "$EXTRACTED" ] || STATUS=fail
 [ "$PEAK_MB" -lt "$LIMIT_MB" ] || STATUS=fail

@@ -17,8 +17,8 @@ public enum ConnectorRegistry {
     public static let all: [any ConnectorDescriptor] = [
         FilesDescriptor(), PostgresDescriptor(), ClickHouseDescriptor(), KafkaDescriptor(),
         MSSQLDescriptor(),
-        RESTDescriptor(),
-        ODBCDescriptor(),
+        RESTDescriptor(), ODBCDescriptor(),
+        PlannedConnector(type: "bigquery", roles: [.sink], address: .table, urlScheme: "bigquery", supportedModes: LoadMode.allCases),
     ]
 
     /// The connector serving `type` as a `role` ("source", "sink"); a clear refusal for a type this

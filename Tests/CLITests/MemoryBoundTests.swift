@@ -1,5 +1,6 @@
 import DponeTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// Flat memory, end to end: a files -> files run over a CSV several times larger than all channel
@@ -76,5 +77,49 @@ struct MemoryBoundTests {
         let wc = try await OffPoolProcess.run("/usr/bin/wc", ["-l", "\(dir)/out.csv"])
         let lines = Int(wc.stdout.split(separator: " ").first ?? "")
         #expect(lines == 2_200_001, "header + every row")
+    }
+
+    /// A paginated export (500,000 records, ~110 MB of JSON over 500 pages) from the fixture API
+    /// into a file: memory stays flat in the number of pages (`scripts/rest-export-check.sh` runs
+    /// the 2 GB export).
+    @Test func aLongPaginatedExportRunsInBoundedMemory() async throws {
+        let dir = NSTemporaryDirectory() + "dpone-memory-rest-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let api = RESTFixtureAPI(records: 500_000, perPage: 1000)
+        let base = Mutex("")
+        let server = try RESTTestServer { request in api.handle(request, baseURL: base.withLock { $0 }) }
+        base.withLock { $0 = server.url }
+        defer { server.stop() }
+        try """
+            name: memory-rest
+            source:
+              type: rest
+              connection: {url: "\(server.url)"}
+              options:
+                path: /page
+                records: data
+                paginator: {type: page_number, total_pages_path: total_pages}
+                flatten: true
+                schema:
+                  - {name: id, type: int64, nullable: false}
+                  - {name: name, type: string}
+                  - {name: amount, type: float64}
+                  - {name: updated_at, type: timestamptz}
+                  - {name: active, type: bool}
+                  - {name: meta__source, type: string}
+                  - {name: meta__score, type: int64}
+                  - {name: tags, type: json}
+            sink: {type: files, path: "\(dir)/out.csv", strategy: {mode: full_refresh}}
+            state: {dir: "\(dir)/state"}
+            """.write(toFile: "\(dir)/pipeline.yml", atomically: true, encoding: .utf8)
+        let release = ProcessInfo.processInfo.environment["DPONE_RELEASE_BIN"]!
+        let run = try await OffPoolProcess.run(release, ["batch", "\(dir)/pipeline.yml", "--format", "json", "--progress", "none"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(result["loaded_rows"] as? Int == 500_000)
+        let peak = try #require(result["peak_rss_bytes"] as? Int)
+        #expect(peak > 0 && peak < Self.limitBytes, "peak RSS \(peak / 1_048_576) MB")
+        #expect(server.requests.count == 500)
     }
 }

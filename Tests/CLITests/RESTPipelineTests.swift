@@ -99,6 +99,58 @@ struct RESTToFilesTests {
         #expect(sinces.contains(RESTFixtureAPI.updatedAt(60)))
     }
 
+    @Test("examples/github-issues.yml runs against the fixture: Link-header paging, incremental, token kept out of the output")
+    func githubExample() async throws {
+        let p = try RESTPipeline(records: 230)
+        defer { p.server.stop() }
+        let example = CLI.packageRoot.appendingPathComponent("examples/github-issues.yml").path
+        let env = ["GITHUB_API": p.server.url, "GITHUB_TOKEN": "ghp_exampleSECRET", "DEMO_DIR": p.dir]
+        let first = try await CLI.run(["batch", example, "--progress", "none"], environment: env)
+        #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
+        #expect(first.stdout.contains("extracted 230"), "\(first.stdout)")
+        p.api.append(20)
+        let second = try await CLI.run(["batch", example, "--progress", "none"], environment: env)
+        #expect(second.stdout.contains("extracted 20"), "\(second.stdout)")
+        #expect(!(first.stdout + first.stderr + second.stdout + second.stderr).contains("ghp_exampleSECRET"))
+        let issues = p.server.requests.filter { $0.path == "/repos/dpone/demo/issues" }
+        #expect(issues.allSatisfy { $0.headers["authorization"] == "Bearer ghp_exampleSECRET" })
+        // Each run first samples one page to infer the schema (the example declares none), then reads:
+        // 1 + 3 pages of 100, then 1 + 1 page of new issues.
+        #expect(issues.count == 6, "\(issues.map(\.target))")
+        let lines = try FileManager.default.contentsOfDirectory(atPath: "\(p.dir)/out/github-issues").reduce(0) { n, part in
+            n + (try String(contentsOfFile: "\(p.dir)/out/github-issues/\(part)", encoding: .utf8).split(separator: "\n").count)
+        }
+        #expect(lines == 250)
+    }
+
+    @Test("manifest render masks secrets; snapshot_diff over an incremental rest source is refused at validation")
+    func renderAndPartialRead() async throws {
+        let dir = NSTemporaryDirectory() + "dpone-rest-r-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try """
+            name: rest-r
+            source:
+              type: rest
+              connection: {url: "http://127.0.0.1:1"}
+              options:
+                path: /items
+                auth: {type: oauth2_client_credentials, token_url: "http://127.0.0.1:1/token", client_id: me, client_secret: "${CLIENT_SECRET}"}
+                headers: {Authorization: "Token hdr-SECRET-9"}
+                incremental: {cursor_path: updated_at, param: since}
+            sink: {type: postgres, connection: {url: "postgresql://u@127.0.0.1/db"}, table: {name: t}, strategy: {mode: MODE, unique_key: id}}
+            """.write(toFile: "\(dir)/template.yml", atomically: true, encoding: .utf8)
+        let template = try String(contentsOfFile: "\(dir)/template.yml", encoding: .utf8)
+        try template.replacingOccurrences(of: "MODE", with: "incremental_merge").write(toFile: "\(dir)/p.yml", atomically: true, encoding: .utf8)
+        try template.replacingOccurrences(of: "MODE", with: "snapshot_diff").write(toFile: "\(dir)/diff.yml", atomically: true, encoding: .utf8)
+        let render = try await CLI.run(["manifest", "render", "\(dir)/p.yml"], environment: ["CLIENT_SECRET": "cs-SECRET-7"])
+        let rendered = render.stdout + render.stderr
+        #expect(rendered.contains("oauth2_client_credentials me:***"), "\(rendered)")
+        #expect(!rendered.contains("cs-SECRET-7") && !rendered.contains("hdr-SECRET-9"), "\(rendered)")
+        let validate = try await CLI.run(["manifest", "validate", "\(dir)/diff.yml"], environment: ["CLIENT_SECRET": "x"])
+        #expect(validate.status != 0)
+        #expect((validate.stdout + validate.stderr).contains("an incremental rest source reads only the records past its stored cursor"))
+    }
+
     @Test("a malformed page fails the run; neither the target nor the state changes")
     func malformedPageChangesNothing() async throws {
         let server = try RESTTestServer { request in

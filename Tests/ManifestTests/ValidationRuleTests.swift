@@ -73,7 +73,7 @@ import Testing
         #expect(tableOnFiles?.message == "'table' applies only to a postgres, clickhouse, mssql or odbc source")
         // The list names the types that play the role: odbc reads tables but is no sink.
         let tableOnFilesSink = firstError("name: n\nsource: {type: files, path: a.csv}\nsink: {type: files, path: b.csv, table: t}\n")
-        #expect(tableOnFilesSink?.message == "'table' applies only to a postgres, clickhouse or mssql sink")
+        #expect(tableOnFilesSink?.message == "'table' applies only to a postgres, clickhouse, mssql or bigquery sink")
 
         let missingPath = firstError("name: n\nsource: {type: files}\nsink: {type: files, path: b.csv}\n")
         #expect(missingPath?.message == "missing required key 'path' (a files source needs one)")

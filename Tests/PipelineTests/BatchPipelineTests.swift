@@ -171,13 +171,13 @@ struct BatchPipelineTests {
     @Test func aConnectorNotInThisBuildIsAUsageError() async throws {
         let doc = try ManifestLoader.parse(
             yaml: """
-                name: rest
-                source: {type: rest, connection: {url: "https://u:secret@127.0.0.1:1/api"}}
-                sink: {type: files, path: /tmp/x.csv}
+                name: bq
+                source: {type: files, path: /tmp/x.csv}
+                sink: {type: bigquery, connection: {url: "bigquery://u:secret@127.0.0.1:1/project"}, table: {schema: d, name: t}}
                 """, path: "pg.yml", environment: [:])
         let result = await BatchPipeline.run(document: doc, options: BatchOptions(stateDirectory: dir + "/state"))
         #expect(result.status == .failed && result.exitCode == 2)
-        #expect(result.error?.contains("rest") == true)
+        #expect(result.error?.contains("bigquery") == true)
         #expect(result.jsonString().contains("secret") == false, "credentials never appear in results")
     }
 }

@@ -1,3 +1,4 @@
+import ConnectorKit
 import DponeTestSupport
 import Flow
 import Foundation
@@ -274,5 +275,76 @@ import Testing
         #expect(m.mask("u=p@ss word&x") == "u=***&x")
         #expect(m.mask("u=p%40ss%20word") == "u=***")
         #expect(m.mask("Basic " + Data("p@ss word".utf8).base64EncodedString()) == "Basic ***")
+    }
+}
+
+/// Smaller rules of the client and the pager.
+@Suite("REST client details") struct RESTClientDetailTests {
+    @Test("X-RateLimit-Reset as an epoch time pauses until then (GitHub style)")
+    func epochReset() async throws {
+        let clock = VirtualClock()
+        let limiter = RESTRateLimiter(requests: nil, per: 1, clock: clock)
+        let reset = String(Int(clock.now()) + 25)
+        await limiter.observe { ["x-ratelimit-remaining": "0", "x-ratelimit-reset": reset][$0] }
+        try await limiter.acquire()
+        #expect(await limiter.waits.count == 1)
+        #expect(abs((await limiter.waits.first ?? 0) - 25) < 1e-6)
+        await limiter.observe { ["ratelimit-remaining": "5", "ratelimit-reset": "60"][$0] }
+        try await limiter.acquire()
+        #expect(await limiter.waits.count == 1, "remaining > 0: no pause")
+    }
+
+    @Test("configured headers and params are sent; POST bodies carry Content-Type")
+    func headersAndParams() async throws {
+        let server = try RESTTestServer { _ in .json("[{\"id\":1}]") }
+        defer { server.stop() }
+        let s = source(server, path: "/h?fixed=1", schema: Schema([Field("id", .int64)])) {
+            $0.headers = [RESTPair("X-Tenant", "acme")]
+            $0.resource.params = [RESTPair("status", "open & closed"), RESTPair("fixed", "2")]
+        }
+        _ = try await read(s)
+        let request = try #require(server.requests.first)
+        #expect(request.headers["x-tenant"] == "acme")
+        #expect(request.headers["accept"] == "application/json")
+        #expect(request.query == ["status": "open & closed", "fixed": "2"])
+    }
+
+    @Test("children run max_concurrency at a time, and more than one at once")
+    func boundedConcurrency() async throws {
+        let inFlight = Mutex((now: 0, peak: 0))
+        let server = try RESTTestServer { request in
+            if request.path == "/orders" { return .json("[" + (1...12).map { "{\"id\":\($0)}" }.joined(separator: ",") + "]") }
+            inFlight.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
+            usleep(50_000)
+            inFlight.withLock { $0.now -= 1 }
+            return .json("[{\"sku\":\"x\"}]")
+        }
+        defer { server.stop() }
+        let s = source(server, path: "/orders/{id}/items", schema: Schema([Field("sku", .string)])) {
+            var parent = RESTResource()
+            parent.path = "/orders"
+            $0.parent = RESTParent(resource: parent, fields: [RESTPair("id", "id")])
+            $0.maxConcurrency = 3
+        }
+        #expect(try await read(s).rowCount == 12)
+        let peak = inFlight.withLock { $0.peak }
+        #expect(peak == 3, "peak concurrent child requests: \(peak)")
+    }
+
+    @Test("pager: the loop window forgets tokens older than 4096 pages")
+    func loopWindowIsBounded() throws {
+        var resource = RESTResource()
+        resource.paginator = .cursor(cursorPath: "next", cursorHeader: nil, param: "c", inBody: false)
+        var pager = RESTPager(resource: resource, baseURL: "http://x", maxPages: nil, extraParams: [], masker: RESTMasker([]))
+        var request = try pager.first()
+        for i in 0..<(RESTPager.loopWindow + 10) {
+            let response = HTTPExchange.Response(status: 200, body: Array("{\"next\":\"t\(i)\"}".utf8))
+            request = try #require(try pager.next(after: request, response: response, records: 1))
+        }
+        // t0 fell out of the window; t5000 is still in it.
+        let old = HTTPExchange.Response(status: 200, body: Array("{\"next\":\"t0\"}".utf8))
+        #expect(try pager.next(after: request, response: old, records: 1) != nil)
+        let recent = HTTPExchange.Response(status: 200, body: Array("{\"next\":\"t\(RESTPager.loopWindow + 5)\"}".utf8))
+        #expect(throws: DponeError.self) { try pager.next(after: request, response: recent, records: 1) }
     }
 }

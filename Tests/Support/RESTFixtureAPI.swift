@@ -15,7 +15,8 @@ import Synchronization
 /// - `/cursor?cursor=C` → `{"items": [...], "next_cursor": "c<n>" | null}`; `cursor` in the body.
 /// - `/cursor-header?cursor=C` → records, next token in `X-Next-Cursor`.
 /// - `/next?page=N` → `{"data": [...], "links": {"next": "<absolute URL>" | null}}`; `next_url`.
-/// - `/link?page=N` → a top-level array, `Link: <...>; rel="next"`; `link_header`.
+/// - `/link?page=N` → a top-level array, `Link: <...>; rel="next"`; `link_header`. Also served as
+///   `/repos/dpone/demo/issues` (the shape of GitHub's issues API, for `examples/github-issues.yml`).
 /// - `/orders?page=N` (parents: every record is an order) and `/orders/<id>/items` → 2 child items.
 public final class RESTFixtureAPI: Sendable {
     private let count: Mutex<Int>
@@ -89,11 +90,13 @@ public final class RESTFixtureAPI: Sendable {
             let page = Int(request.query["page"] ?? "1") ?? 1
             let next = page < pages ? "\"\(baseURL)/next?page=\(page + 1)&per_page=\(per)\"" : "null"
             return .json("{\"data\":\(Self.array(window((page - 1) * per))),\"links\":{\"next\":\(next)}}")
-        case "/link":
+        case "/link", "/repos/dpone/demo/issues":
             let page = Int(request.query["page"] ?? "1") ?? 1
             var headers: [(String, String)] = []
             if page < pages {
-                headers.append(("Link", "<\(baseURL)/link?page=\(page + 1)&per_page=\(per)>; rel=\"next\", <\(baseURL)/link?page=\(pages)&per_page=\(per)>; rel=\"last\""))
+                let since = request.query["since"].map { "&since=\($0)" } ?? ""
+                let link = "\(baseURL)\(request.path)?per_page=\(per)\(since)&page="
+                headers.append(("Link", "<\(link)\(page + 1)>; rel=\"next\", <\(link)\(pages)>; rel=\"last\""))
             }
             return .json(Self.array(window((page - 1) * per)), headers: headers)
         case "/orders":

@@ -20,8 +20,12 @@ struct RESTPager: Sendable {
     private(set) var pages = 0
     private var pageNumber: Int
     private var offset = 0
-    /// Tokens and URLs already followed, with the page they came from.
+    /// Tokens and URLs already followed, with the page they came from: the last `loopWindow` of them
+    /// (a loop repeats within a few pages; memory must not grow with the number of pages).
     private var followed: [String: Int] = [:]
+    private var followOrder: [String] = []
+    private var followHead = 0
+    static let loopWindow = 4096
 
     init(resource: RESTResource, baseURL: String, maxPages: Int?, extraParams: [RESTPair], masker: RESTMasker) {
         self.resource = resource
@@ -95,6 +99,13 @@ struct RESTPager: Sendable {
                 .source,
                 "pagination loop in \(masker.mask(RESTURL.join(baseURL, resource.path))): page \(pages) returned the \(what) of page \(earlier) again (\(masker.mask(key)))",
                 hint: "check the paginator settings (source.options.paginator); max_pages bounds a read")
+        }
+        if followOrder.count < Self.loopWindow {
+            followOrder.append(key)
+        } else {
+            followed[followOrder[followHead]] = nil
+            followOrder[followHead] = key
+            followHead = (followHead + 1) % Self.loopWindow
         }
         followed[key] = pages
     }
