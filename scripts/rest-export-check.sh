@@ -18,14 +18,20 @@ MOCK="${DPONE_REST_MOCK_BIN:-$PWD/.build/release/dpone-rest-mock}"
 WORK="${REST_EXPORT_DIR:-$PWD/.build/rest-export}"
 rm -rf "$WORK"; mkdir -p "$WORK"
 
-# A record of the fixture is ~230 bytes of JSON.
-RECORDS=$(( SIZE_MB * 1024 * 1024 / 230 ))
-"$MOCK" --records "$RECORDS" --per-page "$PER_PAGE" > "$WORK/mock.out" 2>&1 &
-MOCK_PID=$!
+start_mock() {
+  "$MOCK" --records "$1" --per-page "$PER_PAGE" > "$WORK/mock.out" 2>&1 &
+  MOCK_PID=$!
+  for _ in $(seq 1 100); do grep -q listening "$WORK/mock.out" 2>/dev/null && break; sleep 0.1; done
+  URL=$(awk '/listening/ {print $2}' "$WORK/mock.out")
+}
 trap 'kill $MOCK_PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do grep -q listening "$WORK/mock.out" 2>/dev/null && break; sleep 0.1; done
-URL=$(awk '/listening/ {print $2}' "$WORK/mock.out")
-BYTES=$(curl -s "$URL/page?page=1&per_page=$PER_PAGE" | wc -c)
+# Bytes a record takes in a page, measured on a first page of the fixture; then the real server.
+start_mock "$PER_PAGE"
+PAGE_BYTES=$(curl -s "$URL/page?page=1&per_page=$PER_PAGE" | wc -c)
+kill $MOCK_PID; wait $MOCK_PID 2>/dev/null || true
+RECORDS=$(( SIZE_MB * 1024 * 1024 * PER_PAGE / PAGE_BYTES ))
+start_mock "$RECORDS"
+BYTES=$PAGE_BYTES
 PAGES=$(( (RECORDS + PER_PAGE - 1) / PER_PAGE ))
 
 cat > "$WORK/pipeline.yml" <<YAML

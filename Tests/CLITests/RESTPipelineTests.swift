@@ -56,6 +56,16 @@ struct RESTPipeline {
         try await CLI.run(["batch", manifest, "--progress", "none"], environment: fault.map { ["DPONE_FAULT": $0] } ?? [:])
     }
 
+    /// A `sink:` section into `<schema>.items` on the test Postgres.
+    static func postgresSink(_ schema: String, mode: String, key: Bool = false) -> String {
+        "sink: {type: postgres, connection: {url: \"\(PostgresTestServer.url)\"}, table: {schema: \(schema), name: items}, strategy: {mode: \(mode)\(key ? ", unique_key: id" : "")}}"
+    }
+
+    /// A `sink:` section into `<database>.items` on a test ClickHouse.
+    static func clickhouseSink(_ server: ClickHouseTestServer, _ database: String, mode: String) -> String {
+        "sink: {type: clickhouse, connection: {url: \"\(server.url)\"}, table: {schema: \(database), name: items}, strategy: {mode: \(mode)}}"
+    }
+
     /// `id|name|amount` of `<schema>.items` on Postgres, by id.
     static func rows(_ pg: PostgresConnection, _ schema: String) async throws -> [String] {
         try await pg.query("SELECT id::text || '|' || name || '|' || amount::text FROM \(PostgresSQL.quoteIdentifier(schema)).items ORDER BY id")
@@ -216,9 +226,7 @@ struct RESTToDatabaseTests {
         let p = try RESTPipeline(records: 80)
         defer { p.server.stop() }
         let manifest = try p.manifest(
-            sink: """
-                sink: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: \(schema), name: items}, strategy: {mode: incremental_merge, unique_key: id}}
-                """)
+            sink: RESTPipeline.postgresSink(schema, mode: "incremental_merge", key: true))
         let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
         defer { Task { try? await pg.execute("DROP SCHEMA IF EXISTS \(PostgresSQL.quoteIdentifier(schema)) CASCADE"); await pg.close() } }
         let first = try await p.run(manifest)
@@ -239,9 +247,7 @@ struct RESTToDatabaseTests {
             let p = try RESTPipeline(records: 70)
             defer { p.server.stop() }
             let manifest = try p.manifest(
-                sink: """
-                    sink: {type: clickhouse, connection: {url: "\(server.url)"}, table: {schema: \(database), name: items}, strategy: {mode: incremental_append}}
-                    """)
+                sink: RESTPipeline.clickhouseSink(server, database, mode: "incremental_append"))
             let client = try ClickHouseClient(url: server.url)
             let first = try await p.run(manifest)
             #expect(first.status == 0, "\(server): \(first.stdout) \(first.stderr)")
@@ -259,21 +265,12 @@ struct RESTToDatabaseTests {
 }
 
 @Suite(
-    .tags(.integrationReplay, .integrationPostgres), IntegrationGate.replay.trait, IntegrationGate.integration.trait,
+    .tags(.integrationReplay, .integrationPostgres, .integrationClickHouse), IntegrationGate.replay.trait, IntegrationGate.integration.trait,
     .enabled(if: binaryBuilt, "dpone binary not built"))
 struct RESTReplayTests {
-    @Test("REST -> Postgres incremental_append killed at each fault point, then re-run: exact", arguments: FaultPoint.allCases.map(\.rawValue))
-    func killedAndRerun(fault: String) async throws {
-        try PostgresTestServer.require()
-        let schema = PostgresTestServer.uniqueSchemaName("restkill")
-        let p = try RESTPipeline(records: 60)
-        defer { p.server.stop() }
-        let manifest = try p.manifest(
-            sink: """
-                sink: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: \(schema), name: items}, strategy: {mode: incremental_append}}
-                """)
-        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
-        defer { Task { try? await pg.execute("DROP SCHEMA IF EXISTS \(PostgresSQL.quoteIdentifier(schema)) CASCADE"); await pg.close() } }
+    /// The scenario: 60 records, a kill, a re-run; 40 more, a kill, a re-run. `target` reads the
+    /// published ids in order.
+    func killAndRerun(_ p: RESTPipeline, manifest: String, fault: String, target: () async throws -> [Int]) async throws {
         let killed = try await p.run(manifest, fault: fault)
         #expect(killed.died(at: fault), "\(killed.stdout) \(killed.stderr)")
         #expect(try await p.run(manifest).status == 0)
@@ -282,8 +279,56 @@ struct RESTReplayTests {
         #expect(killedAgain.died(at: fault))
         let last = try await p.run(manifest)
         #expect(last.status == 0, "\(last.stderr)")
-        let rows = try await RESTPipeline.rows(pg, schema)
-        #expect(rows == RESTPipeline.expected(100), "nothing lost, nothing doubled after \(fault)")
+        #expect(try await target() == Array(1...100), "nothing lost, nothing doubled after \(fault)")
+    }
+
+    @Test("REST -> Postgres incremental_append killed at each fault point, then re-run: exact", arguments: FaultPoint.allCases.map(\.rawValue))
+    func killedAndRerunIntoPostgres(fault: String) async throws {
+        try PostgresTestServer.require()
+        let schema = PostgresTestServer.uniqueSchemaName("restkill")
+        let p = try RESTPipeline(records: 60)
+        defer { p.server.stop() }
+        let manifest = try p.manifest(
+            sink: RESTPipeline.postgresSink(schema, mode: "incremental_append"))
+        let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
+        defer { Task { try? await pg.execute("DROP SCHEMA IF EXISTS \(PostgresSQL.quoteIdentifier(schema)) CASCADE"); await pg.close() } }
+        try await killAndRerun(p, manifest: manifest, fault: fault) {
+            let rows = try await RESTPipeline.rows(pg, schema)
+            #expect(rows == RESTPipeline.expected(100))
+            return rows.compactMap { Int($0.split(separator: "|")[0]) }
+        }
+    }
+
+    @Test("REST -> ClickHouse incremental_append killed at each fault point, then re-run: exact", arguments: FaultPoint.allCases.map(\.rawValue))
+    func killedAndRerunIntoClickHouse(fault: String) async throws {
+        let server = ClickHouseTestServer.legacy
+        try server.require()
+        let database = ClickHouseTestServer.uniqueDatabaseName("restkill")
+        let p = try RESTPipeline(records: 60)
+        defer { p.server.stop() }
+        let manifest = try p.manifest(
+            sink: RESTPipeline.clickhouseSink(server, database, mode: "incremental_append"))
+        let client = try ClickHouseClient(url: server.url)
+        try await killAndRerun(p, manifest: manifest, fault: fault) {
+            try await client.queryRows("SELECT toString(id) FROM \(ClickHouseSQL.quoteIdentifier(database)).items ORDER BY id").compactMap { Int($0[0]) }
+        }
+        try? await client.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(database))")
+        await client.close()
+    }
+
+    @Test("REST -> files incremental_append killed at each fault point, then re-run: exact", arguments: FaultPoint.allCases.map(\.rawValue))
+    func killedAndRerunIntoFiles(fault: String) async throws {
+        let p = try RESTPipeline(records: 60)
+        defer { p.server.stop() }
+        let manifest = try p.manifest(sink: "sink: {type: files, path: \(p.dir)/out, strategy: {mode: incremental_append}}")
+        try await killAndRerun(p, manifest: manifest, fault: fault) {
+            let parts = try FileManager.default.contentsOfDirectory(atPath: "\(p.dir)/out").sorted()
+            #expect(parts.allSatisfy { $0.hasPrefix("part-") }, "no temp file is published: \(parts)")
+            return try parts.flatMap { part in
+                try String(contentsOfFile: "\(p.dir)/out/\(part)", encoding: .utf8).split(separator: "\n").dropFirst()
+                    .compactMap { Int($0.split(separator: ",")[0]) }
+            }
+        }
     }
 
     @Test("dpone stream polls the API every second, picks up added records, and SIGTERM drains to a durable checkpoint")
@@ -293,9 +338,7 @@ struct RESTReplayTests {
         let p = try RESTPipeline(records: 40)
         defer { p.server.stop() }
         let manifest = try p.manifest(
-            sink: """
-                sink: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: \(schema), name: items}, strategy: {mode: incremental_merge, unique_key: id}}
-                """, extraSource: "poll_interval: 1s")
+            sink: RESTPipeline.postgresSink(schema, mode: "incremental_merge", key: true), extraSource: "poll_interval: 1s")
         let pg = try await PostgresConnection.connect(url: PostgresTestServer.url)
         defer { Task { try? await pg.execute("DROP SCHEMA IF EXISTS \(PostgresSQL.quoteIdentifier(schema)) CASCADE"); await pg.close() } }
         func count() async -> Int {

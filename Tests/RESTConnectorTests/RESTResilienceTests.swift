@@ -118,6 +118,7 @@ import Testing
         defer { gone.stop() }
         let ignored = try await read(source(gone, path: "/r", schema: schema) { $0.onStatus = [404: .ignore] })
         #expect(ignored.rowCount == 0 && ignored.checkpoints.count == 1)
+        #expect(ignored.checkpoints[0].complete == false, "an ignored page: the read is not a complete copy")
 
         let unavailable = try scripted([.json("{}", status: 503)])
         defer { unavailable.stop() }
@@ -267,6 +268,25 @@ import Testing
         // at-1 for pages 1-3 (0, 40, 80 s), at-2 at 120 s (expired), revoked at its second use -> at-3.
         #expect(tokens == ["Bearer at-1", "Bearer at-1", "Bearer at-1", "Bearer at-2", "Bearer at-2", "Bearer at-3"])
         #expect(await s.tokenFetches == 3)
+    }
+
+    @Test("credentials in the connection URL are sent (basic) and masked in errors")
+    func connectionURLCredentials() async throws {
+        let server = try RESTTestServer { request in
+            request.headers["authorization"] == "Basic " + Data("u:pw-SECRET".utf8).base64EncodedString()
+                ? .json("{\"error\":\"bad\"}", status: 400) : .json("{}", status: 401)
+        }
+        defer { server.stop() }
+        var rest = RESTOptions()
+        rest.resource.path = "/x"
+        var options = RESTSourceOptions(
+            baseURL: server.url.replacingOccurrences(of: "http://", with: "http://u:pw-SECRET@"), rest: rest, schema: schema)
+        options.secrets = ["pw-SECRET"]
+        let s = RESTSource(name: "rest:/x", options: options, clock: VirtualClock(), random: { 0.5 })
+        let error = await #expect(throws: DponeError.self) { try await read(s) }
+        #expect(error?.message.contains("HTTP 400") == true, "basic auth from the URL got through: \(error?.message ?? "")")
+        #expect(error?.message.contains("pw-SECRET") == false)
+        #expect(error?.message.contains("u:***@") == true, "\(error?.message ?? "")")
     }
 
     @Test("masker hides raw, percent-encoded and base64 forms")

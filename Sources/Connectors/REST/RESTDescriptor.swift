@@ -33,10 +33,17 @@ public struct RESTDescriptor: ConnectorDescriptor {
 
     /// An incremental API read returns only the records past the stored cursor.
     public func partialRead(_ source: SourceConfig, _ document: DocumentReader) -> PartialRead? {
-        guard source.options.rest.incremental != nil else { return nil }
-        return PartialRead(
-            what: "an incremental rest source reads only the records past its stored cursor",
-            fix: "drop source.options.incremental to read the whole resource", at: document.node("source", "options", "incremental"))
+        if source.options.rest.incremental != nil {
+            return PartialRead(
+                what: "an incremental rest source reads only the records past its stored cursor",
+                fix: "drop source.options.incremental to read the whole resource", at: document.node("source", "options", "incremental"))
+        }
+        if source.options.rest.maxPages != nil {
+            return PartialRead(
+                what: "max_pages stops a rest read before the API's last page",
+                fix: "drop source.options.max_pages to read the whole resource", at: document.node("source", "options", "max_pages"))
+        }
+        return nil
     }
 
     public func makeSource(_ request: SourceRequest) throws -> any SourceOperator {
@@ -56,6 +63,7 @@ public struct RESTDescriptor: ConnectorDescriptor {
             throw DponeError(.manifest, "a rest source needs a connection: {url: https://api.example.com}")
         }
         var options = RESTSourceOptions(baseURL: base, rest: rest, schema: config.options.schema)
+        options.secrets = [config.connection?.resolved.password].compactMap { $0 }
         if let rows = config.options.batchRows { options.batchRows = rows }
         return RESTSource(name: "rest:\(rest.resource.path)", options: options)
     }

@@ -18,6 +18,8 @@ struct RESTPager: Sendable {
     let masker: RESTMasker
 
     private(set) var pages = 0
+    /// `max_pages` ended the read while the API had more.
+    private(set) var truncated = false
     private var pageNumber: Int
     private var offset = 0
     /// Tokens and URLs already followed, with the page they came from: the last `loopWindow` of them
@@ -53,7 +55,11 @@ struct RESTPager: Sendable {
         after current: RESTRequest, response: HTTPExchange.Response, records: Int
     ) throws -> RESTRequest? {
         pages += 1
-        if let maxPages, pages >= maxPages { return nil }
+        if let maxPages, pages >= maxPages {
+            // Cut short, unless this page already was the last (an empty page, or no paginator).
+            truncated = records > 0 && resource.paginator != .none
+            return nil
+        }
         let body = response.body
         func text(at path: String) throws -> String? {
             guard let jsonPath = JSONPath(path) else { return nil }

@@ -15,6 +15,8 @@ public struct RESTSourceOptions: Sendable {
     public var schema: Schema?
     public var batchRows = 65_536
     public var batchBytes = 8 << 20
+    /// Secrets from outside the options (the connection URL's password), masked like the others.
+    public var secrets: [String] = []
 
     public init(baseURL: String, rest: RESTOptions, schema: Schema? = nil) {
         self.baseURL = baseURL
@@ -28,7 +30,9 @@ public struct RESTSourceOptions: Sendable {
 /// incremental cursor that advances only when the checkpoint carrying it is durable.
 ///
 /// - One checkpoint at the end of the read. Positions: `{"cursor": {"column", "value"}}` when
-///   incremental (a partial read), else `{}` and a complete checkpoint (every record was read).
+///   incremental (a partial read), else `{}`. The checkpoint is complete (a sink may treat a missing
+///   key as deleted) only when every page was read: not incremental, not cut by `max_pages`, and no
+///   page of the resource (or of the parent) ignored by `on_status`.
 /// - Pages are held whole while they are decoded (bounded by `max_page_bytes`); batches are cut at
 ///   `batch_rows` rows or 8 MiB.
 /// - With `parent`, the child path is called once per parent record, up to `max_concurrency` at a
@@ -54,7 +58,7 @@ public final class RESTSource: SourceOperator {
         self.options = options
         self.clock = clock
         self.random = random
-        self.masker = RESTMasker(options.rest.secrets)
+        self.masker = RESTMasker(options.rest.secrets + options.secrets)
         let rest = options.rest
         self.limiter = RESTRateLimiter(requests: rest.rateLimit?.requests, per: rest.rateLimit?.per ?? 1, clock: clock)
         self.tokens = RESTTokenCache(clock: clock)
@@ -112,15 +116,19 @@ public final class RESTSource: SourceOperator {
         }
         let client = makeClient("rest")
         defer { Task { await client.close() } }
+        var partial = rest.incremental != nil
         if let parent = rest.parent {
-            try await readChildren(parent, params: params, client: client, emitter: &emitter, send: send)
+            partial = try await readChildren(parent, params: params, client: client, emitter: &emitter, send: send) || partial
         } else {
             var pager = RESTPager(
                 resource: rest.resource, baseURL: options.baseURL, maxPages: rest.maxPages, extraParams: params, masker: masker)
             var request: RESTRequest? = try pager.first()
             while let current = request {
                 try Task.checkCancellation()
-                guard let response = try await client.fetch(current) else { break }
+                guard let response = try await client.fetch(current) else {
+                    partial = true  // a page ignored by on_status: the read is not a complete copy
+                    break
+                }
                 let count = try emitter.decode(response.body, url: masker.mask(current.url), page: pager.pages + 1, records: rest.resource.records, parentValues: [])
                 for batch in emitter.takeFull() { try await send(batch) }
                 request = try pager.next(after: current, response: response, records: count)
@@ -129,29 +137,37 @@ public final class RESTSource: SourceOperator {
                 }
             }
             record(pages: pager.pages)
+            partial = partial || pager.truncated
         }
         for batch in emitter.flush() { try await send(batch) }
         record(client)
         let positions = cursor?.positions ?? .object([:])
-        try await output.checkpoint(positions: positions, complete: rest.incremental == nil)
+        try await output.checkpoint(positions: positions, complete: !partial)
     }
 
     // MARK: - Parent and child resources
 
+    /// Reads every child of every parent record; returns whether the read was partial (a parent page
+    /// ignored by `on_status`, or a child resource cut by `max_pages`).
     private func readChildren(
         _ parent: RESTParent, params: [RESTPair], client: RESTClient, emitter: inout Emitter,
         send: (Batch) async throws -> Void
-    ) async throws {
+    ) async throws -> Bool {
+        var partial = false
         let rest = options.rest
         var parentPager = RESTPager(resource: parent.resource, baseURL: options.baseURL, maxPages: nil, extraParams: [], masker: masker)
         var request: RESTRequest? = try parentPager.first()
         let workers = (0..<rest.maxConcurrency).map { makeClient("rest-child-\($0)") }
         defer { for w in workers { Task { await w.close() } } }
         while let current = request {
-            guard let response = try await client.fetch(current) else { break }
+            guard let response = try await client.fetch(current) else {
+                partial = true
+                break
+            }
             let keys = try parentKeys(response.body, parent: parent, url: masker.mask(current.url))
             // Children of this parent page, max_concurrency at a time; decoded here, in order of completion.
-            try await withThrowingTaskGroup(of: (worker: Int, values: [String], pages: [(String, [UInt8])]).self) { group in
+            partial = try await withThrowingTaskGroup(of: (worker: Int, values: [String], pages: [(String, [UInt8])], truncated: Bool).self) { group in
+                var truncated = false
                 var next = 0
                 func start(_ k: Int, on w: Int) {
                     let values = keys[k]
@@ -172,7 +188,7 @@ public final class RESTSource: SourceOperator {
                             pages.append((masker.mask(current.url), response.body))
                             request = try pager.next(after: current, response: response, records: count)
                         }
-                        return (w, values, pages)
+                        return (w, values, pages, pager.truncated)
                     }
                 }
                 while next < min(keys.count, workers.count) {
@@ -187,15 +203,18 @@ public final class RESTSource: SourceOperator {
                         for batch in emitter.takeFull() { try await send(batch) }
                     }
                     record(pages: result.pages.count)
+                    truncated = truncated || result.truncated
                     if next < keys.count {
                         start(next, on: result.worker)  // the worker that finished is free
                         next += 1
                     }
                 }
-            }
+                return truncated
+            } || partial
             request = try parentPager.next(after: current, response: response, records: keys.count)
         }
         for w in workers { record(w) }
+        return partial || parentPager.truncated
     }
 
     /// The parent field values of each record of a parent page, in `parent.fields` order.
