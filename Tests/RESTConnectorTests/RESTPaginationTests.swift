@@ -293,3 +293,76 @@ import Testing
         #expect(out.rowCount == 2)
     }
 }
+
+/// The incremental cursor: what is sent, what is kept, what is stored.
+@Suite("REST incremental") struct RESTIncrementalTests {
+    let declared = Schema([Field("id", .int64), Field("updated_at", .timestamp(withTimeZone: true))])
+    var stored: StateValue {
+        .object(["cursor": .object(["column": .string("updated_at"), "value": .string("2026-01-01T00:30:00Z")])])
+    }
+
+    /// A server that ignores every filter: it returns records 1...50 whatever is asked.
+    func unfiltered() throws -> RESTTestServer {
+        try RESTTestServer { _ in .json("[" + (1...50).map(RESTFixtureAPI.record).joined(separator: ",") + "]") }
+    }
+
+    @Test("first run sends initial and the window's end; stores the largest cursor read")
+    func initialAndEnd() async throws {
+        let server = try fixtureServer(RESTFixtureAPI(records: 50))
+        defer { server.stop() }
+        let s = source(server, path: "/page", schema: declared) {
+            $0.resource.records = "data"
+            $0.resource.paginator = .pageNumber(param: "page", start: 1, totalPagesPath: "total_pages")
+            var inc = RESTIncremental(cursorPath: "updated_at", param: "since")
+            inc.initial = "2026-01-01T00:05:00Z"
+            inc.end = "2026-12-31T00:00:00Z"
+            inc.endParam = "until"
+            $0.incremental = inc
+        }
+        let out = try await read(s)
+        #expect(out.ints("id") == Array(6...50))
+        #expect(server.requests.allSatisfy { $0.query["since"] == "2026-01-01T00:05:00Z" && $0.query["until"] == "2026-12-31T00:00:00Z" })
+        let cursor = out.checkpoints.first?.positions["cursor"]
+        #expect(cursor?["value"]?.stringValue.map { $0.hasPrefix("2026-01-01") && $0.contains("00:50:00") } == true, "\(String(describing: cursor))")
+        #expect(out.checkpoints.first?.complete == false)
+    }
+
+    @Test("a resumed run sends the stored cursor and keeps only records strictly after it, even from an API that ignores the filter")
+    func strictlyAfterStored() async throws {
+        let server = try unfiltered()
+        defer { server.stop() }
+        let s = source(server, path: "/all", schema: declared) { $0.incremental = RESTIncremental(cursorPath: "updated_at", param: "since") }
+        let out = try await read(s, resumeFrom: stored)
+        #expect(server.requests.first?.query["since"] == "2026-01-01T00:30:00Z")
+        #expect(out.ints("id") == Array(31...50))
+    }
+
+    @Test("lookback sends the cursor minus the lookback and keeps what is re-read")
+    func lookback() async throws {
+        let server = try unfiltered()
+        defer { server.stop() }
+        let s = source(server, path: "/all", schema: declared) {
+            var inc = RESTIncremental(cursorPath: "updated_at", param: "since")
+            inc.lookback = "10m"
+            $0.incremental = inc
+        }
+        let out = try await read(s, resumeFrom: stored)
+        #expect(server.requests.first?.query["since"] == "2026-01-01T00:20:00Z")
+        #expect(out.rowCount == 50, "lookback keeps every record the API returns (deduplicate with incremental_merge)")
+    }
+
+    @Test("an integer cursor with a numeric lookback")
+    func integerLookback() async throws {
+        let server = try unfiltered()
+        defer { server.stop() }
+        let s = source(server, path: "/all", schema: declared) {
+            var inc = RESTIncremental(cursorPath: "id", param: "after_id")
+            inc.lookback = "5"
+            $0.incremental = inc
+        }
+        let state: StateValue = .object(["cursor": .object(["column": .string("id"), "value": .string("40")])])
+        let out = try await read(s, resumeFrom: state)
+        #expect(server.requests.first?.query["after_id"] == "35")
+        #expect(out.checkpoints.first?.positions["cursor"]?["value"]?.stringValue == "50")
+    }
+}
