@@ -69,13 +69,17 @@ public enum BatchPipeline {
                     routes: try await CDCRoutes.routes(document, source: keyed, loadID: loadID, loadedAt: loadedAt),
                     bounds: options.bounds)
             } else {
+                var single = document
+                if let keyed = source as? any KeyedRoutesSource {
+                    single.sink = try await CDCRoutes.sinkWithIdentityKey(document, source: keyed)
+                }
                 let sink = try ConnectorFactory.sink(
                     SinkRequest(
-                        config: document.sink, pipeline: document.name, loadID: loadID, state: document.state,
+                        config: single.sink, pipeline: document.name, loadID: loadID, state: document.state,
                         changeData: source.emitsChangeData,
                         sourceRepeatsKeys: try ConnectorRegistry.descriptor(for: document.source.type, role: "source").sourceRepeatsKeys,
                         sourceEmitsDeletes: source.emitsDeletes))
-                let transforms = try ConnectorFactory.transforms(document, loadID: loadID, loadedAt: loadedAt)
+                let transforms = try ConnectorFactory.transforms(single, loadID: loadID, loadedAt: loadedAt)
                 graph = PipelineGraph(
                     name: document.name, source: source, transforms: transforms, sinks: [sink], bounds: options.bounds)
             }

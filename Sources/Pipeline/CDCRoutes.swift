@@ -41,6 +41,22 @@ enum CDCRoutes {
         return config
     }
 
+    /// The sink of a single-table CDC source: a `cdc_apply` strategy without `unique_key` takes the
+    /// table's replica identity or primary key, as each entry of `cdc.tables` does; a table with
+    /// neither is refused naming the fix.
+    static func sinkWithIdentityKey(_ document: ManifestDocument, source: any KeyedRoutesSource) async throws -> SinkConfig {
+        var sink = document.sink
+        guard sink.strategy.mode == .cdcApply, sink.strategy.uniqueKey.isEmpty else { return sink }
+        let table = document.source.table.map { "\($0.schema ?? "public").\($0.name)" } ?? "the source table"
+        guard let key = try await source.identityKeys().first ?? nil, !key.isEmpty else {
+            throw DponeError(
+                .manifest, "table \(table) has no primary key or replica identity index to apply its changes by",
+                hint: "set sink.strategy.unique_key: [id]", context: ["table": table])
+        }
+        sink.strategy.uniqueKey = key
+        return sink
+    }
+
     /// One route per table of `cdc.tables`, in their order (the source's route order).
     static func routes(
         _ document: ManifestDocument, source: any KeyedRoutesSource, loadID: String, loadedAt: Int64

@@ -180,7 +180,12 @@ struct PostgresCDCStreamTests {
         try PostgresTestServer.require()
         try await withDatabase { pg in
             try await setUp(pg, identity: identity)
-            let path = try manifest()
+            // With the default identity, cdc_apply takes the table's primary key: no unique_key.
+            let path = try manifest(
+                sink: identity == "default"
+                    ? "{type: postgres, connection: {url: \"\(url)\"}, table: {schema: \(schema), name: dst}, strategy: {mode: cdc_apply}}" : nil)
+            let validate = try await CLI.run(["manifest", "validate", path])
+            #expect(validate.status == 0, "a manifest that validates runs: \(validate.stdout) \(validate.stderr)")
             let port = try PrivateClickHouse.freePort()
             let worker = try StreamProcess(
                 ["stream", path, "--checkpoint-interval", "300ms", "--metrics-port", String(port)], log: "\(dir)/worker.log")

@@ -150,9 +150,10 @@ extension PostgresDescriptor {
                 return false
             }
         case .sink:
-            if mode == .cdcApply, manifest.sink.strategy.uniqueKey.isEmpty, manifest.source.options.routes.isEmpty,
-                let r = document.node("sink", "strategy")
-            {
+            // A postgres CDC source gives its table's replica identity (or primary key) at start, as
+            // every entry of cdc.tables does; another source's changes need the key spelled out.
+            let keyedSource = manifest.source.type == .postgres && manifest.source.options.cdc != nil
+            if mode == .cdcApply, manifest.sink.strategy.uniqueKey.isEmpty, !keyedSource, let r = document.node("sink", "strategy") {
                 document.ctx.fail(
                     r, "missing required key 'unique_key' (strategy mode 'cdc_apply' applies changes by key)",
                     hint: "add unique_key: [id] (the source table's replica identity columns)")
