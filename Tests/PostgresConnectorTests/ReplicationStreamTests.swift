@@ -183,11 +183,14 @@ struct ReplicationStreamTests {
     /// the idle server's WAL position is reported. (2 s was too tight: under the parallel suite the
     /// hop from startReplication to the receive alone can wait that long.)
     @Test func keepalivesAreAnsweredWhileReceiving() async throws {
-        try await withIdleSlotStream("keep", walSenderTimeout: "10s") { stream, _, _, consistentPoint in
-            // Under CI's full parallel suite the server twice ended this walsender for a replication
-            // timeout: the receive below had not started within wal_sender_timeout. Tests then
-            // blocked cooperative threads for seconds (python interop runs, a ClickHouse start,
-            // curl); they now wait off the pool (OffPoolProcess), so this runs on time.
+        // The hop from startReplication to the receive below waits for a cooperative thread, and in
+        // the full parallel suite, hundreds of tests queue on the 2 threads of the pool for ~10 s at
+        // its start (a whole cluster of unit suites then finishes at the same instant): the walsender's
+        // 10 s timeout ended the connection before the receive began (CI, three times). The
+        // stream's between-receive status updates, which production relies on for exactly such
+        // gaps, cover that hop here too: every 7 s, longer than the 5 s after which the server
+        // asks for a reply, so the receive still has keepalive requests to answer.
+        try await withIdleSlotStream("keep", walSenderTimeout: "10s", statusInterval: .seconds(7)) { stream, _, _, consistentPoint in
             let idle = try await stream.receive(timeout: .seconds(14))
             #expect(!idle.endOfStream)
             #expect(idle.serverWALEnd >= consistentPoint)
