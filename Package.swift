@@ -134,7 +134,7 @@ let package = Package(
         .executableTarget(
             name: "dpone",
             dependencies: [
-                "Pipeline", "Manifest", "Flow",
+                "Pipeline", "Manifest", "Flow", "ConnectorKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

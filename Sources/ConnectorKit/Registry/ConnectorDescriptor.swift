@@ -27,7 +27,8 @@ public protocol ConnectorDescriptor: EndpointSpec {
     func makeStateStore(_ document: ManifestDocument) throws -> any StateStore
     /// The fence against a concurrent run of the pipeline, for a store of this kind.
     func lockPipeline(_ document: ManifestDocument) async throws -> (any PipelineRunLock)?
-    /// `dpone doctor` probes (reachability, permissions, versions); filled in by the doctor command.
+    /// `dpone doctor` probes of the manifest's endpoints of this type (reachability, permissions,
+    /// versions, the objects the pipeline needs).
     func doctor(_ document: ManifestDocument) async -> [DoctorProbe]
 
     /// Whether the source applies `options.columns` and `options.custom_predicate` itself (a
@@ -169,16 +170,20 @@ public protocol KeyedRoutesSource: SourceOperator {
 }
 
 /// One `dpone doctor` finding.
-public struct DoctorProbe: Sendable, Equatable {
-    public enum Outcome: String, Sendable { case ok, warning, failed }
+public struct DoctorProbe: Sendable, Equatable, Encodable {
+    /// `info` reports without judging (a client's version).
+    public enum Outcome: String, Sendable, Encodable { case ok, warning, failed, info }
     public var name: String
     public var outcome: Outcome
     public var detail: String
+    /// What to do about a warning or a failure: a command, a setting, a grant.
+    public var fix: String?
 
-    public init(name: String, outcome: Outcome, detail: String) {
+    public init(name: String, outcome: Outcome, detail: String, fix: String? = nil) {
         self.name = name
         self.outcome = outcome
         self.detail = detail
+        self.fix = fix
     }
 }
 

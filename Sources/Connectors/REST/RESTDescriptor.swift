@@ -46,6 +46,15 @@ public struct RESTDescriptor: ConnectorDescriptor {
         return nil
     }
 
+    /// `dpone doctor`: the API's base URL answers (any status below 500).
+    public func doctor(_ document: ManifestDocument) async -> [DoctorProbe] {
+        guard document.source.type == .rest, let connection = document.source.connection else { return [] }
+        let rest = document.source.options.rest
+        var secrets = rest.secrets
+        if let password = connection.resolved.password { secrets.append(password) }
+        return [await HTTPProbe.get(RESTURL.join(connection.resolved.url, rest.resource.path), name: "rest source", secrets: secrets)]
+    }
+
     public func makeSource(_ request: SourceRequest) throws -> any SourceOperator {
         let config = request.config
         let rest = config.options.rest

@@ -58,6 +58,20 @@ final class KafkaConsumerHandle: @unchecked Sendable {
         rd_kafka_destroy(rk)
     }
 
+    /// The brokers of the cluster (from a metadata request for no topic).
+    func brokers(timeoutMs: Int32) throws -> [String] {
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let err = rd_kafka_metadata(rk, 0, nil, &metadata, timeoutMs)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
+            throw DponeError(.source, "kafka metadata: \(kafkaErrorText(err))")
+        }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        return (0..<Int(metadata.pointee.broker_cnt)).map {
+            let b = metadata.pointee.brokers[$0]
+            return "\(String(cString: b.host)):\(b.port)"
+        }
+    }
+
     /// The partition ids of `topic`; throws when the topic does not exist.
     func partitions(of topic: String, timeoutMs: Int32) throws -> [Int32] {
         guard let rkt = rd_kafka_topic_new(rk, topic, nil) else {

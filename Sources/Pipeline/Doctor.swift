@@ -1,0 +1,161 @@
+import ClickHouseConnector
+import ConnectorKit
+import Flow
+import Foundation
+import KafkaConnector
+import Manifest
+import PostgresConnector
+
+/// What `dpone doctor` requires.
+public enum DoctorProfile: String, Sendable, CaseIterable {
+    /// The services `scripts/test.sh` starts on this machine must answer.
+    case local
+    /// As local (CI runs the same services).
+    case ci
+    /// Only the manifests' own endpoints; insecure settings are refused.
+    case production
+}
+
+/// `dpone doctor`'s findings: every check, and whether the required ones passed.
+public struct DoctorReport: Sendable, Encodable {
+    public var profile: String
+    public var checks: [DoctorProbe]
+    public var passed: Bool { !checks.contains { $0.outcome == .failed } }
+
+    enum CodingKeys: String, CodingKey { case profile, checks, passed }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(profile, forKey: .profile)
+        try c.encode(checks, forKey: .checks)
+        try c.encode(passed, forKey: .passed)
+    }
+}
+
+/// Checks that really connect: the local services (profiles `local` and `ci`), each manifest's
+/// endpoints (through their connectors' `doctor`), its state store, disk space and the native
+/// clients the troubleshooting guide names.
+public enum Doctor {
+    /// The local services and where `scripts/*.sh` starts them; each URL can be overridden by the
+    /// variable the script's `start` output is exported as in `scripts/test.sh`.
+    static func localServices(_ env: [String: String]) -> [(name: String, probe: @Sendable () async -> [DoctorProbe])] {
+        func value(_ key: String, _ fallback: String) -> String { env[key].flatMap { $0.isEmpty ? nil : $0 } ?? fallback }
+        let pg = value("DPONE_TEST_POSTGRES_URL", "postgresql://dpone:dpone@127.0.0.1:55432/dpone")
+        let ch = value("DPONE_TEST_CLICKHOUSE_URL", "http://dpone:dpone@127.0.0.1:18123/")
+        let modern = value("DPONE_TEST_CLICKHOUSE_MODERN_URL", "http://127.0.0.1:18124/")
+        let control = value("DPONE_TEST_KAFKA_CONTROL", "127.0.0.1:19092")
+        let registry = value("DPONE_TEST_SCHEMA_REGISTRY_URL", "http://127.0.0.1:18081")
+        return [
+            ("PostgreSQL", { await PostgresDescriptor.probe(url: pg, name: "PostgreSQL (local)", needsReplication: true, startHint: "start it: scripts/postgres.sh start") }),
+            ("ClickHouse 18.16", { await ClickHouseDescriptor.probe(url: ch, display: redact(ch), name: "ClickHouse 18.16 (local)", startHint: "start it: scripts/clickhouse.sh start") }),
+            ("ClickHouse modern", { await ClickHouseDescriptor.probe(url: modern, display: redact(modern), name: "ClickHouse modern (local)", startHint: "start it: scripts/clickhouse-modern.sh start") }),
+            ("Kafka", {
+                guard let bootstrap = KafkaDescriptor.mockBootstrap(control: control) else {
+                    return [DoctorProbe(name: "Kafka mock cluster (local)", outcome: .failed, detail: "its control port \(control) does not answer", fix: "start it: scripts/kafka.sh start")]
+                }
+                return await KafkaDescriptor.probe(properties: KafkaProperties(["bootstrap.servers": bootstrap]), name: "Kafka mock cluster (local)", topic: nil, startHint: "restart it: scripts/kafka.sh stop; scripts/kafka.sh start")
+            }),
+            ("schema registry", { [await HTTPProbe.get(registry + "/subjects", name: "schema registry (local)", startHint: "start it: scripts/schema-registry.sh start")] }),
+        ]
+    }
+
+    public static func run(
+        profile: DoctorProfile, manifests: [ManifestDocument], environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async -> DoctorReport {
+        var checks: [DoctorProbe] = []
+        if profile != .production {
+            for service in localServices(environment) { checks += await service.probe() }
+        }
+        for document in manifests {
+            var seen = Set<String>()
+            for type in [document.source.type, document.sink.type] where seen.insert(type.rawValue).inserted {
+                guard let descriptor = try? ConnectorRegistry.descriptor(for: type, role: "endpoint") else { continue }
+                checks += await descriptor.doctor(document).map { probe in
+                    var p = probe
+                    p.name = "\(document.name): \(p.name)"
+                    return p
+                }
+            }
+            checks.append(stateStore(document))
+        }
+        checks.append(diskSpace(path: FileManager.default.temporaryDirectory.path))
+        if profile == .production, let address = environment["DPONE_METRICS_ADDRESS"], address.hasPrefix("0.0.0.0") {
+            checks.append(
+                DoctorProbe(
+                    name: "metrics address", outcome: .failed, detail: "\(address) exposes the metrics endpoint on every interface",
+                    fix: "bind it to 127.0.0.1 or an internal interface behind a firewall"))
+        }
+        checks += await nativeClients(environment)
+        return DoctorReport(profile: profile.rawValue, checks: checks)
+    }
+
+    /// The file state store's directory is writable (a temporary file is created and removed).
+    static func stateStore(_ document: ManifestDocument) -> DoctorProbe {
+        let name = "\(document.name): state store"
+        guard document.state.type == .file else {
+            return DoctorProbe(name: name, outcome: .info, detail: "\(document.state.type.rawValue) store (checked with its connection)")
+        }
+        let dir = document.state.directory ?? ".dpone-state"
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let probe = "\(dir)/.dpone-doctor-\(UUID().uuidString)"
+            guard FileManager.default.createFile(atPath: probe, contents: Data("ok".utf8)) else {
+                throw DponeError(.io, "cannot create a file in \(dir)")
+            }
+            try FileManager.default.removeItem(atPath: probe)
+            return DoctorProbe(name: name, outcome: .ok, detail: "\(dir) is writable")
+        } catch {
+            return DoctorProbe(name: name, outcome: .failed, detail: "\(dir): \(error)", fix: "create the directory or fix its permissions (state.dir)")
+        }
+    }
+
+    /// Free space where staged files and spills go: a warning under 1 GiB.
+    static func diskSpace(path: String) -> DoctorProbe {
+        let free = (try? FileManager.default.attributesOfFileSystem(forPath: path)[.systemFreeSize] as? NSNumber)?.int64Value ?? -1
+        let gib = Double(free) / 1_073_741_824
+        if free < 0 { return DoctorProbe(name: "disk space", outcome: .info, detail: "unknown for \(path)") }
+        return DoctorProbe(
+            name: "disk space", outcome: gib < 1 ? .warning : .ok, detail: String(format: "%.1f GiB free in %@", gib, path),
+            fix: gib < 1 ? "free space: staged files are written there" : nil)
+    }
+
+    /// The versions of the native clients the troubleshooting guide names, as information (asked on
+    /// a thread of its own: running a process blocks).
+    static func nativeClients(_ env: [String: String]) async -> [DoctorProbe] {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: nativeClientsBlocking(env)) }.start()
+        }
+    }
+
+    static func nativeClientsBlocking(_ env: [String: String]) -> [DoctorProbe] {
+        let paths = (env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
+        var probes: [DoctorProbe] = []
+        for (tool, flag) in [("psql", "--version"), ("clickhouse-client", "--version"), ("bcp", "-v"), ("freebcp", "-v"), ("sqlcmd", "-?"), ("tsql", "-C")] {
+            guard let path = paths.map({ "\($0)/\(tool)" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+                probes.append(DoctorProbe(name: "client \(tool)", outcome: .info, detail: "not installed"))
+                continue
+            }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = [flag]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            var line = path
+            if (try? process.run()) != nil {
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                line = String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? path
+            }
+            probes.append(DoctorProbe(name: "client \(tool)", outcome: .info, detail: line.trimmingCharacters(in: .whitespaces)))
+        }
+        return probes
+    }
+
+    static func redact(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url.range(of: "@", range: scheme.upperBound..<url.endIndex) else { return url }
+        let userinfo = url[scheme.upperBound..<at.lowerBound]
+        guard let colon = userinfo.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + ":***" + String(url[at.lowerBound...])
+    }
+}

@@ -1,0 +1,74 @@
+import DponeTestSupport
+import Foundation
+import Testing
+
+/// `dpone doctor` really connects: green with the local services up; with one of them unreachable,
+/// that check fails, named, with how to start it, and the exit code is 1.
+@Suite(
+    .tags(.integrationPostgres, .integrationClickHouse, .integrationKafka), IntegrationGate.integration.trait,
+    .enabled(if: binaryBuilt, "dpone binary not built"))
+struct DoctorTests {
+    /// The services' addresses as scripts/test.sh exported them (CLI.run drops DPONE_* otherwise).
+    var services: [String: String] {
+        var env: [String: String] = [:]
+        for key in ["DPONE_TEST_POSTGRES_URL", "DPONE_TEST_CLICKHOUSE_URL", "DPONE_TEST_CLICKHOUSE_MODERN_URL", "DPONE_TEST_KAFKA_CONTROL", "DPONE_TEST_SCHEMA_REGISTRY_URL"] {
+            if let value = ProcessInfo.processInfo.environment[key], !value.isEmpty { env[key] = value }
+        }
+        return env
+    }
+
+    /// A loopback port nothing listens on.
+    func closedPort() throws -> Int { try PrivateClickHouse.freePort() }
+
+    @Test func localProfileIsGreenWithTheServicesUp() async throws {
+        try PostgresTestServer.require()
+        let run = try await CLI.run(["doctor", "--profile", "local"], environment: services)
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        #expect(run.stdout.contains("ok   PostgreSQL (local): PostgreSQL 15"), "\(run.stdout)")
+        #expect(run.stdout.contains("ok   PostgreSQL (local): wal_level: logical"), "\(run.stdout)")
+        #expect(run.stdout.contains("ClickHouse 18.16 (local): ClickHouse 18.16"), "\(run.stdout)")
+        #expect(run.stdout.contains("ok   Kafka mock cluster (local)"), "\(run.stdout)")
+        #expect(run.stdout.contains("ok   schema registry (local)"), "\(run.stdout)")
+        #expect(run.stdout.contains("every required check passed"))
+        #expect(!run.stdout.contains("dpone:dpone@"), "passwords are masked: \(run.stdout)")
+    }
+
+    @Test(arguments: [
+        ("DPONE_TEST_POSTGRES_URL", "postgresql://dpone:dpone@127.0.0.1:PORT/dpone", "PostgreSQL (local)", "scripts/postgres.sh start"),
+        ("DPONE_TEST_CLICKHOUSE_URL", "http://dpone:dpone@127.0.0.1:PORT/", "ClickHouse 18.16 (local)", "scripts/clickhouse.sh start"),
+        ("DPONE_TEST_CLICKHOUSE_MODERN_URL", "http://127.0.0.1:PORT/", "ClickHouse modern (local)", "scripts/clickhouse-modern.sh start"),
+        ("DPONE_TEST_KAFKA_CONTROL", "127.0.0.1:PORT", "Kafka mock cluster (local)", "scripts/kafka.sh start"),
+        ("DPONE_TEST_SCHEMA_REGISTRY_URL", "http://127.0.0.1:PORT", "schema registry (local)", "scripts/schema-registry.sh start"),
+    ])
+    func aServiceDownFailsNamedWithItsFix(variable: String, template: String, name: String, fix: String) async throws {
+        try PostgresTestServer.require()
+        var env = services
+        env[variable] = template.replacingOccurrences(of: "PORT", with: String(try closedPort()))
+        let run = try await CLI.run(["doctor", "--profile", "local"], environment: env)
+        #expect(run.status == 1, "\(run.stdout) \(run.stderr)")
+        #expect(run.stdout.contains("FAIL \(name)"), "\(run.stdout)")
+        #expect(run.stdout.contains("fix: start it: \(fix)") || run.stdout.contains(fix), "\(run.stdout)")
+        #expect(run.stdout.contains("1 check(s) failed"), "only that service fails: \(run.stdout)")
+    }
+
+    @Test func manifestsAreCheckedAndJSONIsForTooling() async throws {
+        try PostgresTestServer.require()
+        let dir = NSTemporaryDirectory() + "dpone-doctor-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try """
+            name: doc
+            source: {type: postgres, connection: {url: "\(PostgresTestServer.url)"}, table: {schema: public, name: t}}
+            sink: {type: clickhouse, connection: {url: "\(ClickHouseTestServer.legacy.url)"}, table: {schema: d, name: t}, strategy: {mode: full_refresh}}
+            state: {dir: \(dir)/state}
+            """.write(toFile: "\(dir)/p.yml", atomically: true, encoding: .utf8)
+        let run = try await CLI.run(["doctor", "--profile", "production", "--format", "json", "\(dir)/p.yml"])
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(report["passed"] as? Bool == true)
+        let names = (report["checks"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        #expect(names.contains("doc: postgres source"), "\(names)")
+        #expect(names.contains("doc: clickhouse sink"), "\(names)")
+        #expect(names.contains("doc: state store"), "\(names)")
+        #expect(!names.contains { $0.hasSuffix("(local)") }, "production checks only the manifests")
+    }
+}
