@@ -25,6 +25,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NAME=clickhouse-modern.sh
+source "$ROOT/scripts/service-lib.sh"
 SERVICES="${DPONE_SERVICES_DIR:-$ROOT/.services}"
 FACADE="$ROOT/scripts/services/clickhouse_http.py"
 VENV="$SERVICES/chdb-venv"
@@ -90,39 +92,10 @@ start() {
       >>"$LOG" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
   fi
-  local i
-  for i in $(seq 1 300); do
-    ping_ok && { echo "$URL"; return 0; }
-    if ! live_pid >/dev/null; then
-      tail -n 20 "$LOG" >&2 || true
-      die "the server exited during startup (log: $LOG)"
-    fi
-    sleep 0.1
-  done
-  tail -n 20 "$LOG" >&2 || true
-  die "the server did not answer /ping on 127.0.0.1:$PORT within 30 s (log: $LOG)"
+  service_wait_ready "$URL" 300 0.1 "the server did not answer /ping on 127.0.0.1:$PORT within 30 s"
 }
 
-stop() {
-  local pid
-  if ! pid="$(live_pid)"; then
-    echo "clickhouse-modern.sh: not running"
-    rm -f "$PIDFILE"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local i
-  for i in $(seq 1 150); do
-    [ -d "/proc/$pid" ] || break
-    sleep 0.1
-  done
-  if [ -d "/proc/$pid" ]; then
-    echo "clickhouse-modern.sh: pid $pid did not exit after SIGTERM; sending SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$PIDFILE"
-  echo "clickhouse-modern.sh: stopped pid $pid"
-}
+stop() { service_stop 150; }
 
 status() {
   local pid

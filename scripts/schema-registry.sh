@@ -20,6 +20,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NAME=schema-registry.sh
+source "$ROOT/scripts/service-lib.sh"
 SERVICES="${DPONE_SERVICES_DIR:-$ROOT/.services}"
 FAKE="$ROOT/scripts/fakes/schema_registry.py"
 BASE="$SERVICES/schema-registry"
@@ -76,39 +78,10 @@ start() {
     setsid "$python" "$FAKE" "${args[@]}" >>"$LOG" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
   fi
-  local i
-  for i in $(seq 1 100); do
-    ping_ok && { echo "$URL"; return 0; }
-    if ! live_pid >/dev/null; then
-      tail -n 20 "$LOG" >&2 || true
-      die "the fake exited during startup (log: $LOG)"
-    fi
-    sleep 0.1
-  done
-  tail -n 20 "$LOG" >&2 || true
-  die "the fake did not answer GET /subjects on 127.0.0.1:$PORT within 10 s (log: $LOG)"
+  service_wait_ready "$URL" 100 0.1 "the fake did not answer GET /subjects on 127.0.0.1:$PORT within 10 s"
 }
 
-stop() {
-  local pid
-  if ! pid="$(live_pid)"; then
-    echo "schema-registry.sh: not running"
-    rm -f "$PIDFILE"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local i
-  for i in $(seq 1 100); do
-    [ -d "/proc/$pid" ] || break
-    sleep 0.1
-  done
-  if [ -d "/proc/$pid" ]; then
-    echo "schema-registry.sh: pid $pid did not exit after SIGTERM; sending SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$PIDFILE"
-  echo "schema-registry.sh: stopped pid $pid"
-}
+stop() { service_stop 100; }
 
 status() {
   local pid
