@@ -78,6 +78,7 @@ public enum Doctor {
             }
             checks.append(stateStore(document))
         }
+        checks.append(odbcDrivers(environment))
         checks.append(diskSpace(path: FileManager.default.temporaryDirectory.path))
         if profile == .production, let address = environment["DPONE_METRICS_ADDRESS"], address.hasPrefix("0.0.0.0") {
             checks.append(
@@ -107,6 +108,26 @@ public enum Doctor {
         } catch {
             return DoctorProbe(name: name, outcome: .failed, detail: "\(dir): \(error)", fix: "create the directory or fix its permissions (state.dir)")
         }
+    }
+
+    /// The ODBC drivers unixODBC has registered (the sections of odbcinst.ini in `ODBCSYSINI`, else
+    /// /etc), for `odbc` and `mssql` endpoints: information, a warning when there is none.
+    static func odbcDrivers(_ env: [String: String]) -> DoctorProbe {
+        let dir = env["ODBCSYSINI"].flatMap { $0.isEmpty ? nil : $0 } ?? "/etc"
+        let path = "\(dir)/odbcinst.ini"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            return DoctorProbe(
+                name: "ODBC drivers", outcome: .warning, detail: "no \(path)",
+                fix: "install unixODBC and a driver (odbc and mssql endpoints need one); scripts/odbc.sh registers the test drivers")
+        }
+        let drivers = text.split(separator: "\n").compactMap { line -> String? in
+            let t = line.trimmingCharacters(in: .whitespaces)
+            guard t.hasPrefix("["), t.hasSuffix("]"), t != "[ODBC]" else { return nil }
+            return String(t.dropFirst().dropLast())
+        }
+        return drivers.isEmpty
+            ? DoctorProbe(name: "ODBC drivers", outcome: .warning, detail: "none registered in \(path)", fix: "register a driver in \(path) (odbcinst -i -d -f ...)")
+            : DoctorProbe(name: "ODBC drivers", outcome: .ok, detail: "\(drivers.joined(separator: ", ")) (\(path))")
     }
 
     /// Free space where staged files and spills go: a warning under 1 GiB.

@@ -11,7 +11,7 @@ struct DoctorTests {
     /// The services' addresses as scripts/test.sh exported them (CLI.run drops DPONE_* otherwise).
     var services: [String: String] {
         var env: [String: String] = [:]
-        for key in ["DPONE_TEST_POSTGRES_URL", "DPONE_TEST_CLICKHOUSE_URL", "DPONE_TEST_CLICKHOUSE_MODERN_URL", "DPONE_TEST_KAFKA_CONTROL", "DPONE_TEST_SCHEMA_REGISTRY_URL"] {
+        for key in ["ODBCSYSINI", "DPONE_TEST_POSTGRES_URL", "DPONE_TEST_CLICKHOUSE_URL", "DPONE_TEST_CLICKHOUSE_MODERN_URL", "DPONE_TEST_KAFKA_CONTROL", "DPONE_TEST_SCHEMA_REGISTRY_URL"] {
             if let value = ProcessInfo.processInfo.environment[key], !value.isEmpty { env[key] = value }
         }
         return env
@@ -30,6 +30,7 @@ struct DoctorTests {
         #expect(run.stdout.contains("ok   Kafka mock cluster (local)"), "\(run.stdout)")
         #expect(run.stdout.contains("ok   schema registry (local)"), "\(run.stdout)")
         #expect(run.stdout.contains("every required check passed"))
+        #expect(run.stdout.contains("ODBC drivers: "), "\(run.stdout)")
         #expect(!run.stdout.contains("dpone:dpone@"), "passwords are masked: \(run.stdout)")
     }
 
@@ -70,5 +71,27 @@ struct DoctorTests {
         #expect(names.contains("doc: clickhouse sink"), "\(names)")
         #expect(names.contains("doc: state store"), "\(names)")
         #expect(!names.contains { $0.hasSuffix("(local)") }, "production checks only the manifests")
+    }
+
+    @Test func anODBCEndpointIsConnectedThroughItsDriver() async throws {
+        let dir = NSTemporaryDirectory() + "dpone-doctor-odbc-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        func manifest(_ driver: String) throws -> String {
+            let path = "\(dir)/\(driver.filter(\.isLetter)).yml"
+            try """
+                name: odbcdoc
+                source: {type: odbc, connection: {odbc: "Driver={\(driver)};Database=\(dir)/x.db;"}, options: {query: "SELECT 1 AS x"}}
+                sink: {type: files, path: \(dir)/out.csv, strategy: {mode: full_refresh}}
+                state: {dir: \(dir)/state}
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let good = try await CLI.run(["doctor", "--profile", "production", try manifest("SQLite3")])
+        #expect(good.status == 0, "\(good.stdout) \(good.stderr)")
+        #expect(good.stdout.contains("ok   odbcdoc: odbc source: SQLite"), "\(good.stdout)")
+        let bad = try await CLI.run(["doctor", "--profile", "production", try manifest("No Such Driver")])
+        #expect(bad.status == 1, "\(bad.stdout)")
+        #expect(bad.stdout.contains("FAIL odbcdoc: odbc source"), "\(bad.stdout)")
+        #expect(bad.stdout.contains("odbcinst -q -d"), "the fix names how to list drivers: \(bad.stdout)")
     }
 }

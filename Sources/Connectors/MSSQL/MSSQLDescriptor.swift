@@ -62,6 +62,24 @@ public struct MSSQLDescriptor: ConnectorDescriptor {
         return try ODBCSource(name: "mssql:\(options.target)", options: options)
     }
 
+    /// `dpone doctor`: each SQL Server endpoint's driver loads and the server answers.
+    public func doctor(_ document: ManifestDocument) async -> [DoctorProbe] {
+        var probes: [DoctorProbe] = []
+        for (role, type, connection, options) in [
+            ("source", document.source.type, document.source.connection, document.source.options.connector(MSSQLSettings.self)),
+            ("sink", document.sink.type, document.sink.connection, document.sink.options.connector(MSSQLSettings.self)),
+        ] where type == self.type {
+            guard let connection else { continue }
+            do {
+                let text = try MSSQLConnectionString.build(connection.resolved, options ?? MSSQLSettings())
+                probes.append(await ODBCDoctor.probe(connectionString: text, name: "mssql \(role)"))
+            } catch {
+                probes.append(DoctorProbe(name: "mssql \(role)", outcome: .failed, detail: "\(error)", fix: "check connection and options.driver"))
+            }
+        }
+        return probes
+    }
+
     public func makeSink(_ request: SinkRequest) throws -> any SinkOperator {
         let config = request.config
         guard let connection = config.connection, let table = config.table else {
