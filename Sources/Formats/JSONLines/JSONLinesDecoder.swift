@@ -73,6 +73,8 @@ struct JSONLinesRecordReader: Sendable {
     private var keyScratch: [UInt8] = []
     /// The flattened path of the object being read (`a__b__`), with its separators.
     private var pathScratch: [UInt8] = []
+    /// The field matched last in the current record (flattened names are tried after it first).
+    private var lastMatched = -1
 
     init(schema: Schema, sourceName: String, requiredColumns: Set<String>, flatten: JSONFlatten? = nil) {
         self.schema = schema
@@ -106,6 +108,7 @@ struct JSONLinesRecordReader: Sendable {
     mutating func readRecord(_ s: inout JSONScanner, number: Int, into batch: inout BatchBuilder) throws {
         rowStamp += 1
         pathScratch.removeAll(keepingCapacity: true)
+        lastMatched = -1
         try readMembers(&s, depth: 0, number: number, into: &batch)
         for f in 0..<seen.count where seen[f] != rowStamp {
             if required[f] { throw nullError(f, line: number) }
@@ -139,6 +142,7 @@ struct JSONLinesRecordReader: Sendable {
                 pathScratch.removeSubrange(mark...)
             } else if let f = try field(for: key, in: s, guess: guess) {
                 guess = f + 1
+                lastMatched = f
                 guard seen[f] != rowStamp else {
                     throw DponeError(
                         .source, "duplicate key \"\(schema[f].name)\" at \(unit) \(number) of \(sourceName)",
@@ -164,10 +168,19 @@ struct JSONLinesRecordReader: Sendable {
     @inline(__always)
     private mutating func field(for key: JSONToken, in s: JSONScanner, guess: Int) throws -> Int? {
         if !pathScratch.isEmpty {
+            // A flattened name (`meta__source`): records usually list their members in the schema's
+            // order, so the field after the last one matched is tried first, without a String.
             let mark = pathScratch.count
             defer { pathScratch.removeSubrange(mark...) }
             try appendKey(key, of: s)
-            return positions[String(decoding: pathScratch, as: UTF8.self)]
+            let next = lastMatched + 1
+            if next < names.count, names[next] == pathScratch {
+                lastMatched = next
+                return next
+            }
+            let found = positions[String(decoding: pathScratch, as: UTF8.self)]
+            if let found { lastMatched = found }
+            return found
         }
         let raw = UnsafeRawBufferPointer(rebasing: s.b[(key.start + 1)..<(key.end - 1)])
         if key.hasEscapes {
