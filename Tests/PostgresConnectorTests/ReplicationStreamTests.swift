@@ -184,12 +184,12 @@ struct ReplicationStreamTests {
     /// hop from startReplication to the receive alone can wait that long.)
     @Test func keepalivesAreAnsweredWhileReceiving() async throws {
         // The hop from startReplication to the receive below waits for a cooperative thread, and in
-        // the full parallel suite, hundreds of tests queue on the 2 threads of the pool for ~10 s at
-        // its start (a whole cluster of unit suites then finishes at the same instant): the walsender's
-        // 10 s timeout ended the connection before the receive began (CI, three times). The
-        // stream's between-receive status updates, which production relies on for exactly such
-        // gaps, cover that hop here too: every 7 s, longer than the 5 s after which the server
-        // asks for a reply, so the receive still has keepalive requests to answer.
+        // the full parallel suite hundreds of tests queue on the pool's 2 threads: CI saw the
+        // receive start 20 s late. The stream's between-receive heartbeat (which production relies
+        // on for such gaps) covers the hop: every 7 s, under the 10 s timeout, and longer than the
+        // 5 s after which the server asks for a reply, so the receive still answers keepalive
+        // requests. (The heartbeat used to wake once per interval and could let two pass between
+        // updates; it now wakes several times per interval.)
         try await withIdleSlotStream("keep", walSenderTimeout: "10s", statusInterval: .seconds(7)) { stream, _, _, consistentPoint in
             let idle = try await stream.receive(timeout: .seconds(14))
             #expect(!idle.endOfStream)
@@ -207,6 +207,22 @@ struct ReplicationStreamTests {
             stream, conn, slotName, _ in
             // Three timeouts' worth without a receive.
             try await Task.sleep(for: .seconds(6))
+            let active = try await conn.query(
+                "SELECT active::text FROM pg_replication_slots WHERE slot_name = $1", parameters: [slotName])
+            #expect(active.first?.first == "true", "the walsender is still there")
+            let after = try await stream.receive(timeout: .milliseconds(300))
+            #expect(!after.endOfStream, "the connection survived")
+        }
+    }
+
+    /// The heartbeat keeps its interval whatever its phase against the last update: an interval of
+    /// 2 s under a 3 s timeout survives 8 s without a receive. (Woken once per interval, the
+    /// heartbeat let almost two intervals, ~4 s, pass before its first update and the walsender
+    /// ended the connection.)
+    @Test func statusUpdatesKeepTheirIntervalWhateverThePhase() async throws {
+        try await withIdleSlotStream("phase", walSenderTimeout: "3s", statusInterval: .seconds(2)) {
+            stream, conn, slotName, _ in
+            try await Task.sleep(for: .seconds(8))
             let active = try await conn.query(
                 "SELECT active::text FROM pg_replication_slots WHERE slot_name = $1", parameters: [slotName])
             #expect(active.first?.first == "true", "the walsender is still there")

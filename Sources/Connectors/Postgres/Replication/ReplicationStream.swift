@@ -286,8 +286,11 @@ public final class ReplicationStream: Sendable {
         }
         stopRequested.store(false, ordering: .relaxed)
         // The heartbeat runs on the connection thread itself, between jobs: no cooperative thread is
-        // needed, so a saturated pool cannot let wal_sender_timeout end the connection.
-        handle.thread.setIdleJob(every: statusInterval) { [weak self] in
+        // needed, so a saturated pool cannot let wal_sender_timeout end the connection. It wakes
+        // several times per interval and sends when an update is due: woken only once per interval,
+        // its phase against the last update let up to two intervals pass between updates (CI saw a
+        // walsender end 20 s after START_REPLICATION with a 7 s interval and a 10 s timeout).
+        handle.thread.setIdleJob(every: min(statusInterval / 4, .seconds(1))) { [weak self] in
             self?.sendStatusIfDueBetweenReceives()
         }
     }
