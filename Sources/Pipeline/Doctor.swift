@@ -47,8 +47,8 @@ public enum Doctor {
         let registry = value("DPONE_TEST_SCHEMA_REGISTRY_URL", "http://127.0.0.1:18081")
         return [
             ("PostgreSQL", { await PostgresDescriptor.probe(url: pg, name: "PostgreSQL (local)", needsReplication: true, startHint: "start it: scripts/postgres.sh start") }),
-            ("ClickHouse 18.16", { await ClickHouseDescriptor.probe(url: ch, display: redact(ch), name: "ClickHouse 18.16 (local)", startHint: "start it: scripts/clickhouse.sh start") }),
-            ("ClickHouse modern", { await ClickHouseDescriptor.probe(url: modern, display: redact(modern), name: "ClickHouse modern (local)", startHint: "start it: scripts/clickhouse-modern.sh start") }),
+            ("ClickHouse 18.16", { await ClickHouseDescriptor.probe(url: ch, display: Redaction.scrub(ch), name: "ClickHouse 18.16 (local)", startHint: "start it: scripts/clickhouse.sh start") }),
+            ("ClickHouse modern", { await ClickHouseDescriptor.probe(url: modern, display: Redaction.scrub(modern), name: "ClickHouse modern (local)", startHint: "start it: scripts/clickhouse-modern.sh start") }),
             ("Kafka", {
                 guard let bootstrap = KafkaDescriptor.mockBootstrap(control: control) else {
                     return [DoctorProbe(name: "Kafka mock cluster (local)", outcome: .failed, detail: "its control port \(control) does not answer", fix: "start it: scripts/kafka.sh start")]
@@ -171,12 +171,5 @@ public enum Doctor {
             probes.append(DoctorProbe(name: "client \(tool)", outcome: .info, detail: line.trimmingCharacters(in: .whitespaces)))
         }
         return probes
-    }
-
-    static func redact(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url.range(of: "@", range: scheme.upperBound..<url.endIndex) else { return url }
-        let userinfo = url[scheme.upperBound..<at.lowerBound]
-        guard let colon = userinfo.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at.lowerBound...])
     }
 }

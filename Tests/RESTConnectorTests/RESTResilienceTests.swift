@@ -368,3 +368,12 @@ import Testing
         #expect(throws: DponeError.self) { try pager.next(after: request, response: recent, records: 1) }
     }
 }
+
+@Suite("REST masking") struct RESTMaskingTests {
+    @Test("a secret written into the path's query or a URL's userinfo is masked too")
+    func pathSecrets() {
+        let m = RESTMasker([])
+        #expect(m.mask("GET http://h/items?api_key=abc123&x=1") == "GET http://h/items?api_key=***&x=1")
+        #expect(m.mask("GET http://u:pw@h/items") == "GET http://u:***@h/items")
+    }
+}

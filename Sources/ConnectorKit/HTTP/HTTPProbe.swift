@@ -4,7 +4,9 @@ import Flow
 public enum HTTPProbe {
     /// GETs `url` on a thread of its own (libcurl blocks); `secrets` are masked in the detail.
     public static func get(_ url: String, name: String, secrets: [String] = [], startHint: String? = nil) async -> DoctorProbe {
-        func mask(_ text: String) -> String { secrets.filter { !$0.isEmpty }.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") } }
+        func mask(_ text: String) -> String {
+            Redaction.scrub(secrets.filter { !$0.isEmpty }.reduce(text) { $0.replacingOccurrences(of: $1, with: Redaction.mask) })
+        }
         let thread = DedicatedThread(name: "dpone-doctor-http")
         defer { thread.stop() }
         let outcome: Result<HTTPExchange.Response, HTTPExchange.TransportFailure>

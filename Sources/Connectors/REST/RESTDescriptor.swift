@@ -74,7 +74,7 @@ public struct RESTDescriptor: ConnectorDescriptor {
         var options = RESTSourceOptions(baseURL: base, rest: rest, schema: config.options.schema)
         options.secrets = [config.connection?.resolved.password].compactMap { $0 }
         if let rows = config.options.batchRows { options.batchRows = rows }
-        return RESTSource(name: "rest:\(rest.resource.path)", options: options)
+        return RESTSource(name: "rest:" + RESTMasker(rest.secrets).mask(rest.resource.path), options: options)
     }
 }
 

@@ -1,3 +1,4 @@
+import Flow
 import Foundation
 
 /// Time as the REST client's retries and rate limits see it: wall seconds (an HTTP-date
@@ -19,8 +20,9 @@ public struct SystemRESTClock: RESTClock {
     }
 }
 
-/// Replaces every secret (and its percent-encoded form) by `***` in text bound for a log, an error
-/// or an artifact.
+/// Replaces every secret of the options (and its percent-encoded and base64 forms) by `***` in text
+/// bound for a log, an error or an artifact, then applies the project's `Redaction` (a URL's
+/// password, `api_key=...` and other secret-named settings written into a path or a body).
 public struct RESTMasker: Sendable {
     let secrets: [String]
 
@@ -37,7 +39,7 @@ public struct RESTMasker: Sendable {
 
     public func mask(_ text: String) -> String {
         var out = text
-        for s in secrets where out.contains(s) { out = out.replacingOccurrences(of: s, with: "***") }
-        return out
+        for s in secrets where out.contains(s) { out = out.replacingOccurrences(of: s, with: Redaction.mask) }
+        return Redaction.scrub(out)
     }
 }
