@@ -31,6 +31,7 @@ let package = Package(
         .library(name: "KafkaCodecs", targets: ["KafkaCodecs"]),
         .library(name: "KafkaConnector", targets: ["KafkaConnector"]),
         .library(name: "RESTConnector", targets: ["RESTConnector"]),
+        .library(name: "BigQueryConnector", targets: ["BigQueryConnector"]),
         .library(name: "Manifest", targets: ["Manifest"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
@@ -39,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // RS256 signing of Google service-account assertions (BigQuery auth): no hand-written RSA.
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // System libraries (pkg-config). Each has a module.modulemap and a shim.h.
@@ -119,6 +122,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "BigQueryConnector",
+            dependencies: [
+                "Flow", "Formats", "ConnectorKit", "Manifest", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            path: "Sources/Connectors/BigQuery",
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Manifest",
             dependencies: ["Flow", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
@@ -127,7 +140,7 @@ let package = Package(
             name: "Pipeline",
             dependencies: [
                 "Flow", "Operators", "ConnectorKit", "FilesConnector", "PostgresConnector", "ClickHouseConnector", "KafkaConnector",
-                "ODBCConnector", "MSSQLConnector", "RESTConnector", "Manifest", .product(name: "Logging", package: "swift-log"),
+                "ODBCConnector", "MSSQLConnector", "RESTConnector", "BigQueryConnector", "Manifest", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -151,6 +164,10 @@ let package = Package(
         .testTarget(
             name: "RESTConnectorTests", dependencies: ["RESTConnector", "ConnectorKit", "Formats", "Flow", "Manifest", "Pipeline", "DponeTestSupport"],
             swiftSettings: strict),
+        .testTarget(
+            name: "BigQueryConnectorTests",
+            dependencies: ["BigQueryConnector", "ConnectorKit", "Flow", "Manifest", "Pipeline", "DponeTestSupport"],
+            exclude: ["Golden"], swiftSettings: strict),
         .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "Flow", "Manifest"], swiftSettings: strict),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "Flow"], swiftSettings: strict),
         .testTarget(
@@ -199,7 +216,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "CLITests", dependencies: ["Flow", "PostgresConnector", "ClickHouseConnector", "DponeTestSupport"],
+            name: "CLITests", dependencies: ["Flow", "PostgresConnector", "ClickHouseConnector", "BigQueryConnector", "DponeTestSupport"],
             exclude: ["Golden"],
             swiftSettings: strict),
     ]

@@ -2,7 +2,7 @@
 # The whole test suite on a fresh Debian 12 machine with the Swift toolchain:
 # installs the C libraries, builds, starts the local services on loopback under .services/
 # (PostgreSQL 15, ClickHouse 18.16, the modern ClickHouse 26.9 engine (chDB behind scripts/services/clickhouse_http.py), the fake
-# schema registry of scripts/fakes; the Python venv of the Confluent interop tests), runs every
+# schema registry of scripts/fakes, the BigQuery emulator bqemulator; the Python venv of the Confluent interop tests), runs every
 # test layer that needs no external vendor (unit, contract, files, local services, replay) and stops
 # the services again. Prints Swift's test summary; exits non-zero on any failure.
 set -euo pipefail
@@ -33,6 +33,9 @@ start_service clickhouse.sh DPONE_TEST_CLICKHOUSE_URL
 start_service clickhouse-modern.sh DPONE_TEST_CLICKHOUSE_MODERN_URL
 start_service kafka.sh DPONE_TEST_KAFKA_CONTROL
 start_service schema-registry.sh DPONE_TEST_SCHEMA_REGISTRY_URL
+# The BigQuery emulator (bqemulator over DuckDB, from PyPI into its own venv); tests read host:port.
+start_service bigquery.sh DPONE_TEST_BIGQUERY_URL
+export DPONE_TEST_BIGQUERY_HOST="${DPONE_TEST_BIGQUERY_URL#http://}"
 export DPONE_RUN_INTEGRATION=1
 export DPONE_RUN_INTEGRATION_REPLAY=1
 export DPONE_BIN="$PWD/.build/debug/dpone"

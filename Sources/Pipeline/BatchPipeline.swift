@@ -129,6 +129,8 @@ public enum BatchPipeline {
             result.deletedRows = commit.deleted
             let changes = sinkNames.flatMap { report.sinkCommits[$0]?.schemaChanges ?? [] }
             result.schemaChanges = changes.isEmpty ? nil : changes
+            let reconciled = sinkNames.flatMap { report.sinkCommits[$0]?.reconciliation ?? [] }
+            result.reconciliation = reconciled.isEmpty ? nil : reconciled
             result.checkpoints = report.committed.count
             result.state = report.committed.last
             result.edges = report.edges.map(RunResult.Edge.init)

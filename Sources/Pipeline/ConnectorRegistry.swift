@@ -1,3 +1,4 @@
+import BigQueryConnector
 import ClickHouseConnector
 import ConnectorKit
 import FilesConnector
@@ -17,8 +18,7 @@ public enum ConnectorRegistry {
     public static let all: [any ConnectorDescriptor] = [
         FilesDescriptor(), PostgresDescriptor(), ClickHouseDescriptor(), KafkaDescriptor(),
         MSSQLDescriptor(),
-        RESTDescriptor(), ODBCDescriptor(),
-        PlannedConnector(type: "bigquery", roles: [.sink], address: .table, urlScheme: "bigquery", supportedModes: LoadMode.allCases),
+        RESTDescriptor(), ODBCDescriptor(), BigQueryDescriptor(),
     ]
 
     /// The connector serving `type` as a `role` ("source", "sink"); a clear refusal for a type this
@@ -30,33 +30,12 @@ public enum ConnectorRegistry {
 
     /// "this build has connectors for files, postgres, clickhouse, kafka".
     static var builtHint: String {
-        "this build has connectors for " + all.filter { !($0 is PlannedConnector) }.map(\.type.rawValue).joined(separator: ", ")
+        "this build has connectors for " + all.map(\.type.rawValue).joined(separator: ", ")
     }
 
     /// The connector keeping state stores of `type`, nil when none does.
     static func stateStoreConnector(for type: StateType) -> (any ConnectorDescriptor)? {
         all.first { $0.stateType == type }
-    }
-}
-
-/// A system whose manifests this build validates (its options kept untyped in `options.extra`)
-/// but cannot run yet: building its source or sink is refused with what the build has.
-struct PlannedConnector: ConnectorDescriptor {
-    let type: EndpointType
-    let roles: Set<EndpointRole>
-    let address: EndpointAddress
-    let urlScheme: String?
-    var supportedModes: [LoadMode] = []
-    var mergePolicies: [MergePolicy] = []
-    var sourceOptionKeys: [String]? { nil }
-    var sinkOptionKeys: [String]? { nil }
-
-    func makeSource(_ request: SourceRequest) throws -> any SourceOperator {
-        throw DponeError(.usage, "source type '\(type.rawValue)' is not available in this build yet", hint: ConnectorRegistry.builtHint)
-    }
-
-    func makeSink(_ request: SinkRequest) throws -> any SinkOperator {
-        throw DponeError(.usage, "sink type '\(type.rawValue)' is not available in this build yet", hint: ConnectorRegistry.builtHint)
     }
 }
 

@@ -41,10 +41,14 @@ public struct RunResult: Sendable, Codable {
     public var recovery: StateRecovery?
     /// Changes this run made to the target's structure (`table.column: old -> new`); nil: none.
     public var schemaChanges: [String]?
+    /// What the sinks compared after publishing (staged rows against the target's window); nil: no
+    /// sink reconciles.
+    public var reconciliation: [String]?
 
     enum CodingKeys: String, CodingKey {
         case status, pipeline, source, sink, strategy, checkpoints, state, error, edges, recovery
         case schemaChanges = "schema_changes"
+        case reconciliation
         case runID = "run_id"
         case loadID = "load_id"
         case extractedRows = "extracted_rows"
@@ -81,7 +85,7 @@ public struct RunResult: Sendable, Codable {
                 \(pipeline): succeeded (\(source) -> \(sink), \(strategy))
                   rows: extracted \(extractedRows), loaded \(loadedRows) (inserted \(insertedRows), updated \(updatedRows), deleted \(deletedRows))
                   time: \(String(format: "%.2f", durationSeconds)) s, \(Int(rowsPerSecond)) rows/s, \(String(format: "%.1f", megabytesPerSecond)) MB/s, peak RSS \(mb) MB
-                  state: \(state.map { "checkpoint \($0.checkpoint) committed" } ?? "unchanged")\(recovery.map { "\n  recovery: \($0.line)" } ?? "")\(schemaChanges.map { "\n  schema: " + $0.joined(separator: "; ") } ?? "")
+                  state: \(state.map { "checkpoint \($0.checkpoint) committed" } ?? "unchanged")\(recovery.map { "\n  recovery: \($0.line)" } ?? "")\(schemaChanges.map { "\n  schema: " + $0.joined(separator: "; ") } ?? "")\(reconciliation.map { "\n  reconciliation: " + ($0.count > 3 ? $0.suffix(3).joined(separator: "; ") + " (last 3 of \($0.count))" : $0.joined(separator: "; ")) } ?? "")
                   run \(runID), load \(loadID)
                 """
         case .failed:

@@ -1,3 +1,4 @@
+import Foundation
 import Flow
 
 /// The pure ordering rules of publishing one checkpoint from a staging table, without I/O: the one
@@ -206,5 +207,15 @@ public struct StagingViolation: Sendable, Equatable {
         self.what = what
         self.count = count
         self.hint = hint
+    }
+}
+
+extension SinkCommit {
+    /// A ledger row read as text, `inserted, updated, deleted, positions` (JSON): what a replayed
+    /// checkpoint reports. Dialects that read their ledger through a text interface (ODBC, REST).
+    public init(ledgerRow row: [String?]) throws {
+        let positions = try row.count > 3 ? row[3].map { try JSONDecoder().decode(StateValue.self, from: Data($0.utf8)) } : nil
+        func count(_ i: Int) -> Int { i < row.count ? row[i].flatMap { Int($0) } ?? 0 : 0 }
+        self.init(inserted: count(0), updated: count(1), deleted: count(2), publishedPositions: positions)
     }
 }

@@ -1,3 +1,5 @@
+import Flow
+
 /// Writers of JSON text and the UTF-8 check shared by the codecs: values rendered into json
 /// columns are appended to a reusable buffer, never built as strings first.
 enum JSONText {
@@ -65,30 +67,10 @@ enum JSONText {
         s.withUTF8 { appendString(UnsafeRawBufferPointer($0), to: &out) }
     }
 
-    private static let base64: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
     /// Standard base64 with padding, quoted: how proto3 JSON writes `bytes`.
     static func appendBase64String(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        var i = 0
-        let n = bytes.count
-        while i + 3 <= n {
-            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            for shift in [18, 12, 6, 0] as [UInt32] { out.append(base64[Int(v >> shift & 63)]) }
-            i += 3
-        }
-        if n - i == 1 {
-            let v = UInt32(bytes[i]) << 16
-            out.append(base64[Int(v >> 18 & 63)])
-            out.append(base64[Int(v >> 12 & 63)])
-            out.append(contentsOf: "==".utf8)
-        } else if n - i == 2 {
-            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-            out.append(base64[Int(v >> 18 & 63)])
-            out.append(base64[Int(v >> 12 & 63)])
-            out.append(base64[Int(v >> 6 & 63)])
-            out.append(UInt8(ascii: "="))
-        }
+        ScalarFormatting.appendBase64(bytes, to: &out)
         out.append(UInt8(ascii: "\""))
     }
 

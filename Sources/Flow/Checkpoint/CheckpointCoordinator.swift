@@ -72,6 +72,7 @@ public actor CheckpointCoordinator {
         total.updated += commit.updated
         total.deleted += commit.deleted
         total.schemaChanges += commit.schemaChanges
+        total.reconciliation += commit.reconciliation
         sinkCommits[sink] = total
         if commit.stateCommitted { committedBySink.insert(id) }
         if let published = commit.publishedPositions {

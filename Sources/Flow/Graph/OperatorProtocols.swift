@@ -142,6 +142,9 @@ public struct SinkCommit: Sendable, Codable, Equatable {
     public var publishedPositions: StateValue?
     /// Changes made to the target's structure with this publication (`table.column: old -> new`).
     public var schemaChanges: [String] = []
+    /// What the sink compared after publishing, one line per checkpoint (`dataset.t: staged 10 rows,
+    /// target window 10 rows: match`); empty when the sink does not reconcile.
+    public var reconciliation: [String] = []
     /// The sink wrote the pipeline state of this checkpoint in the transaction that published it
     /// (`state.atomicity: target_atomic`): the coordinator does not write it again.
     public var stateCommitted = false

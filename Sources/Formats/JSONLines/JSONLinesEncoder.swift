@@ -68,14 +68,14 @@ public struct JSONLinesEncoder: Sendable {
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    /// Appends `raw` (UTF-8) as a quoted JSON string.
     /// Appends `text` as a quoted, escaped JSON string.
     public static func appendJSONString(_ text: String, to out: inout [UInt8]) {
         var text = text
         text.withUTF8 { appendString(UnsafeRawBufferPointer($0), to: &out) }
     }
 
-    static func appendString(_ raw: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+    /// Appends `raw` (UTF-8) as a quoted, escaped JSON string.
+    public static func appendString(_ raw: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var clean = 0
         for i in 0..<raw.count {

@@ -186,23 +186,8 @@ enum AvroText {
         return u
     }
 
-    static let base64Alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
     /// Standard base64 (RFC 4648 §4) with `=` padding.
     static func appendBase64(_ raw: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        var i = 0
-        while i + 3 <= raw.count {
-            let v = UInt32(raw[i]) << 16 | UInt32(raw[i + 1]) << 8 | UInt32(raw[i + 2])
-            for shift in [18, 12, 6, 0] { out.append(base64Alphabet[Int(v >> UInt32(shift) & 63)]) }
-            i += 3
-        }
-        let rest = raw.count - i
-        if rest > 0 {
-            let v = UInt32(raw[i]) << 16 | (rest == 2 ? UInt32(raw[i + 1]) << 8 : 0)
-            out.append(base64Alphabet[Int(v >> 18 & 63)])
-            out.append(base64Alphabet[Int(v >> 12 & 63)])
-            out.append(rest == 2 ? base64Alphabet[Int(v >> 6 & 63)] : UInt8(ascii: "="))
-            out.append(UInt8(ascii: "="))
-        }
+        ScalarFormatting.appendBase64(raw, to: &out)
     }
 }

@@ -36,13 +36,7 @@ struct MSSQLDialect: TargetDialect {
         let newest = try await connection.query(TSQLLedger.newest(options.ledger, pipeline: context.pipeline, target: options.target))
             .first?.first.flatMap { $0 }.flatMap(UInt64.init).map(CheckpointID.init)
         guard let row = rows.first else { return (nil, newest) }
-        let positions = try row[3].map { try JSONDecoder().decode(StateValue.self, from: Data($0.utf8)) }
-        return (
-            SinkCommit(
-                inserted: Int(row[0] ?? "0") ?? 0, updated: Int(row[1] ?? "0") ?? 0, deleted: Int(row[2] ?? "0") ?? 0,
-                publishedPositions: positions),
-            newest
-        )
+        return (try SinkCommit(ledgerRow: row), newest)
     }
 
     func checkStaging(_ context: CheckpointContext) async throws -> [StagingViolation] {

@@ -149,6 +149,32 @@ public enum ScalarFormatting {
         }
     }
 
+    private static let base64Standard: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    private static let base64URL: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// `bytes` as base64 (RFC 4648): the standard alphabet with `=` padding (§4), or with
+    /// `urlSafe` the URL alphabet without padding (§5, as JWTs write it).
+    public static func appendBase64(_ bytes: UnsafeRawBufferPointer, urlSafe: Bool = false, to out: inout [UInt8]) {
+        let alphabet = urlSafe ? base64URL : base64Standard
+        let n = bytes.count
+        var i = 0
+        while i + 3 <= n {
+            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out.append(alphabet[Int(v >> 18 & 63)])
+            out.append(alphabet[Int(v >> 12 & 63)])
+            out.append(alphabet[Int(v >> 6 & 63)])
+            out.append(alphabet[Int(v & 63)])
+            i += 3
+        }
+        let rest = n - i
+        guard rest > 0 else { return }
+        let v = UInt32(bytes[i]) << 16 | (rest == 2 ? UInt32(bytes[i + 1]) << 8 : 0)
+        out.append(alphabet[Int(v >> 18 & 63)])
+        out.append(alphabet[Int(v >> 12 & 63)])
+        if rest == 2 { out.append(alphabet[Int(v >> 6 & 63)]) }
+        if !urlSafe { out.append(contentsOf: rest == 2 ? [UInt8(ascii: "=")] : [UInt8(ascii: "="), UInt8(ascii: "=")]) }
+    }
+
     /// The canonical text of a scalar for messages and literals: `NULL` for null, strings and json
     /// as they are, bytes as `\x` + hex, a uuid of the wrong length as `uuid(N bytes)`.
     public static func text(of value: Value) -> String {

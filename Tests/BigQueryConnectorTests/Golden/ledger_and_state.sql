@@ -1,0 +1,8 @@
+CREATE TABLE IF NOT EXISTS `acme-prod`.`sales`.`__dpone__loads` (`pipeline` STRING NOT NULL, `target` STRING NOT NULL, `checkpoint` INT64 NOT NULL, `load_id` STRING NOT NULL, `run_id` STRING NOT NULL, `positions` STRING NOT NULL, `inserted` INT64 NOT NULL, `updated` INT64 NOT NULL, `deleted` INT64 NOT NULL, `committed_at` TIMESTAMP NOT NULL);
+SELECT `inserted`, `updated`, `deleted`, `positions` FROM `acme-prod`.`sales`.`__dpone__loads` WHERE `pipeline` = 'orders_daily' AND `target` = 'sales.orders' AND `checkpoint` = 7;
+SELECT `checkpoint`, `positions` FROM `acme-prod`.`sales`.`__dpone__loads` WHERE `pipeline` = 'orders_daily' AND `target` = 'sales.orders' ORDER BY `checkpoint` DESC LIMIT 1;
+CREATE TABLE IF NOT EXISTS `acme-prod`.`sales`.`__dpone__state` (`pipeline` STRING NOT NULL, `checkpoint` INT64 NOT NULL, `document` STRING NOT NULL, `committed_at` TIMESTAMP NOT NULL);
+DELETE FROM `acme-prod`.`sales`.`__dpone__state` WHERE `pipeline` = 'orders_daily' AND `checkpoint` < 7;
+INSERT INTO `acme-prod`.`sales`.`__dpone__state` (`pipeline`, `checkpoint`, `document`, `committed_at`) SELECT 'orders_daily', 7, '{"checkpoint":7}', CURRENT_TIMESTAMP() FROM UNNEST([1]) WHERE NOT EXISTS (SELECT 1 FROM `acme-prod`.`sales`.`__dpone__state` WHERE `pipeline` = 'orders_daily');
+SELECT `checkpoint`, `document` FROM `acme-prod`.`sales`.`__dpone__state` WHERE `pipeline` = 'orders_daily';
+DELETE FROM `acme-prod`.`sales`.`__dpone__stg_01J0LOAD_orders` AS a WHERE EXISTS (SELECT 1 FROM `acme-prod`.`sales`.`__dpone__stg_01J0LOAD_orders` AS b WHERE a.`id` = b.`id` AND b.`__dpone__seq` > a.`__dpone__seq`);

@@ -1,0 +1,19 @@
+-- script
+DECLARE dpone_inserted INT64 DEFAULT 0;
+DECLARE dpone_updated INT64 DEFAULT 0;
+DECLARE dpone_deleted INT64 DEFAULT 0;
+DECLARE dpone_staged INT64 DEFAULT 0;
+DECLARE dpone_window INT64 DEFAULT NULL;
+DECLARE dpone_now TIMESTAMP DEFAULT CURRENT_TIMESTAMP();
+BEGIN TRANSACTION;
+SELECT ERROR('dpone: checkpoint 7 of pipeline \'orders_daily\' was published concurrently into sales.orders') FROM `acme-prod`.`sales`.`__dpone__loads` WHERE `pipeline` = 'orders_daily' AND `target` = 'sales.orders' AND `checkpoint` >= 7;
+SET dpone_deleted = dpone_deleted + (SELECT COUNT(*) FROM `acme-prod`.`sales`.`orders`);
+DELETE FROM `acme-prod`.`sales`.`orders` WHERE TRUE;
+SET dpone_inserted = dpone_inserted + (SELECT COUNT(*) FROM `acme-prod`.`sales`.`__dpone__stg_01J0LOAD_orders` AS s);
+INSERT INTO `acme-prod`.`sales`.`orders` (`id`, `amount`, `note`) SELECT s.`id`, s.`amount`, s.`note` FROM `acme-prod`.`sales`.`__dpone__stg_01J0LOAD_orders` AS s;
+SET dpone_staged = (SELECT COUNT(*) FROM `acme-prod`.`sales`.`__dpone__stg_01J0LOAD_orders` AS s);
+SET dpone_window = (SELECT COUNT(*) FROM `acme-prod`.`sales`.`orders`);
+INSERT INTO `acme-prod`.`sales`.`__dpone__loads` (`pipeline`, `target`, `checkpoint`, `load_id`, `run_id`, `positions`, `inserted`, `updated`, `deleted`, `committed_at`) VALUES ('orders_daily', 'sales.orders', 7, '01J0LOAD', '01J0RUN', '{"rows":3}', dpone_inserted, dpone_updated, dpone_deleted, dpone_now);
+COMMIT TRANSACTION;
+DROP TABLE IF EXISTS `acme-prod`.`sales`.`__dpone__stg_01J0LOAD_orders`;
+SELECT dpone_inserted, dpone_updated, dpone_deleted, dpone_staged, dpone_window;

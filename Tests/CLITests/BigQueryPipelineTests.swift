@@ -1,0 +1,332 @@
+import BigQueryConnector
+import DponeTestSupport
+import Flow
+import Foundation
+import PostgresConnector
+import Testing
+
+/// PostgreSQL → BigQuery through the `dpone` binary into the BigQuery emulator (`scripts/bigquery.sh`):
+/// every strategy the sink publishes, exact row for row over every column after two loads of the
+/// behaviour model (a wide row of every logical type, NULL-heavy, unicode, extreme decimals, µs
+/// timestamps, far dates; then 20 % changed, 5 % deleted, 2 % new), and a kill at every fault point
+/// followed by a re-run.
+struct BigQueryPipeline {
+    static let rows = 2_000
+    let schema = PostgresTestServer.uniqueSchemaName("bq")
+    let dataset = BigQueryTestServer.uniqueDataset("pg")
+    let dir = NSTemporaryDirectory() + "dpone-bq-" + UUID().uuidString
+    let pg: PostgresConnection
+    let bq = BigQueryClient(project: BigQueryTestServer.project, credentials: .none, emulatorHost: BigQueryTestServer.host)
+
+    static func make() async throws -> BigQueryPipeline {
+        try PostgresTestServer.require()
+        try BigQueryTestServer.require()
+        let p = BigQueryPipeline(pg: try await PostgresConnection.connect(url: PostgresTestServer.url))
+        try FileManager.default.createDirectory(atPath: p.dir, withIntermediateDirectories: true)
+        let s = PostgresSQL.quoteIdentifier(p.schema)
+        try await p.pg.execute("CREATE SCHEMA \(s)")
+        try await p.pg.execute(
+            """
+            CREATE TABLE \(s).src (id bigint PRIMARY KEY, version bigint NOT NULL, bucket int, s text, amt numeric(38,9), f float8,
+              flag bool, d date, ts timestamptz, dt timestamp, t time, u uuid, b bytea, j jsonb)
+            """)
+        try await p.insert(1...rows, version: 1)
+        return p
+    }
+
+    func close() async {
+        try? await pg.execute("DROP SCHEMA IF EXISTS \(PostgresSQL.quoteIdentifier(schema)) CASCADE")
+        await pg.close()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// Rows `ids` of the behaviour model.
+    func insert(_ ids: ClosedRange<Int>, version: Int) async throws {
+        try await pg.execute(
+            """
+            INSERT INTO \(PostgresSQL.quoteIdentifier(schema)).src
+            SELECT g, \(version), g % 4,
+              CASE WHEN g % 3 = 0 THEN NULL WHEN g % 7 = 0 THEN '' ELSE 'ünï "q" ' || g || E' 漢\\t' END,
+              CASE WHEN g % 5 = 0 THEN NULL WHEN g % 11 = 0 THEN 99999999999999999999999999999.999999999 * (CASE WHEN g % 2 = 0 THEN 1 ELSE -1 END)
+                   ELSE (g * 12345.123456789)::numeric(38,9) END,
+              CASE WHEN g % 6 = 0 THEN NULL ELSE g / 7.0 END,
+              CASE WHEN g % 4 = 0 THEN NULL ELSE g % 2 = 0 END,
+              CASE WHEN g % 9 = 0 THEN NULL WHEN g % 10 = 1 THEN date '0001-01-01' + g WHEN g % 10 = 2 THEN date '9999-12-31' - g
+                   ELSE date '2026-01-01' + g END,
+              CASE WHEN g % 8 = 0 THEN NULL ELSE timestamptz '2026-01-01 00:00:00+00' + g * interval '1 second 1 microsecond' END,
+              CASE WHEN g % 8 = 1 THEN NULL ELSE timestamp '1999-12-31 23:59:59.999999' + g * interval '1 hour 3 microseconds' END,
+              CASE WHEN g % 8 = 2 THEN NULL ELSE time '00:00:00' + g * interval '37 seconds 1 microsecond' END,
+              CASE WHEN g % 8 = 3 THEN NULL ELSE md5(g::text)::uuid END,
+              CASE WHEN g % 8 = 4 THEN NULL ELSE decode(md5(g::text), 'hex') END,
+              CASE WHEN g % 8 = 5 THEN NULL ELSE jsonb_build_object('g', g, 'name', 'n' || g, 'tags', jsonb_build_array(g % 3, 'ü')) END
+            FROM generate_series(\(ids.lowerBound), \(ids.upperBound)) AS g
+            """)
+    }
+
+    /// The second load: 20 % of the rows change, 5 % are deleted, 2 % are new.
+    func change() async throws {
+        let s = PostgresSQL.quoteIdentifier(schema)
+        try await pg.execute("UPDATE \(s).src SET version = 2, s = 'changed ' || id, amt = amt / 2, flag = NOT coalesce(flag, false) WHERE id % 5 = 1")
+        try await pg.execute("DELETE FROM \(s).src WHERE id % 20 = 2")
+        try await insert((Self.rows + 1)...(Self.rows + Self.rows / 50), version: 2)
+    }
+
+    /// The business columns, canonical, in the order of `canonical(_:)`.
+    static let columns = ["id", "version", "bucket", "s", "amt", "f", "flag", "d", "ts", "dt", "t", "u", "b", "j"]
+
+    /// The source rows, canonical (see `normalize`).
+    func sourceRows(where predicate: String = "TRUE") async throws -> [[String?]] {
+        try await pg.query(
+            """
+            SELECT id::text, version::text, bucket::text, s, amt::text, f::text, flag::text, d::text,
+              (extract(epoch FROM ts) * 1000000)::bigint::text, to_char(dt, 'YYYY-MM-DD HH24:MI:SS.US'), t::text, u::text,
+              encode(b, 'base64'), j::text
+            FROM \(PostgresSQL.quoteIdentifier(schema)).src WHERE \(predicate)
+            """
+        ).map(Self.normalize).sorted { $0.lexicographicallyPrecedes($1) { ($0 ?? "") < ($1 ?? "") } }
+    }
+
+    /// The target's business columns, canonical.
+    func targetRows(where predicate: String = "TRUE") async throws -> [[String?]] {
+        // The emulator stores a BYTES value loaded from JSON as the bytes of its base64 text (real
+        // BigQuery decodes it): CAST AS STRING shows the base64 there, TO_BASE64 on BigQuery.
+        let bytes = bq.isEmulator ? "CAST(`b` AS STRING)" : "TO_BASE64(`b`)"
+        let rows = try await bq.query(
+            """
+            SELECT CAST(`id` AS STRING), CAST(`version` AS STRING), CAST(`bucket` AS STRING), `s`, CAST(`amt` AS STRING),
+              CAST(`f` AS STRING), CAST(`flag` AS STRING), CAST(`d` AS STRING), CAST(UNIX_MICROS(`ts`) AS STRING), CAST(`dt` AS STRING),
+              CAST(`t` AS STRING), `u`, \(bytes), TO_JSON_STRING(`j`)
+            FROM `\(dataset)`.`items` WHERE \(predicate)
+            """
+        ).rows
+        return rows.map(Self.normalize).sorted { $0.lexicographicallyPrecedes($1) { ($0 ?? "") < ($1 ?? "") } }
+    }
+
+    /// One spelling per value whatever the side printed: decimals without trailing zeros, floats
+    /// as Swift prints the double, `T` or space in datetimes, fractions without trailing zeros,
+    /// JSON with sorted keys.
+    static func normalize(_ row: [String?]) -> [String?] {
+        row.enumerated().map { i, value in
+            guard let value else { return nil }
+            switch columns[i] {
+            case "amt": return trimFraction(value)
+            case "f": return Double(value).map { "\($0)" } ?? value
+            case "dt", "t": return trimFraction(value.replacingOccurrences(of: "T", with: " "))
+            case "j":
+                guard let object = try? JSONSerialization.jsonObject(with: Data(value.utf8)),
+                    let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                else { return value }
+                return String(decoding: data, as: UTF8.self)
+            default: return value
+            }
+        }
+    }
+
+    static func trimFraction(_ text: String) -> String {
+        guard text.contains(".") else { return text }
+        var out = text
+        while out.hasSuffix("0") { out.removeLast() }
+        if out.hasSuffix(".") { out.removeLast() }
+        return out == "-0" ? "0" : out
+    }
+
+    /// Writes the manifest: the source table (incremental on `version` when asked) into
+    /// `<dataset>.items` with `strategy`.
+    func manifest(_ strategy: String, incremental: Bool = false, sourcePredicate: String? = nil) throws -> String {
+        var options: [String] = []
+        if incremental { options.append("incremental_column: version") }
+        if let sourcePredicate { options.append("custom_predicate: \"\(sourcePredicate)\"") }
+        let path = "\(dir)/pipeline.yml"
+        try """
+            name: pg-to-bq
+            source:
+              type: postgres
+              connection: {url: "\(PostgresTestServer.url)"}
+              table: {schema: \(schema), name: src}
+              options: {\(options.joined(separator: ", "))}
+            sink:
+              type: bigquery
+              connection: {url: "bigquery://\(BigQueryTestServer.project)"}
+              table: {schema: \(dataset), name: items}
+              strategy: \(strategy)
+            state: {dir: \(dir)/state}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func run(_ manifest: String, fault: String? = nil) async throws -> CLI.Output {
+        var environment = ["BIGQUERY_EMULATOR_HOST": BigQueryTestServer.host]
+        if let fault { environment["DPONE_FAULT"] = fault }
+        return try await CLI.run(["batch", manifest, "--progress", "none"], environment: environment)
+    }
+
+    func runOK(_ manifest: String) async throws -> CLI.Output {
+        let output = try await run(manifest)
+        #expect(output.status == 0, "\(output.stdout)\n\(output.stderr)")
+        return output
+    }
+}
+
+/// Merges `later` over `earlier` by id (the first column).
+private func merged(_ earlier: [[String?]], _ later: [[String?]]) -> [[String?]] {
+    var byID: [String: [String?]] = [:]
+    for row in earlier + later { byID[row[0]!] = row }
+    return byID.values.sorted { $0.lexicographicallyPrecedes($1) { ($0 ?? "") < ($1 ?? "") } }
+}
+
+private func sortedRows(_ rows: [[String?]]) -> [[String?]] {
+    rows.sorted { $0.lexicographicallyPrecedes($1) { ($0 ?? "") < ($1 ?? "") } }
+}
+
+@Suite("PostgreSQL to BigQuery (emulator)", .tags(.integrationPostgres), IntegrationGate.integration.trait, .serialized)
+struct BigQueryPipelineTests {
+    @Test func fullRefreshIsExactOverEveryColumnAfterBothLoads() async throws {
+        let p = try await BigQueryPipeline.make()
+        let manifest = try p.manifest("{mode: full_refresh}")
+        let first = try await p.runOK(manifest)
+        #expect(first.stdout.contains("target window \(BigQueryPipeline.rows) rows: match"), "\(first.stdout)")
+        #expect(try await p.targetRows() == p.sourceRows())
+        try await p.change()
+        _ = try await p.runOK(manifest)
+        let expected = try await p.sourceRows()
+        #expect(expected.count == BigQueryPipeline.rows - BigQueryPipeline.rows / 20 + BigQueryPipeline.rows / 50)
+        #expect(try await p.targetRows() == expected)
+        await p.close()
+    }
+
+    @Test(arguments: ["delete_insert", "upsert"])
+    func incrementalMergeUpsertsChangedAndNewRows(policy: String) async throws {
+        let p = try await BigQueryPipeline.make()
+        let manifest = try p.manifest("{mode: incremental_merge, unique_key: [id], merge_policy: \(policy)}", incremental: true)
+        _ = try await p.runOK(manifest)
+        let first = try await p.sourceRows()
+        try await p.change()
+        let second = try await p.runOK(manifest)
+        // delete_insert re-inserts every staged row; upsert inserts only the new keys.
+        let changed = BigQueryPipeline.rows / 5
+        let inserted = policy == "upsert" ? BigQueryPipeline.rows / 50 : changed + BigQueryPipeline.rows / 50
+        #expect(second.stdout.contains("inserted \(inserted), updated \(changed),"), "\(second.stdout)")
+        // An incremental source reports no deletes: deleted keys keep their last published row.
+        #expect(try await p.targetRows() == merged(first, try await p.sourceRows()))
+        await p.close()
+    }
+
+    @Test func incrementalAppendKeepsEveryPublishedRow() async throws {
+        let p = try await BigQueryPipeline.make()
+        let manifest = try p.manifest("{mode: incremental_append}", incremental: true)
+        _ = try await p.runOK(manifest)
+        let first = try await p.sourceRows()
+        try await p.change()
+        _ = try await p.runOK(manifest)
+        _ = try await p.runOK(manifest)  // nothing new: nothing appended
+        #expect(try await p.targetRows() == sortedRows(first + (try await p.sourceRows(where: "version = 2"))))
+        await p.close()
+    }
+
+    @Test func snapshotDiffDeletesMissingKeysOnlyFromACompleteRead() async throws {
+        let p = try await BigQueryPipeline.make()
+        let manifest = try p.manifest("{mode: snapshot_diff, unique_key: [id], diff: {delete_policy: hard_delete}}")
+        _ = try await p.runOK(manifest)
+        try await p.change()
+        let second = try await p.runOK(manifest)
+        #expect(second.stdout.contains("deleted \(BigQueryPipeline.rows / 20)"), "\(second.stdout)")
+        #expect(try await p.targetRows() == p.sourceRows())
+        await p.close()
+    }
+
+    @Test func snapshotDiffFedByAnIncrementalSourceIsRefusedBeforeAnythingRuns() async throws {
+        let p = try await BigQueryPipeline.make()
+        let manifest = try p.manifest("{mode: snapshot_diff, unique_key: [id], diff: {delete_policy: hard_delete}}", incremental: true)
+        let refused = try await p.run(manifest)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("sink.strategy.diff.delete_policy"), "\(refused.stderr)")
+        #expect(try await p.bq.columns(of: BigQueryTable(project: BigQueryTestServer.project, dataset: p.dataset, name: "items")) == nil)
+        await p.close()
+    }
+
+    @Test func scd2ClosesChangedAndDeletedKeysAndKeepsHistory() async throws {
+        let p = try await BigQueryPipeline.make()
+        let manifest = try p.manifest("{mode: scd2, unique_key: [id], scd2: {delete_policy: expire}}")
+        _ = try await p.runOK(manifest)
+        let first = try await p.sourceRows()
+        try await p.change()
+        _ = try await p.runOK(manifest)
+        let current = try await p.sourceRows()
+        #expect(try await p.targetRows(where: "`__dpone__is_current`") == current)
+        let changed = BigQueryPipeline.rows / 5
+        let deleted = BigQueryPipeline.rows / 20
+        let closed = try await p.targetRows(where: "NOT `__dpone__is_current`")
+        #expect(closed.count == changed + deleted)
+        // Every closed row is a first-load row, unchanged, with its validity ended.
+        let firstByID = Dictionary(uniqueKeysWithValues: first.map { ($0[0]!, $0) })
+        #expect(closed.allSatisfy { firstByID[$0[0]!] == $0 })
+        let open = try await p.bq.query(
+            "SELECT COUNT(*) FROM `\(p.dataset)`.`items` WHERE NOT `__dpone__is_current` AND (`__dpone__valid_to_at` IS NULL OR `__dpone__valid_to_at` < `__dpone__valid_from_at`)")
+        #expect(open.count == 0)
+        await p.close()
+    }
+
+    @Test func replaceRewritesOnlyItsWindow() async throws {
+        let p = try await BigQueryPipeline.make()
+        let manifest = try p.manifest("{mode: replace, custom_predicate: \"bucket = 1\"}", sourcePredicate: "bucket = 1")
+        _ = try await p.runOK(manifest)
+        try await p.change()
+        let second = try await p.runOK(manifest)
+        #expect(second.stdout.contains("rows: match"), "\(second.stdout)")
+        #expect(try await p.targetRows() == p.sourceRows(where: "bucket = 1"))
+        await p.close()
+    }
+
+    @Test func partitionReplaceRewritesTheStagedPartitions() async throws {
+        let p = try await BigQueryPipeline.make()
+        let manifest = try p.manifest("{mode: partition_replace, partition: {column: bucket}}", sourcePredicate: "bucket IN (0, 1)")
+        _ = try await p.runOK(manifest)
+        try await p.change()
+        // The second load only stages bucket 1: bucket 0 keeps its first-load rows.
+        let bucket0 = try await p.targetRows(where: "`bucket` = 0")
+        _ = try await p.runOK(try p.manifest("{mode: partition_replace, partition: {column: bucket}}", sourcePredicate: "bucket = 1"))
+        #expect(try await p.targetRows() == sortedRows(bucket0 + (try await p.sourceRows(where: "bucket = 1"))))
+        await p.close()
+    }
+
+    @Test func aDuplicateKeyFailsBeforeTheTargetChanges() async throws {
+        let p = try await BigQueryPipeline.make()
+        let s = PostgresSQL.quoteIdentifier(p.schema)
+        try await p.pg.execute("CREATE VIEW \(s).dup AS SELECT * FROM \(s).src UNION ALL SELECT * FROM \(s).src WHERE id = 7")
+        let manifest = try p.manifest("{mode: incremental_merge, unique_key: [id], duplicate_policy: fail}")
+        _ = try await p.runOK(manifest)
+        let before = try await p.targetRows()
+        try "\(try String(contentsOfFile: manifest, encoding: .utf8).replacingOccurrences(of: "name: src", with: "name: dup"))"
+            .write(toFile: manifest, atomically: true, encoding: .utf8)
+        let failed = try await p.run(manifest)
+        #expect(failed.status != 0)
+        #expect(failed.stdout.contains("duplicate unique keys (id)"), "\(failed.stdout)")
+        #expect(try await p.targetRows() == before)
+        await p.close()
+    }
+}
+
+@Suite("PostgreSQL to BigQuery killed at every fault point", .tags(.integrationReplay), IntegrationGate.replay.trait, .serialized)
+struct BigQueryReplayTests {
+    @Test(arguments: FaultPoint.allCases.map(\.rawValue))
+    func killedAndRerunIsExact(fault: String) async throws {
+        let p = try await BigQueryPipeline.make()
+        let manifest = try p.manifest("{mode: incremental_merge, unique_key: [id]}", incremental: true)
+        let killed = try await p.run(manifest, fault: fault)
+        #expect(killed.died(at: fault), "\(killed.stdout) \(killed.stderr)")
+        _ = try await p.runOK(manifest)
+        let first = try await p.sourceRows()
+        #expect(try await p.targetRows() == first)
+        try await p.change()
+        let killedAgain = try await p.run(manifest, fault: fault)
+        #expect(killedAgain.died(at: fault))
+        _ = try await p.runOK(manifest)
+        #expect(try await p.targetRows() == merged(first, try await p.sourceRows()), "nothing lost, nothing doubled after \(fault)")
+        let ledger = try await p.bq.query("SELECT COUNT(*), COUNT(DISTINCT `checkpoint`) FROM `\(p.dataset)`.`__dpone__loads`")
+        #expect(ledger.rows.first?[0] == ledger.rows.first?[1], "one ledger row per checkpoint")
+        let leftovers = try await p.bq.query(
+            "SELECT COUNT(*) FROM `\(p.dataset)`.INFORMATION_SCHEMA.TABLES WHERE STARTS_WITH(table_name, '__dpone__stg_')")
+        #expect(leftovers.count == 0, "the re-run left no staging table")
+        await p.close()
+    }
+}
