@@ -330,3 +330,62 @@ struct BigQueryReplayTests {
         await p.close()
     }
 }
+
+/// Kafka → BigQuery `incremental_merge`: keys repeat inside a checkpoint (the last wins), tombstones
+/// delete, and a run killed at every fault point is re-run exactly.
+@Suite("Kafka to BigQuery (emulator)", .tags(.integrationKafka), IntegrationGate.replay.trait, .serialized)
+struct KafkaToBigQueryTests {
+    static func messages(_ ids: ClosedRange<Int>, version: Int) -> [KafkaTestServer.Message] {
+        ids.map { KafkaTestServer.Message(key: "{\"id\":\($0)}", value: "{\"id\":\($0),\"payload\":\"v\(version)-\($0)\"}") }
+    }
+
+    @Test(arguments: FaultPoint.allCases.map(\.rawValue))
+    func keyedEventsConvergeExactlyAfterAKill(fault: String) async throws {
+        try KafkaTestServer.require()
+        try BigQueryTestServer.require()
+        let topic = try KafkaTestServer.createTopic("bq", partitions: 3)
+        let dataset = BigQueryTestServer.uniqueDataset("kafka")
+        let dir = NSTemporaryDirectory() + "dpone-kbq-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let manifest = "\(dir)/kafka-bq.yml"
+        try """
+            name: kafka-bq
+            source:
+              type: kafka
+              connection: {url: "\(try KafkaTestServer.url)"}
+              topic: \(topic)
+              options: {offset_storage: kafka, group_id: bq-\(topic), tombstones: delete, schema: [{name: id, type: int64, nullable: false}, {name: payload, type: string}]}
+            sink:
+              type: bigquery
+              connection: {url: "bigquery://\(BigQueryTestServer.project)"}
+              table: {schema: \(dataset), name: events}
+              strategy: {mode: incremental_merge, unique_key: [id]}
+            state: {dir: \(dir)/state}
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let environment = ["BIGQUERY_EMULATOR_HOST": BigQueryTestServer.host]
+        func load() async throws {
+            let killed = try await CLI.run(["batch", manifest, "--progress", "none"], environment: environment.merging(["DPONE_FAULT": fault]) { $1 })
+            #expect(killed.died(at: fault), "killed at \(fault): \(killed.stdout) \(killed.stderr)")
+            let rerun = try await CLI.run(["batch", manifest, "--progress", "none"], environment: environment)
+            #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
+        }
+        let bq = BigQueryClient(project: BigQueryTestServer.project, credentials: .none, emulatorHost: BigQueryTestServer.host)
+        func target() async throws -> [String] {
+            try await bq.query("SELECT CONCAT(CAST(`id` AS STRING), '=', `payload`) FROM `\(dataset)`.`events` ORDER BY `id`").rows.map { $0[0] ?? "" }
+        }
+        func expected(_ pairs: [(ClosedRange<Int>, Int)]) -> [String] {
+            pairs.flatMap { range, version in range.map { ($0, "\($0)=v\(version)-\($0)") } }.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+
+        // Keys 1...50 arrive twice in the first checkpoint: the later event wins.
+        try await KafkaTestServer.produce(topic, Self.messages(1...300, version: 1) + Self.messages(1...50, version: 2))
+        try await load()
+        #expect(try await target() == expected([(1...50, 2), (51...300, 1)]))
+        // Updates, new keys and tombstones (deletes) of keys 201...210.
+        let tombstones = (201...210).map { KafkaTestServer.Message(key: "{\"id\":\($0)}", value: nil) }
+        try await KafkaTestServer.produce(topic, Self.messages(1...100, version: 3) + Self.messages(301...400, version: 1) + tombstones)
+        try await load()
+        #expect(try await target() == expected([(1...100, 3), (101...200, 1), (211...300, 1), (301...400, 1)]), "nothing lost, nothing doubled after \(fault)")
+    }
+}
