@@ -143,13 +143,7 @@ info.raise_on_failed_jobs()
 print(pipeline.last_trace.last_normalize_info.row_counts.get("rest_dlt", 0))
 PY
 
-measure() { # label command... -> appends "label seconds rss_kb cpu_s" to $WORK/times
-  local label=$1; shift
-  /usr/bin/time -f "%e %M %U %S" -o "$WORK/time.txt" "$@" >"$WORK/$label.out" 2>"$WORK/$label.err" || {
-    cat "$WORK/$label.out" "$WORK/$label.err"; exit 1; }
-  read -r secs rss user sys <"$WORK/time.txt"
-  echo "$label $secs $rss $(awk "BEGIN { print $user + $sys }")" >>"$WORK/times"
-}
+source Benchmarks/harness/peers-lib.sh   # measure
 : > "$WORK/times"
 for run in $(seq 1 "$RUNS"); do
   measure dpone "$DPONE" batch "$WORK/dpone.yml" --progress none --format json

@@ -38,3 +38,14 @@ export_pg_connection() {
     "DPONE_CONN_${name}_HOST=${BASH_REMATCH[3]}" "DPONE_CONN_${name}_PORT=${BASH_REMATCH[4]}" \
     "DPONE_CONN_${name}_DATABASE=${BASH_REMATCH[5]}"
 }
+
+# measure LABEL COMMAND...: runs COMMAND under /usr/bin/time with its output in $WORK/LABEL.out and
+# .err (shown, and the script stops, when it fails) and appends "LABEL seconds rss_kb cpu_s" to
+# $WORK/times.
+measure() {
+  local label=$1; shift
+  /usr/bin/time -f "%e %M %U %S" -o "$WORK/time.txt" "$@" >"$WORK/$label.out" 2>"$WORK/$label.err" || {
+    cat "$WORK/$label.out" "$WORK/$label.err"; exit 1; }
+  read -r secs rss user sys <"$WORK/time.txt"
+  echo "$label $secs $rss $(awk "BEGIN { print $user + $sys }")" >>"$WORK/times"
+}

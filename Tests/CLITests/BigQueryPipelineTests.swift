@@ -16,7 +16,15 @@ struct BigQueryPipeline {
     let dataset = BigQueryTestServer.uniqueDataset("pg")
     let dir = NSTemporaryDirectory() + "dpone-bq-" + UUID().uuidString
     let pg: PostgresConnection
-    let bq = BigQueryClient(project: BigQueryTestServer.project, credentials: .none, emulatorHost: BigQueryTestServer.host)
+    let bq = BigQueryPipeline.client()
+
+    /// A client of the emulator, or live of the project with the environment's credentials.
+    static func client() -> BigQueryClient {
+        let credentials =
+            (try? BigQueryCredentials.resolve(
+                credentialsFile: nil, emulator: BigQueryTestServer.host != nil, environment: ProcessInfo.processInfo.environment)) ?? .none
+        return BigQueryClient(project: BigQueryTestServer.project, credentials: credentials, emulatorHost: BigQueryTestServer.host)
+    }
 
     static func make() async throws -> BigQueryPipeline {
         try PostgresTestServer.require()
@@ -132,7 +140,7 @@ struct BigQueryPipeline {
 
     /// Writes the manifest: the source table (incremental on `version` when asked) into
     /// `<dataset>.items` with `strategy`.
-    func manifest(_ strategy: String, incremental: Bool = false, sourcePredicate: String? = nil) throws -> String {
+    func manifest(_ strategy: String, incremental: Bool = false, sourcePredicate: String? = nil, state: String? = nil) throws -> String {
         var options: [String] = []
         if incremental { options.append("incremental_column: version") }
         if let sourcePredicate { options.append("custom_predicate: \"\(sourcePredicate)\"") }
@@ -149,15 +157,30 @@ struct BigQueryPipeline {
               connection: {url: "bigquery://\(BigQueryTestServer.project)"}
               table: {schema: \(dataset), name: items}
               strategy: \(strategy)
-            state: {dir: \(dir)/state}
+            state: \(state ?? "{dir: \(dir)/state}")
             """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 
     func run(_ manifest: String, fault: String? = nil) async throws -> CLI.Output {
-        var environment = ["BIGQUERY_EMULATOR_HOST": BigQueryTestServer.host]
+        var environment = BigQueryTestServer.processEnvironment
         if let fault { environment["DPONE_FAULT"] = fault }
         return try await CLI.run(["batch", manifest, "--progress", "none"], environment: environment)
+    }
+
+    /// The first load killed at `fault` then re-run, the change, the second load killed and re-run:
+    /// the target must hold the merge of both loads (an incremental_merge manifest).
+    func killAndRerunBothLoads(_ manifest: String, fault: String) async throws {
+        let killed = try await run(manifest, fault: fault)
+        #expect(killed.died(at: fault), "\(killed.stdout) \(killed.stderr)")
+        _ = try await runOK(manifest)
+        let first = try await sourceRows()
+        #expect(try await targetRows() == first)
+        try await change()
+        let killedAgain = try await run(manifest, fault: fault)
+        #expect(killedAgain.died(at: fault))
+        _ = try await runOK(manifest)
+        #expect(try await targetRows() == merged(first, try await sourceRows()), "nothing lost, nothing doubled after \(fault)")
     }
 
     func runOK(_ manifest: String) async throws -> CLI.Output {
@@ -306,28 +329,69 @@ struct BigQueryPipelineTests {
     }
 }
 
+@Suite("BigQuery state store", .tags(.integrationReplay), IntegrationGate.replay.trait, .serialized)
+struct BigQueryStateTests {
+    func stateRow(_ p: BigQueryPipeline, _ dataset: String) async throws -> [String?]? {
+        try await p.bq.query("SELECT CAST(`checkpoint` AS STRING), `document` FROM `\(dataset)`.`__dpone__state` WHERE `pipeline` = 'pg-to-bq'").rows.first
+    }
+
+    @Test(arguments: FaultPoint.allCases.map(\.rawValue))
+    func targetAtomicStateIsWrittenInThePublishTransaction(fault: String) async throws {
+        let p = try await BigQueryPipeline.make()
+        let state = "{type: bigquery, connection: {url: \"bigquery://\(BigQueryTestServer.project)\"}, atomicity: target_atomic}"
+        let manifest = try p.manifest("{mode: incremental_merge, unique_key: [id]}", incremental: true, state: state)
+        try await p.killAndRerunBothLoads(manifest, fault: fault)
+        // The state row sits beside the target, at the ledger's newest checkpoint, and no file
+        // state was written.
+        let row = try #require(try await stateRow(p, p.dataset))
+        let newest = try await p.bq.query("SELECT CAST(MAX(`checkpoint`) AS STRING) FROM `\(p.dataset)`.`__dpone__loads`").rows.first?[0]
+        #expect(row[0] == newest)
+        #expect(row[1]?.contains("\"pipeline\":\"pg-to-bq\"") == true)
+        #expect(!FileManager.default.fileExists(atPath: "\(p.dir)/state"))
+        await p.close()
+    }
+
+    @Test func aBigQueryStoreKeepsTheStateOfAnotherSinksRunAndResets() async throws {
+        let p = try await BigQueryPipeline.make()
+        let stateDataset = BigQueryTestServer.uniqueDataset("state")
+        let state = "{type: bigquery, connection: {url: \"bigquery://\(BigQueryTestServer.project)\"}, table: {schema: \(stateDataset), name: __dpone__state}}"
+        let manifest = try p.manifest("{mode: incremental_append}", incremental: true, state: state)
+        _ = try await p.runOK(manifest)
+        _ = try await p.runOK(manifest)
+        #expect(try await p.targetRows() == p.sourceRows(), "the second run read past the stored cursor: nothing doubled")
+        #expect(try await stateRow(p, stateDataset)?[0] == "2")
+        let reset = try await CLI.run(["state", "reset", manifest], environment: BigQueryTestServer.processEnvironment)
+        #expect(reset.status == 0, "\(reset.stdout) \(reset.stderr)")
+        let row = try #require(try await stateRow(p, stateDataset))
+        #expect(row[0] == "2" && row[1]?.contains("\"source\"") == false, "reset keeps the checkpoint number, forgets the positions")
+        await p.close()
+    }
+}
+
 @Suite("PostgreSQL to BigQuery killed at every fault point", .tags(.integrationReplay), IntegrationGate.replay.trait, .serialized)
 struct BigQueryReplayTests {
     @Test(arguments: FaultPoint.allCases.map(\.rawValue))
     func killedAndRerunIsExact(fault: String) async throws {
         let p = try await BigQueryPipeline.make()
         let manifest = try p.manifest("{mode: incremental_merge, unique_key: [id]}", incremental: true)
-        let killed = try await p.run(manifest, fault: fault)
-        #expect(killed.died(at: fault), "\(killed.stdout) \(killed.stderr)")
-        _ = try await p.runOK(manifest)
-        let first = try await p.sourceRows()
-        #expect(try await p.targetRows() == first)
-        try await p.change()
-        let killedAgain = try await p.run(manifest, fault: fault)
-        #expect(killedAgain.died(at: fault))
-        _ = try await p.runOK(manifest)
-        #expect(try await p.targetRows() == merged(first, try await p.sourceRows()), "nothing lost, nothing doubled after \(fault)")
+        try await p.killAndRerunBothLoads(manifest, fault: fault)
         let ledger = try await p.bq.query("SELECT COUNT(*), COUNT(DISTINCT `checkpoint`) FROM `\(p.dataset)`.`__dpone__loads`")
         #expect(ledger.rows.first?[0] == ledger.rows.first?[1], "one ledger row per checkpoint")
         let leftovers = try await p.bq.query(
             "SELECT COUNT(*) FROM `\(p.dataset)`.INFORMATION_SCHEMA.TABLES WHERE STARTS_WITH(table_name, '__dpone__stg_')")
         #expect(leftovers.count == 0, "the re-run left no staging table")
         await p.close()
+    }
+}
+
+/// The vendor live layer: the suites above run against real BigQuery when it is configured
+/// (`BigQueryTestServer.isLive`); this suite says so, or is skipped with what to set.
+@Suite("BigQuery live", .tags(.integrationLive), .enabled(if: BigQueryTestServer.isLive, "set DPONE_RUN_INTEGRATION_LIVE=1, DPONE_CONN_BIGQUERY_PROJECT and GOOGLE_APPLICATION_CREDENTIALS to run against BigQuery"))
+struct BigQueryLiveTests {
+    @Test func theProjectAnswersWithTheseCredentials() async throws {
+        let client = BigQueryPipeline.client()
+        #expect(!client.isEmulator)
+        #expect(try await client.query("SELECT 1").count == 1)
     }
 }
 
@@ -363,14 +427,14 @@ struct KafkaToBigQueryTests {
               strategy: {mode: incremental_merge, unique_key: [id]}
             state: {dir: \(dir)/state}
             """.write(toFile: manifest, atomically: true, encoding: .utf8)
-        let environment = ["BIGQUERY_EMULATOR_HOST": BigQueryTestServer.host]
+        let environment = BigQueryTestServer.processEnvironment
         func load() async throws {
             let killed = try await CLI.run(["batch", manifest, "--progress", "none"], environment: environment.merging(["DPONE_FAULT": fault]) { $1 })
             #expect(killed.died(at: fault), "killed at \(fault): \(killed.stdout) \(killed.stderr)")
             let rerun = try await CLI.run(["batch", manifest, "--progress", "none"], environment: environment)
             #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
         }
-        let bq = BigQueryClient(project: BigQueryTestServer.project, credentials: .none, emulatorHost: BigQueryTestServer.host)
+        let bq = BigQueryPipeline.client()
         func target() async throws -> [String] {
             try await bq.query("SELECT CONCAT(CAST(`id` AS STRING), '=', `payload`) FROM `\(dataset)`.`events` ORDER BY `id`").rows.map { $0[0] ?? "" }
         }

@@ -70,14 +70,25 @@ import Testing
         #expect(ok.state.atomicity == .targetAtomic)
         #expect(
             firstError(Self.manifest(strategy: "{mode: incremental_append}", state: "state: {atomicity: target_atomic}"))
-                == "atomicity 'target_atomic' needs a postgres state store at state.atomicity")
+                == "atomicity 'target_atomic' needs a postgres or bigquery state store at state.atomicity")
         let filesSink = """
             name: f
             source: {type: files, path: a.csv}
             sink: {type: files, path: b.csv}
             state: {type: postgres, connection_ref: pg, atomicity: target_atomic}
             """
-        #expect(firstError(filesSink) == "atomicity 'target_atomic' needs a postgres sink, found a files sink at state.atomicity")
+        #expect(
+            firstError(filesSink)
+                == "atomicity 'target_atomic' needs the state store in the sink's own system (a postgres sink with a postgres state store, or bigquery with bigquery), found a postgres state store and a files sink at state.atomicity"
+        )
+        // The state store must live in the sink's system: a BigQuery state store beside a
+        // PostgreSQL sink cannot share its transaction.
+        let crossed = Self.manifest(
+            strategy: "{mode: incremental_append}",
+            state: "state: {type: bigquery, connection: {url: \"bigquery://p\"}, table: {schema: s, name: st}, atomicity: target_atomic}")
+        #expect(firstError(crossed)?.hasPrefix("atomicity 'target_atomic' needs the state store in the sink's own system") == true)
+        let noDataset = Self.manifest(strategy: "{mode: incremental_append}", state: "state: {type: bigquery, connection: {url: \"bigquery://p\"}}")
+        #expect(firstError(noDataset)?.hasPrefix("a bigquery state store beside a postgres sink needs table: {schema: DATASET, name: __dpone__state}") == true)
     }
 
     @Test func badPoliciesAreNamed() {

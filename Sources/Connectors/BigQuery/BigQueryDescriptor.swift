@@ -31,6 +31,7 @@ public struct BigQueryDescriptor: ConnectorDescriptor {
     }
     public var mergePolicies: [MergePolicy] { [.deleteInsert, .upsert] }
     public var keepsLastDuplicate: Bool { true }
+    public var holdsTargetAtomicState: Bool { true }
     public var sinkComparesRowHashes: Bool { true }
 
     public func decodeSinkOptions(_ options: OptionsReader, into sink: inout SinkConfig) {
@@ -76,7 +77,48 @@ public struct BigQueryDescriptor: ConnectorDescriptor {
         options.keepLastDuplicate = config.strategy.duplicatePolicy.map { $0 == "last" } ?? request.sourceRepeatsKeys
         if case .incrementalMerge = options.mode, request.sourceEmitsDeletes { options.stagesOperations = true }
         if let chunk = settings.chunkBytes { options.chunkBytes = chunk }
+        if request.state.atomicity == .targetAtomic {
+            let state = try Self.stateTable(request.state, sink: config)
+            guard state.project == project else {
+                throw DponeError(
+                    .manifest, "atomicity target_atomic needs the state table in the sink's project \(project), not \(state.project)",
+                    hint: "point state.connection at the sink's project")
+            }
+            options.stateTable = state
+        }
         return BigQuerySink(name: "bigquery:\(target)", options: options)
+    }
+
+    // MARK: state
+
+    public var stateType: StateType? { .bigquery }
+
+    /// `state.type: bigquery`: the state table, credentials as the sink's (its `credentials_file`
+    /// when the sink is BigQuery too), the emulator when `BIGQUERY_EMULATOR_HOST` is set.
+    public func makeStateStore(_ document: ManifestDocument) throws -> any StateStore {
+        let table = try Self.stateTable(document.state, sink: document.sink)
+        let settings = document.sink.type == type ? document.sink.options.connector(BigQuerySettings.self) : nil
+        let environment = ProcessInfo.processInfo.environment
+        let emulator = environment["BIGQUERY_EMULATOR_HOST"].flatMap { $0.isEmpty ? nil : $0 }
+        let client = BigQueryClient(
+            project: table.project, location: document.sink.type == type ? Self.location(document.sink) : nil,
+            credentials: try BigQueryCredentials.resolve(
+                credentialsFile: settings?.credentialsFile, emulator: emulator != nil, environment: environment),
+            emulatorHost: emulator)
+        return BigQueryStateStore(table: table, client: client)
+    }
+
+    /// The state table: `state.table` (its schema the dataset), by default `__dpone__state` in the
+    /// sink's dataset; the project is the state connection's host (`bigquery://PROJECT`).
+    static func stateTable(_ state: StateConfig, sink: SinkConfig) throws -> BigQueryTable {
+        guard let project = state.connection?.resolved.host, !project.isEmpty else {
+            throw DponeError(.manifest, "a bigquery state store needs connection: {url: \"bigquery://PROJECT\"}")
+        }
+        let dataset = state.table?.schema ?? (sink.type == .bigquery ? sink.table?.schema : nil)
+        guard let dataset, !dataset.isEmpty else {
+            throw DponeError(.manifest, "a bigquery state store needs table: {schema: DATASET, name: __dpone__state}")
+        }
+        return BigQueryTable(project: project, dataset: dataset, name: state.table?.name ?? "__dpone__state")
     }
 
     /// `dpone doctor`: the endpoint answers, the credentials work and the dataset is reachable.

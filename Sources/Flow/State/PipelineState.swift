@@ -1,3 +1,5 @@
+import Foundation
+
 /// The durable state of one pipeline: what the last durable checkpoint published and read up to.
 public struct PipelineState: Sendable, Codable, Equatable {
     public static let formatVersion = 1
@@ -55,4 +57,28 @@ public struct DisabledStateStore: StateStore {
     public func load(pipeline: String) async throws -> PipelineState? { nil }
     public func commit(_ state: PipelineState) async throws {}
     public func reset(pipeline: String) async throws {}
+}
+
+extension PipelineState {
+    /// Decodes a stored row of a database state store: the document must be a `PipelineState` of
+    /// `pipeline` at the row's checkpoint. Throws `DponeError(.state)` naming `location` otherwise.
+    public static func decodeStored(checkpoint: String, document: String, pipeline: String, location: String) throws -> PipelineState {
+        func corrupt(_ why: String) -> DponeError {
+            DponeError(
+                .state, "cannot read state document \(location): \(why)",
+                hint: "inspect it with `dpone state show`, or `dpone state reset` to start over",
+                context: ["pipeline": pipeline, "state": location])
+        }
+        let state: PipelineState
+        do {
+            state = try JSONDecoder().decode(PipelineState.self, from: Data(document.utf8))
+        } catch {
+            throw corrupt("\(error)")
+        }
+        guard state.pipeline == pipeline else { throw corrupt("the document belongs to pipeline '\(state.pipeline)'") }
+        guard state.checkpoint.description == checkpoint else {
+            throw corrupt("the document's checkpoint \(state.checkpoint) differs from the row's \(checkpoint)")
+        }
+        return state
+    }
 }

@@ -40,10 +40,17 @@ struct ManifestDecoder {
         guard let sourceSpec = spec(source.type), let sinkSpec = spec(sink.type),
             sourceSpec.validate(document, as: .source, reader), sinkSpec.validate(document, as: .sink, reader)
         else { return nil }
-        if state.atomicity == .targetAtomic, !sinkSpec.holdsTargetAtomicState,
+        if state.atomicity == .targetAtomic, !sinkSpec.holdsTargetAtomicState || state.type.rawValue != sink.type.rawValue,
             let r = map["state"].flatMap({ ctx.mapping($0) })?["atomicity"]
         {
-            ctx.fail(r, "atomicity 'target_atomic' needs a postgres sink, found a \(sink.type.rawValue) sink")
+            ctx.fail(
+                r, "atomicity 'target_atomic' needs the state store in the sink's own system (a postgres sink with a postgres state store, or bigquery with bigquery), found a \(state.type.rawValue) state store and a \(sink.type.rawValue) sink")
+            return nil
+        }
+        if state.type == .bigquery, state.table?.schema == nil, sink.type.rawValue != "bigquery",
+            let r = map["state"]
+        {
+            ctx.fail(r, "a bigquery state store beside a \(sink.type.rawValue) sink needs table: {schema: DATASET, name: __dpone__state}", hint: "add table: {schema: dpone_state, name: __dpone__state}")
             return nil
         }
         return document

@@ -21,16 +21,19 @@ extension ManifestDecoder {
             config.connection = connection(
                 map, scheme: "postgresql", required: true, owner: "a postgres state store") ?? nil
             config.table = map["table"].flatMap(table)
+        } else if type == .bigquery {
+            config.connection = connection(map, scheme: "bigquery", required: true, owner: "a bigquery state store") ?? nil
+            config.table = map["table"].flatMap(table)
         } else {
             for key in ["connection_ref", "connection", "table"] {
-                map.rejectKey(key, ctx, "'\(key)' applies only to a postgres state store")
+                map.rejectKey(key, ctx, "'\(key)' applies only to a postgres or bigquery state store")
             }
         }
         if let r = map["atomicity"], let a: StateAtomicity = ctx.choice(r, "state atomicity") {
-            if a == .targetAtomic && type != .postgres {
+            if a == .targetAtomic && type != .postgres && type != .bigquery {
                 ctx.fail(
-                    r, "atomicity 'target_atomic' needs a postgres state store",
-                    hint: "set state.type: postgres with the sink's connection")
+                    r, "atomicity 'target_atomic' needs a postgres or bigquery state store",
+                    hint: "set state.type to the sink's type, with the sink's connection")
             }
             config.atomicity = a
         }

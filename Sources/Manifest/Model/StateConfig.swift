@@ -2,6 +2,8 @@
 public enum StateType: String, Sendable, Hashable, Codable, CaseIterable {
     case file
     case postgres
+    /// A table in a BigQuery dataset (`state.table`, default `<sink dataset>.__dpone__state`).
+    case bigquery
     case disabled
 }
 

@@ -126,6 +126,13 @@ struct BigQueryDialect: TargetDialect {
                 runID: context.runID, positions: positions))
     }
 
+    mutating func writeState(_ context: CheckpointContext) async throws {
+        guard let table = options.stateTable else { throw DponeError(.internal, "\(targetName) keeps no state table") }
+        let document = try BigQueryStateDocument.encode(context)
+        transactional?.append(
+            contentsOf: BigQueryLedger.writeState(table, pipeline: context.pipeline, checkpoint: context.id.rawValue, document: document))
+    }
+
     mutating func dropStaging() async {
         if transactional != nil {
             after.append("DROP TABLE IF EXISTS \(options.staging.sql)")

@@ -81,24 +81,6 @@ extension PostgresStateStore {
     static func decode(checkpoint: String, document: String, pipeline: String, location: String) throws
         -> PipelineState
     {
-        func corrupt(_ why: String) -> DponeError {
-            DponeError(
-                .state, "cannot read state document \(location): \(why)",
-                hint: "inspect it with `dpone state show`, or `dpone state reset` to start over",
-                context: ["pipeline": pipeline, "state": location])
-        }
-        let state: PipelineState
-        do {
-            state = try JSONDecoder().decode(PipelineState.self, from: Data(document.utf8))
-        } catch {
-            throw corrupt("\(error)")
-        }
-        guard state.pipeline == pipeline else {
-            throw corrupt("the document belongs to pipeline '\(state.pipeline)'")
-        }
-        guard state.checkpoint.description == checkpoint else {
-            throw corrupt("the document's checkpoint \(state.checkpoint) differs from the row's \(checkpoint)")
-        }
-        return state
+        try PipelineState.decodeStored(checkpoint: checkpoint, document: document, pipeline: pipeline, location: location)
     }
 }
