@@ -312,6 +312,40 @@ struct BigQueryPipelineTests {
         await p.close()
     }
 
+    @Test func doctorReachesTheEndpointAndNamesAWrongOne() async throws {
+        let p = try await BigQueryPipeline.make()
+        let manifest = try p.manifest("{mode: full_refresh}")
+        let good = try await CLI.run(["doctor", "--profile", "production", manifest], environment: BigQueryTestServer.processEnvironment)
+        #expect(good.status == 0, "\(good.stdout) \(good.stderr)")
+        #expect(good.stdout.contains("ok   pg-to-bq: bigquery sink"), "\(good.stdout)")
+        #expect(good.stdout.contains("no ledger yet"), "\(good.stdout)")
+        if !BigQueryTestServer.isLive {
+            let bad = try await CLI.run(["doctor", "--profile", "production", manifest], environment: ["BIGQUERY_EMULATOR_HOST": "127.0.0.1:9"])
+            #expect(bad.status == 1, "\(bad.stdout)")
+            #expect(bad.stdout.contains("FAIL pg-to-bq: bigquery sink"), "\(bad.stdout)")
+            #expect(bad.stdout.contains("BIGQUERY_EMULATOR_HOST"), "the fix names the setting: \(bad.stdout)")
+        }
+        await p.close()
+    }
+
+    @Test func aValueBigQueryRefusesFailsTheLoadJobBeforeTheTargetChanges() async throws {
+        let p = try await BigQueryPipeline.make()
+        let manifest = try p.manifest("{mode: full_refresh}")
+        _ = try await p.runOK(manifest)
+        let before = try await p.targetRows()
+        // An unconstrained numeric loads as BIGNUMERIC: 10^60 does not fit it.
+        let s = PostgresSQL.quoteIdentifier(p.schema)
+        try await p.pg.execute("ALTER TABLE \(s).src ALTER COLUMN amt TYPE numeric")
+        try await p.pg.execute("UPDATE \(s).src SET amt = 1e60 WHERE id = 3")
+        let failed = try await p.run(manifest)
+        #expect(failed.status == 1)
+        #expect(failed.stdout.contains("BigQuery failed the load of"), "the job's errors are in the run error: \(failed.stdout)")
+        #expect(failed.stdout.contains("decimal") || BigQueryTestServer.isLive, "the emulator says what it could not load: \(failed.stdout)")
+        #expect(failed.stdout.contains("state: unchanged"), "\(failed.stdout)")
+        #expect(try await p.targetRows() == before)
+        await p.close()
+    }
+
     @Test func aDuplicateKeyFailsBeforeTheTargetChanges() async throws {
         let p = try await BigQueryPipeline.make()
         let s = PostgresSQL.quoteIdentifier(p.schema)

@@ -128,8 +128,10 @@ public struct BigQueryDescriptor: ConnectorDescriptor {
         do {
             let sink = try makeSink(SinkRequest(config: config, pipeline: document.name, loadID: "doctor")) as? BigQuerySink
             guard let options = sink?.options else { return [] }
+            // One retry: a probe reports what is wrong, it does not wait it out.
             let client = BigQueryClient(
-                project: options.project, location: options.location, credentials: options.credentials, emulatorHost: options.emulatorHost)
+                project: options.project, location: options.location, credentials: options.credentials, emulatorHost: options.emulatorHost,
+                maxRetries: 1, timeoutSeconds: 30)
             _ = try await client.query("SELECT 1", what: "a probe")
             let dataset = try await client.columns(of: options.ledger) != nil ? "ledger present" : "no ledger yet (created on first run)"
             return [
