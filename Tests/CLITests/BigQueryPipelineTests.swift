@@ -486,4 +486,45 @@ struct KafkaToBigQueryTests {
         try await load()
         #expect(try await target() == expected([(1...100, 3), (101...200, 1), (211...300, 1), (301...400, 1)]), "nothing lost, nothing doubled after \(fault)")
     }
+
+    @Test func appendKeepsEveryEventOnceAcrossRuns() async throws {
+        try KafkaTestServer.require()
+        try BigQueryTestServer.require()
+        let topic = try KafkaTestServer.createTopic("bqappend", partitions: 2)
+        let dataset = BigQueryTestServer.uniqueDataset("kafkaappend")
+        let dir = NSTemporaryDirectory() + "dpone-kbqa-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let manifest = "\(dir)/kafka-bq.yml"
+        try """
+            name: kafka-bq-append
+            source:
+              type: kafka
+              connection: {url: "\(try KafkaTestServer.url)"}
+              topic: \(topic)
+              options: {offset_storage: kafka, group_id: bqa-\(topic), schema: [{name: id, type: int64, nullable: false}, {name: payload, type: string}]}
+            sink:
+              type: bigquery
+              connection: {url: "bigquery://\(BigQueryTestServer.project)"}
+              table: {schema: \(dataset), name: events}
+              strategy: {mode: incremental_append}
+            state: {dir: \(dir)/state}
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let bq = BigQueryPipeline.client()
+        func run() async throws {
+            let output = try await CLI.run(["batch", manifest, "--progress", "none"], environment: BigQueryTestServer.processEnvironment)
+            #expect(output.status == 0, "\(output.stdout) \(output.stderr)")
+        }
+        try await KafkaTestServer.produce(topic, Self.messages(1...200, version: 1) + Self.messages(1...20, version: 2))
+        try await run()
+        try await KafkaTestServer.produce(topic, Self.messages(1...50, version: 3))
+        try await run()
+        try await run()  // nothing new: nothing appended
+        let counts = try await bq.query(
+            "SELECT COUNT(*), COUNT(DISTINCT CONCAT(CAST(`id` AS STRING), `payload`)), SUM(`id`) FROM `\(dataset)`.`events`").rows.first
+        #expect(counts?[0] == "270", "every event once: \(String(describing: counts))")
+        #expect(counts?[1] == "270")
+        let sum: Int = 200 * 201 / 2 + 20 * 21 / 2 + 50 * 51 / 2
+        #expect(counts?[2] == String(sum))
+    }
 }
