@@ -208,6 +208,7 @@ let package = Package(
                 "Pipeline", "Manifest", "Flow", "FilesConnector", "Operators", "PostgresConnector", "ClickHouseConnector",
                 "KafkaConnector", "KafkaCodecs", "ODBCConnector", "DponeTestSupport",
             ],
+            exclude: ["MatrixGolden"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -46,6 +46,20 @@ public protocol ConnectorDescriptor: EndpointSpec {
     /// The source section `dpone stream` runs: defaults that only continuous reading needs (a
     /// Kafka consumer group named after the pipeline).
     func forStream(_ source: SourceConfig, pipeline: String) -> SourceConfig
+    /// The change reads the source offers besides full and cursor reads (`xmin`, `cdc`): what the
+    /// integration matrix adds per source.
+    var changeReads: [ChangeRead] { get }
+    /// Change reads the system has but this build does not read yet: the matrix lists their cases,
+    /// and expects them refused with the connector's own diagnostic.
+    var plannedChangeReads: [ChangeRead] { get }
+}
+
+/// A way a source reads only what changed, besides an incremental column.
+public enum ChangeRead: String, Sendable, Hashable, CaseIterable {
+    /// PostgreSQL's transaction ids: rows written by transactions committed since the last run.
+    case xmin
+    /// A change stream (logical replication, SQL Server CDC), run by `dpone stream`.
+    case cdc
 }
 
 extension ConnectorDescriptor {
@@ -71,6 +85,8 @@ extension ConnectorDescriptor {
 
     public func doctor(_ document: ManifestDocument) async -> [DoctorProbe] { [] }
 
+    public var changeReads: [ChangeRead] { [] }
+    public var plannedChangeReads: [ChangeRead] { [] }
     public var sourceAppliesProjection: Bool { true }
     public var sourceRepeatsKeys: Bool { false }
     public var sinkComparesRowHashes: Bool { false }

@@ -89,6 +89,26 @@ public struct BigQueryDescriptor: ConnectorDescriptor {
         return BigQuerySink(name: "bigquery:\(target)", options: options)
     }
 
+    /// `dpone batch --dry-run`: the load job, the checks and the checkpoint's publish script.
+    public func dryRun(_ request: SinkRequest, nextCheckpoint: UInt64, columns: () async throws -> [String]) async throws -> SinkDryRun? {
+        guard let sink = try makeSink(request) as? BigQuerySink else { return nil }
+        let options = sink.options
+        let plan = BigQueryLoadPlan(
+            target: options.target, staging: options.staging, columns: try await columns(), uniqueKey: options.uniqueKey, mode: options.mode,
+            loadTimestampSQL: BigQueryFinalizer.loadTimestampSQL, stagesOperations: options.stagesOperations)
+        var transactional = [BigQueryLedger.guardUnpublished(options.ledger, pipeline: request.pipeline, target: options.target, checkpoint: nextCheckpoint)]
+        transactional += try BigQueryFinalizer.statements(plan) + BigQueryFinalizer.reconciliation(plan)
+        transactional.append("INSERT INTO \(options.ledger.sql) (...) VALUES (..., \(nextCheckpoint), ..., dpone_inserted, dpone_updated, dpone_deleted, dpone_now)")
+        if let state = options.stateTable { transactional.append("write the state row of checkpoint \(nextCheckpoint) into \(state.sql)") }
+        var checks = BigQueryFinalizer.keyChecks(plan).map { "\($0.what) = 0: \($0.sql)" }
+        if options.keepLastDuplicate, plan.matchesByKey { checks.insert("keep each key's last row: \(BigQueryFinalizer.keepLastPerKey(plan))", at: 0) }
+        return SinkDryRun(
+            staging: "\(options.staging.sql) via one NDJSON load job (resumable upload, \(options.chunkBytes >> 20) MiB chunks)",
+            checks: checks,
+            finalizer: BigQueryFinalizer.script(transactional: transactional, after: ["DROP TABLE IF EXISTS \(options.staging.sql)"])
+                .split(separator: "\n").map(String.init))
+    }
+
     // MARK: state
 
     public var stateType: StateType? { .bigquery }

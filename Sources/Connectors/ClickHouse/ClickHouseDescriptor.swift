@@ -28,6 +28,58 @@ public struct ClickHouseDescriptor: ConnectorDescriptor {
                 final: final, batchRows: config.options.batchRows ?? ClickHouseSourceOptions.defaultBatchRows))
     }
 
+    /// `dpone batch --dry-run`: staging, checks and the statements of the strategy as an 18.16 server
+    /// runs them (ALTER mutations, a RENAME swap); newer servers use lightweight DELETE and EXCHANGE
+    /// TABLES where they have them.
+    public func dryRun(_ request: SinkRequest, nextCheckpoint: UInt64, columns: () async throws -> [String]) async throws -> SinkDryRun? {
+        guard let sink = try makeSink(request) as? ClickHouseSink else { return nil }
+        let options = sink.options
+        guard options.mode != .cdcApply else {
+            return SinkDryRun(
+                staging: "\(sink.staging.sql) via INSERT ... FORMAT Native (with __dpone__op and __dpone__seq)",
+                finalizer: ["per staged key above the applied lsn: the last event, inserted as a new version (ReplacingMergeTree) or a delete marker"])
+        }
+        let plan = ClickHousePublishPlan(
+            target: options.target, staging: sink.staging, publish: sink.publishTable, displaced: sink.displaced, columns: try await columns(),
+            uniqueKey: options.uniqueKey, mode: options.mode,
+            technicalColumns: ClickHouseTargetShape.technicalColumns(for: options.mode, support: ClickHouseTypeSupport.legacy).map(\.name)
+                .filter { $0 == TechnicalColumns.checkpoint || $0 == TechnicalColumns.version },
+            nullableRequiredColumns: options.mode.matchesByKey ? options.uniqueKey : [])
+        let n = nextCheckpoint
+        let statements: [String]
+        switch options.mode {
+        case .fullRefresh:
+            statements = plan.createLikeTarget(plan.publish) + [plan.tagInsert(into: plan.publish, checkpoint: n)] + plan.swap(exchange: false)
+        case .incrementalAppend:
+            statements = [plan.countTagged(n), plan.appendInsert(n)]
+        case .incrementalMerge(let policy):
+            var steps = [plan.mergeUpdatedCount(n)]
+            switch policy {
+            case .mutationDeleteInsert: steps += [plan.mergeDelete(), plan.tagInsert(into: plan.target, checkpoint: n)]
+            case .shadowSwap:
+                steps += plan.createLikeTarget(plan.publish) + [plan.shadowCopyUnmerged(), plan.tagInsert(into: plan.publish, checkpoint: n)]
+                    + plan.swap(exchange: false)
+            default: steps.append(plan.tagInsert(into: plan.target, checkpoint: n))
+            }
+            statements = steps
+        case .partitionReplace:
+            statements = plan.createLikeTarget(plan.publish) + [
+                plan.tagInsert(into: plan.publish, checkpoint: n), plan.partitionIDs(of: plan.publish), plan.replacePartition("<each partition id>"),
+            ]
+        case .replace(let predicate):
+            statements = [plan.replaceWindowCount(predicate), plan.replaceDelete(predicate), plan.appendInsert(n)]
+        case .snapshotDiff, .scd2:
+            statements = [plan.diffCounts()] + plan.diffMutations(ts: "<load timestamp>") + [plan.diffInsert(n, ts: "<load timestamp>")]
+        case .cdcApply:
+            statements = []
+        }
+        return SinkDryRun(
+            staging: "\(sink.staging.sql) via INSERT ... FORMAT Native",
+            checks: plan.checks().map { "\($0.what) = 0: \($0.sql)" },
+            finalizer: ["SELECT ... FROM \(options.ledger.sql) WHERE checkpoint = \(n) (a replay publishes nothing)"] + statements
+                + ["INSERT INTO \(options.ledger.sql) (...) VALUES (..., \(n), ...)", "DROP TABLE IF EXISTS \(sink.staging.sql)"])
+    }
+
     public func makeSink(_ request: SinkRequest) throws -> any SinkOperator {
         let config = request.config
         guard let connection = config.connection, let table = config.table else {

@@ -100,6 +100,25 @@ public struct KafkaDescriptor: ConnectorDescriptor {
         return try KafkaSource(name: "kafka:\(topic)", options: options)
     }
 
+    /// `dpone batch --dry-run`: no staging; how rows become events.
+    public func dryRun(_ request: SinkRequest, nextCheckpoint: UInt64, columns: () async throws -> [String]) async throws -> SinkDryRun? {
+        guard let sink = try makeSink(request) as? KafkaSink else { return nil }
+        let options = sink.options
+        let key = options.keyColumns.isEmpty ? "no key" : "key {\(options.keyColumns.joined(separator: ", "))} as JSON"
+        let events: String
+        switch options.mode {
+        case .snapshot: events = "every row as a snapshot event"
+        case .insert: events = "every row as an insert event"
+        case .upsert: events = "rows as upserts; rows marked deleted as tombstones (flat) or delete events (dpone envelope)"
+        }
+        return SinkDryRun(
+            staging: "none: batches are produced as they arrive (idempotent producer)",
+            finalizer: [
+                "each row of (\(try await columns().joined(separator: ", "))) -> one message on \(options.topic), \(key), value \(options.format.rawValue) (\(options.envelope.rawValue) envelope): \(events)",
+                "checkpoint \(nextCheckpoint) is published once every delivery report arrived; a failed delivery fails it (at-least-once across a crash: consumers converge by key)",
+            ])
+    }
+
     public func makeSink(_ request: SinkRequest) throws -> any SinkOperator {
         let config = request.config
         let pipeline = request.pipeline

@@ -9,6 +9,7 @@ public struct PostgresDescriptor: ConnectorDescriptor {
 
     public var type: EndpointType { .postgres }
     public var sinkComparesRowHashes: Bool { true }
+    public var changeReads: [ChangeRead] { [.xmin, .cdc] }
 
     public func makeSource(_ request: SourceRequest) throws -> any SourceOperator {
         let config = request.config

@@ -8,7 +8,9 @@ extension ClickHouseDescriptor {
     /// `final: true` reads a ReplacingMergeTree table with FINAL (kept in `options.extra`).
     public var sourceOptionKeys: [String]? { ["final"] }
     public var sinkOptionKeys: [String]? { ["schema_evolution"] }
-    public var supportedModes: [LoadMode] { LoadMode.allCases }
+    /// Every mode but backfill, which this build does not run yet (validation refuses it rather than
+    /// the run).
+    public var supportedModes: [LoadMode] { LoadMode.allCases.filter { $0 != .backfill } }
     public var mergePolicies: [MergePolicy] { [.replacingMergeTree, .mutationDeleteInsert, .shadowSwap] }
 
     public func decodeSourceOptions(_ options: OptionsReader, into source: inout SourceConfig) {

@@ -12,7 +12,9 @@ extension PostgresDescriptor {
     public var urlScheme: String? { "postgresql" }
     public var sourceOptionKeys: [String]? { Self.sourceKeys }
     public var sinkOptionKeys: [String]? { ["schema_evolution"] }
-    public var supportedModes: [LoadMode] { LoadMode.allCases }
+    /// Every mode but backfill, which this build does not run yet (validation refuses it rather than
+    /// the run).
+    public var supportedModes: [LoadMode] { LoadMode.allCases.filter { $0 != .backfill } }
     public var mergePolicies: [MergePolicy] { [.deleteInsert, .upsert] }
     public var keepsLastDuplicate: Bool { true }
     public var holdsTargetAtomicState: Bool { true }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The source -> sink -> strategy matrix (200 cases, `<source>_to_<sink>__<strategy>`), or a part of it.
+#
+#   scripts/matrix.sh [--source S[,S]] [--sink S[,S]] [--strategy M[,M]] [--case ID[,ID]] [--artifact] [--list]
+#
+# Runs the contract layer of the selected cases (manifest, validation, operators, the sink's plan
+# against Tests/PipelineTests/MatrixGolden/; no server). --artifact also writes
+# test_artifacts/integration_matrix/<date>_contract.md and .json (the coverage of all 200 cases).
+# --list prints the selected case ids and exits. Examples:
+#   scripts/matrix.sh --source postgres --sink clickhouse
+#   scripts/matrix.sh --case rest_to_bigquery__scd2
+set -euo pipefail
+cd "$(dirname "$0")/.."
+list=0
+artifact=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --source) export DPONE_MATRIX_SOURCE="$2"; shift 2 ;;
+    --sink) export DPONE_MATRIX_SINK="$2"; shift 2 ;;
+    --strategy) export DPONE_MATRIX_STRATEGY="$2"; shift 2 ;;
+    --case) export DPONE_MATRIX_CASE="$2"; shift 2 ;;
+    --artifact) artifact=1; shift ;;
+    --list) list=1; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "matrix.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+swift build --build-tests >/dev/null
+if [ "$list" = 1 ]; then
+  # The ids are the golden file names; the filter is applied as the tests apply it.
+  for f in Tests/PipelineTests/MatrixGolden/*.txt; do
+    id=$(basename "$f" .txt); src=${id%%_to_*}; rest=${id#*_to_}; sink=${rest%%__*}; strategy=${id##*__}
+    match() { [ -z "$1" ] || [[ ",$1," == *",$2,"* ]]; }
+    match "${DPONE_MATRIX_SOURCE:-}" "$src" && match "${DPONE_MATRIX_SINK:-}" "$sink" && match "${DPONE_MATRIX_STRATEGY:-}" "$strategy" \
+      && match "${DPONE_MATRIX_CASE:-}" "$id" && echo "$id"
+  done
+  exit 0
+fi
+if [ "$artifact" = 1 ]; then export DPONE_MATRIX_ARTIFACT_DIR="$PWD/test_artifacts/integration_matrix"; fi
+swift test --skip-build --filter MatrixContractTests
