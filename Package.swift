@@ -217,7 +217,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "CLITests", dependencies: ["Flow", "PostgresConnector", "ClickHouseConnector", "BigQueryConnector", "DponeTestSupport"],
+            name: "CLITests", dependencies: ["Flow", "Pipeline", "PostgresConnector", "ClickHouseConnector", "BigQueryConnector", "DponeTestSupport"],
             exclude: ["Golden"],
             swiftSettings: strict),
     ]

@@ -38,6 +38,8 @@ start_service bigquery.sh DPONE_TEST_BIGQUERY_URL
 export DPONE_TEST_BIGQUERY_HOST="${DPONE_TEST_BIGQUERY_URL#http://}"
 export DPONE_RUN_INTEGRATION=1
 export DPONE_RUN_INTEGRATION_REPLAY=1
+# The matrix's local layer (every case it drives, end to end on these services).
+export DPONE_RUN_INTEGRATION_MATRIX=1
 export DPONE_BIN="$PWD/.build/debug/dpone"
 swift test --skip-build
 # The benchmark layer: allocation thresholds and scaled W1/W2 (correctness + memory bound).

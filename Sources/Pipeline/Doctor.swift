@@ -45,6 +45,8 @@ public enum Doctor {
         let modern = value("DPONE_TEST_CLICKHOUSE_MODERN_URL", "http://127.0.0.1:18124/")
         let control = value("DPONE_TEST_KAFKA_CONTROL", "127.0.0.1:19092")
         let registry = value("DPONE_TEST_SCHEMA_REGISTRY_URL", "http://127.0.0.1:18081")
+        let bigquery = value("DPONE_TEST_BIGQUERY_HOST", "127.0.0.1:19050").replacingOccurrences(of: "http://", with: "")
+        let project = value("DPONE_BIGQUERY_PROJECT", "dpone-test")
         return [
             ("PostgreSQL", { await PostgresDescriptor.probe(url: pg, name: "PostgreSQL (local)", needsReplication: true, startHint: "start it: scripts/postgres.sh start") }),
             ("ClickHouse 18.16", { await ClickHouseDescriptor.probe(url: ch, display: Redaction.scrub(ch), name: "ClickHouse 18.16 (local)", startHint: "start it: scripts/clickhouse.sh start") }),
@@ -56,6 +58,13 @@ public enum Doctor {
                 return await KafkaDescriptor.probe(properties: KafkaProperties(["bootstrap.servers": bootstrap]), name: "Kafka mock cluster (local)", topic: nil, startHint: "restart it: scripts/kafka.sh stop; scripts/kafka.sh start")
             }),
             ("schema registry", { [await HTTPProbe.get(registry + "/subjects", name: "schema registry (local)", startHint: "start it: scripts/schema-registry.sh start")] }),
+            ("BigQuery emulator", {
+                [
+                    await HTTPProbe.get(
+                        "http://\(bigquery)/bigquery/v2/projects/\(project)/datasets", name: "BigQuery emulator (local)",
+                        startHint: "start it: scripts/bigquery.sh start")
+                ]
+            }),
         ]
     }
 

@@ -11,7 +11,7 @@ struct DoctorTests {
     /// The services' addresses as scripts/test.sh exported them (CLI.run drops DPONE_* otherwise).
     var services: [String: String] {
         var env: [String: String] = [:]
-        for key in ["ODBCSYSINI", "DPONE_TEST_POSTGRES_URL", "DPONE_TEST_CLICKHOUSE_URL", "DPONE_TEST_CLICKHOUSE_MODERN_URL", "DPONE_TEST_KAFKA_CONTROL", "DPONE_TEST_SCHEMA_REGISTRY_URL"] {
+        for key in ["ODBCSYSINI", "DPONE_TEST_POSTGRES_URL", "DPONE_TEST_CLICKHOUSE_URL", "DPONE_TEST_CLICKHOUSE_MODERN_URL", "DPONE_TEST_KAFKA_CONTROL", "DPONE_TEST_SCHEMA_REGISTRY_URL", "DPONE_TEST_BIGQUERY_HOST"] {
             if let value = ProcessInfo.processInfo.environment[key], !value.isEmpty { env[key] = value }
         }
         return env
@@ -29,6 +29,7 @@ struct DoctorTests {
         #expect(run.stdout.contains("ClickHouse 18.16 (local): ClickHouse 18.16"), "\(run.stdout)")
         #expect(run.stdout.contains("ok   Kafka mock cluster (local)"), "\(run.stdout)")
         #expect(run.stdout.contains("ok   schema registry (local)"), "\(run.stdout)")
+        #expect(run.stdout.contains("ok   BigQuery emulator (local)"), "\(run.stdout)")
         #expect(run.stdout.contains("every required check passed"))
         #expect(run.stdout.contains("ODBC drivers: "), "\(run.stdout)")
         #expect(!run.stdout.contains("dpone:dpone@"), "passwords are masked: \(run.stdout)")
@@ -40,6 +41,7 @@ struct DoctorTests {
         ("DPONE_TEST_CLICKHOUSE_MODERN_URL", "http://127.0.0.1:PORT/", "ClickHouse modern (local)", "scripts/clickhouse-modern.sh start"),
         ("DPONE_TEST_KAFKA_CONTROL", "127.0.0.1:PORT", "Kafka mock cluster (local)", "scripts/kafka.sh start"),
         ("DPONE_TEST_SCHEMA_REGISTRY_URL", "http://127.0.0.1:PORT", "schema registry (local)", "scripts/schema-registry.sh start"),
+        ("DPONE_TEST_BIGQUERY_HOST", "127.0.0.1:PORT", "BigQuery emulator (local)", "scripts/bigquery.sh start"),
     ])
     func aServiceDownFailsNamedWithItsFix(variable: String, template: String, name: String, fix: String) async throws {
         try PostgresTestServer.require()

@@ -35,10 +35,12 @@ import Testing
     }
 
     @Test func capabilityTable() {
-        #expect(sink(.postgres).supportedModes == LoadMode.allCases)
+        // backfill is in no sink yet: validation refuses it rather than the run.
+        #expect(sink(.postgres).supportedModes == LoadMode.allCases.filter { $0 != .backfill })
         // SQL Server: every strategy but cdc_apply and backfill, which it does not publish yet.
         #expect(sink(.mssql).supportedModes == LoadMode.allCases.filter { $0 != .cdcApply && $0 != .backfill })
-        #expect(sink(.clickhouse).supportedModes == LoadMode.allCases)
+        #expect(sink(.clickhouse).supportedModes == LoadMode.allCases.filter { $0 != .backfill })
+        #expect(sink("bigquery").supportedModes == LoadMode.allCases.filter { $0 != .cdcApply && $0 != .backfill })
         #expect(!sink(.kafka).supports(.partitionReplace))
         #expect(!sink(.kafka).supports(.scd2))
         #expect(!sink(.kafka).supports(.replace))

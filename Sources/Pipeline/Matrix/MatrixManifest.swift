@@ -40,6 +40,9 @@ public struct MatrixEndpoints: Sendable {
     public var restURL: String
     /// The dataset, schema or database of every case's tables.
     public var namespace = "matrix"
+    public var sourceTopic = "matrix_src"
+    public var sinkTopic = "matrix_dst"
+    public var bigqueryProject = "dpone-test"
 
     public init(environment: [String: String], restURL: String) {
         self.environment = environment
@@ -103,13 +106,15 @@ public enum MatrixManifest {
                 "schema: \(MatrixModel.declaredSchema)",
             ]
             if c.strategy.readsIncrementally { rest.append("incremental: {cursor_path: updated_at, param: since}") }
+            // The API filters the replace window itself: every staged row must fall in it.
+            if c.strategy == .replace { rest.append("params: {bucket: 1}") }
             return "{type: rest, connection: {url: \"\(e.restURL)\"}\(optionList(rest))}"
         default:  // kafka
             let kafka = [
-                "offset_storage: kafka", "group_id: \(c.id)", "tombstones: \(c.strategy.mode == .incrementalMerge || c.strategy.mode == .cdcApply ? "delete" : "skip")",
+                "offset_storage: kafka", "group_id: \(c.id)", "tombstones: \([.incrementalMerge, .cdcApply, .snapshotDiff].contains(c.strategy.mode) ? "delete" : "skip")",
                 "schema: \(MatrixModel.declaredSchema)",
             ]
-            return "{type: kafka, connection_ref: matrix_kafka, topic: matrix_src\(optionList(kafka))}"
+            return "{type: kafka, connection_ref: matrix_kafka, topic: \(e.sourceTopic)\(optionList(kafka))}"
         }
     }
 
@@ -119,8 +124,8 @@ public enum MatrixManifest {
         case "postgres": target = "connection_ref: matrix_pg, table: {schema: \(e.namespace), name: dst}"
         case "mssql": target = "connection_ref: matrix_mssql, table: {schema: dbo, name: dst}"
         case "clickhouse": target = "connection_ref: matrix_ch, table: {schema: \(e.namespace), name: dst}"
-        case "bigquery": target = "connection: {url: \"bigquery://dpone-test\"}, table: {schema: \(e.namespace), name: dst}"
-        default: target = "connection_ref: matrix_kafka, topic: matrix_dst"
+        case "bigquery": target = "connection: {url: \"bigquery://\(e.bigqueryProject)\"}, table: {schema: \(e.namespace), name: dst}"
+        default: target = "connection_ref: matrix_kafka, topic: \(e.sinkTopic)"
         }
         let options = c.sink == "mssql" ? ", options: {trust_server_certificate: true}" : ""
         return "{type: \(c.sink.rawValue), \(target), strategy: \(strategy(c))\(options)}"
