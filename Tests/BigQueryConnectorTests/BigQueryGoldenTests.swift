@@ -36,7 +36,7 @@ struct BigQueryGoldenTests {
     static func render(_ plan: BigQueryLoadPlan) throws -> String {
         var lines = BigQueryFinalizer.keyChecks(plan).map { "-- check: \($0.what) = 0\n\($0.sql);" }
         let transactional =
-            [BigQueryLedger.guardUnpublished(ledger, pipeline: "orders_daily", target: target, checkpoint: 7)]
+            BigQueryLedger.guardUnpublished(ledger, pipeline: "orders_daily", target: target, checkpoint: 7)
             + (try BigQueryFinalizer.statements(plan)) + BigQueryFinalizer.reconciliation(plan)
             + [
                 BigQueryLedger.record(

@@ -140,7 +140,9 @@ struct BigQueryPipeline {
 
     /// Writes the manifest: the source table (incremental on `version` when asked) into
     /// `<dataset>.items` with `strategy`.
-    func manifest(_ strategy: String, incremental: Bool = false, sourcePredicate: String? = nil, state: String? = nil) throws -> String {
+    func manifest(
+        _ strategy: String, incremental: Bool = false, sourcePredicate: String? = nil, state: String? = nil, sinkOptions: String? = nil
+    ) throws -> String {
         var options: [String] = []
         if incremental { options.append("incremental_column: version") }
         if let sourcePredicate { options.append("custom_predicate: \"\(sourcePredicate)\"") }
@@ -157,6 +159,7 @@ struct BigQueryPipeline {
               connection: {url: "bigquery://\(BigQueryTestServer.project)"}
               table: {schema: \(dataset), name: items}
               strategy: \(strategy)
+              options: \(sinkOptions ?? "{}")
             state: \(state ?? "{dir: \(dir)/state}")
             """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -205,7 +208,8 @@ private func sortedRows(_ rows: [[String?]]) -> [[String?]] {
 struct BigQueryPipelineTests {
     @Test func fullRefreshIsExactOverEveryColumnAfterBothLoads() async throws {
         let p = try await BigQueryPipeline.make()
-        let manifest = try p.manifest("{mode: full_refresh}")
+        // 256 KiB chunks: each load is an upload of several chunks.
+        let manifest = try p.manifest("{mode: full_refresh}", sinkOptions: "{chunk_bytes: 262144}")
         let first = try await p.runOK(manifest)
         #expect(first.stdout.contains("target window \(BigQueryPipeline.rows) rows: match"), "\(first.stdout)")
         #expect(try await p.targetRows() == p.sourceRows())

@@ -77,6 +77,7 @@ public struct BigQueryDescriptor: ConnectorDescriptor {
         options.keepLastDuplicate = config.strategy.duplicatePolicy.map { $0 == "last" } ?? request.sourceRepeatsKeys
         if case .incrementalMerge = options.mode, request.sourceEmitsDeletes { options.stagesOperations = true }
         if let chunk = settings.chunkBytes { options.chunkBytes = chunk }
+        options.dropsLeftovers = request.state.type == .file || request.state.type == .postgres
         if request.state.atomicity == .targetAtomic {
             let state = try Self.stateTable(request.state, sink: config)
             guard state.project == project else {
@@ -96,7 +97,7 @@ public struct BigQueryDescriptor: ConnectorDescriptor {
         let plan = BigQueryLoadPlan(
             target: options.target, staging: options.staging, columns: try await columns(), uniqueKey: options.uniqueKey, mode: options.mode,
             loadTimestampSQL: BigQueryFinalizer.loadTimestampSQL, stagesOperations: options.stagesOperations)
-        var transactional = [BigQueryLedger.guardUnpublished(options.ledger, pipeline: request.pipeline, target: options.target, checkpoint: nextCheckpoint)]
+        var transactional = BigQueryLedger.guardUnpublished(options.ledger, pipeline: request.pipeline, target: options.target, checkpoint: nextCheckpoint)
         transactional += try BigQueryFinalizer.statements(plan) + BigQueryFinalizer.reconciliation(plan)
         transactional.append("INSERT INTO \(options.ledger.sql) (...) VALUES (..., \(nextCheckpoint), ..., dpone_inserted, dpone_updated, dpone_deleted, dpone_now)")
         if let state = options.stateTable { transactional.append("write the state row of checkpoint \(nextCheckpoint) into \(state.sql)") }

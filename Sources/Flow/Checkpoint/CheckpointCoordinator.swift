@@ -73,6 +73,8 @@ public actor CheckpointCoordinator {
         total.deleted += commit.deleted
         total.schemaChanges += commit.schemaChanges
         total.reconciliation += commit.reconciliation
+        // A stream publishes forever: the report keeps the latest lines.
+        if total.reconciliation.count > 100 { total.reconciliation.removeFirst(total.reconciliation.count - 100) }
         sinkCommits[sink] = total
         if commit.stateCommitted { committedBySink.insert(id) }
         if let published = commit.publishedPositions {

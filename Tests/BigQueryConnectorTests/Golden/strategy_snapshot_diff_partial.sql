@@ -11,6 +11,7 @@ DECLARE dpone_window INT64 DEFAULT NULL;
 DECLARE dpone_now TIMESTAMP DEFAULT CURRENT_TIMESTAMP();
 BEGIN TRANSACTION;
 SELECT ERROR('dpone: checkpoint 7 of pipeline \'orders_daily\' was published concurrently into sales.orders') FROM `acme-prod`.`sales`.`__dpone__loads` WHERE `pipeline` = 'orders_daily' AND `target` = 'sales.orders' AND `checkpoint` >= 7;
+DELETE FROM `acme-prod`.`sales`.`__dpone__loads` WHERE `pipeline` = 'orders_daily' AND `target` = 'sales.orders' AND `checkpoint` = 7;
 SET dpone_updated = dpone_updated + (SELECT COUNT(*) FROM `acme-prod`.`sales`.`orders` AS t WHERE EXISTS (SELECT 1 FROM `acme-prod`.`sales`.`__dpone__stg_01J0LOAD_orders` AS s WHERE t.`id` = s.`id` AND (t.`__dpone__row_hash` IS DISTINCT FROM s.`__dpone__row_hash`)));
 DELETE FROM `acme-prod`.`sales`.`orders` AS t WHERE EXISTS (SELECT 1 FROM `acme-prod`.`sales`.`__dpone__stg_01J0LOAD_orders` AS s WHERE t.`id` = s.`id` AND (t.`__dpone__row_hash` IS DISTINCT FROM s.`__dpone__row_hash`));
 SET dpone_inserted = dpone_inserted + (SELECT COUNT(*) FROM `acme-prod`.`sales`.`__dpone__stg_01J0LOAD_orders` AS s WHERE NOT EXISTS (SELECT 1 FROM `acme-prod`.`sales`.`orders` AS t WHERE t.`id` = s.`id`));

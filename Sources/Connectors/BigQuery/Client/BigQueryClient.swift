@@ -26,6 +26,8 @@ public final class BigQueryClient: Sendable {
     public let maxRetries: Int
     /// Bound of one HTTP exchange; a load chunk or a query poll never takes longer.
     public let timeoutSeconds: Double
+    /// Bound of a whole job (a load, a publish script) before the run gives up on it.
+    public let jobTimeoutSeconds: Double = 6 * 3600
     private let thread = DedicatedThread(name: "dpone-bigquery")
     private let http = HTTPExchange()
     private let token = Mutex<AccessToken?>(nil)
@@ -88,14 +90,15 @@ public final class BigQueryClient: Sendable {
         if let location { request["location"] = location }
         var object = try await json(.post, projectPath + "/queries", body: request, what: what, retryPost: true)
         submitted?()
-        try Self.throwIfFailed(object, what: what)
+        try Self.throwIfFailed(object, what: what, emulator: isEmulator)
         var jobID = (object["jobReference"] as? [String: Any])?["jobId"] as? String
+        let jobLocation = (object["jobReference"] as? [String: Any])?["location"] as? String ?? location
         while (object["jobComplete"] as? Bool) == false {
             guard let id = jobID else { throw DponeError(.sink, "BigQuery answered \(what) without a job reference") }
             var path = projectPath + "/queries/\(Self.segment(id))?timeoutMs=10000"
-            if let location { path += "&location=\(Self.segment(location))" }
+            if let jobLocation { path += "&location=\(Self.segment(jobLocation))" }
             object = try await json(.get, path, what: what)
-            try Self.throwIfFailed(object, what: what, job: id)
+            try Self.throwIfFailed(object, what: what, job: id, emulator: isEmulator)
             jobID = (object["jobReference"] as? [String: Any])?["jobId"] as? String ?? id
         }
         let rows = (object["rows"] as? [[String: Any]] ?? []).map { row in
@@ -160,7 +163,15 @@ public final class BigQueryClient: Sendable {
 
     /// Sends `chunk`, the bytes at `offset` of the upload. Every chunk but the last is a multiple of
     /// 256 KiB; the last gives the `total` size. Returns the load job's id once the last chunk is in.
-    public func uploadChunk(_ session: String, _ chunk: [UInt8], offset: Int, total: Int?, what: String) async throws -> String? {
+    /// What one chunk's upload answered: how many bytes of the upload BigQuery holds (a 308's
+    /// `Range`; it may be fewer than were sent, and the rest must be sent again), or, after the
+    /// last chunk, the load job it started.
+    public enum UploadProgress: Sendable, Equatable {
+        case persisted(Int)
+        case started(job: String, location: String?)
+    }
+
+    public func uploadChunk(_ session: String, _ chunk: [UInt8], offset: Int, total: Int?, what: String) async throws -> UploadProgress {
         let range: String
         if chunk.isEmpty, let total {
             range = "bytes */\(total)"
@@ -171,28 +182,35 @@ public final class BigQueryClient: Sendable {
             .put, session, body: chunk, extraHeaders: ["Content-Range: \(range)", "Content-Type: application/octet-stream"],
             what: what, absolute: true, retryPost: true)
         if response.status == 308 {
-            guard total == nil else { throw DponeError(.sink, "BigQuery did not complete the upload of \(what) after its last chunk") }
-            return nil
+            // `Range: bytes=0-K`: the first K+1 bytes are persisted (no header: none are).
+            let persisted = response.header("range").flatMap { $0.split(separator: "-").last.flatMap { Int($0) } }.map { $0 + 1 } ?? 0
+            return .persisted(persisted)
         }
         guard response.status == 200 || response.status == 201 else { throw Self.error(response, what: what) }
         let object = try Self.decode(response.body, what: what)
-        guard let id = (object["jobReference"] as? [String: Any])?["jobId"] as? String else {
+        let reference = object["jobReference"] as? [String: Any]
+        guard let id = reference?["jobId"] as? String else {
             throw DponeError(.sink, "BigQuery answered the upload of \(what) without a job id")
         }
-        try Self.throwIfFailed(object, what: what, job: id)
-        return id
+        try Self.throwIfFailed(object, what: what, job: id, emulator: isEmulator)
+        return .started(job: id, location: reference?["location"] as? String ?? location)
     }
 
-    /// Polls job `id` until it is DONE; throws its `errors[]` when it failed. Returns the rows a
-    /// load job reports (`statistics.load.outputRows`), nil for other jobs.
+    /// Polls job `id` (in `location`: where BigQuery ran it) until it is DONE, at most
+    /// `jobTimeoutSeconds`; throws its `errors[]` when it failed. Returns the rows a load job
+    /// reports (`statistics.load.outputRows`), nil for other jobs.
     @discardableResult
-    public func waitForJob(_ id: String, what: String) async throws -> Int? {
+    public func waitForJob(_ id: String, location jobLocation: String? = nil, what: String) async throws -> Int? {
         var delay = Duration.milliseconds(100)
+        let deadline = ContinuousClock.now + .seconds(jobTimeoutSeconds)
         while true {
             var path = projectPath + "/jobs/\(Self.segment(id))"
-            if let location { path += "?location=\(Self.segment(location))" }
+            if let place = jobLocation ?? location { path += "?location=\(Self.segment(place))" }
             let object = try await json(.get, path, what: what)
-            try Self.throwIfFailed(object, what: what, job: id)
+            try Self.throwIfFailed(object, what: what, job: id, emulator: isEmulator)
+            guard ContinuousClock.now < deadline else {
+                throw DponeError(.sink, "\(what) (job \(id)) did not finish in \(Int(jobTimeoutSeconds)) s", hint: "see the job in the BigQuery console", context: ["job": id])
+            }
             if ((object["status"] as? [String: Any])?["state"] as? String) == "DONE" {
                 let load = (object["statistics"] as? [String: Any])?["load"] as? [String: Any]
                 return (load?["outputRows"] as? String).flatMap { Int($0) } ?? (load?["outputRows"] as? NSNumber)?.intValue
@@ -221,20 +239,26 @@ public final class BigQueryClient: Sendable {
         let url = absolute ? path : baseURL + path
         let retries = method == .get || retryPost ? maxRetries : 0
         var attempt = 0
+        var refreshed = false
+        // The token goes only to BigQuery's own host (a resumable session URL comes from an answer).
+        let sendsToken = !absolute || Self.host(of: path) == Self.host(of: baseURL)
         while true {
             try Task.checkCancellation()
             var headers = ["Accept: application/json"] + extraHeaders
             if body != nil, !extraHeaders.contains(where: { $0.hasPrefix("Content-Type:") }) {
                 headers.append("Content-Type: application/json; charset=utf-8")
             }
-            if let bearer = try await accessToken() { headers.append("Authorization: Bearer \(bearer)") }
+            let bearer = sendsToken ? try await accessToken() : nil
+            if let bearer { headers.append("Authorization: Bearer \(bearer)") }
             let outcome = try await perform(method, url: url, headers: headers, body: body)
             attempt += 1
             switch outcome {
             case .success(let response):
-                let transient = response.status == 429 || (500...599).contains(response.status)
-                if response.status == 401, attempt <= retries {
-                    token.withLock { $0 = nil }  // expired early or revoked: fetch a new one
+                let transient = response.status == 429 || (500...599).contains(response.status) || Self.isRateLimit(response)
+                if response.status == 401, !refreshed, bearer != nil {
+                    // Expired early or revoked: a 401 ran nothing, so one retry with a new token is safe.
+                    refreshed = true
+                    token.withLock { $0 = nil }
                     continue
                 }
                 if !transient || attempt > retries { return response }
@@ -318,8 +342,10 @@ public final class BigQueryClient: Sendable {
             case .success(let response):
                 let transient = response.status == 429 || (500...599).contains(response.status)
                 if !transient || attempt > maxRetries {
-                    // The body of a refused grant says why ("invalid_grant") and holds no secret.
-                    let detail = String(decoding: response.body.prefix(300), as: UTF8.self)
+                    // Only the grant error's code and description: nothing else of the answer is echoed.
+                    let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+                    let detail = [object?["error"] as? String, object?["error_description"] as? String].compactMap { $0 }
+                        .joined(separator: ": ").prefix(300)
                     throw credentialError(
                         "requesting \(what) failed with HTTP \(response.status): \(detail)",
                         hint: "check the service account, its key and its roles (BigQuery Data Editor and Job User)")
@@ -336,6 +362,22 @@ public final class BigQueryClient: Sendable {
 
     // MARK: - JSON and errors
 
+    /// A 403 whose reason is a rate or quota limit BigQuery lifts by itself (`rateLimitExceeded`):
+    /// retried like a 429.
+    static func isRateLimit(_ response: HTTPExchange.Response) -> Bool {
+        guard response.status == 403, let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+            let error = object["error"] as? [String: Any]
+        else { return false }
+        let reasons = (error["errors"] as? [[String: Any]] ?? []).compactMap { $0["reason"] as? String }
+        return reasons.contains { $0 == "rateLimitExceeded" || $0 == "backendError" }
+    }
+
+    /// `scheme://host:port` of a URL.
+    static func host(of url: String) -> String? {
+        guard let components = URLComponents(string: url), let host = components.host else { return nil }
+        return "\(components.scheme ?? "")://\(host):\(components.port ?? -1)"
+    }
+
     static func encode(_ object: [String: Any]) throws -> [UInt8] {
         Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
     }
@@ -347,15 +389,17 @@ public final class BigQueryClient: Sendable {
         return object
     }
 
-    /// Throws when a query answer or a job carries errors: `errors` at the top (what the emulator
-    /// answers), or the job's `status.errorResult` with `status.errors[]`.
-    static func throwIfFailed(_ object: [String: Any], what: String, job: String? = nil) throws {
+    /// Throws when a query answer or a job carries errors: the job's `status.errorResult` with
+    /// `status.errors[]`, or, from the emulator, `errors` at the top of a query answer (BigQuery
+    /// reports failed queries by HTTP status; its top-level `errors` may be warnings of a job
+    /// that goes on).
+    static func throwIfFailed(_ object: [String: Any], what: String, job: String? = nil, emulator: Bool = true) throws {
         let status = object["status"] as? [String: Any]
         if let errorResult = status?["errorResult"] as? [String: Any] {
             let all = status?["errors"] as? [[String: Any]] ?? [errorResult]
             throw failure(all, what: what, job: job)
         }
-        if let errors = object["errors"] as? [[String: Any]], !errors.isEmpty, status == nil {
+        if emulator, let errors = object["errors"] as? [[String: Any]], !errors.isEmpty, status == nil {
             throw failure(errors, what: what, job: job ?? (object["jobReference"] as? [String: Any])?["jobId"] as? String)
         }
     }
@@ -378,7 +422,7 @@ public final class BigQueryClient: Sendable {
     /// An HTTP error answer: BigQuery's `error.message` and `error.errors[]` when present.
     static func error(_ response: HTTPExchange.Response, what: String) -> DponeError {
         var context = ["http_status": "\(response.status)"]
-        if response.status >= 400, response.status < 500, response.status != 408, response.status != 429 {
+        if response.status >= 400, response.status < 500, response.status != 408, response.status != 429, !isRateLimit(response) {
             context[DponeError.permanentKey] = "true"
         }
         if let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],

@@ -91,7 +91,15 @@ public struct BigQueryRowEncoder: Sendable {
                 case .bytes:
                     quoted(&out) { ScalarFormatting.appendBase64(raw, to: &$0) }
                 case .json, .list:
-                    if raw.isEmpty { out.append(contentsOf: "null".utf8) } else { out.append(contentsOf: raw) }
+                    // Valid JSON has CR and LF only as whitespace (never inside a string): they
+                    // become spaces, so a pretty-printed value stays on its NDJSON line.
+                    if raw.isEmpty {
+                        out.append(contentsOf: "null".utf8)
+                    } else {
+                        let start = out.count
+                        out.append(contentsOf: raw)
+                        for i in start..<out.count where out[i] == 0x0A || out[i] == 0x0D { out[i] = 0x20 }
+                    }
                 case .numeric:
                     quoted(&out) { $0.append(contentsOf: raw) }
                 default:

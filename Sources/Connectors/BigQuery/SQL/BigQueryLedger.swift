@@ -29,10 +29,15 @@ public enum BigQueryLedger {
     }
 
     /// Fails the publish script when a checkpoint at or past `checkpoint` was published since the
-    /// ledger was read (a concurrent run): no row is touched.
-    public static func guardUnpublished(_ ledger: BigQueryTable, pipeline: String, target: BigQueryTable, checkpoint: UInt64) -> String {
-        "SELECT ERROR(\(BigQuerySQL.literal("dpone: checkpoint \(checkpoint) of pipeline '\(pipeline)' was published concurrently into \(target)"))) "
-            + "FROM \(ledger.sql) WHERE \(owner(pipeline, target)) AND `checkpoint` >= \(checkpoint)"
+    /// ledger was read (a concurrent run): no row is touched. Then a `DELETE` that matches nothing
+    /// but mutates the ledger: two scripts publishing at once both mutate it, so BigQuery aborts one
+    /// of them ("concurrent update"), even when the strategy only appends.
+    public static func guardUnpublished(_ ledger: BigQueryTable, pipeline: String, target: BigQueryTable, checkpoint: UInt64) -> [String] {
+        [
+            "SELECT ERROR(\(BigQuerySQL.literal("dpone: checkpoint \(checkpoint) of pipeline '\(pipeline)' was published concurrently into \(target)"))) "
+                + "FROM \(ledger.sql) WHERE \(owner(pipeline, target)) AND `checkpoint` >= \(checkpoint)",
+            "DELETE FROM \(ledger.sql) WHERE \(owner(pipeline, target)) AND `checkpoint` = \(checkpoint)",
+        ]
     }
 
     /// The ledger row, with the counts the script gathered.

@@ -90,7 +90,7 @@ struct BigQueryDialect: TargetDialect {
         ).rows.first?.first.flatMap { $0 }.flatMap(UInt64.init).map(CheckpointID.init)
         guard let row = rows.first else {
             transactional?.append(
-                BigQueryLedger.guardUnpublished(options.ledger, pipeline: context.pipeline, target: options.target, checkpoint: context.id.rawValue))
+                contentsOf: BigQueryLedger.guardUnpublished(options.ledger, pipeline: context.pipeline, target: options.target, checkpoint: context.id.rawValue))
             return (nil, newest)
         }
         return (try SinkCommit(ledgerRow: row), newest)

@@ -24,6 +24,9 @@ public struct BigQuerySinkOptions: Sendable {
     public var stagesOperations = false
     /// Bytes per upload chunk (a multiple of 256 KiB): the sink's encode buffer holds about this much.
     public var chunkBytes = 8 << 20
+    /// The pipeline holds a run lock (a file or PostgreSQL state store), so staging tables of other
+    /// load ids into this target are leftovers of killed runs, dropped when the sink opens.
+    public var dropsLeftovers = false
 
     public init(
         project: String, location: String?, target: BigQueryTable, mode: LoadStrategy, uniqueKey: [String] = [], loadID: String,
@@ -111,12 +114,13 @@ public actor BigQuerySink: SinkOperator {
         }
         columns = mapped
         encoder = BigQueryRowEncoder(columns: mapped.map(\.name), stagesOperations: options.stagesOperations)
-        try await dropLeftovers(on: client)
+        if options.dropsLeftovers { try await dropLeftovers(on: client) }
         try await createStaging(on: client)
     }
 
     /// Drops the staging tables earlier attempts into this target left behind (a killed run):
-    /// `__dpone__stg_<other load id>_<table>`. Runs of one pipeline never overlap (the run lock).
+    /// `__dpone__stg_<other load id>_<table>`. Only with a run lock (`dropsLeftovers`): then no other
+    /// run of the pipeline is loading. Without one they expire by themselves after a day.
     private func dropLeftovers(on client: BigQueryClient) async throws {
         let target = options.target
         let leftovers = try await client.query(
@@ -192,11 +196,16 @@ public actor BigQuerySink: SinkOperator {
         guard batch.rowCount > 0 else { return }
         guard let encoder else { throw DponeError(.internal, "bigquery sink written before open", context: ["sink": name]) }
         let chunk = BigQuerySinkOptions.roundedChunk(options.chunkBytes)
-        let slice = max(1, min(batch.rowCount, 4096))
+        // Slices sized so one stays near a quarter chunk whatever the row width (the first, of 64
+        // rows, measures it): the buffer holds about a chunk and a quarter at most.
+        var slice = 64
         var row = 0
         while row < batch.rowCount {
             let end = min(batch.rowCount, row + slice)
+            let before = pending.count
             encoder.encode(batch, rows: row..<end, firstSequence: sequence, into: &pending)
+            let perRow = max(1, (pending.count - before) / (end - row))
+            slice = max(1, min(4096, chunk / 4 / perRow))
             sequence += Int64(end - row)
             row = end
             while pending.count >= chunk { try await sendChunk(count: chunk, last: false) }
@@ -212,18 +221,38 @@ public actor BigQuerySink: SinkOperator {
             session = try await client.startLoad(try loadJob(), what: what)
         }
         guard let session else { return }
-        let bytes = count == pending.count ? pending : Array(pending[0..<count])
-        let total = last ? sent + bytes.count : nil
-        let job = try await client.uploadChunk(session, bytes, offset: sent, total: total, what: what)
-        sent += bytes.count
-        if count == pending.count { pending.removeAll(keepingCapacity: true) } else { pending.removeFirst(count) }
-        if last {
-            guard let job else { throw DponeError(.sink, "BigQuery did not start the load job of \(options.staging)") }
-            let loaded = try await client.waitForJob(job, what: "load job \(job) into \(options.staging)")
-            if let rows = loaded, rows != stagedRows {
-                throw DponeError(
-                    .sink, "load job \(job) loaded \(rows) rows into \(options.staging), but \(stagedRows) were sent; the target is untouched",
-                    context: ["job": job])
+        var count = count
+        var attempts = 0
+        while true {
+            let bytes = count == pending.count ? pending : Array(pending[0..<count])
+            let total = last ? sent + bytes.count : nil
+            switch try await client.uploadChunk(session, bytes, offset: sent, total: total, what: what) {
+            case .persisted(let persisted):
+                // BigQuery may keep fewer bytes than were sent: the rest goes again, from there.
+                guard persisted >= sent, persisted <= sent + bytes.count else {
+                    throw DponeError(.sink, "BigQuery reports \(persisted) bytes of \(what), but \(sent) were confirmed before")
+                }
+                let kept = persisted - sent
+                sent = persisted
+                if kept == pending.count { pending.removeAll(keepingCapacity: true) } else { pending.removeFirst(kept) }
+                count -= kept
+                attempts = kept == 0 ? attempts + 1 : 0
+                guard attempts < 3 else { throw DponeError(.sink, "BigQuery keeps no byte of \(what) at offset \(sent)") }
+                if count == 0 && !last { return }
+            case .started(let job, let location):
+                guard last else { throw DponeError(.sink, "BigQuery started the load of \(what) before its last chunk") }
+                sent += bytes.count
+                pending.removeAll(keepingCapacity: true)
+                let loaded = try await client.waitForJob(job, location: location, what: "load job \(job) into \(options.staging)")
+                guard let rows = loaded else {
+                    throw DponeError(.sink, "load job \(job) into \(options.staging) reports no row count; the target is untouched", context: ["job": job])
+                }
+                guard rows == stagedRows else {
+                    throw DponeError(
+                        .sink, "load job \(job) loaded \(rows) rows into \(options.staging), but \(stagedRows) were sent; the target is untouched",
+                        context: ["job": job])
+                }
+                return
             }
         }
     }
