@@ -193,11 +193,31 @@ final class MatrixRun: @unchecked Sendable {
             try await insert(MatrixLocal.changed.sorted().map { MatrixLocal.row($0, version: 2) })
             try await pg!.execute("DELETE FROM \(s).src WHERE id IN (\(MatrixLocal.deleted.sorted().map(String.init).joined(separator: ",")))")
             try await insert(MatrixLocal.new.map { MatrixLocal.row($0, version: 2) })
+            if c.strategy == .xmin { try await awaitXminHorizon() }
         default:
             let updates = MatrixLocal.changed.sorted().map { message(MatrixLocal.row($0, version: 2)) }
             let tombstones = MatrixLocal.deleted.sorted().map { KafkaTestServer.Message(key: "{\"id\":\($0)}", value: nil) }
             let news = MatrixLocal.new.map { message(MatrixLocal.row($0, version: 2)) }
             try await KafkaTestServer.produce(topic!, updates + tombstones + news)
+        }
+    }
+
+    /// An xmin read takes rows up to the oldest transaction still open on the server (by design: a
+    /// row of an open transaction could still commit below the stored position). Other tests run
+    /// transactions on the same server at the same time, so the changes above are read only once
+    /// every transaction older than them has ended: this waits for that (seen in CI: a second load
+    /// that read nothing while a concurrent test held a transaction open).
+    func awaitXminHorizon() async throws {
+        let after = try await pg!.query("SELECT pg_current_xact_id()::text").first?[0].flatMap { UInt64($0 ?? "") } ?? 0
+        let deadline = ContinuousClock.now + .seconds(300)
+        while true {
+            let horizon = try await pg!.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").first?[0].flatMap { UInt64($0 ?? "") } ?? 0
+            if horizon > after { return }
+            guard ContinuousClock.now < deadline else {
+                Issue.record("a transaction older than xid \(after) stayed open for 300 s: the xmin read cannot see the changes yet")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
         }
     }
 

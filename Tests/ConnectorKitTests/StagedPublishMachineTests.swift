@@ -50,6 +50,30 @@ import Testing
         else { #expect(try m.stagingDropped() == .finish(recorded)) }
     }
 
+    /// A dialect that learns its counts only at commit (a script) reports them there; a replay
+    /// keeps the ledger's whatever the commit said.
+    @Test func countsKnownAtCommitReplaceThePlaceholdersButNeverAReplaysOwn() throws {
+        var counted = SinkCommit(inserted: 9, updated: 2, deleted: 1)
+        counted.reconciliation = ["s.t checkpoint 5: match"]
+        var m = machine(transactional: true)
+        _ = try m.start()
+        _ = try m.begun()
+        _ = try m.ledgerRead(published: nil, newest: nil)
+        _ = try m.stagingChecked([])
+        _ = try m.published(SinkCommit())
+        _ = try m.ledgerRecorded()
+        #expect(try m.stagingDropped() == .commit)
+        #expect(try m.committed(counts: counted) == .finish(counted))
+
+        var replay = machine(transactional: true)
+        let recorded = SinkCommit(inserted: 7, publishedPositions: .int(4))
+        _ = try replay.start()
+        _ = try replay.begun()
+        _ = try replay.ledgerRead(published: recorded, newest: CheckpointID(5))
+        _ = try replay.stagingDropped()
+        #expect(try replay.committed(counts: counted) == .finish(recorded))
+    }
+
     @Test func aStrategyThatReappliesReplaysPublishesAgainAsAReplay() throws {
         var m = machine(transactional: false, reapplies: true)
         _ = try m.start()

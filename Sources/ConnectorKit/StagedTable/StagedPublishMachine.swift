@@ -80,6 +80,8 @@ public struct StagedPublishMachine: Sendable {
     private var phase: Phase = .idle
     /// Whether a transaction is open (a failure then rolls back).
     private var inTransaction = false
+    /// The ledger had the checkpoint and nothing was published again: its counts stand.
+    private var replayed = false
 
     public init(configuration: Configuration, context: CheckpointContext, target: String, ledger: String) {
         self.configuration = configuration
@@ -112,6 +114,7 @@ public struct StagedPublishMachine: Sendable {
         try expect(.awaitingLedger, "ledgerRead")
         if let newest, newest > context.id { return abort(Self.newerCheckpointError(newest, context, target: target, ledger: ledger)) }
         if let published, !configuration.reappliesReplays {
+            replayed = true
             phase = .awaitingStagingDrop(published)
             return .dropStaging
         }
@@ -164,10 +167,20 @@ public struct StagedPublishMachine: Sendable {
         return .finish(commit)
     }
 
-    public mutating func committed() throws(Violation) -> Action {
-        guard case .awaitingCommit(let commit) = phase else { throw .unexpected(event: "committed", phase: "\(phase)") }
+    /// - Parameter counts: what the committed transaction counted, when the dialect learns it only
+    ///   then (`TargetDialect.committedCounts`): its inserted, updated and deleted counts and its
+    ///   reconciliation replace those `publish` returned. Ignored for a replay, whose counts are the
+    ///   ledger's.
+    public mutating func committed(counts: SinkCommit? = nil) throws(Violation) -> Action {
+        guard case .awaitingCommit(var commit) = phase else { throw .unexpected(event: "committed", phase: "\(phase)") }
         inTransaction = false
         phase = .finished
+        if let counts, !replayed {
+            commit.inserted = counts.inserted
+            commit.updated = counts.updated
+            commit.deleted = counts.deleted
+            commit.reconciliation = counts.reconciliation
+        }
         return .finish(commit)
     }
 

@@ -20,6 +20,10 @@ public protocol TargetDialect {
 
     mutating func begin() async throws
     mutating func commit() async throws
+    /// What the transaction counted, for a dialect that learns it only when `commit` runs it (a
+    /// script sent at commit: BigQuery); its `publish` then returns placeholder counts. nil (the
+    /// default): the counts `publish` returned stand.
+    var committedCounts: SinkCommit? { get }
     /// Best effort after a failure; MUST NOT throw.
     mutating func rollback() async
 
@@ -39,6 +43,8 @@ public protocol TargetDialect {
 }
 
 extension TargetDialect {
+    public var committedCounts: SinkCommit? { nil }
+
     public mutating func writeState(_ context: CheckpointContext) async throws {
         throw DponeError(.internal, "\(targetName) does not keep the pipeline state")
     }
@@ -82,7 +88,7 @@ public enum StagedTableDriver {
                     action = try machine.stagingDropped()
                 case .commit:
                     try await dialect.commit()
-                    action = try machine.committed()
+                    action = try machine.committed(counts: dialect.committedCounts)
                 case .finish(let commit):
                     return commit
                 case .abort(let rollback, let error):

@@ -20,6 +20,17 @@ struct BigQueryDialect: TargetDialect {
     private var after: [String] = []
     /// What the committed script counted (nil until `commit` ran one).
     private(set) var published: PublishedCounts?
+    /// Rows the sink sent for this checkpoint (reconciliation).
+    let sent: Int
+    private var checkpoint = CheckpointID(0)
+
+    /// The script's counts and its reconciliation line, once it ran.
+    var committedCounts: SinkCommit? {
+        guard let published else { return nil }
+        var commit = SinkCommit(inserted: published.inserted, updated: published.updated, deleted: published.deleted)
+        commit.reconciliation = [published.reconciliation(target: options.target, checkpoint: checkpoint, staged: sent)]
+        return commit
+    }
 
     /// The counts a publish script returns, and its reconciliation figures.
     struct PublishedCounts: Sendable {
@@ -43,9 +54,10 @@ struct BigQueryDialect: TargetDialect {
         }
     }
 
-    init(client: BigQueryClient, options: BigQuerySinkOptions, columns: [String], complete: Bool) {
+    init(client: BigQueryClient, options: BigQuerySinkOptions, columns: [String], complete: Bool, sent: Int) {
         self.client = client
         self.options = options
+        self.sent = sent
         plan = BigQueryLoadPlan(
             target: options.target, staging: options.staging, columns: columns, uniqueKey: options.uniqueKey, mode: options.mode,
             loadTimestampSQL: BigQueryFinalizer.loadTimestampSQL, complete: complete, stagesOperations: options.stagesOperations)
@@ -81,6 +93,7 @@ struct BigQueryDialect: TargetDialect {
     }
 
     mutating func readLedger(_ context: CheckpointContext) async throws -> (published: SinkCommit?, newest: CheckpointID?) {
+        checkpoint = context.id
         let rows = try await client.query(
             BigQueryLedger.row(options.ledger, pipeline: context.pipeline, target: options.target, checkpoint: context.id.rawValue),
             what: "reading the ledger \(options.ledger)"
@@ -114,7 +127,7 @@ struct BigQueryDialect: TargetDialect {
     mutating func publish(_ context: CheckpointContext, replay: Bool) async throws -> SinkCommit {
         transactional?.append(contentsOf: try BigQueryFinalizer.statements(plan))
         transactional?.append(contentsOf: BigQueryFinalizer.reconciliation(plan))
-        // The counts are known once the script ran (`published`); the sink reports those.
+        // The counts are known once the script ran: `committedCounts`.
         return SinkCommit()
     }
 

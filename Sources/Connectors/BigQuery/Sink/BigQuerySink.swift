@@ -298,19 +298,12 @@ public actor BigQuerySink: SinkOperator {
         sent = 0
         sequence = 0
         stagedRows = 0
-        var dialect = BigQueryDialect(client: client, options: options, columns: columns.map(\.name), complete: context.isComplete)
-        var commit = try await StagedTableDriver.publish(context, through: &dialect, writesState: options.stateTable != nil)
+        var dialect = BigQueryDialect(
+            client: client, options: options, columns: columns.map(\.name), complete: context.isComplete, sent: staged)
+        let commit = try await StagedTableDriver.publish(context, through: &dialect, writesState: options.stateTable != nil)
         stagingReady = false  // the script dropped it
-        // A replay (the ledger had this checkpoint) ran no strategy: its counts are the ledger's.
-        if commit.publishedPositions == nil, let counts = dialect.published {
-            commit.inserted = counts.inserted
-            commit.updated = counts.updated
-            commit.deleted = counts.deleted
-            commit.reconciliation.append(counts.reconciliation(target: options.target, checkpoint: context.id, staged: staged))
-            if let window = counts.window, window != counts.staged {
-                logger.warning(
-                    "reconciliation mismatch", metadata: ["table": "\(options.target)", "staged": "\(counts.staged)", "window": "\(window)"])
-            }
+        if let counts = dialect.published, let window = counts.window, window != counts.staged {
+            logger.warning("reconciliation mismatch", metadata: ["table": "\(options.target)", "staged": "\(counts.staged)", "window": "\(window)"])
         }
         // The next checkpoint stages into a fresh table.
         try await createStaging(on: client)
