@@ -270,7 +270,12 @@ final class MatrixRun: @unchecked Sendable {
             let closed = scd2 ? try await bq.query("SELECT COUNT(*) FROM \(t) WHERE NOT `__dpone__is_current`").count : nil
             return (MatrixLocal.sorted(rows), closed)
         default:  // kafka: an event log folded by key (appends kept whole)
-            let records = try await KafkaTestServer.consumeAllOffPool(sinkTopic!, partitions: 2).sorted { ($0.partition, $0.offset) < ($1.partition, $1.offset) }
+            // In load order (load ids are ULIDs, ordered in time), then partition order: without a
+            // key, a row's two versions can sit in different partitions (seen in CI), so partition
+            // order alone says nothing about which came last.
+            let records = try await KafkaTestServer.consumeAllOffPool(sinkTopic!, partitions: 2).sorted {
+                ($0.headers["dpone.load_id"] ?? "", $0.partition, $0.offset) < ($1.headers["dpone.load_id"] ?? "", $1.partition, $1.offset)
+            }
             var folded: [String: MatrixLocal.Row] = [:]
             var appended: [MatrixLocal.Row] = []
             for record in records {
