@@ -60,50 +60,21 @@ install() {
 }
 
 # The recorded pid when that process is alive and is our emulator on our port.
-live_pid() {
-  [ -f "$PIDFILE" ] || return 1
-  local pid
-  pid="$(head -n 1 "$PIDFILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "--rest-port $PORT " || return 1
-  echo "$pid"
-}
+live_pid() { service_live_pid "--rest-port $PORT "; }
 
 ping_ok() { curl -sf --max-time 2 "$URL/bigquery/v2/projects/$PROJECT/datasets" >/dev/null 2>&1; }
 
 start() {
   install
-  if live_pid >/dev/null && ping_ok; then
-    echo "$URL"
-    return 0
-  fi
-  if ! live_pid >/dev/null; then
-    if [ -f "$PIDFILE" ]; then
-      echo "bigquery.sh: removing stale pid file" >&2
-      rm -f "$PIDFILE"
-    fi
-    ping_ok && die "something else answers on 127.0.0.1:$PORT (no live pid in $PIDFILE)"
-    mkdir -p "$DATA" "$RUN" "$(dirname "$LOG")"
-    HOME="$VENV/duckdb-home" setsid "$VENV/bin/bqemulator" start --rest-host 127.0.0.1 --rest-port "$PORT" \
-      --grpc-host 127.0.0.1 --grpc-port $((PORT + 1)) --project "$PROJECT" --persistent --data-dir "$DATA" \
-      --log-level warning >>"$LOG" 2>&1 </dev/null &
-    echo $! >"$PIDFILE"
-  fi
-  service_wait_ready "$URL" 240 0.25 "the emulator did not answer on 127.0.0.1:$PORT within 60 s"
+  mkdir -p "$DATA"
+  service_start "$URL" 240 0.25 "the emulator did not answer on 127.0.0.1:$PORT within 60 s" \
+    env HOME="$VENV/duckdb-home" "$VENV/bin/bqemulator" start --rest-host 127.0.0.1 --rest-port "$PORT" \
+    --grpc-host 127.0.0.1 --grpc-port $((PORT + 1)) --project "$PROJECT" --persistent --data-dir "$DATA" --log-level warning
 }
 
 stop() { service_stop 100; }
 
-status() {
-  local pid
-  if pid="$(live_pid)" && ping_ok; then
-    echo "running (pid $pid) on 127.0.0.1:$PORT, project $PROJECT, data $DATA"
-  else
-    echo "stopped"
-    return 3
-  fi
-}
+status() { service_status "on 127.0.0.1:$PORT, project $PROJECT, data $DATA"; }
 
 case "${1:-}" in
   install) install ;;

@@ -60,52 +60,20 @@ install_venv() {
 }
 
 # The pid recorded in the pid file when that process is alive and is our facade on our port.
-live_pid() {
-  [ -f "$PIDFILE" ] || return 1
-  local pid
-  pid="$(head -n 1 "$PIDFILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  [ -r "/proc/$pid/cmdline" ] || return 1
-  # A crash can leave a pid that now belongs to another process: require our command line.
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "clickhouse_http.py --host 127.0.0.1 --port $PORT" || return 1
-  echo "$pid"
-}
+live_pid() { service_live_pid "clickhouse_http.py --host 127.0.0.1 --port $PORT"; }
 
 ping_ok() { [ "$(curl -s --max-time 2 "http://127.0.0.1:$PORT/ping" 2>/dev/null)" = "Ok." ]; }
 
 start() {
   install_venv
-  if live_pid >/dev/null && ping_ok; then
-    echo "$URL"
-    return 0
-  fi
-  if ! live_pid >/dev/null; then
-    if [ -f "$PIDFILE" ]; then
-      echo "clickhouse-modern.sh: removing stale pid file" >&2
-      rm -f "$PIDFILE"
-    fi
-    ping_ok && die "something else answers on 127.0.0.1:$PORT (not this server: no live pid in $PIDFILE)"
-    mkdir -p "$DATA" "$RUN" "$(dirname "$LOG")"
-    # setsid: the server outlives this shell and its terminal; its own session, so signals to the
-    # caller's process group do not reach it.
-    setsid "$VENV/bin/python" "$FACADE" --host 127.0.0.1 --port "$PORT" --path "$DATA" \
-      >>"$LOG" 2>&1 </dev/null &
-    echo $! >"$PIDFILE"
-  fi
-  service_wait_ready "$URL" 300 0.1 "the server did not answer /ping on 127.0.0.1:$PORT within 30 s"
+  mkdir -p "$DATA"
+  service_start "$URL" 300 0.1 "the server did not answer /ping on 127.0.0.1:$PORT within 30 s" \
+    "$VENV/bin/python" "$FACADE" --host 127.0.0.1 --port "$PORT" --path "$DATA"
 }
 
 stop() { service_stop 150; }
 
-status() {
-  local pid
-  if pid="$(live_pid)" && ping_ok; then
-    echo "running (pid $pid) on 127.0.0.1:$PORT, data $DATA"
-  else
-    echo "stopped"
-    return 3
-  fi
-}
+status() { service_status "on 127.0.0.1:$PORT, data $DATA"; }
 
 case "${1:-}" in
   start) start ;;

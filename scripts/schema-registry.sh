@@ -36,16 +36,7 @@ URL="http://127.0.0.1:$PORT"
 die() { echo "schema-registry.sh: $*" >&2; exit 1; }
 
 # The pid recorded in the pid file when that process is alive and is our fake on our port.
-live_pid() {
-  [ -f "$PIDFILE" ] || return 1
-  local pid
-  pid="$(head -n 1 "$PIDFILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  [ -r "/proc/$pid/cmdline" ] || return 1
-  # A crash can leave a pid that now belongs to another process: require our command line.
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "schema_registry.py --host 127.0.0.1 --port $PORT " || return 1
-  echo "$pid"
-}
+live_pid() { service_live_pid "schema_registry.py --host 127.0.0.1 --port $PORT "; }
 
 # Any HTTP answer from GET /subjects (401 included: the fake is up, it just wants credentials).
 ping_ok() {
@@ -60,38 +51,15 @@ start() {
   # with another command line).
   local python
   python="$(python3 -c 'import sys; print(sys.executable)')" || die "python3 does not run"
-  if live_pid >/dev/null && ping_ok; then
-    echo "$URL"
-    return 0
-  fi
-  if ! live_pid >/dev/null; then
-    if [ -f "$PIDFILE" ]; then
-      echo "schema-registry.sh: removing stale pid file" >&2
-      rm -f "$PIDFILE"
-    fi
-    ping_ok && die "something else answers on 127.0.0.1:$PORT (not this fake: no live pid in $PIDFILE)"
-    mkdir -p "$(dirname "$DATA")" "$RUN" "$(dirname "$LOG")"
-    local args=(--host 127.0.0.1 --port "$PORT" --data "$DATA")
-    [ -n "$AUTH" ] && args+=(--user "$AUTH")
-    # setsid: the fake outlives this shell and its terminal, and signals to the caller's process
-    # group do not reach it.
-    setsid "$python" "$FAKE" "${args[@]}" >>"$LOG" 2>&1 </dev/null &
-    echo $! >"$PIDFILE"
-  fi
-  service_wait_ready "$URL" 100 0.1 "the fake did not answer GET /subjects on 127.0.0.1:$PORT within 10 s"
+  mkdir -p "$(dirname "$DATA")"
+  local args=(--host 127.0.0.1 --port "$PORT" --data "$DATA")
+  [ -n "$AUTH" ] && args+=(--user "$AUTH")
+  service_start "$URL" 100 0.1 "the fake did not answer GET /subjects on 127.0.0.1:$PORT within 10 s" "$python" "$FAKE" "${args[@]}"
 }
 
 stop() { service_stop 100; }
 
-status() {
-  local pid
-  if pid="$(live_pid)" && ping_ok; then
-    echo "running (pid $pid) on 127.0.0.1:$PORT, data $DATA"
-  else
-    echo "stopped"
-    return 3
-  fi
-}
+status() { service_status "on 127.0.0.1:$PORT, data $DATA"; }
 
 case "${1:-}" in
   start) start ;;
