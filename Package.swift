@@ -158,6 +158,11 @@ let package = Package(
         .executableTarget(name: "dpone-kafka-mock", dependencies: ["CKafka"], swiftSettings: strict),
         // Development tool: the deterministic REST fixture server of the tests, standalone (benchmarks).
         .executableTarget(name: "dpone-rest-mock", dependencies: ["DponeTestSupport"], swiftSettings: strict),
+        // Development tool: the libFuzzer targets of the decoders (`scripts/fuzz.sh`; not shipped).
+        .executableTarget(
+            name: "dpone-fuzz",
+            dependencies: ["Flow", "Formats", "Manifest", "Pipeline", "PostgresConnector", "ClickHouseConnector", "KafkaCodecs"],
+            swiftSettings: strict),
 
         .target(name: "DponeTestSupport", dependencies: ["Flow", "CKafka", "PostgresConnector", "ClickHouseConnector"], path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "FlowTests", dependencies: ["Flow"], swiftSettings: strict),
@@ -195,7 +200,7 @@ let package = Package(
             dependencies: ["KafkaConnector", "KafkaCodecs", "Flow", "CKafka", "DponeTestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "KafkaCodecsTests", dependencies: ["KafkaCodecs", "Flow"], swiftSettings: strict),
+        .testTarget(name: "KafkaCodecsTests", dependencies: ["KafkaCodecs", "Flow", "DponeTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ManifestTests",
             dependencies: [

@@ -42,5 +42,7 @@ export DPONE_RUN_INTEGRATION_REPLAY=1
 export DPONE_RUN_INTEGRATION_MATRIX=1
 export DPONE_BIN="$PWD/.build/debug/dpone"
 swift test --skip-build
+# Fuzzing: every decoder target for 20 s under AddressSanitizer (scripts/fuzz.sh; a crash fails CI).
+scripts/fuzz.sh --seconds 20
 # The benchmark layer: allocation thresholds and scaled W1/W2 (correctness + memory bound).
 scripts/ci-benchmarks.sh

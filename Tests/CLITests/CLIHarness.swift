@@ -34,14 +34,15 @@ struct CLI {
     /// `Task.sleep`, never by blocking: the suite's CLI tests run in parallel, and each blocked
     /// cooperative thread (there are as many as cores) starved every other test (in CI a
     /// replication test's walsender timed out behind them).
-    static func run(_ arguments: [String], in directory: String? = nil, environment extra: [String: String] = [:])
-        async throws -> Output
-    {
+    static func run(
+        _ arguments: [String], in directory: String? = nil, environment extra: [String: String] = [:],
+        executable: String = binary
+    ) async throws -> Output {
         let dir = NSTemporaryDirectory() + "dpone-cli-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DPONE_") }

@@ -127,4 +127,22 @@ import Testing
         #expect(try decoder.decode(a).count == 1)
         #expect(throws: DponeError.self) { try decoder.decode(b) }
     }
+
+    /// Found by the `clickhouse-native` fuzz target: nested array offsets that decrease (5 then 1)
+    /// made the inner read stop at 1 string while the first row asked for 5; that trapped out of
+    /// range. Offsets are now checked when read. An outer offset past Int.max is refused as well.
+    @Test(arguments: [
+        ("decreasing nested offsets", [UInt8]([2, 0, 0, 0, 0, 0, 0, 0]) + [5, 0, 0, 0, 0, 0, 0, 0] + [1, 0, 0, 0, 0, 0, 0, 0] + [1, 0x78]),
+        ("outer offset past Int.max", [UInt8](repeating: 0xFF, count: 8)),
+    ])
+    func malformedArrayOffsetsFailInsteadOfTrapping(what: String, data: [UInt8]) throws {
+        let type = "Array(Array(String))"
+        let block: [UInt8] = [1, 1, 1, UInt8(ascii: "a"), UInt8(type.utf8.count)] + Array(type.utf8) + data
+        var decoder = NativeDecoder()
+        let error = #expect(throws: DponeError.self, "\(what)") {
+            _ = try decoder.decode(block)
+            _ = try decoder.finish()
+        }
+        #expect(error?.message.contains("array") == true, "\(what): \(error?.message ?? "")")
+    }
 }

@@ -72,19 +72,21 @@ import Testing
         #expect(rows(batch) == [[.int(1), .string("a;b"), .null], [.int(2), .string(""), .string("\\N")]])
     }
 
+    /// Also the seed of the `csv` fuzz target (`FuzzSeedTests`), whose schema is this one.
+    static let everyTypeSchema = Schema([
+        Field("b", .bool), Field("i16", .int16), Field("i32", .int32), Field("i64", .int64),
+        Field("f32", .float32), Field("f64", .float64), Field("d", .decimal(precision: 12, scale: 3)),
+        Field("day", .date), Field("clock", .time), Field("ts", .timestamp(withTimeZone: false)),
+        Field("tstz", .timestamp(withTimeZone: true)), Field("u", .uuid), Field("j", .json), Field("raw", .bytes),
+    ])
+    static let everyTypeText = """
+        b,i16,i32,i64,f32,f64,d,day,clock,ts,tstz,u,j,raw
+        t,-32768,2147483647,-5,1.5,0.1,-12.5,2024-02-29,23:59:59.5,2024-01-01 00:00:00,2024-01-01T02:00:00+02:00,123E4567-e89b-12d3-a456-426614174000,"{""a"":[1,2]}",\\xdeADbeef
+         F , 1 ,,,,,,,,,,,,
+        """
+
     @Test func decodesEveryLogicalType() throws {
-        let schema = Schema([
-            Field("b", .bool), Field("i16", .int16), Field("i32", .int32), Field("i64", .int64),
-            Field("f32", .float32), Field("f64", .float64), Field("d", .decimal(precision: 12, scale: 3)),
-            Field("day", .date), Field("clock", .time), Field("ts", .timestamp(withTimeZone: false)),
-            Field("tstz", .timestamp(withTimeZone: true)), Field("u", .uuid), Field("j", .json), Field("raw", .bytes),
-        ])
-        let text = """
-            b,i16,i32,i64,f32,f64,d,day,clock,ts,tstz,u,j,raw
-            t,-32768,2147483647,-5,1.5,0.1,-12.5,2024-02-29,23:59:59.5,2024-01-01 00:00:00,2024-01-01T02:00:00+02:00,123E4567-e89b-12d3-a456-426614174000,"{""a"":[1,2]}",\\xdeADbeef
-             F , 1 ,,,,,,,,,,,,
-            """
-        let batch = try csv(schema, text)
+        let batch = try csv(Self.everyTypeSchema, Self.everyTypeText)
         #expect(rows(batch)[0] == [
             .bool(true), .int(-32768), .int(2_147_483_647), .int(-5), .float(1.5), .float(0.1),
             .decimal(-12_500, scale: 3), .date(19_782), .time(86_399_500_000),

@@ -146,7 +146,8 @@ struct NativeColumnDecoder {
 
     private func arrays(_ element: ClickHouseType, rows: Int, _ r: inout ByteReader, _ b: inout ColumnBuilder) throws {
         let offsets = try r.take(rows * 8)
-        let total = Int(offsets.le(UInt64.self, at: 8 * (rows - 1)))
+        let total = rows == 0 ? 0 : Int(truncatingIfNeeded: offsets.le(UInt64.self, at: 8 * (rows - 1)))
+        guard total >= 0, total <= Int(Int32.max) else { throw NativeColumnScanner.malformed("array offsets") }
         let json = NativeArrayJSON(policy: policy)
         let elements = try json.read(element, count: total, &r)
         var text: [UInt8] = []
