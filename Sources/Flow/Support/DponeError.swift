@@ -34,7 +34,7 @@ public struct DponeError: Error, Sendable, CustomStringConvertible, Equatable {
     public var description: String {
         var text = message
         // The retry and consequence markers are for the engine, not for the reader.
-        let shown = context.filter { $0.key != Self.permanentKey && $0.key != Self.consequenceKey }
+        let shown = context.filter { $0.key != Self.permanentKey && $0.key != Self.consequenceKey && $0.key != Self.unavailableKey }
         if !shown.isEmpty {
             text += " (" + shown.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
                 + ")"
@@ -56,6 +56,11 @@ extension DponeError {
     /// after the run failed, a channel whose other end is gone): never the error a run reports
     /// when the cause is known.
     public static let consequenceKey = "consequence"
+
+    /// The context key marking a failure to reach a service the data depends on (a schema
+    /// registry away or answering 5xx): not a fault of the message being read, so a source never
+    /// quarantines or refuses a message for it; it stays transient.
+    public static let unavailableKey = "unavailable"
 
     /// Whether trying again later, with nothing changed, may succeed: a lost or refused connection,
     /// a server restarting, a broker or registry away. Source, sink, state and I/O failures are,

@@ -265,7 +265,7 @@ public final class SchemaRegistryClient: Sendable {
                     "schema registry \(bases[index]) is unreachable while \(what): \(endpoint.scrub(failure.message))",
                     hint: "check the registry URL and that the registry runs"
                         + (attempt > 0 ? " (tried \(attempt + 1) times)" : ""),
-                    context: ["registry": endpoint.display])
+                    context: ["registry": endpoint.display, DponeError.unavailableKey: "true"])
             }
             attempt += 1
             try await Task.sleep(for: Self.backoff(attempt: attempt))
@@ -296,6 +296,8 @@ public final class SchemaRegistryClient: Sendable {
         }
         var context = ["registry": endpoint.display, "http_status": String(response.status)]
         if let code { context["error_code"] = String(code) }
+        // A registry overloaded or failing (after the retries) is away, not an answer about the schema.
+        if response.status >= 500 || response.status == 429 { context[DponeError.unavailableKey] = "true" }
         var hint = hint
         switch response.status {
         case 401:

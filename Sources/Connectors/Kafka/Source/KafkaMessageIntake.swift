@@ -51,6 +51,15 @@ struct KafkaMessageIntake {
             }
         } catch {
             for i in values.columns.indices { values.columns[i].truncate(to: rowsBefore) }
+            // The registry away is not the message's fault: neither refused nor quarantined, the
+            // failure stays transient and `dpone stream` retries from the last checkpoint.
+            if let away = error as? DponeError, away.context[DponeError.unavailableKey] == "true" {
+                throw DponeError(
+                    away.kind, "cannot decode \(topic) partition \(m.partition) offset \(m.offset) yet: \(away.message)",
+                    hint: away.hint,
+                    context: away.context.merging(
+                        ["topic": topic, "partition": String(m.partition), "offset": String(m.offset)]) { a, _ in a })
+            }
             let reason = (error as? DponeError)?.message ?? "\(error)"
             guard let quarantine else {
                 throw DponeError(
