@@ -7,6 +7,10 @@ import Synchronization
 /// `rd_kafka_consumer_poll`), where the job may block: it finishes the in-flight checkpoint before
 /// partitions are released.
 protocol KafkaRebalanceHandler: AnyObject, Sendable {
+    /// Where this process knows it has read `partitions` up to already (published, or in flight to
+    /// be), before they are assigned: a partition this member lost and gets back resumes there when
+    /// the group's committed offset is behind (a commit failed while a broker was away).
+    func resumeOffsets(_ partitions: [Int32]) -> [Int32: Int64]
     func assigned(_ partitions: [Int32])
     /// `lost`: the group already gave them away (this member's session expired): nothing can be
     /// committed for them any more.
@@ -35,6 +39,9 @@ extension KafkaConsumerHandle {
             let ids = (0..<Int(partitions.pointee.cnt)).map { partitions.pointee.elems[$0].partition }
             let cooperative = box.cooperative
             if err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+                if let resume = box.handler?.resumeOffsets(ids), !resume.isEmpty {
+                    startAtTheFurthest(rk, partitions, resume)
+                }
                 if cooperative {
                     _ = rd_kafka_incremental_assign(rk, partitions).map { rd_kafka_error_destroy($0) }
                 } else {
@@ -95,5 +102,25 @@ extension KafkaConsumerHandle {
         defer { rd_kafka_topic_partition_list_destroy(list) }
         for o in offsets { rd_kafka_topic_partition_list_add(list, o.topic, o.partition).pointee.offset = o.offset }
         _ = rd_kafka_commit(rk, list, 1)
+    }
+}
+
+/// Sets each partition of an assignment with a `resume` offset to start at the furthest of that
+/// offset and the group's committed one (asked for here, 5 s at most): never behind what this
+/// process read, never behind what another member committed meanwhile.
+private func startAtTheFurthest(
+    _ rk: OpaquePointer, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>, _ resume: [Int32: Int64]
+) {
+    for i in 0..<Int(partitions.pointee.cnt) { partitions.pointee.elems[i].offset = Int64(RD_KAFKA_OFFSET_INVALID) }
+    let asked = rd_kafka_committed(rk, partitions, 5_000) == RD_KAFKA_RESP_ERR_NO_ERROR
+    for i in 0..<Int(partitions.pointee.cnt) {
+        let element = partitions.pointee.elems[i]
+        let committed = asked && element.err == RD_KAFKA_RESP_ERR_NO_ERROR ? element.offset : Int64(RD_KAFKA_OFFSET_INVALID)
+        if let mine = resume[element.partition], mine > committed {
+            partitions.pointee.elems[i].offset = mine
+        } else {
+            // The group's committed offset (or, with none, the start position), as without a resume.
+            partitions.pointee.elems[i].offset = committed >= 0 ? committed : Int64(RD_KAFKA_OFFSET_INVALID)
+        }
     }
 }

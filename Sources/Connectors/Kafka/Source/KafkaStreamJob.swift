@@ -13,6 +13,8 @@ import Synchronization
 /// the in-flight checkpoint is emitted and awaited and the revoked partitions' offsets committed
 /// before librdkafka releases them, so the next owner starts exactly after what this process
 /// published: several `dpone stream` processes share a topic without loss or duplicate application.
+/// A partition lost with an expired session (a broker away) and given back to this process resumes
+/// at the furthest of its committed offset and what this process read (`resumeOffsets`).
 /// `@unchecked`: it owns the librdkafka consumer; its state is touched on the consumer thread only
 /// (librdkafka runs the rebalance callback there too), and what other tasks set goes through a Mutex.
 final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
@@ -34,6 +36,9 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
     private var intake: KafkaMessageIntake
 
     private var owned = Set<Int32>()
+    /// Read positions of partitions lost with an expired session (their rows may still be in flight
+    /// to this process's next checkpoint): where they resume if the group gives them back.
+    private var lostPositions: [Int32: Int64] = [:]
     /// The durable positions committed to the group so far (consumer thread), and the partitions
     /// that commit covered.
     private var committedDurable: CheckpointID?
@@ -248,7 +253,17 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
 
     // MARK: KafkaRebalanceHandler (on the consumer thread, inside poll)
 
+    func resumeOffsets(_ partitions: [Int32]) -> [Int32: Int64] {
+        let durableOffsets = (try? durable.withLock({ $0 }).flatMap { try KafkaPositions($0.positions, topic: options.topic) })??.offsets ?? [:]
+        var resume: [Int32: Int64] = [:]
+        for p in partitions {
+            if let offset = [lostPositions[p], durableOffsets[p]].compactMap({ $0 }).max() { resume[p] = offset }
+        }
+        return resume
+    }
+
     func assigned(_ partitions: [Int32]) {
+        for p in partitions { lostPositions[p] = nil }
         owned.formUnion(partitions)
         consumer?.awaitingFirstCooperativeAssignment = false
         logger.notice("partitions assigned", metadata: ["topic": "\(options.topic)", "partitions": "\(partitions)"])
@@ -259,8 +274,10 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         if lost {
             // The session expired and another member owns them already: committing would fail
             // (stale generation) and waiting only delays rejoining. What was read from them is
-            // published with the next checkpoint and re-read by their new owner (at-least-once).
+            // published with the next checkpoint; another new owner re-reads it (at-least-once),
+            // while this process, given them back, resumes after it (`resumeOffsets`).
             for p in partitions {
+                if let read = positions[p] { lostPositions[p] = read }
                 positions[p] = nil
                 owned.remove(p)
                 MetricsRegistry.shared.remove("dpone_consumer_lag", labels: [("topic", options.topic), ("partition", String(p))])
