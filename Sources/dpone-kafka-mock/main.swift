@@ -8,6 +8,8 @@
 //   create <topic> <partitions>   ->  ok | error <text>
 //   bootstrap                     ->  <bootstrap servers>
 //   ping                          ->  ok
+//   down | up                     ->  ok   (every broker refuses / accepts connections again; what
+//                                          it stores is kept: a broker restart, for outage tests)
 //
 // Usage: dpone-kafka-mock [--brokers N] [--control-port P] [--topic name:partitions ...]
 // Prints `bootstrap=<servers>` and `control=127.0.0.1:<port>` on stdout once ready.
@@ -71,8 +73,11 @@ final class Cluster: @unchecked Sendable {
     let bootstrap: String
     private let lock = NSLock()
 
+    let brokers: Int32
+
     init(_ handle: OpaquePointer, brokers: Int32) {
         self.handle = handle
+        self.brokers = brokers
         self.replication = min(brokers, 3)
         self.bootstrap = String(validatingCString: rd_kafka_mock_cluster_bootstraps(handle)) ?? ""
     }
@@ -83,6 +88,17 @@ final class Cluster: @unchecked Sendable {
         defer { lock.unlock() }
         let err = rd_kafka_mock_topic_create(handle, name, partitions, replication)
         return err == RD_KAFKA_RESP_ERR_NO_ERROR ? "ok" : "error \(String(validatingCString: rd_kafka_err2str(err)) ?? "\(err)")"
+    }
+
+    /// Takes every broker down (connections closed, new ones refused) or brings them back up.
+    func setBrokers(up: Bool) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        for id in 1...brokers {
+            let err = up ? rd_kafka_mock_broker_set_up(handle, id) : rd_kafka_mock_broker_set_down(handle, id)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return "error broker \(id): \(err.rawValue)" }
+        }
+        return "ok"
     }
 
     /// Answers one connection's lines until it closes.
@@ -103,7 +119,9 @@ final class Cluster: @unchecked Sendable {
                 case "create" where words.count == 3: reply = createTopic(words[1], Int32(words[2]) ?? 0)
                 case "bootstrap": reply = bootstrap
                 case "ping": reply = "ok"
-                default: reply = "error unknown command (create <topic> <partitions> | bootstrap | ping)"
+                case "down": reply = setBrokers(up: false)
+                case "up": reply = setBrokers(up: true)
+                default: reply = "error unknown command (create <topic> <partitions> | bootstrap | ping | down | up)"
                 }
                 let bytes = Array((reply + "\n").utf8)
                 _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

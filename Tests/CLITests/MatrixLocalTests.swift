@@ -208,10 +208,10 @@ final class MatrixRun: @unchecked Sendable {
     /// every transaction older than them has ended: this waits for that (seen in CI: a second load
     /// that read nothing while a concurrent test held a transaction open).
     func awaitXminHorizon() async throws {
-        let after = try await pg!.query("SELECT pg_current_xact_id()::text").first?[0].flatMap { UInt64($0 ?? "") } ?? 0
+        let after = try await pg!.query("SELECT pg_current_xact_id()::text").first?[0].flatMap { UInt64($0) } ?? 0
         let deadline = ContinuousClock.now + .seconds(300)
         while true {
-            let horizon = try await pg!.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").first?[0].flatMap { UInt64($0 ?? "") } ?? 0
+            let horizon = try await pg!.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").first?[0].flatMap { UInt64($0) } ?? 0
             if horizon > after { return }
             guard ContinuousClock.now < deadline else {
                 Issue.record("a transaction older than xid \(after) stayed open for 300 s: the xmin read cannot see the changes yet")

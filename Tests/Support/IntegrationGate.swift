@@ -44,7 +44,7 @@ public enum IntegrationGate: String, Sendable {
         }
     }
 
-    static func canConnect(host: String, port: Int) -> Bool {
+    public static func canConnect(host: String, port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

@@ -20,9 +20,9 @@ public enum KafkaTestServer {
         try IntegrationGate.requireService("the Kafka mock cluster (start it with scripts/kafka.sh start)", host: host, port: port)
     }
 
-    /// Sends one control line and returns the answer.
-    public static func command(_ line: String) throws -> String {
-        let (host, port) = control
+    /// Sends one control line (to `to`, default the shared cluster) and returns the answer.
+    public static func command(_ line: String, to: (host: String, port: Int)? = nil) throws -> String {
+        let (host, port) = to ?? control
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw KafkaTestError("socket failed") }
         defer { close(fd) }
@@ -83,17 +83,18 @@ public enum KafkaTestServer {
     /// Produces and waits for every delivery, on a thread of its own: a test never holds one of the
     /// cooperative pool's threads (two here) while librdkafka connects and flushes, which stalled
     /// other tests' awaits (a replication test's 300 ms stop request woke 14 s late).
-    public static func produce(_ topic: String, _ messages: [Message]) async throws {
+    /// `bootstrap` nil: the shared cluster.
+    public static func produce(_ topic: String, _ messages: [Message], bootstrap: String? = nil) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            Thread { continuation.resume(with: Result { try produceBlocking(topic, messages) }) }.start()
+            Thread { continuation.resume(with: Result { try produceBlocking(topic, messages, bootstrap: bootstrap) }) }.start()
         }
     }
 
     /// Produces and waits for every delivery (blocking: not from an async context).
-    public static func produceBlocking(_ topic: String, _ messages: [Message]) throws {
+    public static func produceBlocking(_ topic: String, _ messages: [Message], bootstrap servers: String? = nil) throws {
         var errbuf = [CChar](repeating: 0, count: 512)
         let conf = rd_kafka_conf_new()
-        _ = rd_kafka_conf_set(conf, "bootstrap.servers", try bootstrap, &errbuf, errbuf.count)
+        _ = rd_kafka_conf_set(conf, "bootstrap.servers", try servers ?? bootstrap, &errbuf, errbuf.count)
         _ = rd_kafka_conf_set(conf, "log_level", "3", &errbuf, errbuf.count)
         guard let rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errbuf, errbuf.count) else { throw KafkaTestError("producer") }
         defer { rd_kafka_destroy(rk) }

@@ -64,8 +64,9 @@ public enum SchemaRegistryTestServer {
         }
 
         /// Starts the fake and waits (off the cooperative pool) until it accepts connections.
-        public static func start(user: String? = nil) async throws -> Private {
-            let port = try freePort()
+        /// `data`: a JSON file keeping the fake's state across a stop and a start (on the same `port`).
+        public static func start(user: String? = nil, port: Int? = nil, data: String? = nil) async throws -> Private {
+            let port = try port ?? freePort()
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             var arguments = [
@@ -73,6 +74,7 @@ public enum SchemaRegistryTestServer {
                 "--host", "127.0.0.1", "--port", String(port),
             ]
             if let user { arguments += ["--user", user] }
+            if let data { arguments += ["--data", data] }
             process.arguments = arguments
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -101,7 +103,7 @@ public enum SchemaRegistryTestServer {
         deinit { stop() }
 
         /// A port the kernel just handed out (bound, then released).
-        static func freePort() throws -> Int {
+        public static func freePort() throws -> Int {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw ServiceUnreachable(description: "socket() failed") }
             defer { close(fd) }
