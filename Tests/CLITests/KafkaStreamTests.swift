@@ -312,4 +312,27 @@ extension KafkaStreamTests {
         #expect(try await waitFor(["600", "600", "0"]) == ["600", "600", "0"], "\(worker.output.suffix(2000))")
         #expect(await worker.stop() == 0, "\(worker.output.suffix(2000))")
     }
+
+    /// Killed after the state is durable and before the group commit (`after_state_before_ack`),
+    /// an append-only stream resumes after what it published: the start is the furthest of the
+    /// group's committed offset and dpone's state. (It resumed from the group's offset and appended
+    /// the first checkpoint's messages twice: found by `scripts/soak.sh`.)
+    @Test func aKillBetweenTheStateAndTheGroupCommitAppendsNothingTwice() async throws {
+        try KafkaTestServer.require()
+        try PostgresTestServer.require()
+        defer { Task { await dropSchema() } }
+        let topic = try KafkaTestServer.createTopic("statefirst", partitions: 2)
+        let path = try manifest(topic: topic, strategy: "{mode: incremental_append}")
+        try await KafkaTestServer.produce(topic, Self.messages(1...200, version: 1))
+        let killed = try StreamProcess(
+            ["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/killed.log",
+            environment: ["DPONE_FAULT": FaultPoint.afterStateBeforeAck.rawValue])
+        try await killed.awaitFaultKill(.afterStateBeforeAck)
+        let published = try await waitFor(["(a count read once)"], seconds: 1)
+        #expect((Int(published.first ?? "") ?? 0) > 0, "the killed run published before it died: \(published)")
+        let restarted = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/restarted.log")
+        try await KafkaTestServer.produce(topic, Self.messages(201...300, version: 1))
+        #expect(try await waitFor(["300", "300", "0"]) == ["300", "300", "0"], "\(restarted.output.suffix(2000))")
+        #expect(await restarted.stop() == 0, "\(restarted.output.suffix(2000))")
+    }
 }

@@ -70,7 +70,7 @@ public final class KafkaSource: SourceOperator {
     }
 
     public func run(into output: any SourceOutput, resumeFrom: StateValue?) async throws {
-        if let mode = options.continuous { return try await stream(into: output, mode: mode) }
+        if let mode = options.continuous { return try await stream(into: output, mode: mode, resumeFrom: resumeFrom) }
         let schema = try await outputSchema()
         let valueSchema = options.metadataColumns ? Schema(Array(schema.fields.dropLast(KafkaMetadataColumns.fields.count))) : schema
         let options = self.options
@@ -115,7 +115,8 @@ public final class KafkaSource: SourceOperator {
     private let streamJob = Mutex<KafkaStreamJob?>(nil)
 
     /// `dpone stream`: a consumer-group member on its own thread until the stop signal.
-    func stream(into output: any SourceOutput, mode: ContinuousMode) async throws {
+    func stream(into output: any SourceOutput, mode: ContinuousMode, resumeFrom: StateValue?) async throws {
+        let stored = try KafkaPositions(resumeFrom, topic: options.topic)?.offsets ?? [:]
         let schema = try await outputSchema()
         let valueSchema = options.metadataColumns ? Schema(Array(schema.fields.dropLast(KafkaMetadataColumns.fields.count))) : schema
         let reader = KafkaRowReader(
@@ -125,7 +126,7 @@ public final class KafkaSource: SourceOperator {
         try await DedicatedThread.runDetached(name: "dpone-kafka-stream") { [self] cancel in
             let job = KafkaStreamJob(
                 options: options, mode: mode, output: output, cancel: cancel, valueSchema: valueSchema, outputSchema: schema,
-                reader: reader)
+                reader: reader, stored: stored)
             streamJob.withLock { $0 = job }
             defer { streamJob.withLock { $0 = nil } }
             try job.run()

@@ -9,7 +9,9 @@ import Synchronization
 /// `checkpointInterval` seconds when it read something.
 ///
 /// Offsets: the group's committed offsets are the resume point, and they are committed only after
-/// the checkpoint covering them is durable (`acknowledge`). When the group takes partitions away,
+/// the checkpoint covering them is durable (`acknowledge`). A partition starts at the furthest of its
+/// committed offset and what dpone's state (or this process) knows was read: a process killed
+/// between its state commit and the group commit resumes after what it published. When the group takes partitions away,
 /// the in-flight checkpoint is emitted and awaited and the revoked partitions' offsets committed
 /// before librdkafka releases them, so the next owner starts exactly after what this process
 /// published: several `dpone stream` processes share a topic without loss or duplicate application.
@@ -39,6 +41,9 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
     /// Read positions of partitions lost with an expired session (their rows may still be in flight
     /// to this process's next checkpoint): where they resume if the group gives them back.
     private var lostPositions: [Int32: Int64] = [:]
+    /// The positions in dpone's state when the run started: published and durable, though the
+    /// group's commit of them may never have happened (a kill between the two).
+    private let stored: [Int32: Int64]
     /// The durable positions committed to the group so far (consumer thread), and the partitions
     /// that commit covered.
     private var committedDurable: CheckpointID?
@@ -57,8 +62,9 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
 
     init(
         options: KafkaSourceOptions, mode: ContinuousMode, output: any SourceOutput, cancel: CancellationFlag,
-        valueSchema: Schema, outputSchema: Schema, reader: KafkaRowReader
+        valueSchema: Schema, outputSchema: Schema, reader: KafkaRowReader, stored: [Int32: Int64] = [:]
     ) {
+        self.stored = stored
         self.options = options
         self.mode = mode
         self.output = output
@@ -257,7 +263,7 @@ final class KafkaStreamJob: KafkaRebalanceHandler, @unchecked Sendable {
         let durableOffsets = (try? durable.withLock({ $0 }).flatMap { try KafkaPositions($0.positions, topic: options.topic) })??.offsets ?? [:]
         var resume: [Int32: Int64] = [:]
         for p in partitions {
-            if let offset = [lostPositions[p], durableOffsets[p]].compactMap({ $0 }).max() { resume[p] = offset }
+            if let offset = [lostPositions[p], durableOffsets[p], stored[p]].compactMap({ $0 }).max() { resume[p] = offset }
         }
         return resume
     }
