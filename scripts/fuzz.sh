@@ -8,7 +8,8 @@
 #
 # Usage: scripts/fuzz.sh [--seconds N] [--artifact] [TARGET ...]
 #   --seconds N   per target (default 20, what CI runs)
-#   --artifact    also write test_artifacts/fuzz/<date>_fuzz-<N>s.md
+#   --artifact    also write test_artifacts/fuzz/<date>_fuzz-<N>s.md, with the latest result of every
+#                 target at that duration (runs of different targets may go in parallel)
 # A crash found: copy its file to Fuzz/corpus/<target>/regress-<what>, fix the decoder, and add a unit
 # test; FuzzCorpusReplayTests replays every committed input through the target in the normal suite.
 set -euo pipefail
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --artifact) artifact=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -41,7 +42,6 @@ swift build --product dpone-fuzz --scratch-path .build-fuzz \
 bin="$PWD/.build-fuzz/debug/dpone-fuzz"
 
 mkdir -p .build-fuzz/crashes
-rows=()
 failed=()
 for t in "${targets[@]}"; do
   work=".build-fuzz/corpus/$t"
@@ -67,7 +67,8 @@ for t in "${targets[@]}"; do
     tail -n 40 "$log" >&2
   fi
   echo "fuzz.sh: $t: ${execs:-0} executions (${rate:-0}/s), coverage ${cov:-?}, corpus ${corp:-?}: $result" >&2
-  rows+=("| \`$t\` | $seconds | ${execs:-0} | ${rate:-0} | ${cov:-?} | ${corp:-?} | $result |")
+  mkdir -p ".build-fuzz/results-${seconds}s"
+  echo "| \`$t\` | $seconds | ${execs:-0} | ${rate:-0} | ${cov:-?} | ${corp:-?} | $result |" >".build-fuzz/results-${seconds}s/$t"
 done
 
 if [ "$artifact" = 1 ]; then
@@ -83,7 +84,8 @@ if [ "$artifact" = 1 ]; then
     echo
     echo "| target | seconds | executions | executions/s | coverage | corpus | result |"
     echo "|---|---|---|---|---|---|---|"
-    printf '%s\n' "${rows[@]}"
+    # Every target's latest result at this duration, also from other runs (targets may be run in parallel).
+    for t in "${all[@]}"; do [ -f ".build-fuzz/results-${seconds}s/$t" ] && cat ".build-fuzz/results-${seconds}s/$t"; done
   } >"$out"
   echo "fuzz.sh: wrote $out" >&2
 fi
