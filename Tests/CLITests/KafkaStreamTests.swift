@@ -38,6 +38,12 @@ final class StreamProcess: @unchecked Sendable {
         return await waitExit(seconds)
     }
 
+    /// SIGKILL when still running (for a `defer`: a failed expectation must not leave the daemon
+    /// behind).
+    func terminateIfRunning() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     func killHard() async {
         kill(process.processIdentifier, SIGKILL)
         _ = await waitExit(10)
@@ -331,6 +337,7 @@ extension KafkaStreamTests {
         let published = try await waitFor(["(a count read once)"], seconds: 1)
         #expect((Int(published.first ?? "") ?? 0) > 0, "the killed run published before it died: \(published)")
         let restarted = try StreamProcess(["stream", path, "--checkpoint-interval", "300ms"], log: "\(dir)/restarted.log")
+        defer { restarted.terminateIfRunning() }
         try await KafkaTestServer.produce(topic, Self.messages(201...300, version: 1))
         #expect(try await waitFor(["300", "300", "0"]) == ["300", "300", "0"], "\(restarted.output.suffix(2000))")
         #expect(await restarted.stop() == 0, "\(restarted.output.suffix(2000))")

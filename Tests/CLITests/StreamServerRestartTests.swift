@@ -129,6 +129,7 @@ struct StreamServerRestartTests {
             retry: {initial: 300ms, max: 2s, max_elapsed: 3m}
             """.write(toFile: "\(dir)/stream.yml", atomically: true, encoding: .utf8)
         let stream = try StreamProcess(["stream", "\(dir)/stream.yml", "--checkpoint-interval", "300ms"], log: "\(dir)/stream.log")
+        defer { stream.terminateIfRunning() }
         #expect(try await waitForCounts(["300", "300"], table: "dst") == ["300", "300"], "snapshot: \(stream.output.suffix(3000))")
 
         let workload = Workload(url: source.url, table: "public.src")
@@ -195,6 +196,7 @@ struct StreamServerRestartTests {
             retry: {initial: 300ms, max: 2s, max_elapsed: 3m}
             """.write(toFile: "\(dir)/stream.yml", atomically: true, encoding: .utf8)
         let stream = try StreamProcess(["stream", "\(dir)/stream.yml", "--checkpoint-interval", "300ms"], log: "\(dir)/stream.log")
+        defer { stream.terminateIfRunning() }
         try await KafkaTestServer.produce(topic, Self.messages(1...500), bootstrap: broker.bootstrap)
         #expect(try await waitForCounts(["500", "500"], table: "target") == ["500", "500"], "\(stream.output.suffix(3000))")
 
@@ -283,6 +285,7 @@ struct StreamServerRestartTests {
             retry: {initial: 300ms, max: 2s, max_elapsed: 3m}
             """.write(toFile: "\(dir)/stream.yml", atomically: true, encoding: .utf8)
         let stream = try StreamProcess(["stream", "\(dir)/stream.yml", "--checkpoint-interval", "300ms"], log: "\(dir)/stream.log")
+        defer { stream.terminateIfRunning() }
         try await KafkaTestServer.produce(topic, (1...300).map { Self.avroMessage($0, schemaID: id1) })
         #expect(try await waitForCounts(["300", "300"], table: "target") == ["300", "300"], "\(stream.output.suffix(3000))")
 
