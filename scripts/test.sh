@@ -44,5 +44,7 @@ export DPONE_BIN="$PWD/.build/debug/dpone"
 swift test --skip-build
 # Fuzzing: every decoder target for 20 s under AddressSanitizer (scripts/fuzz.sh; a crash fails CI).
 scripts/fuzz.sh --seconds 20
+# The soak, short: three daemons under a workload with kills and server restarts, exact at the end.
+scripts/soak.sh 2
 # The benchmark layer: allocation thresholds and scaled W1/W2 (correctness + memory bound).
 scripts/ci-benchmarks.sh
