@@ -397,6 +397,8 @@ state: {{dir: {args.work}/state}}
         f.write("\n".join(lines) + "\n")
     log(f"{'PASSED' if passed else 'FAILED'}; report {args.out}")
     if not passed:
+        # The report says which rule failed: CI shows only this output, not the file.
+        print("\n".join(lines), file=sys.stderr)
         for name, d in daemons.items():
             print(f"--- {name} log tail", file=sys.stderr)
             with open(d.logpath) as f:

@@ -139,7 +139,12 @@ public actor PostgresSink: SinkOperator {
 
     private func prepareTargetLocked(schema: Schema, on connection: PostgresConnection) async throws {
         let target = options.target
+        // `CREATE ... IF NOT EXISTS` is not atomic: sinks of other targets (other pipelines started
+        // at the same time) create the same schemas and ledger, and the loser of that race fails
+        // with 23505. The statements run as one implicit transaction (one simple query) that first
+        // takes a transaction-scoped lock, so dpone's bootstraps in a database run one at a time.
         var statements = [
+            "SELECT pg_advisory_xact_lock(\(Self.advisoryKey("dpone-bootstrap")))",
             "CREATE SCHEMA IF NOT EXISTS \(PostgresSQL.quoteIdentifier(target.schema))",
             "CREATE SCHEMA IF NOT EXISTS \(PostgresSQL.quoteIdentifier(options.ledger.schema))",
             Self.ledgerDDL(options.ledger),
