@@ -159,7 +159,34 @@ extension ValidationRuleTests {
         #expect(unknown?.message.hasPrefix("unknown key format 'strng'") == true && unknown?.hint?.contains("string") == true, "\(String(describing: unknown))")
         let framed = firstError(base + "{tombstones: delete, key_format: avro}")
         #expect(framed?.message == "key_format 'avro' reads keys framed by a schema registry" && framed?.hint == "add schema_registry: {url: ...}")
-        #expect(firstError(base + "{tombstones: delete, key_format: long}") == nil)
+        let intoTopic = base.replacingOccurrences(
+            of: "{type: files, path: b.csv}", with: "{type: kafka, connection: {url: 'kafka://h:9092'}, topic: o, strategy: {mode: incremental_merge, unique_key: [id]}}")
+        #expect(firstError(intoTopic + "{tombstones: delete, key_format: long}") == nil)
+    }
+
+    /// A source that sends deletes (Kafka tombstones, an envelope's delete events) into a sink whose
+    /// strategy cannot apply them is refused at validation, at the option that sends them: the run
+    /// would otherwise fail at the first delete (found by the matrix: kafka into ClickHouse's
+    /// incremental_merge validated, then failed on the second load).
+    @Test func deletesFromTheSourceNeedASinkStrategyThatAppliesThem() {
+        func manifest(_ sink: String, _ options: String = "{tombstones: delete}") -> String {
+            "name: n\nsource:\n  type: kafka\n  connection: {url: 'kafka://h:9092'}\n  topic: t\n  options: \(options)\nsink: \(sink)\n"
+        }
+        let clickhouse = "{type: clickhouse, connection: {url: 'http://h:8123'}, table: {schema: d, name: t}, strategy: {mode: incremental_merge, unique_key: [id]}}"
+        let refused = firstError(manifest(clickhouse))
+        #expect(refused?.keyPath == "source.options.tombstones" && refused?.line == 6, "\(String(describing: refused))")
+        #expect(refused?.message == "the source sends deletes (tombstones) that a clickhouse sink cannot apply with strategy mode 'incremental_merge'")
+        #expect(refused?.hint == "a clickhouse sink applies deletes with strategy mode 'cdc_apply'; or have the source skip them (tombstones: skip)")
+        let envelope = firstError(manifest(clickhouse, "{envelope: dpone}"))
+        #expect(envelope?.keyPath == "source.options.envelope", "\(String(describing: envelope))")
+        let files = firstError(manifest("{type: files, path: b.csv}"))
+        #expect(files?.hint?.hasPrefix("a files sink applies no deletes") == true, "\(String(describing: files))")
+        // Skipped tombstones, or a sink strategy that applies them, validate.
+        #expect(firstError(manifest(clickhouse, "{tombstones: skip}")) == nil)
+        #expect(firstError(manifest(clickhouse.replacingOccurrences(of: "incremental_merge", with: "cdc_apply"))) == nil)
+        let postgres = "{type: postgres, connection: {url: 'postgresql://u@h/d'}, table: {schema: s, name: t}, strategy: {mode: incremental_merge, unique_key: [id]}}"
+        #expect(firstError(manifest(postgres)) == nil)
+        #expect(firstError(manifest(postgres.replacingOccurrences(of: "incremental_merge", with: "full_refresh")))?.keyPath == "source.options.tombstones")
     }
 }
 

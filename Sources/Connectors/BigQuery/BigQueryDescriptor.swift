@@ -32,6 +32,8 @@ public struct BigQueryDescriptor: ConnectorDescriptor {
     public var mergePolicies: [MergePolicy] { [.deleteInsert, .upsert] }
     public var keepsLastDuplicate: Bool { true }
     public var holdsTargetAtomicState: Bool { true }
+    /// incremental_merge (it stages each row's operation when the source sends deletes).
+    public func appliesDeletes(_ strategy: StrategyConfig) -> Bool { strategy.mode == .incrementalMerge }
     public var sinkComparesRowHashes: Bool { true }
 
     public func decodeSinkOptions(_ options: OptionsReader, into sink: inout SinkConfig) {

@@ -40,6 +40,23 @@ struct ManifestDecoder {
         guard let sourceSpec = spec(source.type), let sinkSpec = spec(sink.type),
             sourceSpec.validate(document, as: .source, reader), sinkSpec.validate(document, as: .sink, reader)
         else { return nil }
+        if let key = sourceSpec.deleteSendingOption(source), !sinkSpec.appliesDeletes(sink.strategy),
+            let r = map["source"].flatMap({ ctx.mapping($0) })?["options"].flatMap({ ctx.mapping($0) })?[key]
+        {
+            // Found at the first delete otherwise: the run would fail before publishing, state unchanged.
+            let modes = sinkSpec.supportedModes.filter { mode in
+                var s = StrategyConfig()
+                s.mode = mode
+                return sinkSpec.appliesDeletes(s)
+            }
+            let applying = modes.isEmpty
+                ? "a \(sink.type.rawValue) sink applies no deletes"
+                : "a \(sink.type.rawValue) sink applies deletes with strategy mode " + modes.map { "'\($0.rawValue)'" }.joined(separator: " or ")
+            ctx.fail(
+                r, "the source sends deletes (\(key)) that a \(sink.type.rawValue) sink cannot apply with strategy mode '\(sink.strategy.mode.rawValue)'",
+                hint: "\(applying); or have the source skip them (tombstones: skip)")
+            return nil
+        }
         if state.atomicity == .targetAtomic, !sinkSpec.holdsTargetAtomicState || state.type.rawValue != sink.type.rawValue,
             let r = map["state"].flatMap({ ctx.mapping($0) })?["atomicity"]
         {

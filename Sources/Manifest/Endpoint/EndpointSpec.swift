@@ -61,6 +61,12 @@ public protocol EndpointSpec: Sendable {
     var keepsLastDuplicate: Bool { get }
     /// Whether it can write the state row in its own publish transaction (`atomicity: target_atomic`).
     var holdsTargetAtomicState: Bool { get }
+    /// Whether, as a sink with `strategy`, it applies the delete rows a source sends (a Kafka
+    /// tombstone, an envelope's delete event). A source that sends them into a sink that cannot is
+    /// refused at validation, not at the first delete.
+    func appliesDeletes(_ strategy: StrategyConfig) -> Bool
+    /// The `source.options` key that makes this source send delete rows, when the manifest sets it.
+    func deleteSendingOption(_ source: SourceConfig) -> String?
 
     /// Why this source reads only part of its data on a run after the first (beyond an
     /// `incremental_column`, which the decoder knows), or nil.
@@ -84,6 +90,8 @@ extension EndpointSpec {
     public var mergePolicies: [MergePolicy] { [] }
     public var keepsLastDuplicate: Bool { false }
     public var holdsTargetAtomicState: Bool { false }
+    public func appliesDeletes(_ strategy: StrategyConfig) -> Bool { false }
+    public func deleteSendingOption(_ source: SourceConfig) -> String? { nil }
     public func partialRead(_ source: SourceConfig, _ document: DocumentReader) -> PartialRead? { nil }
     public func validate(_ manifest: ManifestDocument, as role: EndpointRole, _ document: DocumentReader) -> Bool { true }
 

@@ -11,6 +11,9 @@ extension ClickHouseDescriptor {
     /// Every mode but backfill, which this build does not run yet (validation refuses it rather than
     /// the run).
     public var supportedModes: [LoadMode] { LoadMode.allCases.filter { $0 != .backfill } }
+    /// Only cdc_apply keeps delete markers (`__dpone__is_deleted`); incremental_merge has no way to
+    /// remove a key in ReplacingMergeTree.
+    public func appliesDeletes(_ strategy: StrategyConfig) -> Bool { strategy.mode == .cdcApply }
     public var mergePolicies: [MergePolicy] { [.replacingMergeTree, .mutationDeleteInsert, .shadowSwap] }
 
     public func decodeSourceOptions(_ options: OptionsReader, into source: inout SourceConfig) {

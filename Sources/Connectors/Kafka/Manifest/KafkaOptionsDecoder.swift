@@ -129,6 +129,14 @@ extension KafkaDescriptor {
     /// Kafka events: snapshot, inserts, upserts and tombstones. A predicate window, a partition,
     /// history rows or backfill chunks cannot be replaced in a topic.
     public var supportedModes: [LoadMode] { [.fullRefresh, .incrementalAppend, .incrementalMerge, .snapshotDiff, .cdcApply] }
+    /// Every Kafka strategy carries deletes: as tombstones, or as the envelope's delete events.
+    public func appliesDeletes(_ strategy: StrategyConfig) -> Bool { true }
+    /// `tombstones: delete`, or an envelope with delete events (what `KafkaSource.emitsDeletes` reads).
+    public func deleteSendingOption(_ source: SourceConfig) -> String? {
+        guard let o = source.options.kafka else { return nil }
+        if o.tombstones == "delete" { return "tombstones" }
+        return o.envelope == "flat" ? nil : "envelope"
+    }
 
     public func decodeSourceOptions(_ options: OptionsReader, into source: inout SourceConfig) {
         guard let map = options.map else { return }

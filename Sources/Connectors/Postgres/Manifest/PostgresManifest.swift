@@ -18,6 +18,8 @@ extension PostgresDescriptor {
     public var mergePolicies: [MergePolicy] { [.deleteInsert, .upsert] }
     public var keepsLastDuplicate: Bool { true }
     public var holdsTargetAtomicState: Bool { true }
+    /// cdc_apply, and incremental_merge (it stages each row's operation when the source sends deletes).
+    public func appliesDeletes(_ strategy: StrategyConfig) -> Bool { strategy.mode == .cdcApply || strategy.mode == .incrementalMerge }
 
     public func routesKey(_ options: NodeRef?) -> String? {
         options?.peek(["cdc", "tables"]) != nil ? "cdc.tables" : nil
