@@ -85,6 +85,50 @@ extension String {
     fileprivate func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
 
+/// The REST API of a case with a REST source (a fixture, as the integration page allows): the model
+/// rows at `/page?page=N[&per_page=P][&since=T][&bucket=B]` → `{"data": [...], "total_pages": T}`.
+/// `since` keeps rows whose `updated_at` is later (version 1 rows are in January, version 2 rows in
+/// February, a second apart by id); `bucket` keeps that bucket (the replace window).
+final class MatrixRESTSource: Sendable {
+    final class Rows: Sendable {
+        let value = Mutex<[Int: MatrixLocal.Row]>([:])
+    }
+    let rows = Rows()
+    let server: RESTTestServer
+
+    init() throws {
+        let rows = self.rows
+        server = try RESTTestServer { request in Self.handle(request, rows.value.withLock { $0 }) }
+    }
+
+    static func updatedAt(_ r: MatrixLocal.Row) -> String {
+        let second = Int(r[0]!)!
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "2026-0\(r[1]!)-01T\(two(second / 3600)):\(two(second / 60 % 60)):\(two(second % 60))Z"
+    }
+
+    static func record(_ r: MatrixLocal.Row) -> String {
+        let name = r[3].map { "\"\($0)\"" } ?? "null"
+        return "{\"id\":\(r[0]!),\"version\":\(r[1]!),\"bucket\":\(r[2]!),\"name\":\(name),\"amount\":\(r[4]!),\"score\":\(r[0]!).5,"
+            + "\"active\":\(r[5]!),\"day\":\"\(r[6]!)\",\"updated_at\":\"\(updatedAt(r))\",\"payload\":{\"id\":\(r[0]!)}}"
+    }
+
+    static func handle(_ request: RESTTestRequest, _ rows: [Int: MatrixLocal.Row]) -> RESTTestResponse {
+        guard request.path == "/page" else { return .json("{\"error\":\"no route \(request.path)\"}", status: 404) }
+        // Compared to the second (a cursor may come back with fractional digits).
+        let since = request.query["since"].map { String($0.prefix(19)) }
+        let bucket = request.query["bucket"]
+        let selected = rows.keys.sorted().map { rows[$0]! }.filter { r in
+            (since.map { String(updatedAt(r).prefix(19)) > $0 } ?? true) && (bucket.map { r[2] == $0 } ?? true)
+        }
+        let per = Int(request.query["per_page"] ?? "") ?? 250
+        let page = Int(request.query["page"] ?? "1") ?? 1
+        let pages = max(1, (selected.count + per - 1) / per)
+        let window = selected.dropFirst((page - 1) * per).prefix(per)
+        return .json("{\"data\":[" + window.map(record).joined(separator: ",") + "],\"total_pages\":\(pages)}")
+    }
+}
+
 /// The expected target of a case after both loads, and how the sink is read back.
 struct MatrixExpectation {
     /// Rows of the target (current rows for scd2), sorted.
@@ -135,6 +179,7 @@ final class MatrixRun: @unchecked Sendable {
     var pg: PostgresConnection?
     let topic: String?
     let sinkTopic: String?
+    let rest: MatrixRESTSource?
 
     init(_ c: MatrixCase, clickhouse: ClickHouseTestServer) throws {
         self.c = c
@@ -144,12 +189,15 @@ final class MatrixRun: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         topic = c.source == "kafka" ? try KafkaTestServer.createTopic("mxsrc", partitions: 2) : nil
         sinkTopic = c.sink == "kafka" ? try KafkaTestServer.createTopic("mxdst", partitions: 2) : nil
+        rest = c.source == "rest" ? try MatrixRESTSource() : nil
         endpoints = MatrixEndpoints(
             environment: [
                 "DPONE_CONN_MATRIX_PG_URL": PostgresTestServer.url, "DPONE_CONN_MATRIX_CH_URL": clickhouse.url,
                 "DPONE_CONN_MATRIX_KAFKA_URL": (try? KafkaTestServer.url) ?? "",
-            ], restURL: "")
+            ], restURL: rest?.server.url ?? "")
         endpoints.namespace = namespace
+        endpoints.cdcSlot = namespace
+        endpoints.cdcPublication = namespace
         endpoints.bigqueryProject = BigQueryTestServer.project
         if let topic { endpoints.sourceTopic = topic }
         if let sinkTopic { endpoints.sinkTopic = sinkTopic }
@@ -157,6 +205,10 @@ final class MatrixRun: @unchecked Sendable {
 
     func close() async {
         if let pg {
+            if c.strategy == .cdc {
+                _ = try? await pg.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", parameters: [namespace])
+                try? await pg.execute("DROP PUBLICATION IF EXISTS \(PostgresSQL.quoteIdentifier(namespace))")
+            }
             try? await pg.execute("DROP SCHEMA IF EXISTS \(PostgresSQL.quoteIdentifier(namespace)) CASCADE")
             await pg.close()
         }
@@ -164,6 +216,7 @@ final class MatrixRun: @unchecked Sendable {
             try? await client.execute("DROP DATABASE IF EXISTS \(ClickHouseSQL.quoteIdentifier(namespace))")
             await client.close()
         }
+        rest?.server.stop()
         try? FileManager.default.removeItem(atPath: dir)
     }
 
@@ -181,6 +234,8 @@ final class MatrixRun: @unchecked Sendable {
             try await insert(MatrixLocal.first.values.map { $0 })
         case "clickhouse":
             try await clickhouseSource(MatrixLocal.first, create: true)
+        case "rest":
+            rest!.rows.value.withLock { $0 = MatrixLocal.first }
         default:  // kafka
             try await KafkaTestServer.produce(topic!, MatrixLocal.first.keys.sorted().map { message(MatrixLocal.first[$0]!) })
         }
@@ -200,6 +255,8 @@ final class MatrixRun: @unchecked Sendable {
             // The table is rebuilt with the second state: changed rows carry version 2 (what the
             // cursor reads next), deleted rows are gone, new rows appear.
             try await clickhouseSource(MatrixLocal.second, create: false)
+        case "rest":
+            rest!.rows.value.withLock { $0 = MatrixLocal.second }
         default:
             let updates = MatrixLocal.changed.sorted().map { message(MatrixLocal.row($0, version: 2)) }
             let tombstones = MatrixLocal.deleted.sorted().map { KafkaTestServer.Message(key: "{\"id\":\($0)}", value: nil) }
@@ -284,10 +341,11 @@ final class MatrixRun: @unchecked Sendable {
             let client = try ClickHouseClient(url: clickhouse.url)
             defer { Task { await client.close() } }
             let t = "\(ClickHouseSQL.quoteIdentifier(namespace)).dst"
-            let final = c.strategy == .incrementalMerge || c.strategy == .xmin ? " FINAL" : ""
+            let final = c.strategy == .incrementalMerge || c.strategy == .xmin || c.strategy == .cdc ? " FINAL" : ""
             // NULL spelled apart from the empty string (the client reads `\N` as text).
             let select = "SELECT " + cols.map { "ifNull(toString(\($0)), '\\\\N')" }.joined(separator: ", ") + " FROM \(t)\(final)"
-            let rows = try await client.queryRows(select + (scd2 ? " WHERE __dpone__is_current = 1" : "")).map(MatrixLocal.normalize)
+            let filter = scd2 ? " WHERE __dpone__is_current = 1" : c.strategy == .cdc ? " WHERE __dpone__is_deleted = 0" : ""
+            let rows = try await client.queryRows(select + filter).map(MatrixLocal.normalize)
             let closed = scd2 ? Int(try await client.queryRows("SELECT toString(count()) FROM \(t) WHERE __dpone__is_current = 0").first?[0] ?? "0") : nil
             return (MatrixLocal.sorted(rows), closed)
         case "bigquery":
@@ -333,6 +391,35 @@ final class MatrixRun: @unchecked Sendable {
 
     // MARK: running
 
+    /// A CDC case: `dpone stream` takes the snapshot of the first state, then replicates the change
+    /// to the second; the target must reach each state exactly (polled, up to 120 s each); SIGTERM
+    /// ends it with exit 0. Returns nil when all of that held.
+    func stream() async throws -> String? {
+        let manifest = "\(dir)/\(c.id).yml"
+        try MatrixManifest.render(c, endpoints: endpoints, stateDirectory: "\(dir)/state").write(toFile: manifest, atomically: true, encoding: .utf8)
+        var environment = endpoints.environment.merging(BigQueryTestServer.processEnvironment) { $1 }
+        environment["DPONE_LOG_LEVEL"] = "info"
+        let process = try StreamProcess(["stream", manifest, "--checkpoint-interval", "500ms"], log: "\(dir)/stream.log", environment: environment)
+        defer { process.terminateIfRunning() }
+        func converge(to expected: [MatrixLocal.Row], _ what: String) async throws -> String? {
+            let deadline = ContinuousClock.now + .seconds(120)
+            var actual: [MatrixLocal.Row] = []
+            while ContinuousClock.now < deadline {
+                guard process.process.isRunning else { return "the stream exited during \(what): \(process.output.suffix(1500))" }
+                actual = (try? await target().rows) ?? []
+                if actual == expected { return nil }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            return "\(what): \(actual.count) rows, expected \(expected.count); first difference "
+                + "\(String(describing: zip(actual, expected).first { $0.0 != $0.1 })); \(process.output.suffix(1500))"
+        }
+        if let problem = try await converge(to: MatrixLocal.sorted(Array(MatrixLocal.first.values)), "the snapshot") { return problem }
+        try await change()
+        if let problem = try await converge(to: MatrixExpectation.of(c).rows, "the changes") { return problem }
+        let status = await process.stop(within: 60)
+        return status == 0 ? nil : "SIGTERM ended the stream with \(String(describing: status)): \(process.output.suffix(1500))"
+    }
+
     func run() async throws -> CLI.Output {
         let manifest = "\(dir)/\(c.id).yml"
         try MatrixManifest.render(c, endpoints: endpoints, stateDirectory: "\(dir)/state").write(toFile: manifest, atomically: true, encoding: .utf8)
@@ -347,9 +434,9 @@ struct MatrixLocalTests {
     /// The sources and sinks this layer drives so far, and the strategies it runs: the others stay
     /// in the contract layer (see the matrix artifact). A case with a ClickHouse source or sink runs
     /// on both engines (18.16 and the modern one), source and sink on the same one.
-    static let sources: Set<String> = ["postgres", "clickhouse", "kafka"]
+    static let sources: Set<String> = ["postgres", "clickhouse", "rest", "kafka"]
     static let sinks: Set<String> = ["postgres", "clickhouse", "bigquery", "kafka"]
-    static let strategies: Set<MatrixStrategy> = [.fullRefresh, .incrementalAppend, .incrementalMerge, .replace, .snapshotDiff, .partitionReplace, .scd2, .xmin]
+    static let strategies: Set<MatrixStrategy> = [.fullRefresh, .incrementalAppend, .incrementalMerge, .replace, .snapshotDiff, .partitionReplace, .scd2, .xmin, .cdc]
 
     static func inScope(_ c: MatrixCase) -> Bool {
         sources.contains(c.source.rawValue) && sinks.contains(c.sink.rawValue) && strategies.contains(c.strategy)
@@ -390,6 +477,13 @@ struct MatrixLocalTests {
             if onClickHouse { try engine.require() }
             let run = try MatrixRun(c, clickhouse: engine)
             try await run.seed()
+            if c.strategy == .cdc {
+                let problem = try await run.stream()
+                #expect(problem == nil, "\(id) on \(engine.name): \(problem ?? "")")
+                passed = passed && problem == nil
+                await run.close()
+                continue
+            }
             let first = try await run.run()
             #expect(first.status == 0, "\(id) first load: \(first.stdout) \(first.stderr)")
             try await run.change()

@@ -43,6 +43,9 @@ public struct MatrixEndpoints: Sendable {
     public var sourceTopic = "matrix_src"
     public var sinkTopic = "matrix_dst"
     public var bigqueryProject = "dpone-test"
+    /// The replication slot and publication of a CDC case.
+    public var cdcSlot = "matrix_slot"
+    public var cdcPublication = "matrix_pub"
 
     public init(environment: [String: String], restURL: String) {
         self.environment = environment
@@ -89,7 +92,7 @@ public enum MatrixManifest {
         case .xmin:
             options.append("incremental_strategy: xmin")
         case .cdc:
-            options.append("cdc: {slot: matrix_slot, publication: matrix_pub}")
+            options.append("cdc: {slot: \(e.cdcSlot), publication: \(e.cdcPublication)}")
         default:
             break
         }
