@@ -101,18 +101,35 @@ public final class BigQueryClient: Sendable {
             try Self.throwIfFailed(object, what: what, job: id, emulator: isEmulator)
             jobID = (object["jobReference"] as? [String: Any])?["jobId"] as? String ?? id
         }
-        let rows = (object["rows"] as? [[String: Any]] ?? []).map { row in
-            (row["f"] as? [[String: Any]] ?? []).map { cell -> String? in
-                switch cell["v"] {
-                case let text as String: text
-                case let number as NSNumber: number.stringValue
-                case nil, is NSNull: nil
-                case let other?: String(describing: other)
+        func rows(of object: [String: Any]) -> [[String?]] {
+            (object["rows"] as? [[String: Any]] ?? []).map { row in
+                (row["f"] as? [[String: Any]] ?? []).map { cell -> String? in
+                    switch cell["v"] {
+                    case let text as String: text
+                    case let number as NSNumber: number.stringValue
+                    case nil, is NSNull: nil
+                    case let other?: String(describing: other)
+                    }
                 }
             }
         }
+        var all = rows(of: object)
         let affected = (object["numDmlAffectedRows"] as? String).flatMap { Int($0) }
-        return QueryResult(rows: rows, affectedRows: affected, jobID: jobID)
+        // A result larger than one response (BigQuery pages at 10 MB, the emulator at 10,000 rows)
+        // continues at its pageToken: stopping at the first page would return a prefix as if whole.
+        var token = object["pageToken"] as? String
+        while let page = token, !page.isEmpty {
+            guard let id = jobID else { throw DponeError(.sink, "BigQuery paged \(what) without a job reference") }
+            var path = projectPath + "/queries/\(Self.segment(id))?pageToken=\(Self.segment(page))"
+            if let jobLocation { path += "&location=\(Self.segment(jobLocation))" }
+            let next = try await json(.get, path, what: what)
+            try Self.throwIfFailed(next, what: what, job: id, emulator: isEmulator)
+            let more = rows(of: next)
+            token = next["pageToken"] as? String
+            if more.isEmpty && token == page { break }  // a server that repeats its token: no progress
+            all += more
+        }
+        return QueryResult(rows: all, affectedRows: affected, jobID: jobID)
     }
 
     // MARK: - Datasets and tables
