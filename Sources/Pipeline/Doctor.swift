@@ -86,9 +86,11 @@ public enum Doctor {
                 }
             }
             checks.append(stateStore(document))
+            if let lock = await stateLock(document) { checks.append(lock) }
         }
         checks.append(odbcDrivers(environment))
         checks.append(diskSpace(path: FileManager.default.temporaryDirectory.path))
+        checks.append(allocator(environment))
         if profile == .production, let address = environment["DPONE_METRICS_ADDRESS"], address.hasPrefix("0.0.0.0") {
             checks.append(
                 DoctorProbe(
@@ -97,6 +99,50 @@ public enum Doctor {
         }
         checks += await nativeClients(environment)
         return DoctorReport(profile: profile.rawValue, checks: checks)
+    }
+
+    /// The run lock of the pipeline's state store is taken and released (a lock file, or the
+    /// PostgreSQL store's advisory lock). Held by a run of the pipeline right now: a warning.
+    static func stateLock(_ document: ManifestDocument) async -> DoctorProbe? {
+        guard document.state.type != .disabled else { return nil }
+        let name = "\(document.name): state lock"
+        do {
+            guard let lock = try await StateStores.lock(for: document, override: nil) else {
+                return DoctorProbe(name: name, outcome: .info, detail: "the \(document.state.type.rawValue) store keeps no run lock")
+            }
+            await lock.release()
+            return DoctorProbe(name: name, outcome: .ok, detail: "taken and released (\(document.state.type.rawValue) store)")
+        } catch let error as DponeError where error.kind == .state {
+            return DoctorProbe(name: name, outcome: .warning, detail: error.message, fix: error.hint)
+        } catch {
+            return DoctorProbe(
+                name: name, outcome: .failed, detail: "cannot take the run lock: \(error)",
+                fix: "check the state store's location and permissions (state.dir, or its connection)")
+        }
+    }
+
+    /// The glibc mmap threshold a run uses: dpone's, or `MALLOC_MMAP_THRESHOLD_`. Above a few MiB,
+    /// freed batches stay resident and memory grows with the run.
+    static func allocator(_ env: [String: String]) -> DoctorProbe {
+        let name = "allocator mmap threshold"
+        let arena = env["MALLOC_ARENA_MAX"].map { "MALLOC_ARENA_MAX=\($0)" } ?? "\(ProcessMemory.arenaMax) arenas"
+        guard let given = env["MALLOC_MMAP_THRESHOLD_"] else {
+            return DoctorProbe(
+                name: name, outcome: .ok,
+                detail: "\(ProcessMemory.mmapThreshold / 1024) KiB, dpone's setting (freed batches go back to the OS); \(arena)")
+        }
+        guard let bytes = Int(given), bytes >= 0 else {
+            return DoctorProbe(
+                name: name, outcome: .warning, detail: "MALLOC_MMAP_THRESHOLD_=\(given) is not a byte count (glibc ignores it)",
+                fix: "unset MALLOC_MMAP_THRESHOLD_ (dpone sets \(ProcessMemory.mmapThreshold / 1024) KiB)")
+        }
+        if bytes > 4 << 20 {
+            return DoctorProbe(
+                name: name, outcome: .warning,
+                detail: "\(bytes) bytes from MALLOC_MMAP_THRESHOLD_: batches below it come from the heap and can stay resident after they are freed, so memory grows with the run",
+                fix: "unset MALLOC_MMAP_THRESHOLD_ (dpone sets \(ProcessMemory.mmapThreshold / 1024) KiB)")
+        }
+        return DoctorProbe(name: name, outcome: .info, detail: "\(bytes) bytes, from MALLOC_MMAP_THRESHOLD_; \(arena)")
     }
 
     /// The file state store's directory is writable (a temporary file is created and removed).

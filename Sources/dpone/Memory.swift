@@ -2,6 +2,8 @@
 import Glibc
 #endif
 
+import Pipeline
+
 enum Memory {
     /// Batches are large, short-lived buffers. With glibc's default dynamic mmap threshold, the first
     /// freed multi-megabyte buffer raises the threshold so later ones come from the heap and stay
@@ -16,8 +18,8 @@ enum Memory {
         let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
         let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
         let arenaMax: Int32 = -8  // M_ARENA_MAX
-        if getenv("MALLOC_MMAP_THRESHOLD_") == nil { _ = mallopt(mmapThreshold, 256 * 1024) }
-        if getenv("MALLOC_ARENA_MAX") == nil { _ = mallopt(arenaMax, 4) }
+        if getenv("MALLOC_MMAP_THRESHOLD_") == nil { _ = mallopt(mmapThreshold, ProcessMemory.mmapThreshold) }
+        if getenv("MALLOC_ARENA_MAX") == nil { _ = mallopt(arenaMax, ProcessMemory.arenaMax) }
         #endif
     }
 }

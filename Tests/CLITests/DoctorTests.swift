@@ -1,4 +1,5 @@
 import DponeTestSupport
+import Flow
 import Foundation
 import Testing
 
@@ -33,6 +34,48 @@ struct DoctorTests {
         #expect(run.stdout.contains("every required check passed"))
         #expect(run.stdout.contains("ODBC drivers: "), "\(run.stdout)")
         #expect(!run.stdout.contains("dpone:dpone@"), "passwords are masked: \(run.stdout)")
+        // The servers' clocks against this machine's (the same clock here: no skew).
+        #expect(run.stdout.contains("ok   PostgreSQL (local): clock: +0.0"), "\(run.stdout)")
+        #expect(run.stdout.contains("ok   ClickHouse 18.16 (local): clock: "), "\(run.stdout)")
+        #expect(run.stdout.contains("ok   allocator mmap threshold: 256 KiB, dpone's setting"), "\(run.stdout)")
+    }
+
+    /// A threshold from the environment large enough for batches to stay resident is a warning
+    /// with its fix, not a failure.
+    @Test func aLargeMmapThresholdFromTheEnvironmentWarns() async throws {
+        try PostgresTestServer.require()
+        var env = services
+        env["MALLOC_MMAP_THRESHOLD_"] = String(64 << 20)
+        let run = try await CLI.run(["doctor", "--profile", "local"], environment: env)
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        #expect(run.stdout.contains("warn allocator mmap threshold: 67108864 bytes from MALLOC_MMAP_THRESHOLD_"), "\(run.stdout)")
+        #expect(run.stdout.contains("fix: unset MALLOC_MMAP_THRESHOLD_ (dpone sets 256 KiB)"), "\(run.stdout)")
+    }
+
+    /// With a manifest: the Kafka source's consumer group has a coordinator that answers, and the
+    /// state store's run lock is taken and released; while a run holds it, that is a warning.
+    @Test func theConsumerGroupAndTheStateLockAreChecked() async throws {
+        let bootstrap = try KafkaTestServer.url
+        let topic = try KafkaTestServer.createTopic("doctor", partitions: 2)
+        let dir = NSTemporaryDirectory() + "dpone-doctor-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+            name: grp
+            source: {type: kafka, connection: {url: "\(bootstrap)"}, topic: \(topic), options: {offset_storage: kafka, group_id: doctor-group, schema: [{name: id, type: int64}]}}
+            sink: {type: files, path: \(dir)/out.csv}
+            state: {dir: \(dir)/state}
+            """.write(toFile: "\(dir)/p.yml", atomically: true, encoding: .utf8)
+        let run = try await CLI.run(["doctor", "--profile", "production", "\(dir)/p.yml"])
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        #expect(run.stdout.contains("ok   grp: kafka source: group doctor-group: the coordinator answers; 0 of 2 partition(s) have committed offsets"), "\(run.stdout)")
+        #expect(run.stdout.contains("ok   grp: state lock: taken and released (file store)"), "\(run.stdout)")
+        // A run of the pipeline holds the lock now (this process takes it as the run would).
+        let held = try PipelineLock(directory: "\(dir)/state", pipeline: "grp")
+        let busy = try await CLI.run(["doctor", "--profile", "production", "\(dir)/p.yml"])
+        #expect(busy.status == 0, "\(busy.stdout) \(busy.stderr)")
+        #expect(busy.stdout.contains("warn grp: state lock: pipeline 'grp' is already running (pid \(getpid())"), "\(busy.stdout)")
+        withExtendedLifetime(held) {}
     }
 
     @Test(arguments: [

@@ -201,6 +201,24 @@ public struct DoctorProbe: Sendable, Equatable, Encodable {
         self.detail = detail
         self.fix = fix
     }
+
+    /// Clock skew above which a server's clock is reported (a warning): lease ages of shared state,
+    /// load timestamps and time windows compare this machine's clock with the server's.
+    public static let clockSkewLimit = 2.0
+
+    /// The skew of a server clock read between `before` and `after` (this machine's clock), at
+    /// `resolution` seconds (1 for a server that gives whole seconds).
+    public static func clock(
+        name: String, server: Double, before: Double, after: Double, resolution: Double = 0
+    ) -> DoctorProbe {
+        let skew = server + resolution / 2 - (before + after) / 2
+        let uncertainty = (after - before) / 2 + resolution / 2
+        let detail = String(format: "%+.3f s from this machine (±%.3f s)", skew, uncertainty)
+        guard abs(skew) - uncertainty > clockSkewLimit else { return DoctorProbe(name: name, outcome: .ok, detail: detail) }
+        return DoctorProbe(
+            name: name, outcome: .warning, detail: detail + String(format: ", more than %.0f s", clockSkewLimit),
+            fix: "synchronise both clocks (chrony or systemd-timesyncd): lease ages, load timestamps and time windows compare them")
+    }
 }
 
 extension SourceRequest {

@@ -1,4 +1,5 @@
 import ConnectorKit
+import Foundation
 import Flow
 import Manifest
 
@@ -30,6 +31,11 @@ extension ClickHouseDescriptor {
                     name: "\(name): capabilities", outcome: lacking.isEmpty ? .ok : .info,
                     detail: "has \(have.isEmpty ? "none" : have.joined(separator: ", "))"
                         + (lacking.isEmpty ? "" : "; older server without \(lacking.joined(separator: ", ")): dpone uses its fallbacks (RENAME swaps, ALTER TABLE DELETE, UInt8 for Bool)")))
+            // Whole seconds: every server version has toUnixTimestamp(now()).
+            let before = Date().timeIntervalSince1970
+            let now = try await client.queryRows("SELECT toString(toUnixTimestamp(now()))").first?.first.flatMap { Double($0) }
+            let after = Date().timeIntervalSince1970
+            if let now { probes.append(DoctorProbe.clock(name: "\(name): clock", server: now, before: before, after: after, resolution: 1)) }
             return probes
         } catch {
             return [

@@ -20,7 +20,12 @@ extension KafkaDescriptor {
                 probes.append(DoctorProbe(name: "kafka \(role)", outcome: .failed, detail: "no usable kafka connection", fix: "set connection.url: kafka://host:9092"))
                 continue
             }
-            probes += await Self.probe(properties: properties, name: "kafka \(role)", topic: role == "source" ? topic : nil)
+            // The source's consumer group: its coordinator takes the commits (offset_storage: kafka)
+            // and, under dpone stream, the partition assignment.
+            let group = role == "source" ? (options?.groupID ?? "dpone-\(document.name)") : nil
+            probes += await Self.probe(
+                properties: properties, name: "kafka \(role)", topic: role == "source" ? topic : nil, group: group,
+                groupRequired: options?.offsetStorage == "kafka")
             if let registry = options?.schemaRegistry {
                 probes.append(await HTTPProbe.get(registry.url + "/subjects", name: "kafka \(role): schema registry", secrets: [registry.password].compactMap { $0 }))
             }
@@ -28,21 +33,36 @@ extension KafkaDescriptor {
         return probes
     }
 
-    /// Metadata from the brokers of `properties` (and the partitions of `topic`), on a thread of
-    /// its own: librdkafka blocks.
-    public static func probe(properties: KafkaProperties, name: String, topic: String?, startHint: String? = nil) async -> [DoctorProbe] {
+    /// Metadata from the brokers of `properties` (and the partitions of `topic`), and with `group`,
+    /// that group's coordinator (asked for the group's committed offsets of `topic`), on a thread of
+    /// its own: librdkafka blocks. A coordinator that does not answer fails when `groupRequired`,
+    /// else warns.
+    public static func probe(
+        properties: KafkaProperties, name: String, topic: String?, group: String? = nil, groupRequired: Bool = false,
+        startHint: String? = nil
+    ) async -> [DoctorProbe] {
         let servers = properties["bootstrap.servers"] ?? ""
-        let result: Result<(brokers: [String], partitions: [Int32]?), any Error> = await withCheckedContinuation { continuation in
+        typealias Found = (brokers: [String], partitions: [Int32]?, committed: Result<[KafkaPartitionOffset], any Error>?)
+        let result: Result<Found, any Error> = await withCheckedContinuation { continuation in
             Thread {
                 continuation.resume(
                     returning: Result {
                         var props = properties
                         props.setDefault("socket.timeout.ms", "5000")
                         props.setDefault("log_level", "0")
+                        if let group { props["group.id"] = group }
                         let handle = try KafkaConsumerHandle(properties: props)
                         defer { handle.close() }
                         let brokers = try handle.brokers(timeoutMs: 5000)
-                        return (brokers, try topic.map { try handle.partitions(of: $0, timeoutMs: 5000) })
+                        let partitions = try topic.map { try handle.partitions(of: $0, timeoutMs: 5000) }
+                        var committed: Result<[KafkaPartitionOffset], any Error>?
+                        if group != nil, let topic, let partitions {
+                            committed = Result {
+                                try handle.committed(
+                                    partitions.map { KafkaPartitionOffset(topic: topic, partition: $0, offset: -1001) }, timeoutMs: 5000)
+                            }
+                        }
+                        return (brokers, partitions, committed)
                     })
             }.start()
         }
@@ -51,6 +71,22 @@ extension KafkaDescriptor {
             var probes = [DoctorProbe(name: name, outcome: .ok, detail: "\(found.brokers.count) broker(s): \(found.brokers.joined(separator: ", "))")]
             if let topic, let partitions = found.partitions {
                 probes.append(DoctorProbe(name: "\(name): topic \(topic)", outcome: .ok, detail: "\(partitions.count) partition(s)"))
+            }
+            if let group, let committed = found.committed {
+                switch committed {
+                case .success(let offsets):
+                    let stored = offsets.filter { $0.offset >= 0 }.count
+                    probes.append(
+                        DoctorProbe(
+                            name: "\(name): group \(group)", outcome: .ok,
+                            detail: "the coordinator answers; \(stored) of \(offsets.count) partition(s) have committed offsets"))
+                case .failure(let error):
+                    probes.append(
+                        DoctorProbe(
+                            name: "\(name): group \(group)", outcome: groupRequired ? .failed : .warning,
+                            detail: "the group coordinator does not answer: \(error)",
+                            fix: "check the brokers' __consumer_offsets topic and the ACLs of the group (Describe and Read on group \(group))"))
+                }
             }
             return probes
         case .failure(let error):

@@ -1,4 +1,5 @@
 import ConnectorKit
+import Foundation
 import Flow
 import Manifest
 
@@ -73,6 +74,10 @@ extension PostgresDescriptor {
                         name: "\(name): CREATE on \(database)", outcome: .failed,
                         detail: "missing (staging tables, the ledger and publications are created)",
                         fix: "GRANT CREATE ON DATABASE \(PostgresSQL.quoteIdentifier(database)) TO \(PostgresSQL.quoteIdentifier(user));"))
+            let before = Date().timeIntervalSince1970
+            let now = try await pg.query("SELECT extract(epoch FROM clock_timestamp())::text").first?[0].flatMap { Double($0) }
+            let after = Date().timeIntervalSince1970
+            if let now { probes.append(DoctorProbe.clock(name: "\(name): clock", server: now, before: before, after: after)) }
         } catch {
             probes.append(DoctorProbe(name: name, outcome: .failed, detail: "connected, but the checks failed: \(error)"))
         }
