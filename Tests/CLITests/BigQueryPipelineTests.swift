@@ -206,6 +206,16 @@ private func sortedRows(_ rows: [[String?]]) -> [[String?]] {
 
 @Suite("PostgreSQL to BigQuery (emulator)", .tags(.integrationPostgres), IntegrationGate.integration.trait, .serialized)
 struct BigQueryPipelineTests {
+    /// A result of more rows than one response holds (the emulator pages at 10,000) comes back
+    /// whole: the client follows pageToken (it returned the first page alone before).
+    @Test func aQueryResultLargerThanOnePageComesBackWhole() async throws {
+        try BigQueryTestServer.require()
+        let rows = try await BigQueryPipeline.client().query("SELECT x FROM UNNEST(GENERATE_ARRAY(1, 25000)) AS x ORDER BY x").rows
+        #expect(rows.count == 25_000)
+        #expect(rows.first == ["1"] && rows.last == ["25000"], "\(String(describing: rows.first)) … \(String(describing: rows.last))")
+        #expect(Set(rows.compactMap { $0.first ?? nil }).count == 25_000, "no page twice")
+    }
+
     @Test func fullRefreshIsExactOverEveryColumnAfterBothLoads() async throws {
         let p = try await BigQueryPipeline.make()
         // 256 KiB chunks: each load is an upload of several chunks.

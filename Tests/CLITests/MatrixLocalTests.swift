@@ -16,7 +16,7 @@ import Testing
 /// compared over the columns every system holds alike (id, version, bucket, name with NULLs and
 /// unicode, amount as an exact decimal, active, day).
 enum MatrixLocal {
-    static let rows = 2_000
+    static let rows = 10_000
     static let changed = Set(stride(from: 1, through: rows, by: 5))  // 20 %
     static let deleted = Set(stride(from: 3, through: rows, by: 20))  // 5 %
     static let new = (rows + 1)...(rows + rows / 50)  // 2 %
@@ -27,8 +27,13 @@ enum MatrixLocal {
     static func row(_ id: Int, version: Int) -> Row {
         let name: String? = id % 7 == 0 ? nil : (version == 1 ? "n\(id) ünï 漢" : "changed \(id)")
         let cents = (id * 12_345 + version) % 100_000_000
-        let amount = trim("\(cents / 10_000).\(String(cents % 10_000).leftPadded(4))")
-        let day = 20_454 + id % 400  // 2026-01-01 + n days
+        // Every 13th amount at the edge of decimal(18,4), either sign: exact end to end or not at all.
+        let amount = id % 13 == 0
+            ? trim("\(id % 2 == 0 ? "-" : "")99999999999999.99\(String((id + version) % 100).leftPadded(2))")
+            : trim("\(cents / 10_000).\(String(cents % 10_000).leftPadded(4))")
+        // Dates at both ends of the range every local system holds (ClickHouse 18.16's Date:
+        // 1970 to 2105), else 2026-01-01 plus n days.
+        let day = id % 17 == 0 ? 1 : id % 19 == 0 ? 49_000 + id % 300 : 20_454 + id % 400
         return ["\(id)", "\(version)", "\(id % 4)", name, amount, id % 3 == 0 ? "true" : "false", dayText(day)]
     }
 
@@ -39,22 +44,20 @@ enum MatrixLocal {
     }
 
     /// The rows after the first load's seed.
-    static var first: [Int: Row] { Dictionary(uniqueKeysWithValues: (1...rows).map { ($0, row($0, version: 1)) }) }
+    /// (Built once: a computed `first` looked up per row made the Kafka seed quadratic.)
+    static let first: [Int: Row] = Dictionary(uniqueKeysWithValues: (1...rows).map { ($0, row($0, version: 1)) })
 
     /// The rows after the changes.
-    static var second: [Int: Row] {
+    static let second: [Int: Row] = {
         var r = first
         for id in changed { r[id] = row(id, version: 2) }
         for id in deleted { r[id] = nil }
         for id in new { r[id] = row(id, version: 2) }
         return r
-    }
+    }()
 
     /// What the second read returns: everything (a full read) or only what changed since the first.
-    static var changedRows: [Int: Row] {
-        let s = second
-        return s.filter { changed.contains($0.key) || new.contains($0.key) }
-    }
+    static let changedRows: [Int: Row] = second.filter { changed.contains($0.key) || new.contains($0.key) }
 
     static func sorted(_ rows: [Row]) -> [Row] {
         rows.sorted { Int($0[0] ?? "0")! < Int($1[0] ?? "0")! || (Int($0[0] ?? "0")! == Int($1[0] ?? "0")! && ($0[1] ?? "") < ($1[1] ?? "")) }
@@ -393,8 +396,8 @@ final class MatrixRun: @unchecked Sendable {
 
     /// A CDC case: `dpone stream` takes the snapshot of the first state, then replicates the change
     /// to the second; the target must reach each state exactly (polled, up to 120 s each); SIGTERM
-    /// ends it with exit 0. Returns nil when all of that held.
-    func stream() async throws -> String? {
+    /// ends it with exit 0. Returns nil when all of that held, and the process's output.
+    func stream() async throws -> (String?, String) {
         let manifest = "\(dir)/\(c.id).yml"
         try MatrixManifest.render(c, endpoints: endpoints, stateDirectory: "\(dir)/state").write(toFile: manifest, atomically: true, encoding: .utf8)
         var environment = endpoints.environment.merging(BigQueryTestServer.processEnvironment) { $1 }
@@ -413,11 +416,11 @@ final class MatrixRun: @unchecked Sendable {
             return "\(what): \(actual.count) rows, expected \(expected.count); first difference "
                 + "\(String(describing: zip(actual, expected).first { $0.0 != $0.1 })); \(process.output.suffix(1500))"
         }
-        if let problem = try await converge(to: MatrixLocal.sorted(Array(MatrixLocal.first.values)), "the snapshot") { return problem }
+        if let problem = try await converge(to: MatrixLocal.sorted(Array(MatrixLocal.first.values)), "the snapshot") { return (problem, process.output) }
         try await change()
-        if let problem = try await converge(to: MatrixExpectation.of(c).rows, "the changes") { return problem }
+        if let problem = try await converge(to: MatrixExpectation.of(c).rows, "the changes") { return (problem, process.output) }
         let status = await process.stop(within: 60)
-        return status == 0 ? nil : "SIGTERM ended the stream with \(String(describing: status)): \(process.output.suffix(1500))"
+        return (status == 0 ? nil : "SIGTERM ended the stream with \(String(describing: status)): \(process.output.suffix(1500))", process.output)
     }
 
     func run() async throws -> CLI.Output {
@@ -436,7 +439,7 @@ struct MatrixLocalTests {
     /// on both engines (18.16 and the modern one), source and sink on the same one.
     static let sources: Set<String> = ["postgres", "clickhouse", "rest", "kafka"]
     static let sinks: Set<String> = ["postgres", "clickhouse", "bigquery", "kafka"]
-    static let strategies: Set<MatrixStrategy> = [.fullRefresh, .incrementalAppend, .incrementalMerge, .replace, .snapshotDiff, .partitionReplace, .scd2, .xmin, .cdc]
+    static let strategies: Set<MatrixStrategy> = [.fullRefresh, .incrementalAppend, .incrementalMerge, .replace, .snapshotDiff, .partitionReplace, .scd2, .xmin, .cdc, .backfill]
 
     static func inScope(_ c: MatrixCase) -> Bool {
         sources.contains(c.source.rawValue) && sinks.contains(c.sink.rawValue) && strategies.contains(c.strategy)
@@ -455,7 +458,25 @@ struct MatrixLocalTests {
     }
 
     /// Outcomes of the cases run in this process, for the artifact.
-    static let results = Mutex<[String: (outcome: String, detail: String?)]>([:])
+    static let results = Mutex<[String: MatrixArtifact.Entry]>([:])
+
+    /// With `DPONE_MATRIX_ARTIFACT_DIR`: each case's runs' output goes to `<date>_local-logs/<case>.log`
+    /// beside the report; returns the path relative to the report.
+    static func keepLog(_ id: String, _ text: String) -> String? {
+        guard let directory = ProcessInfo.processInfo.environment["DPONE_MATRIX_ARTIFACT_DIR"] else { return nil }
+        let folder = "\(ISO8601DateFormatter().string(from: Date()).prefix(10))_local-logs"
+        try? FileManager.default.createDirectory(atPath: "\(directory)/\(folder)", withIntermediateDirectories: true)
+        try? text.write(toFile: "\(directory)/\(folder)/\(id).log", atomically: true, encoding: .utf8)
+        return "\(folder)/\(id).log"
+    }
+
+    static func record(_ c: MatrixCase, _ outcome: String, _ detail: String?, outputs: [String] = []) {
+        var entry = MatrixArtifact.Entry(
+            id: c.id, source: c.source.rawValue, sink: c.sink.rawValue, strategy: c.strategy.rawValue, outcome: outcome, detail: detail)
+        for output in outputs { entry.addRun(output: output) }
+        entry.log = keepLog(c.id, outputs.joined(separator: "\n"))
+        results.withLock { $0[c.id] = entry }
+    }
 
     @Test(arguments: local.map(\.id))
     func caseRunsExactlyOnTheLocalServices(_ id: String) async throws {
@@ -463,8 +484,8 @@ struct MatrixLocalTests {
         let contract = await MatrixContract.run(c)
         guard contract.outcome == .planned else {
             // Refused by validation: the run refuses it too, with the same diagnostic.
-            let ok = try await expectRefused(c, contract)
-            Self.results.withLock { $0[id] = (ok ? "refused" : "fail", contract.diagnostic) }
+            let (ok, output) = try await expectRefused(c, contract)
+            Self.record(c, ok ? "refused" : "fail", contract.diagnostic, outputs: [output])
             return
         }
         try PostgresTestServer.require()
@@ -473,12 +494,14 @@ struct MatrixLocalTests {
         let onClickHouse = c.sink == "clickhouse" || c.source == "clickhouse"
         let engines: [ClickHouseTestServer] = onClickHouse ? [.legacy, .modern] : [.legacy]
         var passed = true
+        var outputs: [String] = []
         for engine in engines {
             if onClickHouse { try engine.require() }
             let run = try MatrixRun(c, clickhouse: engine)
             try await run.seed()
             if c.strategy == .cdc {
-                let problem = try await run.stream()
+                let (problem, output) = try await run.stream()
+                outputs.append("== \(engine.name): dpone stream\n" + output)
                 #expect(problem == nil, "\(id) on \(engine.name): \(problem ?? "")")
                 passed = passed && problem == nil
                 await run.close()
@@ -497,6 +520,7 @@ struct MatrixLocalTests {
             } else {
                 #expect(second.status == 0, "\(id) second load: \(second.stdout) \(second.stderr)")
             }
+            outputs += ["== \(engine.name): first load\n\(first.stdout)\(first.stderr)", "== \(engine.name): second load\n\(second.stdout)\(second.stderr)"]
             let actual = try await run.target()
             #expect(actual.rows.count == expected.rows.count, "\(id) on \(engine.name): \(actual.rows.count) rows, expected \(expected.rows.count)")
             #expect(actual.rows == expected.rows, "\(id) on \(engine.name): first difference \(String(describing: zip(actual.rows, expected.rows).first { $0.0 != $0.1 }))")
@@ -505,10 +529,10 @@ struct MatrixLocalTests {
             await run.close()
         }
         let gap = Self.knownGap(c)
-        Self.results.withLock { $0[id] = (passed ? (gap == nil ? "pass" : "gap") : "fail", gap) }
+        Self.record(c, passed ? (gap == nil ? "pass" : "gap") : "fail", gap, outputs: outputs)
     }
 
-    func expectRefused(_ c: MatrixCase, _ contract: MatrixContract.Report) async throws -> Bool {
+    func expectRefused(_ c: MatrixCase, _ contract: MatrixContract.Report) async throws -> (Bool, String) {
         let run = try MatrixRun(c, clickhouse: .legacy)
         let output = try await run.run()
         #expect(output.status == 2, "\(c.id) is refused before anything runs: \(output.stdout) \(output.stderr)")
@@ -516,7 +540,7 @@ struct MatrixLocalTests {
         let named = output.stderr.contains(message) || output.stdout.contains(message)
         #expect(named, "\(c.id): \(output.stderr)")
         await run.close()
-        return output.status == 2 && named
+        return (output.status == 2 && named, output.stdout + output.stderr)
     }
 
     /// With `DPONE_MATRIX_ARTIFACT_DIR`, writes the local layer's report over all 200 cases: what ran
@@ -525,10 +549,13 @@ struct MatrixLocalTests {
         guard let directory = ProcessInfo.processInfo.environment["DPONE_MATRIX_ARTIFACT_DIR"] else { return }
         let results = Self.results.withLock { $0 }
         let entries = IntegrationMatrix.cases().map { c in
-            let result = results[c.id]
-            let outcome = result?.outcome ?? (Self.inScope(c) ? "not run" : "contract-only")
-            let detail = result?.detail ?? (Self.inScope(c) ? nil : "not in the local layer yet (\(c.source.rawValue) -> \(c.sink.rawValue), \(c.strategy.rawValue))")
-            return MatrixArtifact.Entry(id: c.id, source: c.source.rawValue, sink: c.sink.rawValue, strategy: c.strategy.rawValue, outcome: outcome, detail: detail)
+            if let result = results[c.id] { return result }
+            let why = c.source == "mssql" || c.sink == "mssql"
+                ? "SQL Server cannot run here: contract layer only (the SQL Server sink's own live suite, MSSQLLiveTests, runs with DPONE_RUN_INTEGRATION_LIVE=1 and DPONE_CONN_MSSQL_URL)"
+                : "not in the local layer yet (\(c.source.rawValue) -> \(c.sink.rawValue), \(c.strategy.rawValue))"
+            return MatrixArtifact.Entry(
+                id: c.id, source: c.source.rawValue, sink: c.sink.rawValue, strategy: c.strategy.rawValue,
+                outcome: Self.inScope(c) ? "not run" : "contract-only", detail: Self.inScope(c) ? nil : why)
         }
         try MatrixArtifact.write(
             entries, layer: "local", slug: "local", command: "scripts/matrix.sh --layer local --artifact",

@@ -12,6 +12,13 @@ public enum MatrixArtifact {
         /// `pass`, `fail`, `refused` (the documented diagnostic was asserted), `contract-only`.
         public var outcome: String
         public var detail: String?
+        /// What the case's runs reported (local layer): rows loaded by both loads, their time, and
+        /// the largest peak RSS of a run; summed over the engines a ClickHouse case runs on.
+        public var rows: Int?
+        public var seconds: Double?
+        public var peakRSSMB: Double?
+        /// The case's log (the runs' output), relative to the report.
+        public var log: String?
 
         public init(id: String, source: String, sink: String, strategy: String, outcome: String, detail: String? = nil) {
             self.id = id
@@ -20,6 +27,25 @@ public enum MatrixArtifact {
             self.strategy = strategy
             self.outcome = outcome
             self.detail = detail
+        }
+
+        /// Adds a run's figures, read from the summary `dpone batch` prints
+        /// (`rows: extracted N, loaded N ...`, `time: S s, ..., peak RSS M MB`).
+        public mutating func addRun(output: String) {
+            for line in output.split(separator: "\n") {
+                let text = line.trimmingCharacters(in: .whitespaces)
+                if text.hasPrefix("rows: "), let loaded = Self.number(after: "loaded ", in: text) {
+                    rows = (rows ?? 0) + Int(loaded)
+                } else if text.hasPrefix("time: ") {
+                    if let s = Self.number(after: "time: ", in: text) { seconds = (seconds ?? 0) + s }
+                    if let rss = Self.number(after: "peak RSS ", in: text) { peakRSSMB = max(peakRSSMB ?? 0, rss) }
+                }
+            }
+        }
+
+        static func number(after marker: String, in text: String) -> Double? {
+            guard let range = text.range(of: marker) else { return nil }
+            return Double(text[range.upperBound...].prefix { $0.isNumber || $0 == "." })
         }
     }
 
@@ -48,6 +74,16 @@ public enum MatrixArtifact {
             for source in sources {
                 let cells = sinks.map { sink in rows.first { $0.source == source && $0.sink == sink }?.outcome ?? "—" }
                 md.append("| \(source) | " + cells.joined(separator: " | ") + " |")
+            }
+        }
+        let measured = entries.filter { $0.rows != nil || $0.log != nil }
+        if !measured.isEmpty {
+            md += ["", "## Cases run", "", "| case | outcome | rows loaded | time (s) | rows/s | peak RSS (MB) | log |", "|---|---|---|---|---|---|---|"]
+            for e in measured {
+                let rate = e.rows.flatMap { rows in e.seconds.flatMap { $0 > 0 ? String(Int(Double(rows) / $0)) : nil } } ?? "—"
+                md.append(
+                    "| `\(e.id)` | \(e.outcome) | \(e.rows.map(String.init) ?? "—") | \(e.seconds.map { String(format: "%.2f", $0) } ?? "—") | \(rate) | "
+                        + "\(e.peakRSSMB.map { String(format: "%.1f", $0) } ?? "—") | \(e.log.map { "[log](\($0))" } ?? "—") |")
             }
         }
         let notes = entries.filter { $0.detail != nil && $0.outcome != "pass" }
