@@ -298,9 +298,9 @@ extension KafkaPipelineTests {
 
 extension KafkaPipelineTests {
     /// Debezium change events: c/u/r become upserts and d a delete of the `before` row. A Postgres
-    /// incremental_merge applies the delete; a sink that cannot apply deletes (ClickHouse's) fails the
-    /// run before publishing (the delete is never stored as a row); a kafka sink turns it into a
-    /// tombstone.
+    /// incremental_merge applies the delete; a sink that cannot apply deletes (ClickHouse's) is
+    /// refused at validation, and a graph built without validation fails the run before publishing
+    /// (the delete is never stored as a row); a kafka sink turns it into a tombstone.
     @Test func debeziumEnvelopeDeletesAreAppliedOrRefusedNeverDropped() async throws {
         try KafkaTestServer.require()
         try PostgresTestServer.require()
@@ -341,15 +341,23 @@ extension KafkaPipelineTests {
         try? await pg.execute("DROP SCHEMA IF EXISTS \(PostgresSQL.quoteIdentifier(schema)) CASCADE")
         await pg.close()
         #expect(published == [["1", "a2"]], "the update applied, the delete applied")
-        // A ClickHouse incremental_merge has no way to apply a delete row: it still refuses them.
-        let toClickHouse = await run(
-            try parse(
-                """
-                name: dbz2ch
-                \(source)
-                sink: {type: clickhouse, connection: {url: "\(ClickHouseTestServer.legacy.url)"}, table: {schema: \(schema), name: t}, strategy: {mode: incremental_merge, unique_key: id}}
-                state: {dir: \(dir)/dbz-ch}
-                """))
+        // A ClickHouse incremental_merge has no way to apply a delete row: the manifest is refused
+        // when it is validated, at the option that sends them.
+        let toClickHouseYAML = """
+            name: dbz2ch
+            \(source)
+            sink: {type: clickhouse, connection: {url: "\(ClickHouseTestServer.legacy.url)"}, table: {schema: \(schema), name: t}, strategy: {mode: incremental_merge, unique_key: id}}
+            state: {dir: \(dir)/dbz-ch}
+            """
+        let refused = #expect(throws: (any Error).self) { try parse(toClickHouseYAML) }
+        #expect(
+            "\(String(describing: refused))".contains(
+                "the source sends deletes (envelope) that a clickhouse sink cannot apply with strategy mode 'incremental_merge' at 'source.options.envelope'"),
+            "\(String(describing: refused))")
+        // The graph still refuses delete rows at run time (a document that skipped validation).
+        var unchecked = try parse(toClickHouseYAML.replacingOccurrences(of: "envelope: debezium, ", with: ""))
+        unchecked.source.options.kafka?.envelope = "debezium"
+        let toClickHouse = await run(unchecked)
         #expect(toClickHouse.status == .failed)
         #expect(toClickHouse.error?.contains("cannot apply with its strategy") == true, "\(toClickHouse.error ?? "")")
         if let ch = try? ClickHouseClient(url: ClickHouseTestServer.legacy.url) {
