@@ -8,6 +8,40 @@ import Testing
 /// Failures leave the target untouched; replays publish nothing twice; schema evolution is additive.
 @Suite("ClickHouse sink: safety", .tags(.integrationClickHouse), IntegrationGate.integration.trait)
 struct SinkSafetyTests {
+    /// Pipelines started together that write different targets of one database share its ledger
+    /// and create it at once (the PostgreSQL sink raced on exactly this; see
+    /// `SinkConcurrentOpenTests`). Every open must succeed, and there is one ledger.
+    @Test(arguments: ClickHouseTestServer.all)
+    func sinksOfDifferentTargetsOpenTogether(_ server: ClickHouseTestServer) async throws {
+        try await SinkFixture.with(server) { f in
+            let sinks = (0..<8).map { i in
+                ClickHouseSink(
+                    name: "ch\(i)",
+                    options: ClickHouseSinkOptions(
+                        url: server.url, target: ClickHouseTableName(database: f.database, name: "target\(i)"),
+                        mode: .incrementalAppend(onlyNewRows: false), loadID: "l\(i)"))
+            }
+            let failures = await withTaskGroup(of: String?.self) { group in
+                for sink in sinks {
+                    group.addTask {
+                        do {
+                            try await sink.open(schema: SinkFixture.schema)
+                            return nil
+                        } catch {
+                            return "\(error)"
+                        }
+                    }
+                }
+                return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+            }
+            for sink in sinks { await sink.abort() }
+            #expect(failures.isEmpty, "\(failures.count) of 8 opens failed: \(failures.first ?? "")")
+            let ledgers = try await f.admin.queryRows(
+                "SELECT toString(count()) FROM system.tables WHERE database = '\(f.database)' AND name = '__dpone__loads'")
+            #expect(ledgers == [["1"]])
+        }
+    }
+
     @Test(arguments: ClickHouseTestServer.all)
     func duplicateKeysFailBeforeTheTargetIsTouched(_ server: ClickHouseTestServer) async throws {
         try await SinkFixture.with(server) { f in
