@@ -21,19 +21,7 @@ struct SinkSafetyTests {
                         url: server.url, target: ClickHouseTableName(database: f.database, name: "target\(i)"),
                         mode: .incrementalAppend(onlyNewRows: false), loadID: "l\(i)"))
             }
-            let failures = await withTaskGroup(of: String?.self) { group in
-                for sink in sinks {
-                    group.addTask {
-                        do {
-                            try await sink.open(schema: SinkFixture.schema)
-                            return nil
-                        } catch {
-                            return "\(error)"
-                        }
-                    }
-                }
-                return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
-            }
+            let failures = await failuresOfConcurrent(sinks.count) { try await sinks[$0].open(schema: SinkFixture.schema) }
             for sink in sinks { await sink.abort() }
             #expect(failures.isEmpty, "\(failures.count) of 8 opens failed: \(failures.first ?? "")")
             let ledgers = try await f.admin.queryRows(

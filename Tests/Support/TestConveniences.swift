@@ -31,3 +31,21 @@ extension SinkOperator {
             CheckpointContext(id: id, pipeline: "test", positions: .null, loadID: "test", runID: "test", isComplete: complete))
     }
 }
+
+/// Runs `body(0)` ... `body(count - 1)` at the same time and returns the errors they threw, as text
+/// (empty when all succeeded): for races between independent openers of a shared object.
+public func failuresOfConcurrent(_ count: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async -> [String] {
+    await withTaskGroup(of: String?.self) { group in
+        for i in 0..<count {
+            group.addTask {
+                do {
+                    try await body(i)
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }
+        }
+        return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+    }
+}
