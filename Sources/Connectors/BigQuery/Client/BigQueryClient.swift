@@ -124,10 +124,12 @@ public final class BigQueryClient: Sendable {
             if let jobLocation { path += "&location=\(Self.segment(jobLocation))" }
             let next = try await json(.get, path, what: what)
             try Self.throwIfFailed(next, what: what, job: id, emulator: isEmulator)
-            let more = rows(of: next)
             token = next["pageToken"] as? String
-            if more.isEmpty && token == page { break }  // a server that repeats its token: no progress
-            all += more
+            guard token != page else {
+                // The same page again would loop for ever (and read its rows twice): fail instead.
+                throw DponeError(.sink, "BigQuery answered \(what) with the same page token twice", context: ["job": id])
+            }
+            all += rows(of: next)
         }
         return QueryResult(rows: all, affectedRows: affected, jobID: jobID)
     }
