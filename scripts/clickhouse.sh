@@ -137,6 +137,9 @@ write_config() {
     <http_port>$PORT</http_port>
     <tcp_port>$TCP_PORT</tcp_port>
     <max_connections>1024</max_connections>
+    <!-- 64 by default; 4096 as on modern servers, so a burst of test connections never overflows
+         the accept queue (the kernel resets a connection that overflowed it). -->
+    <listen_backlog>4096</listen_backlog>
     <keep_alive_timeout>10</keep_alive_timeout>
     <max_concurrent_queries>100</max_concurrent_queries>
     <uncompressed_cache_size>268435456</uncompressed_cache_size>

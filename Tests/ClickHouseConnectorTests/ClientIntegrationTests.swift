@@ -302,6 +302,32 @@ struct ClientIntegrationTests {
         }
     }
 
+    /// Many fresh connections at once, each opened by an insert (never retried): the local servers
+    /// listen with a backlog deep enough that none is reset. With the facade's former backlog of 5,
+    /// bursts like this one failed an insert with "Recv failure: Connection reset by peer".
+    @Test(arguments: ClickHouseTestServer.all)
+    func aBurstOfNewConnectionsOpenedByInsertsIsNeverReset(_ server: ClickHouseTestServer) async throws {
+        try await Self.withDatabase(server) { client, database in
+            try await client.execute("CREATE TABLE IF NOT EXISTS burst (id UInt32) ENGINE = Memory", idempotent: true)
+            let clients = 64
+            var configuration = ClickHouseConfiguration(url: server.url)
+            configuration.database = database
+            let failures = await failuresOfConcurrent(clients) { [configuration] i in
+                let fresh = try ClickHouseClient(configuration)
+                do {
+                    try await fresh.insert("INSERT INTO burst FORMAT TabSeparated", data: Array("\(i)\n".utf8))
+                } catch {
+                    await fresh.close()
+                    throw error
+                }
+                await fresh.close()
+            }
+            #expect(failures.isEmpty, "\(failures.count) of \(clients) inserts failed: \(failures.prefix(3))")
+            let want = (0..<clients).reduce(0, +)
+            #expect(try await client.queryRows("SELECT count(), sum(id) FROM burst") == [["\(clients)", "\(want)"]])
+        }
+    }
+
     @Test func wrongPasswordIsRejectedWithoutLeakingIt() async throws {
         let server = ClickHouseTestServer.legacy
         try server.require()

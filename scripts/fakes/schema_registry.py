@@ -417,6 +417,13 @@ class Handler(BaseHTTPRequestHandler):
         raise RegistryError(404, 404, "HTTP 404 Not Found")
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of concurrent clients overflows it and
+    # the kernel later resets the overflowed connections. A registry listens with a real backlog.
+    request_queue_size = 4096
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -429,8 +436,7 @@ def main():
 
     Handler.store = Store(args.data)
     Handler.credentials = args.user
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
+    server = Server((args.host, args.port), Handler)
 
     def stop(*_):
         threading.Thread(target=server.shutdown, daemon=True).start()

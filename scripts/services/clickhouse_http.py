@@ -417,6 +417,11 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5. Test suites open dozens of connections at once;
+    # a connection that overflows the accept queue is later reset by the kernel (seen as
+    # "Recv failure: Connection reset by peer" on its first request, which an insert never retries).
+    # ClickHouse itself listens with a backlog of 4096.
+    request_queue_size = 4096
 
     def handle_error(self, request, client_address):
         error = sys.exc_info()[1]
