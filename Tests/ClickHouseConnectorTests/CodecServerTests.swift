@@ -13,45 +13,43 @@ struct CodecServerTests {
         ProcessInfo.processInfo.environment["DPONE_TEST_CLICKHOUSE_MODERN_URL"] ?? "http://dpone:dpone@127.0.0.1:18124/"
 
     @Test(arguments: [true, false])
-    func nativeBlocksAreStoredByteForByte(legacy: Bool) throws {
-        let server = try CodecServer(url: legacy ? Self.legacyURL : Self.modernURL)
+    func nativeBlocksAreStoredByteForByte(legacy: Bool) async throws {
+        let server = try await CodecServer.connect(url: legacy ? Self.legacyURL : Self.modernURL)
         let support: ClickHouseTypeSupport = legacy ? .legacy : .modern
         let schema = CodecGolden.encoderSchema
         let types = schema.fields.map { ClickHouseTypes.ddlType(for: $0, support: support) }
-        let table = try server.createTable(columns: zip(schema.names, types).map { "\($0) \($1.name)" })
-        defer { _ = try? server.run("DROP TABLE IF EXISTS \(table)") }
-        let encoder = try NativeEncoder(schema: schema, targetTypes: types, support: support)
-        var body: [UInt8] = []
-        try encoder.encode(CodecGolden.encoderBatch, into: &body)
-        try server.run("INSERT INTO \(table) FORMAT Native", body: body)
-        let stored = try server.run("SELECT * FROM \(table) FORMAT Native")
-        #expect(codecHex(stored) == codecHex(body))
-        let (_, rows) = try codecDecodeRows(stored, chunkSize: 10)
-        #expect(rows.count == 2)
+        try await server.withTable(columns: zip(schema.names, types).map { "\($0) \($1.name)" }) { table in
+            let encoder = try NativeEncoder(schema: schema, targetTypes: types, support: support)
+            var body: [UInt8] = []
+            try encoder.encode(CodecGolden.encoderBatch, into: &body)
+            try await server.run("INSERT INTO \(table) FORMAT Native", body: body)
+            let stored = try await server.run("SELECT * FROM \(table) FORMAT Native")
+            #expect(codecHex(stored) == codecHex(body))
+            let (_, rows) = try codecDecodeRows(stored, chunkSize: 10)
+            #expect(rows.count == 2)
+        }
     }
 
     @Test(arguments: [true, false])
-    func rowBinaryIsAccepted(legacy: Bool) throws {
-        let server = try CodecServer(url: legacy ? Self.legacyURL : Self.modernURL)
+    func rowBinaryIsAccepted(legacy: Bool) async throws {
+        let server = try await CodecServer.connect(url: legacy ? Self.legacyURL : Self.modernURL)
         let support: ClickHouseTypeSupport = legacy ? .legacy : .modern
         let schema = CodecGolden.encoderSchema
         let types = schema.fields.map { ClickHouseTypes.ddlType(for: $0, support: support) }
-        let table = try server.createTable(columns: zip(schema.names, types).map { "\($0) \($1.name)" })
-        defer { _ = try? server.run("DROP TABLE IF EXISTS \(table)") }
-        let encoder = try RowBinaryEncoder(schema: schema, targetTypes: types, support: support)
-        var body: [UInt8] = []
-        try encoder.encode(CodecGolden.encoderBatch, into: &body)
-        try server.run("INSERT INTO \(table) FORMAT RowBinary", body: body)
-        #expect(try server.run("SELECT * FROM \(table) FORMAT RowBinary") == body)
+        try await server.withTable(columns: zip(schema.names, types).map { "\($0) \($1.name)" }) { table in
+            let encoder = try RowBinaryEncoder(schema: schema, targetTypes: types, support: support)
+            var body: [UInt8] = []
+            try encoder.encode(CodecGolden.encoderBatch, into: &body)
+            try await server.run("INSERT INTO \(table) FORMAT RowBinary", body: body)
+            #expect(try await server.run("SELECT * FROM \(table) FORMAT RowBinary") == body)
+        }
     }
 
     /// 18.16 verifies every CityHash128 checksum of a `decompress=1` body: a wrong hash is refused.
     @Test(arguments: ClickHouseCompression.allCases)
-    func compressedBlocksPass1816ChecksumVerification(method: ClickHouseCompression) throws {
-        let server = try CodecServer(url: Self.legacyURL)
+    func compressedBlocksPass1816ChecksumVerification(method: ClickHouseCompression) async throws {
+        let server = try await CodecServer.connect(url: Self.legacyURL)
         let schema = Schema([Field("k", .int64, nullable: false), Field("s", .string, nullable: false)])
-        let table = try server.createTable(columns: ["k Int64", "s String"])
-        defer { _ = try? server.run("DROP TABLE IF EXISTS \(table)") }
         let encoder = try NativeEncoder(schema: schema, targetTypes: [.int64, .string])
         var native: [UInt8] = []
         let rows: [[Value]] = (0..<20_000).map { [.int(Int64($0)), .string("row \($0 * 7919 % 1000)")] }
@@ -59,22 +57,23 @@ struct CodecServerTests {
         var body: [UInt8] = []
         // Blocks of odd sizes: hash inputs of every length class, tails of 0...127 bytes.
         native.withUnsafeBytes { CompressedBlock.encode($0, method: method, blockSize: 65_537, into: &body) }
-        try server.run("INSERT INTO \(table) FORMAT Native", body: body, settings: ["decompress": "1"])
-        let count = try server.run("SELECT count(), sum(k) FROM \(table) FORMAT TSV")
-        #expect(String(decoding: count, as: UTF8.self) == "20000\t199990000\n")
-
+        try await server.withTable(columns: ["k Int64", "s String"]) { table in
+            try await server.run("INSERT INTO \(table) FORMAT Native", body: body, settings: ["decompress": "1"])
+            let count = try await server.run("SELECT count(), sum(k) FROM \(table) FORMAT TSV")
+            #expect(String(decoding: count, as: UTF8.self) == "20000\t199990000\n")
+        }
         var tampered = body
         tampered[3] ^= 1
-        let other = try server.createTable(columns: ["k Int64", "s String"])
-        defer { _ = try? server.run("DROP TABLE IF EXISTS \(other)") }
-        #expect(throws: CodecServer.Failure.self) {
-            try server.run("INSERT INTO \(other) FORMAT Native", body: tampered, settings: ["decompress": "1"])
+        try await server.withTable(columns: ["k Int64", "s String"]) { other in
+            await #expect(throws: CodecServer.Failure.self) {
+                try await server.run("INSERT INTO \(other) FORMAT Native", body: tampered, settings: ["decompress": "1"])
+            }
         }
     }
 
-    @Test func serverTypesDecode() throws {
-        let server = try CodecServer(url: Self.modernURL)
-        let stored = try server.run(
+    @Test func serverTypesDecode() async throws {
+        let server = try await CodecServer.connect(url: Self.modernURL)
+        let stored = try await server.run(
             "SELECT number AS n, toString(number) AS s, toDateTime64(number, 6, 'UTC') AS t, [number, 1] AS a, "
                 + "toLowCardinality(toString(number % 3)) AS lc FROM numbers(100000) FORMAT Native")
         let (schema, rows) = try codecDecodeRows(stored, chunkSize: 65_536)
@@ -95,22 +94,33 @@ struct CodecServer {
 
     let url: URL
 
-    init(url: String) throws {
-        self.url = try #require(URL(string: url))
-        try IntegrationGate.requireService("ClickHouse", host: self.url.host ?? "127.0.0.1", port: self.url.port ?? 8123)
-        try run("CREATE DATABASE IF NOT EXISTS dpone_codec")
+    /// Checks the server is reachable and creates the `dpone_codec` database.
+    static func connect(url: String) async throws -> CodecServer {
+        let server = CodecServer(url: try #require(URL(string: url)))
+        try IntegrationGate.requireService("ClickHouse", host: server.url.host ?? "127.0.0.1", port: server.url.port ?? 8123)
+        try await server.run("CREATE DATABASE IF NOT EXISTS dpone_codec")
+        return server
     }
 
-    /// A new Memory table in `dpone_codec` with these column definitions; returns its qualified name.
-    func createTable(columns: [String]) throws -> String {
+    /// Runs `body` on a new Memory table in `dpone_codec` with these column definitions (its
+    /// qualified name), and drops the table afterwards, also when `body` throws.
+    func withTable(columns: [String], _ body: (String) async throws -> Void) async throws {
         let name = "dpone_codec.t_\(UInt32.random(in: 0...UInt32.max))"
-        try run("CREATE TABLE \(name) (\(columns.joined(separator: ", "))) ENGINE = Memory")
-        return name
+        try await run("CREATE TABLE \(name) (\(columns.joined(separator: ", "))) ENGINE = Memory")
+        do {
+            try await body(name)
+        } catch {
+            _ = try? await run("DROP TABLE IF EXISTS \(name)")
+            throw error
+        }
+        try await run("DROP TABLE IF EXISTS \(name)")
     }
 
     /// Runs `query` (in the URL) with `body`, returning the response body; a non-200 status throws.
+    /// curl runs as a child process awaited off the cooperative pool (`OffPoolProcess`): these tests
+    /// once held a pool thread for their whole run, and a 20 s deadline of another test expired.
     @discardableResult
-    func run(_ query: String, body: [UInt8] = [], settings: [String: String] = [:]) throws -> [UInt8] {
+    func run(_ query: String, body: [UInt8] = [], settings: [String: String] = [:]) async throws -> [UInt8] {
         var components = try #require(URLComponents(url: url, resolvingAgainstBaseURL: false))
         components.queryItems = [URLQueryItem(name: "query", value: query)]
             + settings.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
@@ -123,19 +133,12 @@ struct CodecServer {
             try? FileManager.default.removeItem(at: output)
         }
         try Data(body).write(to: input)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = [
-            "-sS", "-o", output.path, "-w", "%{http_code}", "--data-binary", "@" + input.path,
-            try #require(components.url?.absoluteString),
-        ]
-        let status = Pipe()
-        process.standardOutput = status
-        try process.run()
-        process.waitUntilExit()
-        let code = String(decoding: status.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let curl = try await OffPoolProcess.run(
+            "/usr/bin/curl",
+            ["-sS", "-o", output.path, "-w", "%{http_code}", "--data-binary", "@" + input.path, try #require(components.url?.absoluteString)])
+        let code = curl.stdout
         let response = (try? Data(contentsOf: output)).map { [UInt8]($0) } ?? []
-        guard process.terminationStatus == 0, code == "200" else {
+        guard curl.status == 0, code == "200" else {
             throw Failure(description: "HTTP \(code): \(String(decoding: response.prefix(500), as: UTF8.self))")
         }
         return response

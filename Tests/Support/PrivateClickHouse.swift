@@ -88,9 +88,13 @@ public final class PrivateClickHouse: Sendable {
         for _ in 0..<500 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
     }
 
+    /// For a `defer`: the stop (seconds: a graceful shutdown) runs on a thread of its own, so the
+    /// test's cooperative thread is free at once; the folder goes when the server is down.
     public func stopQuietly() {
-        try? runBlocking("stop")
-        try? FileManager.default.removeItem(at: servicesDir)
+        Thread.detachNewThread { [self] in
+            try? runBlocking("stop")
+            try? FileManager.default.removeItem(at: servicesDir)
+        }
     }
 
     /// A TCP port the kernel reports free on 127.0.0.1 (bind to 0, read it back, close).

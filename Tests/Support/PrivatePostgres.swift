@@ -56,9 +56,12 @@ public final class PrivatePostgres: Sendable {
         return process
     }
 
-    /// For a `defer` (blocks its thread).
+    /// For a `defer`: the stop runs on a thread of its own (waiting for it would hold one of the two
+    /// cooperative threads for seconds); the folder goes when the server is down.
     public func stopQuietly() {
-        if let process = try? launch("stop", output: FileHandle.nullDevice) { process.waitUntilExit() }
-        try? FileManager.default.removeItem(at: servicesDir)
+        Thread.detachNewThread { [self] in
+            if let process = try? launch("stop", output: FileHandle.nullDevice) { process.waitUntilExit() }
+            try? FileManager.default.removeItem(at: servicesDir)
+        }
     }
 }
