@@ -210,7 +210,7 @@ let package = Package(
         .testTarget(
             name: "PipelineTests",
             dependencies: [
-                "Pipeline", "Manifest", "Flow", "FilesConnector", "Operators", "PostgresConnector", "ClickHouseConnector",
+                "Pipeline", "Manifest", "Flow", "ConnectorKit", "FilesConnector", "Operators", "PostgresConnector", "ClickHouseConnector",
                 "KafkaConnector", "KafkaCodecs", "ODBCConnector", "DponeTestSupport",
             ],
             exclude: ["MatrixGolden"],

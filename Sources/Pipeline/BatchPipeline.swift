@@ -13,6 +13,17 @@ public struct BatchOptions: Sendable {
     public var bounds: ChannelBounds
     /// `dpone stream`: read continuously, checkpointing every interval, until the stop signal.
     public var continuous: ContinuousMode?
+    /// A pipeline that publishes at most one checkpoint ever (a backfill chunk): when its state, or
+    /// failing that a sink's ledger, records a published checkpoint, the run reads nothing and
+    /// returns `alreadyPublished`. Decided under the pipeline's run lock.
+    public var publishOnce = false
+    /// Without state, number checkpoints after this instead of from 1: pipelines that share a
+    /// target (a backfill's chunks) then never tag rows with the same checkpoint, which a
+    /// non-transactional sink uses to clean up after an unfinished attempt.
+    public var firstCheckpointAfter: CheckpointID?
+    /// Other pipelines publish into the same target meanwhile (a backfill's chunks): see
+    /// `SinkRequest.targetShared`.
+    public var targetShared = false
 
     public init(
         stateDirectory: String? = nil, progress: (@Sendable (ProgressSample) -> Void)? = nil,
@@ -73,20 +84,34 @@ public enum BatchPipeline {
                 if let keyed = source as? any KeyedRoutesSource {
                     single.sink = try await CDCRoutes.sinkWithIdentityKey(document, source: keyed)
                 }
-                let sink = try ConnectorFactory.sink(
-                    SinkRequest(
-                        config: single.sink, pipeline: document.name, loadID: loadID, state: document.state,
-                        changeData: source.emitsChangeData,
-                        sourceRepeatsKeys: try ConnectorRegistry.descriptor(for: document.source.type, role: "source").sourceRepeatsKeys,
-                        sourceEmitsDeletes: source.emitsDeletes))
+                var request = SinkRequest(
+                    config: single.sink, pipeline: document.name, loadID: loadID, state: document.state,
+                    changeData: source.emitsChangeData,
+                    sourceRepeatsKeys: try ConnectorRegistry.descriptor(for: document.source.type, role: "source").sourceRepeatsKeys,
+                    sourceEmitsDeletes: source.emitsDeletes)
+                request.targetShared = options.targetShared
+                let sink = try ConnectorFactory.sink(request)
                 let transforms = try ConnectorFactory.transforms(single, loadID: loadID, loadedAt: loadedAt)
                 graph = PipelineGraph(
                     name: document.name, source: source, transforms: transforms, sinks: [sink], bounds: options.bounds)
             }
             let sinkNames = graph.sinks.map(\.name)
-            var resumeAfter = StateStores.resumePoint(store: store, previous: previous)
+            var resumeAfter = previous == nil ? options.firstCheckpointAfter ?? StateStores.resumePoint(store: store, previous: previous)
+                : StateStores.resumePoint(store: store, previous: previous)
             var resumeFrom = previous?.source
-            if previous == nil, !(store is DisabledStateStore), let found = try await newestPublished(graph.sinks, pipeline: document.name) {
+            let published = previous == nil && !(store is DisabledStateStore) ? try await newestPublished(graph.sinks, pipeline: document.name) : nil
+            if options.publishOnce, (previous?.checkpoint.rawValue ?? 0) > 0 || published != nil {
+                result.status = .succeeded
+                result.alreadyPublished = true
+                result.state = previous
+                logger.info(
+                    "already published; nothing to do",
+                    metadata: ["pipeline": "\(document.name)", "by": "\(previous != nil ? "state" : "sink ledger")"])
+                await runLock?.release()
+                runLock = nil
+                return result
+            }
+            if let found = published {
                 // The state is missing but a target records published checkpoints: numbering 1, 2, ...
                 // again would match its ledger and be taken for replays that publish nothing.
                 resumeAfter = found.checkpoint.id

@@ -44,9 +44,15 @@ public struct RunResult: Sendable, Codable {
     /// What the sinks compared after publishing (staged rows against the target's window); nil: no
     /// sink reconciles.
     public var reconciliation: [String]?
+    /// A run with `BatchOptions.publishOnce` that found its pipeline already published (a backfill
+    /// chunk whose lane died after publishing): nothing was read or written.
+    public var alreadyPublished: Bool?
+    /// `mode: backfill`: what happened to the chunks.
+    public var backfill: BackfillSummary?
 
     enum CodingKeys: String, CodingKey {
-        case status, pipeline, source, sink, strategy, checkpoints, state, error, edges, recovery
+        case status, pipeline, source, sink, strategy, checkpoints, state, error, edges, recovery, backfill
+        case alreadyPublished = "already_published"
         case schemaChanges = "schema_changes"
         case reconciliation
         case runID = "run_id"
@@ -85,13 +91,13 @@ public struct RunResult: Sendable, Codable {
                 \(pipeline): succeeded (\(source) -> \(sink), \(strategy))
                   rows: extracted \(extractedRows), loaded \(loadedRows) (inserted \(insertedRows), updated \(updatedRows), deleted \(deletedRows))
                   time: \(String(format: "%.2f", durationSeconds)) s, \(Int(rowsPerSecond)) rows/s, \(String(format: "%.1f", megabytesPerSecond)) MB/s, peak RSS \(mb) MB
-                  state: \(state.map { "checkpoint \($0.checkpoint) committed" } ?? "unchanged")\(recovery.map { "\n  recovery: \($0.line)" } ?? "")\(schemaChanges.map { "\n  schema: " + $0.joined(separator: "; ") } ?? "")\(reconciliation.map { "\n  reconciliation: " + ($0.count > 3 ? $0.suffix(3).joined(separator: "; ") + " (last 3 of \($0.count))" : $0.joined(separator: "; ")) } ?? "")
+                  state: \(state.map { "checkpoint \($0.checkpoint) committed" } ?? "unchanged")\(backfill.map { "\n  backfill: " + $0.line } ?? "")\(recovery.map { "\n  recovery: \($0.line)" } ?? "")\(schemaChanges.map { "\n  schema: " + $0.joined(separator: "; ") } ?? "")\(reconciliation.map { "\n  reconciliation: " + ($0.count > 3 ? $0.suffix(3).joined(separator: "; ") + " (last 3 of \($0.count))" : $0.joined(separator: "; ")) } ?? "")
                   run \(runID), load \(loadID)
                 """
         case .failed:
             return """
                 \(pipeline): failed (\(source) -> \(sink), \(strategy))
-                  error: \(error ?? "unknown")
+                  error: \(error ?? "unknown")\(backfill.map { "\n  backfill: " + $0.line } ?? "")
                   state: \(state.map { "checkpoint \($0.checkpoint) committed before the failure" } ?? "unchanged")
                   run \(runID), load \(loadID)
                 """

@@ -39,9 +39,21 @@ struct BatchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let document = try ManifestCommand.loadOrExit(manifest)
+        if dryRun, document.sink.strategy.mode == .backfill {
+            try await BackfillCommand.printPlan(document, stateDir: stateDir, format: format)
+            return
+        }
         if dryRun {
             let plan = try await BatchPlan.make(document: document, stateDirectory: stateDir)
             print(format == .json ? plan.jsonString() : plan.text())
+            return
+        }
+        if document.sink.strategy.mode == .backfill {
+            let reporter = ProgressReporter(mode: progress)
+            let result = await BackfillRunner.run(
+                document: document, options: BatchOptions(stateDirectory: stateDir),
+                onChunk: reporter.isEnabled ? reporter.line : nil)
+            try BatchCommand.report(result, format: format)
             return
         }
         let reporter = ProgressReporter(mode: progress)
@@ -49,6 +61,11 @@ struct BatchCommand: AsyncParsableCommand {
             document: document,
             options: BatchOptions(stateDirectory: stateDir, progress: reporter.isEnabled ? reporter.update : nil))
         reporter.finish()
+        try BatchCommand.report(result, format: format)
+    }
+
+    /// Prints a run's result (text or one JSON document) and exits non-zero when it failed.
+    static func report(_ result: RunResult, format: OutputFormat) throws {
         switch format {
         case .json: print(result.jsonString())
         case .text: print(result.textSummary())

@@ -10,7 +10,7 @@ struct Dpone: AsyncParsableCommand {
         commandName: "dpone",
         abstract: "Move tables and change streams exactly once, with flat memory.",
         version: "dpone \(version)",
-        subcommands: [BatchCommand.self, StreamCommand.self, ManifestCommand.self, StateCommand.self, DoctorCommand.self]
+        subcommands: [BatchCommand.self, StreamCommand.self, BackfillCommand.self, ResumeCommand.self, ManifestCommand.self, StateCommand.self, DoctorCommand.self]
     )
 }
 

@@ -36,6 +36,12 @@ final class ProgressReporter: Sendable {
         }
     }
 
+    /// A line of its own (a backfill chunk finished), clearing a live line first.
+    func line(_ text: String) {
+        if live, printedLive.withLock({ $0 }) { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        FileHandle.standardError.write(Data("\(text)\n".utf8))
+    }
+
     func finish() {
         if printedLive.withLock({ $0 }) { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
     }

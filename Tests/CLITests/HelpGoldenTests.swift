@@ -13,6 +13,9 @@ struct HelpGoldenTests {
         ["state", "--help"],
         ["state", "show", "--help"],
         ["state", "reset", "--help"],
+        ["backfill", "--help"],
+        ["backfill", "status", "--help"],
+        ["resume", "--help"],
     ])
     func helpMatchesGolden(arguments: [String]) async throws {
         let out = try await CLI.run(arguments)

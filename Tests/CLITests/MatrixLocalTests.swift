@@ -167,7 +167,9 @@ struct MatrixExpectation {
         case .scd2:
             return MatrixExpectation(rows: MatrixLocal.sorted(Array(second.values)), closed: MatrixLocal.changed.count + MatrixLocal.deleted.count)
         case .backfill:
-            return MatrixExpectation(rows: [])
+            // Each load is a backfill of its own over ids 1...10,200 with inner replace: every chunk's
+            // window is rewritten from the source, so the target ends as the second state.
+            return MatrixExpectation(rows: MatrixLocal.sorted(Array(second.values)))
         }
     }
 }
@@ -183,6 +185,8 @@ final class MatrixRun: @unchecked Sendable {
     let topic: String?
     let sinkTopic: String?
     let rest: MatrixRESTSource?
+    /// Batch loads run so far.
+    var loads = 0
 
     init(_ c: MatrixCase, clickhouse: ClickHouseTestServer) throws {
         self.c = c
@@ -424,6 +428,8 @@ final class MatrixRun: @unchecked Sendable {
     }
 
     func run() async throws -> CLI.Output {
+        loads += 1
+        endpoints.backfillID = "load\(loads)"
         let manifest = "\(dir)/\(c.id).yml"
         try MatrixManifest.render(c, endpoints: endpoints, stateDirectory: "\(dir)/state").write(toFile: manifest, atomically: true, encoding: .utf8)
         var environment = endpoints.environment.merging(BigQueryTestServer.processEnvironment) { $1 }

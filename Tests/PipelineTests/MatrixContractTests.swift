@@ -57,7 +57,7 @@ struct MatrixContractTests {
     @Test func unsupportedCombinationsAreRefusedByValidationWithTheirDiagnostic() async throws {
         let expectations: [(String, String)] = [
             ("postgres_to_kafka__replace", "strategy mode 'replace' is not supported by a kafka sink"),
-            ("rest_to_postgres__backfill", "strategy mode 'backfill' is not supported by a postgres sink"),
+            ("kafka_to_postgres__backfill", "a kafka source cannot be backfilled: each chunk re-reads a range of rows"),
             ("postgres_to_bigquery__cdc", "strategy mode 'cdc_apply' is not supported by a bigquery sink"),
             ("mssql_to_postgres__cdc", "SQL Server CDC reading is not in this build yet"),
         ]
@@ -91,11 +91,12 @@ struct MatrixContractTests {
         let merge = try #require(text.components(separatedBy: "## incremental_merge").last?.components(separatedBy: "## ").first)
         #expect(merge.contains("| postgres | pass | pass | pass | pass | pass |"), "postgres incremental_merge plans into every sink: \(merge)")
         let backfill = try #require(text.components(separatedBy: "## backfill").last?.components(separatedBy: "## ").first)
-        #expect(backfill.contains("| postgres | refused | refused | refused | refused | — |"), "backfill is refused by validation: \(backfill)")
+        #expect(backfill.contains("| postgres | pass | pass | pass | pass | — |"), "a database source backfills into every database sink: \(backfill)")
+        #expect(backfill.contains("| kafka | refused | refused | refused | refused | — |"), "a topic cannot be re-read by chunks: \(backfill)")
         // Every refusal is one of the documented kinds.
         let documented = [
             "is not supported by a", "reads only the messages after its committed offsets", "SQL Server CDC reading is not in this build yet",
-            "the source sends deletes",
+            "the source sends deletes", "cannot be backfilled",
         ]
         for entry in entries where entry.outcome == "refused" {
             #expect(documented.contains { entry.detail?.contains($0) == true }, "\(entry.id): \(entry.detail ?? "")")

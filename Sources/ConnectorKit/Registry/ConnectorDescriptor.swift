@@ -27,6 +27,9 @@ public protocol ConnectorDescriptor: EndpointSpec {
     func makeStateStore(_ document: ManifestDocument) throws -> any StateStore
     /// The fence against a concurrent run of the pipeline, for a store of this kind.
     func lockPipeline(_ document: ManifestDocument) async throws -> (any PipelineRunLock)?
+    /// The chunk ledger of backfill `id` of `document`, for a store of this kind (nil: this store
+    /// keeps none).
+    func backfillLedger(_ document: ManifestDocument, id: String) throws -> (any BackfillLedger)?
     /// `dpone doctor` probes of the manifest's endpoints of this type (reachability, permissions,
     /// versions, the objects the pipeline needs).
     func doctor(_ document: ManifestDocument) async -> [DoctorProbe]
@@ -40,6 +43,9 @@ public protocol ConnectorDescriptor: EndpointSpec {
     /// Whether the sink compares rows by `__dpone__row_hash` for `snapshot_diff` and `scd2` (the
     /// pipeline adds the hash when the manifest did not ask for it).
     var sinkComparesRowHashes: Bool { get }
+    /// `name` quoted as an identifier in the sink's SQL (ANSI double quotes by default; BigQuery:
+    /// backticks): for predicates dpone writes for the sink, such as a backfill chunk's window.
+    func sqlIdentifier(_ name: String) -> String
     /// What `dpone batch --dry-run` and the run log call this endpoint.
     func describe(source: SourceConfig) -> String
     func describe(sink: SinkConfig) -> String
@@ -82,6 +88,7 @@ extension ConnectorDescriptor {
     }
 
     public func lockPipeline(_ document: ManifestDocument) async throws -> (any PipelineRunLock)? { nil }
+    public func backfillLedger(_ document: ManifestDocument, id: String) throws -> (any BackfillLedger)? { nil }
 
     public func doctor(_ document: ManifestDocument) async -> [DoctorProbe] { [] }
 
@@ -90,6 +97,7 @@ extension ConnectorDescriptor {
     public var sourceAppliesProjection: Bool { true }
     public var sourceRepeatsKeys: Bool { false }
     public var sinkComparesRowHashes: Bool { false }
+    public func sqlIdentifier(_ name: String) -> String { BackfillPlan.ansiQuoted(name) }
 
     public func describe(source: SourceConfig) -> String {
         Self.describe(type, table: source.table, topic: source.topic, connection: source.connection)
@@ -141,6 +149,9 @@ public struct SinkRequest: Sendable {
     /// The source emits delete rows (`SourceOperator.emitsDeletes`): a sink that can apply them by
     /// key (a Postgres `incremental_merge`) stages each row's operation.
     public var sourceEmitsDeletes: Bool
+    /// Other pipelines publish into the same target at the same time (a backfill's chunks): the
+    /// sink must not take their in-flight staging tables for leftovers of a killed run.
+    public var targetShared = false
 
     public init(
         config: SinkConfig, pipeline: String, loadID: String, state: StateConfig = StateConfig(), changeData: Bool = false,

@@ -25,9 +25,9 @@ public struct BigQueryDescriptor: ConnectorDescriptor {
     public var address: EndpointAddress { .table }
     public var urlScheme: String? { "bigquery" }
     public var sinkOptionKeys: [String]? { BigQuerySettings.keys }
-    /// Every strategy but cdc_apply and backfill.
+    /// Every strategy but cdc_apply.
     public var supportedModes: [LoadMode] {
-        [.fullRefresh, .incrementalAppend, .incrementalMerge, .replace, .partitionReplace, .snapshotDiff, .scd2]
+        [.fullRefresh, .incrementalAppend, .incrementalMerge, .replace, .partitionReplace, .snapshotDiff, .scd2, .backfill]
     }
     public var mergePolicies: [MergePolicy] { [.deleteInsert, .upsert] }
     public var keepsLastDuplicate: Bool { true }
@@ -35,6 +35,7 @@ public struct BigQueryDescriptor: ConnectorDescriptor {
     /// incremental_merge (it stages each row's operation when the source sends deletes).
     public func appliesDeletes(_ strategy: StrategyConfig) -> Bool { strategy.mode == .incrementalMerge }
     public var sinkComparesRowHashes: Bool { true }
+    public func sqlIdentifier(_ name: String) -> String { BigQuerySQL.quote(name) }
 
     public func decodeSinkOptions(_ options: OptionsReader, into sink: inout SinkConfig) {
         if let settings = BigQuerySettings.decode(options) { sink.options.connector = AnyConnectorOptions(settings) }
@@ -79,7 +80,7 @@ public struct BigQueryDescriptor: ConnectorDescriptor {
         options.keepLastDuplicate = config.strategy.duplicatePolicy.map { $0 == "last" } ?? request.sourceRepeatsKeys
         if case .incrementalMerge = options.mode, request.sourceEmitsDeletes { options.stagesOperations = true }
         if let chunk = settings.chunkBytes { options.chunkBytes = chunk }
-        options.dropsLeftovers = request.state.type == .file || request.state.type == .postgres
+        options.dropsLeftovers = (request.state.type == .file || request.state.type == .postgres) && !request.targetShared
         if request.state.atomicity == .targetAtomic {
             let state = try Self.stateTable(request.state, sink: config)
             guard state.project == project else {

@@ -97,6 +97,7 @@ public struct ClickHouseDescriptor: ConnectorDescriptor {
             loadID: request.loadID)
         options.widen = config.options.widen
         options.keepDropped = config.options.keepDropped
+        options.dropsLeftovers = !request.targetShared
         return ClickHouseSink(name: "clickhouse:\(target)", options: options)
     }
 

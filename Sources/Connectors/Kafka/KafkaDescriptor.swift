@@ -10,6 +10,8 @@ public struct KafkaDescriptor: ConnectorDescriptor {
 
     public var type: EndpointType { .kafka }
     public var sourceRepeatsKeys: Bool { true }
+    /// A topic is consumed (offsets move on): a backfill chunk could not read its range again.
+    public var rereadsRanges: Bool { false }
 
     /// `dpone stream`: the consumer group is the pipeline's (`dpone-<name>`) unless set; the
     /// identity of state and ledger is the worker's.

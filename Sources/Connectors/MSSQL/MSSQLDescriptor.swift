@@ -24,9 +24,9 @@ public struct MSSQLDescriptor: ConnectorDescriptor {
     public var urlScheme: String? { "mssql" }
     public var sourceOptionKeys: [String]? { MSSQLSettings.keys }
     public var sinkOptionKeys: [String]? { MSSQLSettings.keys }
-    /// Every strategy but cdc_apply and backfill (not in this build yet).
+    /// Every strategy but cdc_apply (not in this build yet).
     public var supportedModes: [LoadMode] {
-        [.fullRefresh, .incrementalAppend, .incrementalMerge, .replace, .partitionReplace, .snapshotDiff, .scd2]
+        [.fullRefresh, .incrementalAppend, .incrementalMerge, .replace, .partitionReplace, .snapshotDiff, .scd2, .backfill]
     }
     public var mergePolicies: [MergePolicy] { [.deleteInsert, .upsert] }
     public var sinkComparesRowHashes: Bool { true }

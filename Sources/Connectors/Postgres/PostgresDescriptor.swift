@@ -130,6 +130,15 @@ public struct PostgresDescriptor: ConnectorDescriptor {
         return try await PostgresPipelineLock.acquire(url: url, stateTable: Self.stateTable(document.state), pipeline: document.name)
     }
 
+    /// The backfill chunk ledger beside the state table (`__dpone__backfills`,
+    /// `__dpone__backfill_chunks` in its schema): lanes on every machine claim from it.
+    public func backfillLedger(_ document: ManifestDocument, id: String) throws -> (any BackfillLedger)? {
+        guard let connection = document.state.connection else {
+            throw DponeError(.manifest, "a postgres state store needs a connection")
+        }
+        return PostgresBackfillLedger(url: connection.resolved.url, stateTable: Self.stateTable(document.state), pipeline: document.name, id: id)
+    }
+
     /// The state table of a postgres store: `state.table`, else `dpone.__dpone__state`.
     static func stateTable(_ state: StateConfig) -> TableName {
         guard let table = state.table else { return PostgresStateStore.defaultTable }

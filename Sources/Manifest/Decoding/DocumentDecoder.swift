@@ -40,6 +40,13 @@ struct ManifestDecoder {
         guard let sourceSpec = spec(source.type), let sinkSpec = spec(sink.type),
             sourceSpec.validate(document, as: .source, reader), sinkSpec.validate(document, as: .sink, reader)
         else { return nil }
+        if sink.strategy.mode == .backfill, !sourceSpec.rereadsRanges,
+            let r = map["sink"].flatMap({ ctx.mapping($0) })?["strategy"].flatMap({ ctx.mapping($0) })?["mode"]
+        {
+            ctx.fail(
+                r, "a \(source.type.rawValue) source cannot be backfilled: each chunk re-reads a range of rows, and reading a \(source.type.rawValue) source consumes it",
+                hint: "load the history with full_refresh or incremental_append, or backfill from the system the topic is fed from")
+        }
         if let key = sourceSpec.deleteSendingOption(source), !sinkSpec.appliesDeletes(sink.strategy),
             let r = map["source"].flatMap({ ctx.mapping($0) })?["options"].flatMap({ ctx.mapping($0) })?[key]
         {

@@ -67,6 +67,9 @@ public protocol EndpointSpec: Sendable {
     func appliesDeletes(_ strategy: StrategyConfig) -> Bool
     /// The `source.options` key that makes this source send delete rows, when the manifest sets it.
     func deleteSendingOption(_ source: SourceConfig) -> String?
+    /// Whether the source can read any range of rows again, as each chunk of a backfill does (a
+    /// database, files, an API). A topic cannot: its reads consume it.
+    var rereadsRanges: Bool { get }
 
     /// Why this source reads only part of its data on a run after the first (beyond an
     /// `incremental_column`, which the decoder knows), or nil.
@@ -92,6 +95,7 @@ extension EndpointSpec {
     public var holdsTargetAtomicState: Bool { false }
     public func appliesDeletes(_ strategy: StrategyConfig) -> Bool { false }
     public func deleteSendingOption(_ source: SourceConfig) -> String? { nil }
+    public var rereadsRanges: Bool { true }
     public func partialRead(_ source: SourceConfig, _ document: DocumentReader) -> PartialRead? { nil }
     public func validate(_ manifest: ManifestDocument, as role: EndpointRole, _ document: DocumentReader) -> Bool { true }
 

@@ -25,6 +25,8 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
     public var partitionColumn: String?
     /// `partition.max_partitions_per_run`; default 64. A load touching more fails before any write.
     public var maxPartitionsPerRun: Int = 64
+    /// `backfill`: the chunked historical load of `mode: backfill`.
+    public var backfill: BackfillConfig?
 
     public init(
         mode: LoadMode = .fullRefresh, uniqueKey: [String] = [], onlyNewRows: Bool = false,
@@ -49,13 +51,15 @@ public struct StrategyConfig: Sendable, Hashable, Codable {
         case historyDeletePolicy = "scd2_delete_policy"
         case partitionColumn = "partition_column"
         case maxPartitionsPerRun = "max_partitions_per_run"
+        case backfill
     }
 }
 
 extension StrategyConfig {
     /// The strategy `sink` publishes by: the mode with its parameters and the sink
-    /// type's default merge policy. Throws for `backfill` (not in this build) and for a mode whose
-    /// required parameter is missing (validation reports those first).
+    /// type's default merge policy. Throws for `backfill` (a backfill runs chunk by chunk, each with
+    /// its inner mode: `BackfillRunner`) and for a mode whose required parameter is missing
+    /// (validation reports those first).
     public func loadStrategy(for sink: any EndpointSpec) throws -> LoadStrategy {
         switch mode {
         case .fullRefresh:
@@ -85,8 +89,8 @@ extension StrategyConfig {
             return .cdcApply
         case .backfill:
             throw DponeError(
-                .usage, "strategy mode backfill is not available for \(sink.type.rawValue) sinks in this build yet",
-                hint: "available: " + sink.supportedModes.filter { $0 != .backfill }.map(\.rawValue).joined(separator: ", "))
+                .internal, "a backfill publishes chunk by chunk with its inner mode, never as one load",
+                hint: "run it with `dpone batch` (or `dpone backfill`), which plans the chunks")
         }
     }
 }

@@ -27,6 +27,8 @@ public enum MatrixContract {
         public var diagnostic: String?
         public var manifest: String
         public var plan: SinkDryRun?
+        /// A backfill's chunks (the plan shown is its first chunk's).
+        public var chunks: [String]?
 
         /// Validation and the build agree.
         public var agrees: Bool { outcome != .refusedAfterValidation }
@@ -36,6 +38,10 @@ public enum MatrixContract {
             var lines = ["case: \(id)", "outcome: \(outcome.rawValue)", "manifest:"]
             lines += manifest.split(separator: "\n", omittingEmptySubsequences: false).map { "  \($0)" }.dropLast()
             if let diagnostic { lines.append("diagnostic: \(diagnostic)") }
+            if let chunks {
+                lines.append("backfill chunks (the plan below is chunk 0's):")
+                lines += chunks.map { "  \($0)" }
+            }
             if let plan {
                 lines.append("staging: \(plan.staging)")
                 if !plan.checks.isEmpty { lines.append("checks:") }
@@ -50,8 +56,8 @@ public enum MatrixContract {
     /// Runs the contract of `c`. The manifest is parsed as `matrix/<id>.yml`.
     public static func run(_ c: MatrixCase, endpoints: MatrixEndpoints = .contract) async -> Report {
         let manifest = MatrixManifest.render(c, endpoints: endpoints)
-        var report = Report(id: c.id, outcome: .planned, diagnostic: nil, manifest: manifest, plan: nil)
-        let document: ManifestDocument
+        var report = Report(id: c.id, outcome: .planned, diagnostic: nil, manifest: manifest, plan: nil, chunks: nil)
+        var document: ManifestDocument
         do {
             document = try ManifestLoader.parse(yaml: manifest, path: "matrix/\(c.id).yml", environment: endpoints.environment)
         } catch {
@@ -60,6 +66,12 @@ public enum MatrixContract {
             return report
         }
         do {
+            if let backfill = document.sink.strategy.backfill {
+                // A backfill publishes chunk by chunk: its first chunk's pipeline is what is built and planned.
+                let plan = try BackfillPlan.make(backfill)
+                report.chunks = plan.chunks.map { "\($0.range): WHERE \(plan.predicate($0))" }
+                document = try BackfillRunner.chunkDocument(document, plan: plan, chunk: plan.chunks[0], config: backfill)
+            }
             let continuous = c.strategy.streams ? ContinuousMode(checkpointInterval: 5, stop: StopSignal()) : nil
             var sourceConfig = document.source
             if continuous != nil, let connector = try? ConnectorRegistry.descriptor(for: sourceConfig.type, role: "source") {

@@ -12,6 +12,11 @@ public enum MatrixModel {
         Field("updated_at", .timestamp(withTimeZone: true)), Field("payload", .json),
     ])
 
+    /// A backfill case covers ids 1...backfillTo (the model's 10,000 rows and the 2 % added by the
+    /// second load) in chunks of backfillChunk ids: 5 chunks.
+    public static let backfillTo = 10_200
+    public static let backfillChunk = 2_040
+
     /// The `schema:` list of a source that declares its columns (REST, Kafka).
     static var declaredSchema: String {
         "[" + schema.fields.map { field in
@@ -46,6 +51,9 @@ public struct MatrixEndpoints: Sendable {
     /// The replication slot and publication of a CDC case.
     public var cdcSlot = "matrix_slot"
     public var cdcPublication = "matrix_pub"
+    /// A backfill case's id: each load of the case is a backfill of its own over the whole range
+    /// (the same id twice would find every chunk done).
+    public var backfillID = "load1"
 
     public init(environment: [String: String], restURL: String) {
         self.environment = environment
@@ -131,10 +139,10 @@ public enum MatrixManifest {
         default: target = "connection_ref: matrix_kafka, topic: \(e.sinkTopic)"
         }
         let options = c.sink == "mssql" ? ", options: {trust_server_certificate: true}" : ""
-        return "{type: \(c.sink.rawValue), \(target), strategy: \(strategy(c))\(options)}"
+        return "{type: \(c.sink.rawValue), \(target), strategy: \(strategy(c, e))\(options)}"
     }
 
-    static func strategy(_ c: MatrixCase) -> String {
+    static func strategy(_ c: MatrixCase, _ e: MatrixEndpoints) -> String {
         switch c.strategy {
         case .fullRefresh: "{mode: full_refresh}"
         case .incrementalAppend: "{mode: incremental_append}"
@@ -143,7 +151,8 @@ public enum MatrixManifest {
         case .snapshotDiff: "{mode: snapshot_diff, unique_key: [id], diff: {delete_policy: hard_delete}}"
         case .partitionReplace: "{mode: partition_replace, partition: {column: bucket}}"
         case .scd2: "{mode: scd2, unique_key: [id], scd2: {delete_policy: expire}}"
-        case .backfill: "{mode: backfill}"
+        case .backfill:
+            "{mode: backfill, backfill: {column: id, from: 1, to: \(MatrixModel.backfillTo), chunk: \(MatrixModel.backfillChunk), inner_mode: replace, parallel_workers: 2, id: \(e.backfillID)}}"
         case .cdc: "{mode: cdc_apply, unique_key: [id]}"
         }
     }

@@ -8,9 +8,8 @@ extension ClickHouseDescriptor {
     /// `final: true` reads a ReplacingMergeTree table with FINAL (kept in `options.extra`).
     public var sourceOptionKeys: [String]? { ["final"] }
     public var sinkOptionKeys: [String]? { ["schema_evolution"] }
-    /// Every mode but backfill, which this build does not run yet (validation refuses it rather than
-    /// the run).
-    public var supportedModes: [LoadMode] { LoadMode.allCases.filter { $0 != .backfill } }
+    /// Every mode (backfill publishes each chunk with one of the others: `BackfillRunner`).
+    public var supportedModes: [LoadMode] { LoadMode.allCases }
     /// Only cdc_apply keeps delete markers (`__dpone__is_deleted`); incremental_merge has no way to
     /// remove a key in ReplacingMergeTree.
     public func appliesDeletes(_ strategy: StrategyConfig) -> Bool { strategy.mode == .cdcApply }

@@ -99,7 +99,7 @@ public actor ClickHouseSink: SinkOperator {
             }
             try await client.execute(ledger.ddl, idempotent: true)
             try await ledger.ensureAppliedColumn(on: client)
-            try await dropLeftovers(on: client)
+            if options.dropsLeftovers { try await dropLeftovers(on: client) }
             // cdc_apply: the target keeps the columns and __dpone__lsn; the unchanged-columns list,
             // the operation and the staging order are staged only.
             let cdc = options.mode == .cdcApply

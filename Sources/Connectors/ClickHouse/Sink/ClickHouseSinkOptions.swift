@@ -29,6 +29,10 @@ public struct ClickHouseSinkOptions: Sendable {
     public var ledger: ClickHouseTableName
     /// How long to wait for an `ALTER TABLE ... DELETE` mutation on servers without `mutations_sync`.
     public var mutationTimeoutSeconds: Double
+    /// Drop this target's `__dpone__stg_/pub_/old_` tables when the sink opens (leftovers of a
+    /// killed run). Off when other pipelines load the target at the same time (`SinkRequest.targetShared`):
+    /// their tables are in use.
+    public var dropsLeftovers = true
 
     public init(
         url: String, target: ClickHouseTableName, mode: LoadStrategy, uniqueKey: [String] = [],

@@ -12,9 +12,8 @@ extension PostgresDescriptor {
     public var urlScheme: String? { "postgresql" }
     public var sourceOptionKeys: [String]? { Self.sourceKeys }
     public var sinkOptionKeys: [String]? { ["schema_evolution"] }
-    /// Every mode but backfill, which this build does not run yet (validation refuses it rather than
-    /// the run).
-    public var supportedModes: [LoadMode] { LoadMode.allCases.filter { $0 != .backfill } }
+    /// Every mode (backfill publishes each chunk with one of the others: `BackfillRunner`).
+    public var supportedModes: [LoadMode] { LoadMode.allCases }
     public var mergePolicies: [MergePolicy] { [.deleteInsert, .upsert] }
     public var keepsLastDuplicate: Bool { true }
     public var holdsTargetAtomicState: Bool { true }
