@@ -9,7 +9,7 @@ import Testing
 /// lanes in several processes, SIGKILLs at every fault point and at random moments, then resumed.
 @Suite(
     .tags(.integrationReplay, .integrationPostgres), IntegrationGate.replay.trait, IntegrationGate.integration.trait,
-    .enabled(if: binaryBuilt, "dpone binary not built"))
+    .enabled(if: binaryBuilt, "dpone binary not built"), .serialized)
 struct BackfillReplayTests {
     static let rows = 3000
 
@@ -144,39 +144,31 @@ struct BackfillReplayTests {
         #expect(try await w.target() == Workspace.expected, "no chunk lost or doubled after a kill at \(fault.rawValue)")
     }
 
-    /// Two processes of two lanes each, SIGKILLed at random moments and restarted until the backfill
-    /// is done: every chunk is published exactly once, and the dead lanes' chunks are taken over.
-    /// Writes `test_artifacts/replay/<date>_backfill-2x2-kills.md` when DPONE_WRITE_REPLAY_ARTIFACT=1.
+    /// Two processes of two lanes each, each SIGKILLed at a random moment (a random fault point
+    /// after a random number of passes, so the kill lands mid-backfill however the machine is loaded),
+    /// restarted, until the backfill is done: every chunk is published exactly once, and the dead
+    /// lanes' chunks are taken over. Writes `test_artifacts/replay/<date>_backfill-2x2-kills.md` when
+    /// DPONE_WRITE_REPLAY_ARTIFACT=1.
     @Test func twoByTwoLanesSurviveRandomKills() async throws {
         try PostgresTestServer.require()
         let w = try await Workspace(lanes: 2)
         defer { Task { await w.drop() } }
         var generator = SystemRandomNumberGenerator()
         let started = Date()
-        var processes = [try w.start("a-0.log"), try w.start("b-0.log")]
+        let faults = (0..<2).map { _ in
+            (FaultPoint.allCases.randomElement(using: &generator)!, Int.random(in: 1...4, using: &generator))
+        }
+        var processes = try (0..<2).map { i in
+            try w.start("\(i == 0 ? "a" : "b")-0.log", environment: ["DPONE_FAULT": faults[i].0.rawValue, "DPONE_FAULT_AFTER": "\(faults[i].1)"])
+        }
         defer { processes.forEach { $0.terminateIfRunning() } }
         var kills: [String] = []
-        // Kills at points of progress (so they land mid-backfill on any machine), each of a random
-        // process after a random pause.
-        for (round, threshold) in [3, 10, 18].enumerated() {
-            let deadline = Date().addingTimeInterval(60)
-            while ((try? w.chunkStatuses().filter { $0 == "done" }.count) ?? 0) < threshold, Date() < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            try await Task.sleep(for: .milliseconds(Int.random(in: 0...150, using: &generator)))
-            let victim = Int.random(in: 0...1, using: &generator)
-            guard processes[victim].process.isRunning else { continue }
-            // Kill while the victim holds a chunk, so the kill leaves one to take over.
-            let pid = ":\(processes[victim].process.processIdentifier):"
-            while try !w.runningOwners().contains(where: { $0.contains(pid) }), processes[victim].process.isRunning, Date() < deadline {
-                try await Task.sleep(for: .milliseconds(5))
-            }
+        for i in 0..<2 {
+            try await processes[i].awaitFaultKill(faults[i].0, seconds: 120)
             let done = (try? w.chunkStatuses().filter { $0 == "done" }.count) ?? 0
-            await processes[victim].killHard()
-            kills.append("after \(threshold)+ chunks: SIGKILL process \(victim == 0 ? "A" : "B") with \(done)/30 chunks done")
-            processes[victim] = try w.start("\(victim == 0 ? "a" : "b")-\(round + 1).log")
+            kills.append("process \(i == 0 ? "A" : "B") SIGKILLed at \(faults[i].0.rawValue) after \(faults[i].1) passes; \(done)/30 chunks done when seen")
+            processes[i] = try w.start("\(i == 0 ? "a" : "b")-1.log")
         }
-        #expect(kills.count >= 2, "the kills landed while the backfill ran: \(kills)")
         for p in processes {
             let status = await p.waitExit(120)
             #expect(status == 0, "\(p.output.suffix(2000))")
@@ -200,11 +192,12 @@ struct BackfillReplayTests {
                 - test: `BackfillReplayTests.twoByTwoLanesSurviveRandomKills` (`swift test --filter twoByTwoLanes`, DPONE_WRITE_REPLAY_ARTIFACT=1)
                 - pipeline: PostgreSQL 15 -> PostgreSQL 15, `mode: backfill`, column `id` 1..\(Self.rows), chunk 100, inner mode incremental_append, file ledger
                 - chunks: \(chunks.count), all done; attempts per chunk: \(attempts.map(String.init).joined(separator: " "))
-                - kills: \(kills.count)
+                - kills (each process killed itself at a random fault point after a random number of passes, then restarted): \(kills.count)
                 \(kills.map { "  - \($0)" }.joined(separator: "\n"))
                 - lease takeovers: \(takeovers)
                 - target: \(Self.rows) rows, \(Self.rows) distinct ids, amounts sum as in the source (no chunk lost or doubled)
                 - duration: \(String(format: "%.1f", seconds)) s
+
                 """
             let folder = CLI.packageRoot.appendingPathComponent("test_artifacts/replay")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -68,9 +68,10 @@ enum LedgerKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     func anExpiredLeaseIsTakenOverAndTheOldLaneIsFencedOff(_ kind: LedgerKind) async throws {
         let ledger = try self.ledger(kind)
         try await ledger.prepare(plan: try plan("3"), configDigest: "c")
-        let first = try #require(try await ledger.claim(owner: "other-host:1:0", leaseSeconds: 1, onlyFailed: false))
+        let first = try #require(try await ledger.claim(owner: "other-host:1:0", leaseSeconds: 3600, onlyFailed: false))
         #expect(try await ledger.claim(owner: "h:2:0", leaseSeconds: 60, onlyFailed: false) == nil, "the lease holds")
-        try await Task.sleep(for: .milliseconds(1100))
+        // The lease runs out (a heartbeat of 0 s sets its end to now; no wall-clock wait).
+        #expect(try await ledger.heartbeat(index: first.record.chunk.index, token: first.token, leaseSeconds: 0))
         let second = try #require(try await ledger.claim(owner: "h:2:0", leaseSeconds: 60, onlyFailed: false))
         #expect(second.record.chunk.index == first.record.chunk.index)
         #expect(second.tookOverFrom == "other-host:1:0")

@@ -33,7 +33,7 @@ extension ManifestDecoder {
             } else {
                 config.backfill = backfill(r, sink: sink)
             }
-        } else if config.mode == .backfill {
+        } else if config.mode == .backfill, sink.supportedModes.contains(.backfill) {
             ctx.fail(
                 at: ref.ownerMark, ref.path, "missing required key 'backfill' (strategy mode 'backfill' loads a range in chunks)",
                 hint: "add backfill: {column: order_date, from: '2026-01-01', to: '2026-04-01', chunk: 7 days}")
