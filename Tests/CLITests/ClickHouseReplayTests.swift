@@ -165,23 +165,7 @@ struct PostgresToClickHouseReplayTests {
             // An xmin window ends at the oldest transaction still running anywhere on the server;
             // other tests' transactions can hold it back. Wait until it has passed this write, so
             // the next run is guaranteed to see it (otherwise it would come one run later).
-            // Without that, the reference run saw the write one run late and the comparison failed
-            // for a reason that is not the fault's: the wait fails the test by name instead.
-            let marker = try await pg.query("SELECT txid_current()::text")[0][0]!
-            var passed = false
-            for _ in 0..<1_200 {
-                let horizon = try await pg.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")[0][0]!
-                if UInt64(horizon)! > UInt64(marker)! {
-                    passed = true
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            if !passed {
-                let holders = try await pg.query(
-                    "SELECT pid::text || ' ' || coalesce(state, '') || ' ' || left(query, 80) FROM pg_stat_activity WHERE backend_xmin IS NOT NULL OR backend_xid IS NOT NULL")
-                Issue.record("the xmin horizon did not pass this write within 120 s; held by: \(holders.map { $0[0] ?? "" })")
-            }
+            try await PostgresTestServer.awaitXminHorizon(after: pg)
             await pg.close()
         }
 

@@ -1,3 +1,4 @@
+import Testing
 import PostgresConnector
 
 extension PostgresTestServer {
@@ -42,15 +43,21 @@ extension PostgresTestServer {
 }
 
 extension PostgresTestServer {
-    /// Waits (up to 30 s) until the server's oldest running transaction began after every write `c`
-    /// committed so far. An xmin window ends at that horizon, and other tests' transactions can hold
-    /// it back: without the wait those rows would simply come one run later.
-    public static func awaitXminHorizon(after c: PostgresConnection) async throws {
+    /// Waits until the server's oldest running transaction began after every write `c` committed so
+    /// far. An xmin window ends at that horizon, and other tests' transactions can hold it back (a
+    /// CDC test's huge transaction runs for a minute under the full suite): without the wait those
+    /// rows would simply come one run later, and the test would fail for a reason that is not its
+    /// own. After 300 s it records an issue naming the sessions that hold the horizon.
+    public static func awaitXminHorizon(after c: PostgresConnection, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let marker = try await c.query("SELECT txid_current()::text")[0][0]!
-        for _ in 0..<300 {
+        let deadline = ContinuousClock.now + .seconds(300)
+        while ContinuousClock.now < deadline {
             let horizon = try await c.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")[0][0]!
             if UInt64(horizon)! > UInt64(marker)! { return }
             try await Task.sleep(for: .milliseconds(100))
         }
+        let holders = try await c.query(
+            "SELECT pid::text || ' ' || coalesce(state, '') || ' ' || left(query, 80) FROM pg_stat_activity WHERE backend_xmin IS NOT NULL OR backend_xid IS NOT NULL")
+        Issue.record("the xmin horizon did not pass xid \(marker) within 300 s; held by: \(holders.map { $0[0] ?? "" })", sourceLocation: sourceLocation)
     }
 }
